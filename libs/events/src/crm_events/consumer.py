@@ -1,0 +1,371 @@
+"""The consumer runner: Kafka in, one database transaction per event, offsets committed after.
+
+For each record, in partition order:
+1. decode the CloudEvents envelope — undecodable bytes go to the DLQ;
+2. skip types this consumer has no handler for; types missing from the catalog go to the DLQ;
+3. validate the payload against its schema — invalid payloads go to the DLQ;
+4. in one transaction: record (consumer, event id) in the inbox and run the handlers. A
+   redelivered event finds its inbox row and changes nothing;
+5. handler failures are retried with backoff and dead-lettered after `max_attempts`;
+   infrastructure failures (database or broker unreachable) are retried until they pass,
+   never dead-lettered, so an outage cannot empty a topic into its DLQ.
+Offsets are committed manually after the batch's transactions, and before partitions are
+handed to another instance on a rebalance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_events.envelope import Envelope, EnvelopeError
+from crm_events.errors import PermanentEventError
+from crm_events.outbox import publish
+from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
+from crm_events.tables import inbox_table
+from crm_events.topics import dlq_topic
+
+log = structlog.get_logger(__name__)
+
+CONSUMED = Counter("crm_events_consumed_total", "Events handled by a consumer",
+                   ["consumer", "type", "result"])
+DEAD_LETTERED = Counter("crm_events_dead_lettered_total", "Events sent to a DLQ",
+                        ["consumer", "topic", "reason"])
+HANDLE_SECONDS = Histogram("crm_events_handle_seconds", "Time to handle one event", ["consumer"])
+
+
+@dataclass
+class EventContext:
+    """What a handler gets besides its payload: the session, the envelope, and `emit`."""
+
+    session: AsyncSession
+    envelope: Envelope
+    source: str
+    topic: str
+    partition: int
+    offset: int
+
+    async def emit(self, event_type: str, *, subject: str, data: BaseModel,
+                   tenant: str | None = None) -> Envelope:
+        """Stage an event caused by this one (same correlation id) in the outbox."""
+        envelope = spec_for(event_type).envelope(
+            source=self.source,
+            subject=subject,
+            tenant=tenant or self.envelope.tenant,
+            data=data,
+            correlation_id=self.envelope.correlationid,
+            causation_id=self.envelope.id,
+        )
+        await publish(self.session, envelope)
+        return envelope
+
+
+Handler = Callable[[EventContext, Any], Awaitable[None]]
+Handlers = Mapping[str, Sequence[Handler]]
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """True for failures of the database or broker connection rather than of the event."""
+    if isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError,
+                        TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return False
+
+
+@dataclass
+class _Failure:
+    reason: str
+    error: BaseException
+    attempts: int
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    last_error: str | None = None
+    assigned: list[str] = field(default_factory=list)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Wait for the batch in flight, then commit what it processed, so the next owner
+        # starts after it (the inbox would absorb the repeat anyway; this avoids the work).
+        async with self._runner._lock:
+            await self._runner._commit(only=set(revoked))
+            for tp in revoked:
+                self._runner._pending.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._runner.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
+        log.info("consumer.assigned", consumer=self._runner.group_id,
+                 partitions=self._runner.stats.assigned)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Handlers,
+        session_factory: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        bootstrap_servers: str,
+        source: str,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 5.0,
+        max_records: int = 200,
+        client_id: str | None = None,
+    ) -> None:
+        unknown = [t for t in handlers if t not in REGISTRY]
+        if unknown:
+            raise ValueError(f"handlers for event types missing from the catalog: {unknown}")
+        self.group_id = group_id
+        self._topics = list(topics)
+        self._handlers = handlers
+        self._session_factory = session_factory
+        self._producer = producer
+        self._bootstrap = bootstrap_servers
+        self._source = source
+        self._max_attempts = max_attempts
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._max_records = max_records
+        self._client_id = client_id or group_id
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._lock = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}
+        self.stats = ConsumerStats()
+
+    # lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+            max_poll_interval_ms=300_000,
+            metadata_max_age_ms=30_000,
+        )
+        self._consumer.subscribe(self._topics, listener=_Rebalance(self))
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                async with self._lock:
+                    await self._commit()
+            await self._consumer.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # the loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500,
+                                                       max_records=self._max_records)
+            except KafkaError as exc:
+                log.warning("consumer.fetch_failed", consumer=self.group_id, error=repr(exc))
+                await asyncio.sleep(1.0)
+                continue
+            if not batches:
+                continue
+            async with self._lock:
+                for tp, records in batches.items():
+                    if tp not in self._consumer.assignment():
+                        continue  # revoked while we waited for the lock
+                    await self._process_partition(tp, records)
+                await self._commit()
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            await self._process_record(record)
+            self._pending[tp] = record.offset + 1
+
+    async def _commit(self, only: set[TopicPartition] | None = None) -> None:
+        assert self._consumer is not None
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # Not fatal: the records are in the inbox, a redelivery changes nothing.
+            log.warning("consumer.commit_failed", consumer=self.group_id, error=repr(exc))
+            return
+        for tp, off in offsets.items():
+            if self._pending.get(tp) == off:
+                del self._pending[tp]
+
+    async def _process_record(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except EnvelopeError as exc:
+            await self._dead_letter(record, _Failure("undecodable", exc, 1))
+            return
+        handlers = self._handlers.get(envelope.type)
+        if not handlers:
+            if envelope.type not in REGISTRY:
+                await self._dead_letter(record, _Failure("unknown_type",
+                                                         UnknownEventType(envelope.type), 1))
+            else:
+                self.stats.skipped += 1
+            return
+        try:
+            payload = parse_payload(envelope)
+        except InvalidPayload as exc:
+            await self._dead_letter(record, _Failure("invalid_payload", exc, 1))
+            return
+
+        structlog.contextvars.bind_contextvars(
+            correlation_id=envelope.correlationid, event_id=envelope.id,
+            event_type=envelope.type, tenant=envelope.tenant,
+        )
+        try:
+            await self._handle_with_retries(record, envelope, payload, handlers)
+        finally:
+            structlog.contextvars.unbind_contextvars(
+                "correlation_id", "event_id", "event_type", "tenant")
+
+    async def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope,
+                                   payload: Any, handlers: Sequence[Handler]) -> None:
+        attempt = 0
+        delay = self._backoff_initial
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                result = await self._handle_once(record, envelope, payload, handlers)
+            except PermanentEventError as exc:
+                await self._dead_letter(record, _Failure("handler_rejected", exc, attempt))
+                return
+            except Exception as exc:
+                self.stats.last_error = repr(exc)
+                if is_infrastructure_error(exc):
+                    # Do not burn attempts on an outage; wait it out.
+                    log.warning("consumer.infrastructure_error", consumer=self.group_id,
+                                error=repr(exc), retry_in=delay)
+                    attempt -= 1
+                elif attempt >= self._max_attempts:
+                    await self._dead_letter(record, _Failure("handler_failed", exc, attempt))
+                    return
+                else:
+                    log.warning("consumer.handler_failed", consumer=self.group_id,
+                                attempt=attempt, error=repr(exc), retry_in=delay)
+                if self._stopping:
+                    raise asyncio.CancelledError from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+                continue
+            HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
+            CONSUMED.labels(self.group_id, envelope.type, result).inc()
+            if result == "duplicate":
+                self.stats.duplicates += 1
+            else:
+                self.stats.handled += 1
+            return
+
+    async def _handle_once(self, record: ConsumerRecord, envelope: Envelope, payload: Any,
+                           handlers: Sequence[Handler]) -> str:
+        async with self._session_factory() as session, session.begin():
+            inserted = await session.scalar(
+                pg_insert(inbox_table)
+                .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type,
+                        topic=record.topic, partition=record.partition, offset=record.offset)
+                .on_conflict_do_nothing()
+                .returning(inbox_table.c.event_id)
+            )
+            if inserted is None:
+                return "duplicate"
+            ctx = EventContext(session=session, envelope=envelope, source=self._source,
+                               topic=record.topic, partition=record.partition,
+                               offset=record.offset)
+            for handler in handlers:
+                await handler(ctx, payload)
+        return "handled"
+
+    async def _dead_letter(self, record: ConsumerRecord, failure: _Failure) -> None:
+        """Publish the original bytes to `<topic>.dlq` with the error in the headers.
+
+        Retries until the broker takes it: a record is never skipped without a DLQ copy.
+        """
+        headers = list(record.headers or [])
+        headers += [
+            ("dlq.reason", failure.reason.encode()),
+            ("dlq.error.class", type(failure.error).__name__.encode()),
+            ("dlq.error.message", str(failure.error)[:2000].encode()),
+            ("dlq.error.trace", "".join(traceback.format_exception(failure.error))[-4000:].encode()),
+            ("dlq.consumer", self.group_id.encode()),
+            ("dlq.original.topic", record.topic.encode()),
+            ("dlq.original.partition", str(record.partition).encode()),
+            ("dlq.original.offset", str(record.offset).encode()),
+            ("dlq.attempts", str(failure.attempts).encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        delay = self._backoff_initial
+        while True:
+            try:
+                await self._producer.send_and_wait(dlq_topic(record.topic), value=record.value,
+                                                   key=record.key, headers=headers)
+                break
+            except KafkaError as exc:
+                log.warning("consumer.dlq_publish_failed", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+        self.stats.dead_lettered += 1
+        DEAD_LETTERED.labels(self.group_id, record.topic, failure.reason).inc()
+        log.error("consumer.dead_lettered", consumer=self.group_id, reason=failure.reason,
+                  topic=record.topic, partition=record.partition, offset=record.offset,
+                  error=str(failure.error))
+
+
+async def processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    """Has this consumer already handled this event? (For tests and diagnostics.)"""
+    return (await session.scalar(
+        sa.select(sa.func.count()).select_from(inbox_table)
+        .where(inbox_table.c.consumer == consumer, inbox_table.c.event_id == event_id)
+    ) or 0) > 0

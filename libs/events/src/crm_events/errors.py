@@ -1,0 +1,14 @@
+"""How a handler tells the consumer runner what kind of failure it hit."""
+
+from __future__ import annotations
+
+
+class PermanentEventError(Exception):
+    """The event can never be handled as it is (bad data): straight to the DLQ, no retries."""
+
+
+class RetryableEventError(Exception):
+    """The event cannot be handled yet (e.g. the contract it refers to has not arrived).
+
+    Retried with backoff up to the runner's attempt limit, then dead-lettered.
+    """

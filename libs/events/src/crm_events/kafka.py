@@ -1,0 +1,64 @@
+"""Kafka client factories and topic administration."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from crm_events.topics import all_topics
+
+log = structlog.get_logger(__name__)
+
+
+def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    # acks=all + idempotence: a retried send is written once and in order per partition.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=8 * 1024 * 1024,
+        compression_type=None,
+        request_timeout_ms=30_000,
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    *,
+    partitions: int = 6,
+    replication_factor: int = 1,
+    topics: list[str] | None = None,
+    attempts: int = 30,
+) -> None:
+    """Create the catalog's topics and their DLQs when missing (idempotent)."""
+    wanted = topics or all_topics()
+    for attempt in range(1, attempts + 1):
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crm-admin")
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(name=t, num_partitions=partitions,
+                                  replication_factor=replication_factor) for t in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another instance created them first
+                log.info("kafka.topics_created", topics=missing)
+            return
+        except KafkaError as exc:
+            if attempt == attempts:
+                raise
+            log.warning("kafka.topics_retry", attempt=attempt, error=str(exc))
+            await asyncio.sleep(min(0.5 * attempt, 3.0))
+        finally:
+            await admin.close()

@@ -1,0 +1,190 @@
+"""Transactional outbox: the event is written in the same transaction as the state change,
+and a relay publishes it to Kafka afterwards. No dual writes.
+
+Ordering: one relay per database publishes at a time (a transaction-scoped advisory lock),
+rows go out in id order, so events of one contract reach their partition in commit order.
+A crash after publish but before the rows are marked re-publishes them; consumers dedupe
+on the event id (the inbox), so at-least-once here is effectively once downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_events.envelope import Envelope
+from crm_events.registry import spec_for
+from crm_events.tables import outbox_table
+
+log = structlog.get_logger(__name__)
+
+# Fixed per database; every service has its own database, so one key is enough.
+RELAY_LOCK_KEY = 0x0C7B_0001
+
+OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Events published from the outbox",
+                           ["topic"])
+OUTBOX_ERRORS = Counter("crm_outbox_relay_errors_total", "Relay iterations that failed")
+OUTBOX_LAG = Gauge("crm_outbox_last_batch_size", "Rows published by the last relay batch")
+
+_relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+def _wake_relays(_session: Any) -> None:
+    for relay in list(_relays):
+        relay.wake()
+
+
+async def publish(session: AsyncSession, envelope: Envelope) -> None:
+    """Stage an event in the outbox, inside the caller's transaction."""
+    spec = spec_for(envelope.type)
+    await session.execute(
+        sa.insert(outbox_table).values(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            topic=spec.topic.value,
+            key=envelope.subject,
+            tenant=envelope.tenant,
+            value=envelope.to_bytes().decode(),
+            headers={"ce_type": envelope.type, "ce_id": envelope.id,
+                     "correlationid": envelope.correlationid},
+        )
+    )
+    sync_session = session.sync_session
+    if not sync_session.info.get("crm_outbox_listener"):
+        sync_session.info["crm_outbox_listener"] = True
+        # Wake the in-process relay as soon as the transaction commits, instead of
+        # waiting for its next poll; other instances still find the rows by polling.
+        sa_event.listen(sync_session, "after_commit", _wake_relays)
+
+
+BeforePublishHook = Callable[[Sequence[Any]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        idle_interval: float = 0.25,
+        retention: timedelta = timedelta(days=7),
+        before_publish: BeforePublishHook | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._retention = retention
+        self._before_publish = before_publish
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._iterations = 0
+        _relays.add(self)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: wait, then try again
+                OUTBOX_ERRORS.inc()
+                log.warning("outbox.relay_failed", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if published >= self._batch_size:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._idle_interval)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        async with self._session_factory() as session, session.begin():
+            locked = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            if not locked:
+                return 0  # another instance is relaying this database
+            rows = (
+                await session.execute(
+                    sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key,
+                              outbox_table.c.value, outbox_table.c.headers)
+                    .where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            self._iterations += 1
+            if self._iterations % 200 == 0:
+                await self._purge_published(session)
+            if not rows:
+                return 0
+            if self._before_publish is not None:
+                await self._before_publish(rows)
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                futures.append(
+                    await self._producer.send(row.topic, value=row.value.encode(),
+                                              key=row.key.encode(), headers=headers)
+                )
+            await asyncio.gather(*futures)
+            await session.execute(
+                sa.update(outbox_table)
+                .where(outbox_table.c.id.in_([r.id for r in rows]))
+                .values(published_at=sa.func.now())
+            )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(row.topic).inc()
+        OUTBOX_LAG.set(len(rows))
+        return len(rows)
+
+    async def _purge_published(self, session: AsyncSession) -> None:
+        await session.execute(
+            sa.delete(outbox_table).where(
+                outbox_table.c.published_at < sa.func.now() - self._retention
+            )
+        )
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            sa.select(sa.func.count()).select_from(outbox_table)
+            .where(outbox_table.c.published_at.is_(None))
+        ) or 0
+    )

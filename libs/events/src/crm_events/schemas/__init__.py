@@ -1,0 +1,1 @@
+"""Event payload schemas, one module per producing service (plus the ingestion topics)."""

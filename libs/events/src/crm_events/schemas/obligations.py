@@ -1,0 +1,22 @@
+"""obligations.v1 — emitted by obligation-tracker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ObligationCreated(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    obligation_id: uuid.UUID
+    contract_id: uuid.UUID
+    kind: str
+    title: str
+    owner_role: str
+    severity: str
+    due_date: date
+    source_event_id: str | None = None
+    created_at: datetime

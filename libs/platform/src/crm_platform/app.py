@@ -1,0 +1,164 @@
+"""The one way a service is assembled: `create_service_app(...)`.
+
+The lifespan owns everything with a lifetime: migrations, the engine, the Kafka producer,
+the outbox relay, the consumers and any background workers; it stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI
+
+from crm_events.consumer import ConsumerRunner, Handlers
+from crm_events.kafka import ensure_topics, make_producer
+from crm_events.outbox import OutboxRelay
+from crm_events.tables import attach_messaging_tables
+from crm_platform.clock import Clock, SystemClock
+from crm_platform.db import make_engine, make_session_factory
+from crm_platform.errors import install_error_handlers
+from crm_platform.idempotency import attach_idempotency_table
+from crm_platform.logging import configure_logging
+from crm_platform.migrations import upgrade
+from crm_platform.observability import RequestContextMiddleware
+from crm_platform.observability import router as ops_router
+from crm_platform.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Worker = Callable[[FastAPI], Awaitable[None]]
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer group of a service: the topics it reads and its handler table."""
+
+    topics: Sequence[str]
+    handlers: Handlers
+    name: str = ""  # group id suffix, when a service runs more than one group
+
+
+@dataclass
+class ServiceDefinition:
+    title: str
+    description: str
+    version: str
+    routers: Sequence[APIRouter]
+    metadata: sa.MetaData
+    migrations_dir: Path
+    consumers: Sequence[ConsumerSpec] = field(default_factory=list)
+    workers: Sequence[Worker] = field(default_factory=list)
+    openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def attach_platform_tables(metadata: sa.MetaData) -> None:
+    """Call once on a service's metadata so its models and Alembic see the shared tables."""
+    attach_messaging_tables(metadata)
+    attach_idempotency_table(metadata)
+
+
+async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
+    for attempt in range(1, attempts + 1):
+        producer = make_producer(settings.kafka_bootstrap_servers,
+                                 client_id=settings.service_name)
+        try:
+            await producer.start()
+            return producer
+        except KafkaError as exc:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            if attempt == attempts:
+                raise
+            log.warning("kafka.unavailable", attempt=attempt, error=repr(exc))
+            await asyncio.sleep(1.0)
+    raise RuntimeError("unreachable")
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings,
+                       *, clock: Clock | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service=settings.service_name, level=settings.log_level,
+                          json=settings.log_json)
+        log.info("service.starting", settings=settings.safe_dump())
+        if settings.run_migrations_on_startup:
+            await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        app.state.producer = None
+        app.state.relay = None
+        app.state.consumers = []
+        workers: list[asyncio.Task[None]] = []
+        try:
+            if settings.kafka_create_topics:
+                await ensure_topics(settings.kafka_bootstrap_servers,
+                                    partitions=settings.kafka_topic_partitions)
+            producer = await _start_producer(settings)
+            app.state.producer = producer
+            if settings.relay_enabled:
+                relay = OutboxRelay(app.state.session_factory, producer,
+                                    idle_interval=settings.relay_idle_interval_seconds)
+                relay.start()
+                app.state.relay = relay
+            if settings.consumers_enabled:
+                for spec in definition.consumers:
+                    group = settings.service_name + (f".{spec.name}" if spec.name else "")
+                    runner = ConsumerRunner(
+                        group_id=group, topics=spec.topics, handlers=spec.handlers,
+                        session_factory=app.state.session_factory, producer=producer,
+                        bootstrap_servers=settings.kafka_bootstrap_servers,
+                        source=settings.service_name,
+                        max_attempts=settings.consumer_max_attempts,
+                        backoff_initial=settings.consumer_backoff_initial_seconds,
+                        backoff_max=settings.consumer_backoff_max_seconds,
+                    )
+                    await runner.start()
+                    app.state.consumers.append(runner)
+            for worker in definition.workers:
+                workers.append(asyncio.create_task(worker(app), name=worker.__name__))
+            log.info("service.started")
+            yield
+        finally:
+            log.info("service.stopping")
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            for runner in reversed(app.state.consumers):
+                with contextlib.suppress(Exception):
+                    await runner.stop()
+            if app.state.relay is not None:
+                await app.state.relay.stop()
+            if app.state.producer is not None:
+                with contextlib.suppress(Exception):
+                    await app.state.producer.stop()
+            await engine.dispose()
+            log.info("service.stopped")
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+        openapi_tags=[*definition.openapi_tags,
+                      {"name": "operations", "description": "Health, readiness and metrics."}],
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    app.include_router(ops_router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app

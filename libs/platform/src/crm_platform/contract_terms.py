@@ -1,0 +1,98 @@
+"""The contract-terms projection that every consuming service keeps from `contracts.v1`.
+
+Each `contract.activated` / `contract.amended` / `contract.terminated` carries the full terms
+of a version; the projection stores every version (effective-dated) so a computation for a
+past period uses the terms that were in force then. Redelivered or out-of-order events are
+harmless: a version is written once and the contract status only moves forward.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_events.schemas.contracts import ContractTerms
+
+CONTRACT_TERMS = "contract_terms"
+
+
+def _columns() -> list[Any]:
+    return [
+        sa.Column("contract_id", sa.Uuid, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("tenant_id", sa.Text, nullable=False, index=True),
+        sa.Column("effective_from", sa.Date, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("terms", JSONB, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+    ]
+
+
+def attach_contract_terms_table(metadata: sa.MetaData) -> sa.Table:
+    if CONTRACT_TERMS in metadata.tables:
+        return metadata.tables[CONTRACT_TERMS]
+    return sa.Table(CONTRACT_TERMS, metadata, *_columns())
+
+
+def create_contract_terms_table(op: Any) -> None:
+    op.create_table(CONTRACT_TERMS, *_columns())
+
+
+contract_terms_table = attach_contract_terms_table(sa.MetaData())
+
+async def record_terms(session: AsyncSession, terms: ContractTerms, status: str) -> bool:
+    """Store a version's terms; returns False when that version was already known."""
+    t = contract_terms_table
+    inserted = await session.scalar(
+        pg_insert(t)
+        .values(contract_id=terms.contract_id, version=terms.version, tenant_id=terms.tenant_id,
+                effective_from=terms.effective_from, status=status,
+                terms=terms.model_dump(mode="json"))
+        .on_conflict_do_nothing()
+        .returning(t.c.version)
+    )
+    if status == "terminated":
+        await session.execute(
+            sa.update(t).where(t.c.contract_id == terms.contract_id).values(status="terminated")
+        )
+    return inserted is not None
+
+
+async def latest_terms(session: AsyncSession, contract_id: uuid.UUID) -> ContractTerms | None:
+    t = contract_terms_table
+    row = await session.scalar(
+        sa.select(t.c.terms).where(t.c.contract_id == contract_id)
+        .order_by(t.c.version.desc()).limit(1)
+    )
+    return ContractTerms.model_validate(row) if row is not None else None
+
+
+async def terms_in_force(session: AsyncSession, contract_id: uuid.UUID,
+                         on: date) -> ContractTerms | None:
+    """The latest version whose effective date is on or before `on` (else the first one)."""
+    t = contract_terms_table
+    row = await session.scalar(
+        sa.select(t.c.terms).where(t.c.contract_id == contract_id, t.c.effective_from <= on)
+        .order_by(t.c.version.desc()).limit(1)
+    )
+    if row is None:
+        row = await session.scalar(
+            sa.select(t.c.terms).where(t.c.contract_id == contract_id)
+            .order_by(t.c.version.asc()).limit(1)
+        )
+    return ContractTerms.model_validate(row) if row is not None else None
+
+
+async def contract_status(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
+    t = contract_terms_table
+    return await session.scalar(
+        sa.select(t.c.status).where(t.c.contract_id == contract_id)
+        .order_by(t.c.version.desc()).limit(1)
+    )

@@ -1,0 +1,147 @@
+"""Health, readiness and Prometheus metrics, plus the request middleware.
+
+/healthz  the process answers (liveness);
+/readyz   the database answers, the broker answers, the relay and consumers run;
+/metrics  Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_platform.errors import error_body
+
+log = structlog.get_logger(__name__)
+
+HTTP_REQUESTS = Counter("crm_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_SECONDS = Histogram("crm_http_request_seconds", "HTTP request duration", ["method", "route"])
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database, broker, relay and consumers",
+            responses={503: {"description": "A dependency is not ready"}})
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    checks: dict[str, Any] = {}
+    try:
+        async with state.session_factory() as session:
+            await asyncio.wait_for(session.execute(sa.text("SELECT 1")), 2.0)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    producer = getattr(state, "producer", None)
+    if producer is None:
+        checks["kafka"] = "disabled"
+    else:
+        try:
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), 3.0)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"error: {exc.__class__.__name__}"
+    relay = getattr(state, "relay", None)
+    if relay is not None:
+        checks["outbox_relay"] = "ok" if relay.running else "stopped"
+    for runner in getattr(state, "consumers", []):
+        checks[f"consumer:{runner.group_id}"] = "ok" if runner.running else "stopped"
+    ready = all(v in ("ok", "disabled") for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestContextMiddleware:
+    """Correlation id, request metrics and the request body size limit (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        correlation_id = (headers.get(b"x-correlation-id", b"").decode()[:100]
+                          or str(uuid.uuid4()))
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope, receive, send, correlation_id)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge(self.max_body_bytes)
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"x-correlation-id", correlation_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send, correlation_id)
+            status_holder["status"] = 413
+        finally:
+            route = scope.get("route")
+            route_name = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], route_name, str(status_holder["status"])).inc()
+            HTTP_SECONDS.labels(scope["method"], route_name).observe(time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("correlation_id")
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send,
+                         correlation_id: str) -> None:
+        from starlette.requests import Request as StarletteRequest
+
+        request = StarletteRequest(scope, receive)
+        response = JSONResponse(
+            error_body(request, "payload_too_large",
+                       f"request body is larger than {self.max_body_bytes} bytes; "
+                       "split it into smaller batches"),
+            status_code=413, headers={"x-correlation-id": correlation_id},
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(HTTPException):
+    # An HTTPException so FastAPI's body reader passes it through instead of turning it
+    # into a generic 400, and the error handler renders it like every other error.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes; "
+                              "split it into smaller batches")

@@ -1,0 +1,68 @@
+"""Settings every service shares. A service subclasses `ServiceSettings` with its env prefix.
+
+    class Settings(ServiceSettings):
+        model_config = service_settings_config("SLA_MONITOR_")
+        service_name: str = "sla-monitor"
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def service_settings_config(env_prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=env_prefix, env_file=None, extra="ignore")
+
+
+def _kafka_default() -> str:
+    # One broker list serves every service, so the unprefixed variable is a fallback.
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+class ServiceSettings(BaseSettings):
+    service_name: str
+    database_url: str = Field(
+        description="SQLAlchemy URL of this service's own database "
+        "(postgresql+asyncpg://user:password@host:port/db)."
+    )
+    kafka_bootstrap_servers: str = Field(default_factory=_kafka_default)
+    kafka_topic_partitions: int = Field(default=6, ge=1)
+    kafka_create_topics: bool = True
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    run_migrations_on_startup: bool = True
+    consumers_enabled: bool = True
+    relay_enabled: bool = True
+    relay_idle_interval_seconds: float = Field(default=0.2, gt=0)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
+    consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
+
+    max_request_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value
+
+    def safe_dump(self) -> dict[str, Any]:
+        """Settings for the start-up log line, with passwords masked."""
+        out = self.model_dump()
+        url = out.get("database_url", "")
+        if "@" in url and ":" in url.split("@", 1)[0].split("://", 1)[-1]:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.split("@", 1)
+            out["database_url"] = f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        return out

@@ -1,0 +1,183 @@
+"""Pure SLA arithmetic: periods in the contract's time zone, outage intervals, availability,
+and the outcome rule. No I/O; every figure is exact (integer seconds, Decimal percentages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
+
+from crm_events.schemas.contracts import Direction, MaintenanceWindows
+from crm_events.schemas.sla import Outcome
+
+ATTAINMENT_PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+@dataclass(frozen=True)
+class PeriodBounds:
+    label: str
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+def month_period(label: str, timezone: str) -> PeriodBounds:
+    """The calendar month `YYYY-MM` in the contract's zone, as UTC instants."""
+    try:
+        year, month = (int(p) for p in label.split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise ValueError(f"period label {label!r} is not YYYY-MM") from None
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(first, time(0), zone).astimezone(UTC)
+    end = datetime.combine(nxt, time(0), zone).astimezone(UTC)
+    return PeriodBounds(label=label, start=start, end=end)
+
+
+def period_label_for(instant: datetime, timezone: str) -> str:
+    local = instant.astimezone(ZoneInfo(timezone))
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Union of intervals: overlapping or touching ones become one."""
+    out: list[Interval] = []
+    for iv in sorted(intervals):
+        if out and iv.start <= out[-1].end:
+            if iv.end > out[-1].end:
+                out[-1] = Interval(out[-1].start, iv.end)
+        else:
+            out.append(iv)
+    return out
+
+
+def clip(intervals: Iterable[Interval], start: datetime, end: datetime) -> list[Interval]:
+    out = []
+    for iv in intervals:
+        s, e = max(iv.start, start), min(iv.end, end)
+        if s < e:
+            out.append(Interval(s, e))
+    return out
+
+
+def subtract(intervals: Sequence[Interval], cuts: Sequence[Interval]) -> list[Interval]:
+    """Parts of merged `intervals` not covered by merged `cuts`."""
+    out: list[Interval] = []
+    cuts = merge(cuts)
+    for iv in merge(intervals):
+        pieces = [iv]
+        for cut in cuts:
+            nxt = []
+            for p in pieces:
+                if cut.end <= p.start or cut.start >= p.end:
+                    nxt.append(p)
+                    continue
+                if p.start < cut.start:
+                    nxt.append(Interval(p.start, cut.start))
+                if cut.end < p.end:
+                    nxt.append(Interval(cut.end, p.end))
+            pieces = nxt
+        out.extend(pieces)
+    return out
+
+
+def total_seconds(intervals: Iterable[Interval]) -> int:
+    return sum(iv.seconds for iv in merge(intervals))
+
+
+def maintenance_intervals(windows: MaintenanceWindows, timezone: str,
+                          period: PeriodBounds) -> list[Interval]:
+    """Recurring (weekly, local wall-clock) and one-off windows that touch the period."""
+    zone = ZoneInfo(timezone)
+    found = [Interval(w.start.astimezone(UTC), w.end.astimezone(UTC)) for w in windows.fixed]
+    if windows.weekly:
+        # Walk local dates from a week before the period (a window may start earlier and
+        # run into it) to its end.
+        day = period.start.astimezone(zone).date() - timedelta(days=7)
+        last = period.end.astimezone(zone).date()
+        while day <= last:
+            for w in windows.weekly:
+                if day.weekday() != w.weekday:
+                    continue
+                hh, mm = (int(x) for x in w.start.split(":"))
+                local_start = datetime.combine(day, time(hh, mm), zone)
+                start = local_start.astimezone(UTC)
+                found.append(Interval(start, start + timedelta(minutes=w.duration_minutes)))
+            day += timedelta(days=1)
+    return merge(clip(found, period.start, period.end))
+
+
+@dataclass(frozen=True)
+class AvailabilityResult:
+    period_seconds: int
+    excluded_seconds: int
+    downtime_seconds: int
+    counted_downtime: list[Interval]
+
+    @property
+    def attainment(self) -> Decimal | None:
+        """Exact percentage; None when the whole period was excluded."""
+        measured = self.period_seconds - self.excluded_seconds
+        if measured <= 0:
+            return None
+        return Decimal(measured - self.downtime_seconds) * 100 / Decimal(measured)
+
+    @property
+    def attainment_rounded(self) -> Decimal | None:
+        value = self.attainment
+        return None if value is None else value.quantize(ATTAINMENT_PLACES, ROUND_HALF_EVEN)
+
+
+def availability(period: PeriodBounds, outages: Iterable[Interval],
+                 maintenance: Sequence[Interval]) -> AvailabilityResult:
+    """(period − excluded − downtime) / (period − excluded) × 100.
+
+    Maintenance windows are excluded from the period; downtime inside them is not counted.
+    Overlapping outages are merged; outages crossing the period's edges are cut at them.
+    """
+    in_period = clip(merge(outages), period.start, period.end)
+    excluded = merge(maintenance)
+    counted = subtract(in_period, excluded)
+    return AvailabilityResult(
+        period_seconds=period.seconds,
+        excluded_seconds=total_seconds(excluded),
+        downtime_seconds=total_seconds(counted),
+        counted_downtime=counted,
+    )
+
+
+def classify(attainment: Decimal | None, *, expected: Decimal, minimum: Decimal,
+             direction: Direction = Direction.HIGHER_IS_BETTER) -> Outcome:
+    """met at or better than expected; below_expected down to minimum; failed beyond it."""
+    if attainment is None:
+        return Outcome.NO_DATA
+    if direction is Direction.HIGHER_IS_BETTER:
+        if attainment >= expected:
+            return Outcome.MET
+        return Outcome.BELOW_EXPECTED if attainment >= minimum else Outcome.FAILED
+    if attainment <= expected:
+        return Outcome.MET
+    return Outcome.BELOW_EXPECTED if attainment <= minimum else Outcome.FAILED
+
+
+def minutes(seconds: int) -> Decimal:
+    """Seconds as minutes, exact where it divides, else to 4 places."""
+    value = Decimal(seconds) / 60
+    return value if value == value.to_integral_value() else value.quantize(ATTAINMENT_PLACES)
