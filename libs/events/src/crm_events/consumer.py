@@ -61,6 +61,7 @@ class EventContext:
     topic: str
     partition: int
     offset: int
+    clock: Any = None  # the service's injectable clock (anything with .now())
 
     async def emit(self, event_type: str, *, subject: str, data: BaseModel,
                    tenant: str | None = None) -> Envelope:
@@ -142,6 +143,7 @@ class ConsumerRunner:
         backoff_max: float = 5.0,
         max_records: int = 200,
         client_id: str | None = None,
+        clock: Any = None,
     ) -> None:
         unknown = [t for t in handlers if t not in REGISTRY]
         if unknown:
@@ -158,6 +160,7 @@ class ConsumerRunner:
         self._backoff_max = backoff_max
         self._max_records = max_records
         self._client_id = client_id or group_id
+        self._clock = clock
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -323,7 +326,7 @@ class ConsumerRunner:
                 return "duplicate"
             ctx = EventContext(session=session, envelope=envelope, source=self._source,
                                topic=record.topic, partition=record.partition,
-                               offset=record.offset)
+                               offset=record.offset, clock=self._clock)
             for handler in handlers:
                 await handler(ctx, payload)
         return "handled"

@@ -121,6 +121,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings,
                         max_attempts=settings.consumer_max_attempts,
                         backoff_initial=settings.consumer_backoff_initial_seconds,
                         backoff_max=settings.consumer_backoff_max_seconds,
+                        clock=app.state.clock,
                     )
                     await runner.start()
                     app.state.consumers.append(runner)

@@ -13,11 +13,14 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms
+from crm_platform.errors import NotFound
 
 CONTRACT_TERMS = "contract_terms"
 
@@ -96,3 +99,42 @@ async def contract_status(session: AsyncSession, contract_id: uuid.UUID) -> str 
         sa.select(t.c.status).where(t.c.contract_id == contract_id)
         .order_by(t.c.version.desc()).limit(1)
     )
+
+
+class ProjectedTerms(BaseModel):
+    """The terms this service holds for a contract, as received on contracts.v1."""
+
+    contract_id: uuid.UUID
+    version: int
+    status: str
+    effective_from: date
+    terms: ContractTerms
+
+
+def terms_router() -> APIRouter:
+    """GET /contracts/{id}/terms: what a consuming service knows of a contract."""
+    from crm_platform.deps import CurrentPrincipal, SessionDep
+
+    router = APIRouter(tags=["contract terms"])
+
+    @router.get(
+        "/contracts/{contract_id}/terms",
+        response_model=ProjectedTerms,
+        summary="The contract terms this service received (latest version)",
+        description="This service's copy of the contract, kept from `contracts.v1` events. "
+        "404 until the contract's activation has reached this service.",
+    )
+    async def get_projected_terms(contract_id: uuid.UUID, session: SessionDep,
+                                  principal: CurrentPrincipal) -> ProjectedTerms:
+        t = contract_terms_table
+        row = (await session.execute(
+            sa.select(t.c.version, t.c.status, t.c.effective_from, t.c.terms, t.c.tenant_id)
+            .where(t.c.contract_id == contract_id).order_by(t.c.version.desc()).limit(1)
+        )).first()
+        if row is None or not principal.can_access(row.tenant_id):
+            raise NotFound(f"contract {contract_id} is not known to this service")
+        return ProjectedTerms(contract_id=contract_id, version=row.version, status=row.status,
+                              effective_from=row.effective_from,
+                              terms=ContractTerms.model_validate(row.terms))
+
+    return router

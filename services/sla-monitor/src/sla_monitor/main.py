@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
 from crm_platform.clock import Clock
+from crm_platform.contract_terms import terms_router
 from sla_monitor.attainment.router import router as attainment_router
 from sla_monitor.handlers import HANDLERS, TOPICS
 from sla_monitor.models import Base
@@ -21,7 +22,7 @@ DEFINITION = ServiceDefinition(
     description="Ingests service telemetry and computes SLA attainment per period in the "
     "contract's time zone; publishes `sla.period_closed` on `sla.v1`.",
     version="0.1.0",
-    routers=[telemetry_router, attainment_router],
+    routers=[telemetry_router, attainment_router, terms_router()],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],

@@ -141,18 +141,15 @@ class RebateTier(_Model):
     retroactive: bool = False
 
 
-class ContractTerms(_Model):
-    """The full terms of one version of a contract."""
+class ContractDocument(_Model):
+    """A contract's terms as a deal team writes them (no ids, no version)."""
 
-    contract_id: uuid.UUID
-    tenant_id: str
-    reference: str
-    version: int
-    effective_from: date
-    customer: str
-    supplier: str
-    currency: str
-    timezone: str
+    reference: str = Field(min_length=1, max_length=100, examples=["ACME-ITO-2026"])
+    customer: str = Field(min_length=1, max_length=200)
+    supplier: str = Field(min_length=1, max_length=200)
+    currency: str = Field(min_length=3, max_length=3, examples=["USD"],
+                          description="ISO 4217 code.")
+    timezone: str = Field(examples=["America/New_York"], description="IANA time zone.")
     start_date: date
     end_date: date | None = None
     price_book: list[ResourceUnit] = Field(default_factory=list)
@@ -160,7 +157,16 @@ class ContractTerms(_Model):
     credit_terms: CreditTerms
     obligation_definitions: list[ObligationDefinition] = Field(default_factory=list)
     rebate_tiers: list[RebateTier] = Field(default_factory=list)
-    period_close_grace_hours: int = 72
+    period_close_grace_hours: int = Field(default=72, ge=0)
+
+
+class ContractTerms(ContractDocument):
+    """The full terms of one version of a contract, as carried by contracts.v1."""
+
+    contract_id: uuid.UUID
+    tenant_id: str
+    version: int
+    effective_from: date
 
 
 class ContractActivated(_Model):
