@@ -40,7 +40,7 @@ from crm_events.errors import PermanentEventError
 from crm_events.outbox import publish
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
-from crm_events.topics import dlq_topic
+from crm_events.topics import dlq_topic, physical
 
 log = structlog.get_logger(__name__)
 
@@ -148,8 +148,8 @@ class ConsumerRunner:
         unknown = [t for t in handlers if t not in REGISTRY]
         if unknown:
             raise ValueError(f"handlers for event types missing from the catalog: {unknown}")
-        self.group_id = group_id
-        self._topics = list(topics)
+        self.group_id = physical(group_id)
+        self._topics = [physical(t) for t in topics]
         self._handlers = handlers
         self._session_factory = session_factory
         self._producer = producer

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_events.envelope import Envelope
 from crm_events.registry import spec_for
 from crm_events.tables import outbox_table
+from crm_events.topics import physical
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,7 @@ async def publish(session: AsyncSession, envelope: Envelope) -> None:
         sa.insert(outbox_table).values(
             event_id=envelope.id,
             event_type=envelope.type,
-            topic=spec.topic.value,
+            topic=physical(spec.topic.value),
             key=envelope.subject,
             tenant=envelope.tenant,
             value=envelope.to_bytes().decode(),
@@ -115,6 +116,8 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.1
         while not self._stopping:
+            # Clear before looking, so a commit that lands while we publish wakes us again.
+            self._wakeup.clear()
             try:
                 published = await self.publish_pending()
                 backoff = 0.1
@@ -128,7 +131,6 @@ class OutboxRelay:
                 continue
             if published >= self._batch_size:
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._idle_interval)
 

@@ -23,7 +23,7 @@ async def on_credit_calculated(ctx: EventContext, event: CreditCalculated) -> No
 
 
 async def on_obligation_created(ctx: EventContext, event: ObligationCreated) -> None:
-    label = f"{event.created_at.year:04d}-{event.created_at.month:02d}"
+    label = event.period_label or f"{event.created_at.year:04d}-{event.created_at.month:02d}"
     await bump(session=ctx.session, contract_id=event.contract_id, tenant_id=ctx.envelope.tenant,
                period_label=label, now=ctx.clock.now(), obligations_opened=1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ObligationCreated(BaseModel):
@@ -19,4 +19,6 @@ class ObligationCreated(BaseModel):
     severity: str
     due_date: date
     source_event_id: str | None = None
+    period_label: str | None = Field(
+        default=None, description="The contract period the obligation follows up, if any.")
     created_at: datetime

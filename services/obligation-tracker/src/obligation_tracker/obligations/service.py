@@ -62,7 +62,8 @@ async def open_root_cause(*, session: AsyncSession, clock: Clock, emit: Emit,
                    obligation_id=obligation_id, contract_id=event.contract_id, kind=ROOT_CAUSE,
                    title=values["title"], owner_role=values["owner_role"],
                    severity=values["severity"], due_date=values["due_date"],
-                   source_event_id=source_event_id, created_at=now))
+                   source_event_id=source_event_id, period_label=event.period.label,
+                   created_at=now))
     return await session.get(Obligation, obligation_id)
 
 

@@ -1,0 +1,56 @@
+"""pytest fixtures for tests that need the real infrastructure.
+
+    postgres_server_url   session: an async URL on a server where databases can be created
+    kafka_bootstrap       session: bootstrap servers of a real broker; topics exist
+    database_url          function: a fresh, empty database (dropped afterwards)
+
+Every test session uses its own topic namespace (CRM_TOPIC_NAMESPACE), so runs never read
+each other's events.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from crm_events.kafka import ensure_topics
+from crm_events.topics import NAMESPACE_ENV
+from crm_testing.infra import create_database, drop_database, kafka_broker, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def topic_namespace() -> Iterator[str]:
+    previous = os.environ.get(NAMESPACE_ENV)
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    os.environ[NAMESPACE_ENV] = namespace
+    yield namespace
+    if previous is None:
+        os.environ.pop(NAMESPACE_ENV, None)
+    else:
+        os.environ[NAMESPACE_ENV] = previous
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap(topic_namespace: str) -> AsyncIterator[str]:
+    with kafka_broker() as bootstrap:
+        await ensure_topics(bootstrap, partitions=3)
+        yield bootstrap
+
+
+@pytest.fixture
+async def database_url(postgres_server_url: str,
+                       request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    prefix = "t_" + request.node.name[:30]
+    url = await create_database(postgres_server_url, "".join(
+        c if c.isalnum() else "_" for c in prefix))
+    yield url
+    await drop_database(postgres_server_url, url)
