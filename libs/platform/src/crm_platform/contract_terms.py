@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms
+from crm_platform.deps import CurrentPrincipal, SessionDep
 from crm_platform.errors import NotFound
 
 CONTRACT_TERMS = "contract_terms"
@@ -113,8 +114,6 @@ class ProjectedTerms(BaseModel):
 
 def terms_router() -> APIRouter:
     """GET /contracts/{id}/terms: what a consuming service knows of a contract."""
-    from crm_platform.deps import CurrentPrincipal, SessionDep
-
     router = APIRouter(tags=["contract terms"])
 
     @router.get(

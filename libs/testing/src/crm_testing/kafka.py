@@ -111,3 +111,11 @@ async def publish_envelope(bootstrap: str, envelope: Envelope) -> None:
 
     await produce_raw(bootstrap, spec_for(envelope.type).topic.value, envelope.to_bytes(),
                       key=envelope.key, headers=[("ce_id", envelope.id.encode())])
+
+
+def make_event(event_type: str, *, subject: str, data: object, tenant: str = "acme-bank",
+               source: str = "test") -> Envelope:
+    from crm_events.registry import spec_for
+
+    return spec_for(event_type).envelope(source=source, subject=subject, tenant=tenant,
+                                         data=data, correlation_id=f"test-{subject}")  # type: ignore[arg-type]
