@@ -9,8 +9,12 @@ PIDFILE="${CRM_STATE_DIR}/kafka.pid"
 
 fetch() {
   if [ -f "${KAFKA_HOME}/.complete" ]; then return 0; fi
-  command -v java >/dev/null || die "java is not installed (a JDK 17+ runs the broker)"
-  command -v mvn >/dev/null || die "mvn is not installed (Maven fetches the broker's jars)"
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+    [ "$(id -u)" = "0" ] || die "a JDK 17+ and Maven are needed: sudo apt-get install -y openjdk-17-jre-headless maven"
+    log "installing a JDK and Maven from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+  fi
   log "fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central into ${KAFKA_HOME}/libs"
   rm -rf "${KAFKA_HOME}"
   mvn -q -B -f "${REPO_ROOT}/deploy/kafka/pom.xml" \

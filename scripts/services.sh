@@ -4,6 +4,16 @@
 source "$(dirname "$0")/lib.sh"
 
 RUN_DIR="${CRM_STATE_DIR}/services"
+PY="${REPO_ROOT}/.venv/bin/python"
+
+http_get() {
+  "$PY" -c 'import sys, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())
+except Exception:
+    sys.exit(1)' "$1" 2>/dev/null
+}
+http_ok() { http_get "$1" >/dev/null; }
 mkdir -p "${RUN_DIR}"
 
 start_one() {
@@ -17,7 +27,7 @@ start_one() {
   local url_var="${prefix}DATABASE_URL"
   export "${url_var}=${!url_var:-postgresql+asyncpg://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/$(service_db "$name")}"
   log "starting ${name} on 127.0.0.1:${port} (log: ${RUN_DIR}/${name}.log)"
-  (cd "${REPO_ROOT}" && nohup "${REPO_ROOT}/.venv/bin/python" -m "${module}" serve \
+  (cd "${REPO_ROOT}" && nohup "$PY" -m "${module}" serve \
       --host "${CRM_BIND_HOST:-127.0.0.1}" --port "${port}" >"${RUN_DIR}/${name}.log" 2>&1 &
    echo $! > "$pidfile")
 }
@@ -26,7 +36,7 @@ wait_ready() {
   local name="$1" port deadline
   port="$(service_port "$name")"; deadline=$((SECONDS + 120))
   while (( SECONDS < deadline )); do
-    if curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1; then
+    if http_ok "http://127.0.0.1:${port}/readyz"; then
       log "${name} ready"; return 0
     fi
     if ! kill -0 "$(cat "${RUN_DIR}/${name}.pid")" 2>/dev/null; then
@@ -59,7 +69,7 @@ case "$cmd" in
   stop) for s in "${targets[@]}"; do stop_one "$s"; done ;;
   status) for s in "${targets[@]}"; do
             p="$(service_port "$s")"
-            printf '%-20s %s\n' "$s" "$(curl -fsS "http://127.0.0.1:${p}/readyz" 2>/dev/null || echo down)"
+            printf '%-20s %s\n' "$s" "$(http_get "http://127.0.0.1:${p}/readyz" || echo down)"
           done ;;
   *) echo "usage: $0 start|stop|status [service...]" >&2; exit 2 ;;
 esac

@@ -62,3 +62,16 @@ async def ensure_topics(
             await asyncio.sleep(min(0.5 * attempt, 3.0))
         finally:
             await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
+    """Remove topics (test runs clean up their namespace); missing ones are ignored."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crm-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [t for t in topics if t in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from crm_events.kafka import ensure_topics
-from crm_events.topics import NAMESPACE_ENV
+from crm_events.kafka import delete_topics, ensure_topics
+from crm_events.topics import NAMESPACE_ENV, all_topics
 from crm_testing.infra import create_database, drop_database, kafka_broker, postgres_server
 
 
@@ -44,6 +44,7 @@ async def kafka_bootstrap(topic_namespace: str) -> AsyncIterator[str]:
     with kafka_broker() as bootstrap:
         await ensure_topics(bootstrap, partitions=3)
         yield bootstrap
+        await delete_topics(bootstrap, all_topics())
 
 
 @pytest.fixture
@@ -54,3 +55,13 @@ async def database_url(postgres_server_url: str,
         c if c.isalnum() else "_" for c in prefix))
     yield url
     await drop_database(postgres_server_url, url)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder, so `-m "not e2e"` and friends work without decorators."""
+    for item in items:
+        parts = item.path.parts
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+        elif "integration" in parts:
+            item.add_marker(pytest.mark.integration)
