@@ -9,12 +9,15 @@ from .stack import SERVICES, Stack, new_stack
 
 
 @pytest.fixture(scope="session")
-async def stack(postgres_server_url: str, kafka_bootstrap: str,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(
+    postgres_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     import time
 
-    databases = {name: await create_database(postgres_server_url, "e2e_" + name.split("-")[0])
-                 for name in SERVICES}
+    databases = {
+        name: await create_database(postgres_server_url, "e2e_" + name.split("-")[0])
+        for name in SERVICES
+    }
     log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
     running = new_stack(databases, log_dir)
     started = time.monotonic()

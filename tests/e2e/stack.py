@@ -54,7 +54,9 @@ class ServiceProcess:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, "serve", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def stop(self) -> None:
@@ -107,6 +109,11 @@ class Stack:
 
 
 def new_stack(databases: dict[str, str], log_dir: Path) -> Stack:
-    return Stack({name: ServiceProcess(name=name, port=_free_port(), database_url=url,
-                                       log_path=log_dir / f"{name}.log")
-                  for name, url in databases.items()})
+    return Stack(
+        {
+            name: ServiceProcess(
+                name=name, port=_free_port(), database_url=url, log_path=log_dir / f"{name}.log"
+            )
+            for name, url in databases.items()
+        }
+    )

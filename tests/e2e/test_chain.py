@@ -20,15 +20,20 @@ TOPICS = ["contracts.v1", "sla.v1", "billing.v1", "obligations.v1", "alerts.v1"]
 
 
 async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
-    stack: Stack, kafka_bootstrap: str,
+    stack: Stack,
+    kafka_bootstrap: str,
 ) -> None:
-    registry, obligations, sla, billing = (stack.url(n) for n in (
-        "contract-registry", "obligation-tracker", "sla-monitor", "billing-reconciler"))
+    registry, obligations, sla, billing = (
+        stack.url(n)
+        for n in ("contract-registry", "obligation-tracker", "sla-monitor", "billing-reconciler")
+    )
     doc = examples.contract_document()
     service_key = doc["sla_definitions"][0]["service_key"]
 
-    async with httpx.AsyncClient(timeout=30) as http, \
-            EventCollector(kafka_bootstrap, TOPICS) as kafka:
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        EventCollector(kafka_bootstrap, TOPICS) as kafka,
+    ):
         # 1. The deal team creates and activates the contract.
         created = await http.post(f"{registry}/contracts", json=doc)
         assert created.status_code == 201, created.text
@@ -39,34 +44,52 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
 
         # 2. sla-monitor and billing-reconciler now hold the terms they need.
         for base in (sla, billing, obligations):
+
             async def known(base: str = base) -> bool:
                 return (await http.get(f"{base}/contracts/{cid}/terms")).status_code == 200
+
             await wait_until(known, message=f"terms at {base}")
 
         # 3. The ERP posts March consumption; monitoring posts the outage.
-        items = [{"record_id": f"{cid}-{code}", "contract_id": cid, "resource_unit": code,
-                  "period_label": examples.PERIOD, "quantity": qty}
-                 for code, qty in examples.CONSUMPTION.items()]
-        consumption = await http.post(f"{billing}/consumption", json={"items": items},
-                                      headers={"Idempotency-Key": f"consumption-{cid}"})
+        items = [
+            {
+                "record_id": f"{cid}-{code}",
+                "contract_id": cid,
+                "resource_unit": code,
+                "period_label": examples.PERIOD,
+                "quantity": qty,
+            }
+            for code, qty in examples.CONSUMPTION.items()
+        ]
+        consumption = await http.post(
+            f"{billing}/consumption",
+            json={"items": items},
+            headers={"Idempotency-Key": f"consumption-{cid}"},
+        )
         assert consumption.status_code == 202, consumption.text
-        telemetry = await http.post(f"{sla}/telemetry", json={
-            "tenant_id": "acme-bank",
-            "items": [{"service_key": service_key, **examples.OUTAGE, "source_id": "INC-1"}]})
+        telemetry = await http.post(
+            f"{sla}/telemetry",
+            json={
+                "tenant_id": "acme-bank",
+                "items": [{"service_key": service_key, **examples.OUTAGE, "source_id": "INC-1"}],
+            },
+        )
         assert telemetry.status_code == 202, telemetry.text
 
         # 4. An operator closes March.
         correlation = f"close-{uuid.uuid4()}"
         closed = await http.post(
             f"{sla}/contracts/{cid}/slas/AVAIL-CORE/periods/{examples.PERIOD}/close",
-            headers={"X-Correlation-Id": correlation})
+            headers={"X-Correlation-Id": correlation},
+        )
         assert closed.status_code == 200, closed.text
         assert closed.json()["attainment"] == str(examples.EXPECTED["attainment"])
         assert closed.json()["outcome"] == "failed"
 
         # 5. The credit, to the cent, on Kafka and through the API.
         [credit] = await kafka.wait_for(
-            lambda e: e.type == "billing.credit_calculated" and e.subject == cid, timeout=60)
+            lambda e: e.type == "billing.credit_calculated" and e.subject == cid, timeout=60
+        )
         assert credit.data["credit_amount"] == str(examples.EXPECTED["credit"])
         assert credit.data["at_risk_amount"] == str(examples.EXPECTED["at_risk_amount"])
         assert credit.data["monthly_charges"] == str(examples.EXPECTED["monthly_charges"])
@@ -76,14 +99,17 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
         assert [c["credit_amount"] for c in credits] == ["4414.08"]
 
         # 6. One alert and one root-cause obligation.
-        [alert] = await kafka.wait_for(lambda e: e.type == "alert.raised" and e.subject == cid,
-                                       timeout=60)
+        [alert] = await kafka.wait_for(
+            lambda e: e.type == "alert.raised" and e.subject == cid, timeout=60
+        )
         assert alert.data["details"]["credit_amount"] == "4414.08"
         [obligation] = await kafka.wait_for(
-            lambda e: e.type == "obligation.created" and e.subject == cid, timeout=60)
+            lambda e: e.type == "obligation.created" and e.subject == cid, timeout=60
+        )
         assert obligation.data["kind"] == "root_cause_report"
-        api_obligations = (await http.get(f"{obligations}/obligations",
-                                          params={"contract_id": cid})).json()
+        api_obligations = (
+            await http.get(f"{obligations}/obligations", params={"contract_id": cid})
+        ).json()
         api_alerts = (await http.get(f"{obligations}/alerts", params={"contract_id": cid})).json()
         assert len(api_obligations) == 1 and len(api_alerts) == 1
 
@@ -91,8 +117,11 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
         async def health_complete() -> list[dict[str, object]] | None:
             rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()
             march = [r for r in rows if r["period_label"] == examples.PERIOD]
-            if march and march[0]["credits_total"] == "4414.08" \
-                    and march[0]["obligations_opened"] == 1:
+            if (
+                march
+                and march[0]["credits_total"] == "4414.08"
+                and march[0]["obligations_opened"] == 1
+            ):
                 return march
             return None
 
@@ -100,10 +129,15 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
         assert march["slas_failed"] == 1
 
         # Nothing was counted twice anywhere along the way.
-        for event_type in ("sla.period_closed", "billing.credit_calculated", "alert.raised",
-                           "obligation.created"):
-            assert len([e for e in kafka.events if e.type == event_type and e.subject == cid]) \
-                == 1, event_type
+        for event_type in (
+            "sla.period_closed",
+            "billing.credit_calculated",
+            "alert.raised",
+            "obligation.created",
+        ):
+            assert (
+                len([e for e in kafka.events if e.type == event_type and e.subject == cid]) == 1
+            ), event_type
 
 
 async def test_every_service_serves_docs_health_readiness_and_metrics(stack: Stack) -> None:

@@ -1,10 +1,10 @@
 """`crm-events`: operator commands for the event plumbing.
 
-  crm-events topics create                    create every topic and DLQ (idempotent)
-  crm-events dlq list TOPIC.dlq               show dead letters with their errors
-  crm-events dlq replay TOPIC.dlq --partition P --offset O [--value-file F]
-                                              republish one dead letter to its topic
-  crm-events schemas export DIR               write the JSON Schema of every event
+crm-events topics create                    create every topic and DLQ (idempotent)
+crm-events dlq list TOPIC.dlq               show dead letters with their errors
+crm-events dlq replay TOPIC.dlq --partition P --offset O [--value-file F]
+                                            republish one dead letter to its topic
+crm-events schemas export DIR               write the JSON Schema of every event
 """
 
 from __future__ import annotations
@@ -28,12 +28,20 @@ def _bootstrap(args: argparse.Namespace) -> str:
 async def _dlq_list(args: argparse.Namespace) -> int:
     letters = await read_dead_letters(_bootstrap(args), args.topic)
     for d in letters:
-        print(json.dumps({
-            "partition": d.partition, "offset": d.offset, "event_id": d.event_id,
-            "original_topic": d.headers.get("dlq.original.topic"),
-            "reason": d.headers.get("dlq.reason"), "error": d.headers.get("dlq.error.message"),
-            "consumer": d.headers.get("dlq.consumer"), "failed_at": d.headers.get("dlq.failed_at"),
-        }))
+        print(
+            json.dumps(
+                {
+                    "partition": d.partition,
+                    "offset": d.offset,
+                    "event_id": d.event_id,
+                    "original_topic": d.headers.get("dlq.original.topic"),
+                    "reason": d.headers.get("dlq.reason"),
+                    "error": d.headers.get("dlq.error.message"),
+                    "consumer": d.headers.get("dlq.consumer"),
+                    "failed_at": d.headers.get("dlq.failed_at"),
+                }
+            )
+        )
     print(f"{len(letters)} dead letter(s) in {args.topic}", file=sys.stderr)
     return 0
 
@@ -42,21 +50,28 @@ async def _dlq_replay(args: argparse.Namespace) -> int:
     letters = await read_dead_letters(_bootstrap(args), args.topic)
     match = [d for d in letters if d.partition == args.partition and d.offset == args.offset]
     if not match:
-        print(f"no dead letter at {args.topic} partition {args.partition} offset {args.offset}",
-              file=sys.stderr)
+        print(
+            f"no dead letter at {args.topic} partition {args.partition} offset {args.offset}",
+            file=sys.stderr,
+        )
         return 1
-    value = Path(args.value_file).read_bytes() if args.value_file else None
+    value = Path(args.value_file).read_bytes() if args.value_file else None  # noqa: ASYNC240
     await replay(_bootstrap(args), match[0], value=value)
-    print(f"replayed {args.topic}:{args.partition}@{args.offset} to "
-          f"{match[0].original_topic}", file=sys.stderr)
+    print(
+        f"replayed {args.topic}:{args.partition}@{args.offset} to {match[0].original_topic}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crm-events", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: "
-                        "$KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+    parser = argparse.ArgumentParser(
+        prog="crm-events", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bootstrap",
+        help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+    )
     sub = parser.add_subparsers(dest="group", required=True)
 
     topics = sub.add_parser("topics").add_subparsers(dest="cmd", required=True)

@@ -44,10 +44,12 @@ from crm_events.topics import dlq_topic, physical
 
 log = structlog.get_logger(__name__)
 
-CONSUMED = Counter("crm_events_consumed_total", "Events handled by a consumer",
-                   ["consumer", "type", "result"])
-DEAD_LETTERED = Counter("crm_events_dead_lettered_total", "Events sent to a DLQ",
-                        ["consumer", "topic", "reason"])
+CONSUMED = Counter(
+    "crm_events_consumed_total", "Events handled by a consumer", ["consumer", "type", "result"]
+)
+DEAD_LETTERED = Counter(
+    "crm_events_dead_lettered_total", "Events sent to a DLQ", ["consumer", "topic", "reason"]
+)
 HANDLE_SECONDS = Histogram("crm_events_handle_seconds", "Time to handle one event", ["consumer"])
 
 
@@ -63,8 +65,9 @@ class EventContext:
     offset: int
     clock: Any = None  # the service's injectable clock (anything with .now())
 
-    async def emit(self, event_type: str, *, subject: str, data: BaseModel,
-                   tenant: str | None = None) -> Envelope:
+    async def emit(
+        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+    ) -> Envelope:
         """Stage an event caused by this one (same correlation id) in the outbox."""
         envelope = spec_for(event_type).envelope(
             source=self.source,
@@ -84,8 +87,9 @@ Handlers = Mapping[str, Sequence[Handler]]
 
 def is_infrastructure_error(exc: BaseException) -> bool:
     """True for failures of the database or broker connection rather than of the event."""
-    if isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError,
-                        TimeoutError)):
+    if isinstance(
+        exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError, TimeoutError)
+    ):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
@@ -123,8 +127,11 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._runner.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
-        log.info("consumer.assigned", consumer=self._runner.group_id,
-                 partitions=self._runner.stats.assigned)
+        log.info(
+            "consumer.assigned",
+            consumer=self._runner.group_id,
+            partitions=self._runner.stats.assigned,
+        )
 
 
 class ConsumerRunner:
@@ -209,8 +216,9 @@ class ConsumerRunner:
         assert self._consumer is not None
         while not self._stopping:
             try:
-                batches = await self._consumer.getmany(timeout_ms=500,
-                                                       max_records=self._max_records)
+                batches = await self._consumer.getmany(
+                    timeout_ms=500, max_records=self._max_records
+                )
             except KafkaError as exc:
                 log.warning("consumer.fetch_failed", consumer=self.group_id, error=repr(exc))
                 await asyncio.sleep(1.0)
@@ -253,8 +261,9 @@ class ConsumerRunner:
         handlers = self._handlers.get(envelope.type)
         if not handlers:
             if envelope.type not in REGISTRY:
-                await self._dead_letter(record, _Failure("unknown_type",
-                                                         UnknownEventType(envelope.type), 1))
+                await self._dead_letter(
+                    record, _Failure("unknown_type", UnknownEventType(envelope.type), 1)
+                )
             else:
                 self.stats.skipped += 1
             return
@@ -265,17 +274,21 @@ class ConsumerRunner:
             return
 
         structlog.contextvars.bind_contextvars(
-            correlation_id=envelope.correlationid, event_id=envelope.id,
-            event_type=envelope.type, tenant=envelope.tenant,
+            correlation_id=envelope.correlationid,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            tenant=envelope.tenant,
         )
         try:
             await self._handle_with_retries(record, envelope, payload, handlers)
         finally:
             structlog.contextvars.unbind_contextvars(
-                "correlation_id", "event_id", "event_type", "tenant")
+                "correlation_id", "event_id", "event_type", "tenant"
+            )
 
-    async def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope,
-                                   payload: Any, handlers: Sequence[Handler]) -> None:
+    async def _handle_with_retries(
+        self, record: ConsumerRecord, envelope: Envelope, payload: Any, handlers: Sequence[Handler]
+    ) -> None:
         attempt = 0
         delay = self._backoff_initial
         while True:
@@ -290,15 +303,24 @@ class ConsumerRunner:
                 self.stats.last_error = repr(exc)
                 if is_infrastructure_error(exc):
                     # Do not burn attempts on an outage; wait it out.
-                    log.warning("consumer.infrastructure_error", consumer=self.group_id,
-                                error=repr(exc), retry_in=delay)
+                    log.warning(
+                        "consumer.infrastructure_error",
+                        consumer=self.group_id,
+                        error=repr(exc),
+                        retry_in=delay,
+                    )
                     attempt -= 1
                 elif attempt >= self._max_attempts:
                     await self._dead_letter(record, _Failure("handler_failed", exc, attempt))
                     return
                 else:
-                    log.warning("consumer.handler_failed", consumer=self.group_id,
-                                attempt=attempt, error=repr(exc), retry_in=delay)
+                    log.warning(
+                        "consumer.handler_failed",
+                        consumer=self.group_id,
+                        attempt=attempt,
+                        error=repr(exc),
+                        retry_in=delay,
+                    )
                 if self._stopping:
                     raise asyncio.CancelledError from exc
                 await asyncio.sleep(delay)
@@ -312,21 +334,34 @@ class ConsumerRunner:
                 self.stats.handled += 1
             return
 
-    async def _handle_once(self, record: ConsumerRecord, envelope: Envelope, payload: Any,
-                           handlers: Sequence[Handler]) -> str:
+    async def _handle_once(
+        self, record: ConsumerRecord, envelope: Envelope, payload: Any, handlers: Sequence[Handler]
+    ) -> str:
         async with self._session_factory() as session, session.begin():
             inserted = await session.scalar(
                 pg_insert(inbox_table)
-                .values(consumer=self.group_id, event_id=envelope.id, event_type=envelope.type,
-                        topic=record.topic, partition=record.partition, offset=record.offset)
+                .values(
+                    consumer=self.group_id,
+                    event_id=envelope.id,
+                    event_type=envelope.type,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
                 .on_conflict_do_nothing()
                 .returning(inbox_table.c.event_id)
             )
             if inserted is None:
                 return "duplicate"
-            ctx = EventContext(session=session, envelope=envelope, source=self._source,
-                               topic=record.topic, partition=record.partition,
-                               offset=record.offset, clock=self._clock)
+            ctx = EventContext(
+                session=session,
+                envelope=envelope,
+                source=self._source,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                clock=self._clock,
+            )
             for handler in handlers:
                 await handler(ctx, payload)
         return "handled"
@@ -341,7 +376,10 @@ class ConsumerRunner:
             ("dlq.reason", failure.reason.encode()),
             ("dlq.error.class", type(failure.error).__name__.encode()),
             ("dlq.error.message", str(failure.error)[:2000].encode()),
-            ("dlq.error.trace", "".join(traceback.format_exception(failure.error))[-4000:].encode()),
+            (
+                "dlq.error.trace",
+                "".join(traceback.format_exception(failure.error))[-4000:].encode(),
+            ),
             ("dlq.consumer", self.group_id.encode()),
             ("dlq.original.topic", record.topic.encode()),
             ("dlq.original.partition", str(record.partition).encode()),
@@ -352,8 +390,9 @@ class ConsumerRunner:
         delay = self._backoff_initial
         while True:
             try:
-                await self._producer.send_and_wait(dlq_topic(record.topic), value=record.value,
-                                                   key=record.key, headers=headers)
+                await self._producer.send_and_wait(
+                    dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+                )
                 break
             except KafkaError as exc:
                 log.warning("consumer.dlq_publish_failed", error=repr(exc), retry_in=delay)
@@ -361,14 +400,24 @@ class ConsumerRunner:
                 delay = min(delay * 2, self._backoff_max)
         self.stats.dead_lettered += 1
         DEAD_LETTERED.labels(self.group_id, record.topic, failure.reason).inc()
-        log.error("consumer.dead_lettered", consumer=self.group_id, reason=failure.reason,
-                  topic=record.topic, partition=record.partition, offset=record.offset,
-                  error=str(failure.error))
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.group_id,
+            reason=failure.reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=str(failure.error),
+        )
 
 
 async def processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Has this consumer already handled this event? (For tests and diagnostics.)"""
-    return (await session.scalar(
-        sa.select(sa.func.count()).select_from(inbox_table)
-        .where(inbox_table.c.consumer == consumer, inbox_table.c.event_id == event_id)
-    ) or 0) > 0
+    return (
+        await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(inbox_table)
+            .where(inbox_table.c.consumer == consumer, inbox_table.c.event_id == event_id)
+        )
+        or 0
+    ) > 0

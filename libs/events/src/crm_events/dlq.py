@@ -31,8 +31,9 @@ async def read_dead_letters(bootstrap_servers: str, dlq: str) -> list[DeadLetter
     """Every record currently in a DLQ topic (reads from the start to the current end)."""
     if not dlq.endswith(DLQ_SUFFIX):
         raise ValueError(f"{dlq!r} is not a DLQ topic (they end with {DLQ_SUFFIX})")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(dlq) or set()
@@ -52,10 +53,17 @@ async def read_dead_letters(bootstrap_servers: str, dlq: str) -> list[DeadLetter
             for tp, records in batches.items():
                 for r in records:
                     if r.offset < end[tp]:
-                        out.append(DeadLetter(
-                            partition=r.partition, offset=r.offset, key=r.key, value=r.value,
-                            headers={k: v.decode(errors="replace") for k, v in (r.headers or [])},
-                        ))
+                        out.append(
+                            DeadLetter(
+                                partition=r.partition,
+                                offset=r.offset,
+                                key=r.key,
+                                value=r.value,
+                                headers={
+                                    k: v.decode(errors="replace") for k, v in (r.headers or [])
+                                },
+                            )
+                        )
                     if r.offset + 1 >= end[tp]:
                         remaining.discard(tp)
         return sorted(out, key=lambda d: (d.partition, d.offset))
@@ -81,8 +89,9 @@ async def replay(
     if own:
         await producer.start()
     try:
-        await producer.send_and_wait(letter.original_topic, value=value or letter.value,
-                                     key=letter.key, headers=headers)
+        await producer.send_and_wait(
+            letter.original_topic, value=value or letter.value, key=letter.key, headers=headers
+        )
     finally:
         if own:
             await producer.stop()

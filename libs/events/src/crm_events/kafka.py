@@ -48,8 +48,14 @@ async def ensure_topics(
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(name=t, num_partitions=partitions,
-                                  replication_factor=replication_factor) for t in missing]
+                        [
+                            NewTopic(
+                                name=t,
+                                num_partitions=partitions,
+                                replication_factor=replication_factor,
+                            )
+                            for t in missing
+                        ]
                     )
                 except TopicAlreadyExistsError:
                     pass  # another instance created them first

@@ -33,8 +33,9 @@ log = structlog.get_logger(__name__)
 # Fixed per database; every service has its own database, so one key is enough.
 RELAY_LOCK_KEY = 0x0C7B_0001
 
-OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Events published from the outbox",
-                           ["topic"])
+OUTBOX_PUBLISHED = Counter(
+    "crm_outbox_published_total", "Events published from the outbox", ["topic"]
+)
 OUTBOX_ERRORS = Counter("crm_outbox_relay_errors_total", "Relay iterations that failed")
 OUTBOX_LAG = Gauge("crm_outbox_last_batch_size", "Rows published by the last relay batch")
 
@@ -57,8 +58,11 @@ async def publish(session: AsyncSession, envelope: Envelope) -> None:
             key=envelope.subject,
             tenant=envelope.tenant,
             value=envelope.to_bytes().decode(),
-            headers={"ce_type": envelope.type, "ce_id": envelope.id,
-                     "correlationid": envelope.correlationid},
+            headers={
+                "ce_type": envelope.type,
+                "ce_id": envelope.id,
+                "correlationid": envelope.correlationid,
+            },
         )
     )
     sync_session = session.sync_session
@@ -137,13 +141,20 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         async with self._session_factory() as session, session.begin():
-            locked = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            locked = await session.scalar(
+                sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))
+            )
             if not locked:
                 return 0  # another instance is relaying this database
             rows = (
                 await session.execute(
-                    sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key,
-                              outbox_table.c.value, outbox_table.c.headers)
+                    sa.select(
+                        outbox_table.c.id,
+                        outbox_table.c.topic,
+                        outbox_table.c.key,
+                        outbox_table.c.value,
+                        outbox_table.c.headers,
+                    )
                     .where(outbox_table.c.published_at.is_(None))
                     .order_by(outbox_table.c.id)
                     .limit(self._batch_size)
@@ -161,8 +172,9 @@ class OutboxRelay:
             for row in rows:
                 headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
                 futures.append(
-                    await self._producer.send(row.topic, value=row.value.encode(),
-                                              key=row.key.encode(), headers=headers)
+                    await self._producer.send(
+                        row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
+                    )
                 )
             await asyncio.gather(*futures)
             await session.execute(
@@ -186,7 +198,9 @@ class OutboxRelay:
 async def pending_count(session: AsyncSession) -> int:
     return int(
         await session.scalar(
-            sa.select(sa.func.count()).select_from(outbox_table)
+            sa.select(sa.func.count())
+            .select_from(outbox_table)
             .where(outbox_table.c.published_at.is_(None))
-        ) or 0
+        )
+        or 0
     )

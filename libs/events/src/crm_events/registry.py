@@ -6,6 +6,7 @@ a producer builds envelopes through `EventSpec.envelope` so `dataschema` is alwa
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ class InvalidPayload(ValueError):
 class EventSpec:
     type: str
     topic: Topic
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]  # `type` alone would mean the field above
     version: int = 1
     description: str = ""
 
@@ -61,24 +62,60 @@ class EventSpec:
 
 
 _SPECS = [
-    EventSpec("contract.activated", Topic.CONTRACTS, contracts.ContractActivated,
-              description="A contract became active; carries the full terms of its version."),
-    EventSpec("contract.amended", Topic.CONTRACTS, contracts.ContractAmended,
-              description="A new version of an active contract took effect; full terms."),
-    EventSpec("contract.terminated", Topic.CONTRACTS, contracts.ContractTerminated,
-              description="A contract ended (terminated or expired); its last terms."),
-    EventSpec("telemetry.recorded", Topic.TELEMETRY, telemetry.TelemetryRecorded,
-              description="A batch of service telemetry (outages)."),
-    EventSpec("consumption.recorded", Topic.CONSUMPTION, consumption.ConsumptionRecorded,
-              description="A batch of consumption records per resource unit and period."),
-    EventSpec("sla.period_closed", Topic.SLA, sla.SlaPeriodClosed,
-              description="An SLA's measurement period closed with its attainment and outcome."),
-    EventSpec("billing.credit_calculated", Topic.BILLING, billing.CreditCalculated,
-              description="A service credit was computed for a failed SLA period."),
-    EventSpec("obligation.created", Topic.OBLIGATIONS, obligations.ObligationCreated,
-              description="An obligation instance was opened."),
-    EventSpec("alert.raised", Topic.ALERTS, alerts.AlertRaised,
-              description="An alert was raised (once per deduplication key)."),
+    EventSpec(
+        "contract.activated",
+        Topic.CONTRACTS,
+        contracts.ContractActivated,
+        description="A contract became active; carries the full terms of its version.",
+    ),
+    EventSpec(
+        "contract.amended",
+        Topic.CONTRACTS,
+        contracts.ContractAmended,
+        description="A new version of an active contract took effect; full terms.",
+    ),
+    EventSpec(
+        "contract.terminated",
+        Topic.CONTRACTS,
+        contracts.ContractTerminated,
+        description="A contract ended (terminated or expired); its last terms.",
+    ),
+    EventSpec(
+        "telemetry.recorded",
+        Topic.TELEMETRY,
+        telemetry.TelemetryRecorded,
+        description="A batch of service telemetry (outages).",
+    ),
+    EventSpec(
+        "consumption.recorded",
+        Topic.CONSUMPTION,
+        consumption.ConsumptionRecorded,
+        description="A batch of consumption records per resource unit and period.",
+    ),
+    EventSpec(
+        "sla.period_closed",
+        Topic.SLA,
+        sla.SlaPeriodClosed,
+        description="An SLA's measurement period closed with its attainment and outcome.",
+    ),
+    EventSpec(
+        "billing.credit_calculated",
+        Topic.BILLING,
+        billing.CreditCalculated,
+        description="A service credit was computed for a failed SLA period.",
+    ),
+    EventSpec(
+        "obligation.created",
+        Topic.OBLIGATIONS,
+        obligations.ObligationCreated,
+        description="An obligation instance was opened.",
+    ),
+    EventSpec(
+        "alert.raised",
+        Topic.ALERTS,
+        alerts.AlertRaised,
+        description="An alert was raised (once per deduplication key).",
+    ),
 ]
 
 REGISTRY: dict[str, EventSpec] = {spec.type: spec for spec in _SPECS}
@@ -111,5 +148,4 @@ def parse_payload(envelope: Envelope) -> Any:
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every payload, keyed by `dataschema` (type@version)."""
-    return {spec.dataschema: spec.model.model_json_schema(mode="serialization")
-            for spec in _SPECS}
+    return {spec.dataschema: spec.model.model_json_schema(mode="serialization") for spec in _SPECS}

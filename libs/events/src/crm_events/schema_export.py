@@ -49,9 +49,13 @@ def _types(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
     return {t} if t else {"object" if "properties" in schema else "any"}
 
 
-def incompatibilities(old: dict[str, Any], new: dict[str, Any], path: str = "$",
-                      old_root: dict[str, Any] | None = None,
-                      new_root: dict[str, Any] | None = None) -> list[str]:
+def incompatibilities(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    path: str = "$",
+    old_root: dict[str, Any] | None = None,
+    new_root: dict[str, Any] | None = None,
+) -> list[str]:
     """Reasons why a reader written for `old` could break on data valid under `new`."""
     old_root = old_root or old
     new_root = new_root or new
@@ -72,8 +76,9 @@ def incompatibilities(old: dict[str, Any], new: dict[str, Any], path: str = "$",
         elif name in old_required and name not in new_required:
             problems.append(f"{path}.{name}: no longer always present")
         else:
-            problems += incompatibilities(old_props[name], new_props[name], f"{path}.{name}",
-                                          old_root, new_root)
+            problems += incompatibilities(
+                old_props[name], new_props[name], f"{path}.{name}", old_root, new_root
+            )
     for name in sorted(new_required - old_required):
         # Events already on the topic lack it: the new reader would reject them.
         problems.append(f"{path}.{name}: newly required (give it a default)")

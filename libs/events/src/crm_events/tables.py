@@ -25,8 +25,9 @@ def _outbox_columns() -> list[Any]:
         sa.Column("tenant", sa.Text, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     ]
 
@@ -39,8 +40,9 @@ def _inbox_columns() -> list[Any]:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("partition", sa.Integer, nullable=False),
         sa.Column("offset", sa.BigInteger, nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -60,8 +62,9 @@ def attach_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 def create_messaging_tables(op: Any) -> None:
     """For a service's first Alembic migration: `create_messaging_tables(op)`."""
     op.create_table(OUTBOX, *_outbox_columns())
-    op.create_index(_PENDING_INDEX, OUTBOX, ["id"],
-                    postgresql_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        _PENDING_INDEX, OUTBOX, ["id"], postgresql_where=sa.text("published_at IS NULL")
+    )
     op.create_table(INBOX, *_inbox_columns())
 
 

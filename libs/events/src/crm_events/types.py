@@ -17,7 +17,7 @@ _DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 def _to_decimal(value: Any) -> Any:
     # Floats are refused: 0.1 as a float is not 0.1, and a money figure must be exact.
     if isinstance(value, float):
-        raise ValueError("give decimal numbers as strings (for example \"11035.20\"), not floats")
+        raise ValueError('give decimal numbers as strings (for example "11035.20"), not floats')
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return value
@@ -25,8 +25,12 @@ def _to_decimal(value: Any) -> Any:
 
 def _decimal_schema(description: str, example: str) -> WithJsonSchema:
     return WithJsonSchema(
-        {"type": "string", "pattern": _DECIMAL_PATTERN, "description": description,
-         "examples": [example]}
+        {
+            "type": "string",
+            "pattern": _DECIMAL_PATTERN,
+            "description": description,
+            "examples": [example],
+        }
     )
 
 
@@ -57,9 +61,30 @@ Quantity = Annotated[
 
 # ISO 4217 minor units for the currencies that do not use two decimals. Everything else: 2.
 _MINOR_UNITS = {
-    "BHD": 3, "CLF": 4, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "BHD": 3,
+    "CLF": 4,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
     "XPF": 0,
 }
 

@@ -9,7 +9,8 @@ from crm_events.tables import attach_messaging_tables
 metadata = sa.MetaData()
 attach_messaging_tables(metadata)
 effects = sa.Table(
-    "effects", metadata,
+    "effects",
+    metadata,
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Text, nullable=False),
     sa.Column("note", sa.Text, nullable=False),

@@ -4,13 +4,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.consumer import ConsumerRunner, EventContext, Handlers
-from crm_events.dlq import read_dead_letters, replay
+from crm_events.dlq import DeadLetter, read_dead_letters, replay
 from crm_events.envelope import Envelope
 from crm_events.kafka import make_producer
 from crm_events.registry import spec_for
@@ -25,33 +25,50 @@ TOPIC = "obligations.v1"
 
 def _event(note: str = "n", subject: str | None = None) -> Envelope:
     return spec_for("obligation.created").envelope(
-        source="test", subject=subject or str(uuid.uuid4()), tenant="acme",
+        source="test",
+        subject=subject or str(uuid.uuid4()),
+        tenant="acme",
         correlation_id="corr",
-        data=ObligationCreated(obligation_id=uuid.uuid4(), contract_id=uuid.uuid4(), kind=note,
-                               title="t", owner_role="r", severity="low",
-                               due_date="2026-04-01", created_at="2026-03-01T00:00:00Z"),
+        data=ObligationCreated(
+            obligation_id=uuid.uuid4(),
+            contract_id=uuid.uuid4(),
+            kind=note,
+            title="t",
+            owner_role="r",
+            severity="low",
+            due_date="2026-04-01",
+            created_at="2026-03-01T00:00:00Z",
+        ),
     )
 
 
 async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
     if event.kind == "explode":
         raise RuntimeError("handler bug")
-    await ctx.session.execute(sa.insert(effects).values(event_id=ctx.envelope.id,
-                                                        note=event.kind))
+    await ctx.session.execute(sa.insert(effects).values(event_id=ctx.envelope.id, note=event.kind))
 
 
 HANDLERS: Handlers = {"obligation.created": [_record_effect]}
 
 
 @asynccontextmanager
-async def _runner(sessions: async_sessionmaker[AsyncSession], bootstrap: str,
-                  **kw: Any) -> AsyncIterator[ConsumerRunner]:
+async def _runner(
+    sessions: async_sessionmaker[AsyncSession], bootstrap: str, **kw: Any
+) -> AsyncIterator[ConsumerRunner]:
     producer = make_producer(bootstrap, client_id="runner-test")
     await producer.start()
-    runner = ConsumerRunner(group_id=f"runner-{uuid.uuid4().hex[:6]}", topics=[TOPIC],
-                            handlers=HANDLERS, session_factory=sessions, producer=producer,
-                            bootstrap_servers=bootstrap, source="test", backoff_initial=0.01,
-                            backoff_max=0.05, **kw)
+    runner = ConsumerRunner(
+        group_id=f"runner-{uuid.uuid4().hex[:6]}",
+        topics=[TOPIC],
+        handlers=HANDLERS,
+        session_factory=sessions,
+        producer=producer,
+        bootstrap_servers=bootstrap,
+        source="test",
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        **kw,
+    )
     await runner.start()
     try:
         yield runner
@@ -62,13 +79,19 @@ async def _runner(sessions: async_sessionmaker[AsyncSession], bootstrap: str,
 
 async def _effects(sessions: async_sessionmaker[AsyncSession], event_id: str) -> int:
     async with sessions() as session:
-        return int(await session.scalar(
-            sa.select(sa.func.count()).select_from(effects).where(effects.c.event_id == event_id)
-        ) or 0)
+        return int(
+            await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(effects)
+                .where(effects.c.event_id == event_id)
+            )
+            or 0
+        )
 
 
 async def test_the_same_event_delivered_twice_has_one_effect(
-    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
 ) -> None:
     event = _event()
     marker = _event()
@@ -83,14 +106,28 @@ async def test_the_same_event_delivered_twice_has_one_effect(
 
 
 async def test_malformed_unknown_and_invalid_events_go_to_the_dlq_and_the_partition_moves_on(
-    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
 ) -> None:
     key = str(uuid.uuid4()).encode()  # one key: all on one partition, in this order
-    unknown = Envelope(source="x", type="mystery.happened", subject=key.decode(), tenant="t",
-                       dataschema="mystery.happened@1", correlationid="c", data={})
-    invalid = Envelope(source="x", type="obligation.created", subject=key.decode(), tenant="t",
-                       dataschema="obligation.created@1", correlationid="c",
-                       data={"title": "no ids"})
+    unknown = Envelope(
+        source="x",
+        type="mystery.happened",
+        subject=key.decode(),
+        tenant="t",
+        dataschema="mystery.happened@1",
+        correlationid="c",
+        data={},
+    )
+    invalid = Envelope(
+        source="x",
+        type="obligation.created",
+        subject=key.decode(),
+        tenant="t",
+        dataschema="obligation.created@1",
+        correlationid="c",
+        data={"title": "no ids"},
+    )
     good = _event(subject=key.decode())
     async with _runner(sessions, kafka_bootstrap) as runner:
         await produce_raw(kafka_bootstrap, TOPIC, b"{not json", key=key)
@@ -100,8 +137,11 @@ async def test_malformed_unknown_and_invalid_events_go_to_the_dlq_and_the_partit
         await wait_until(lambda: _effects(sessions, good.id), message="good event handled")
     assert runner.stats.dead_lettered >= 3
 
-    letters = [d for d in await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
-               if d.key == key]
+    letters = [
+        d
+        for d in await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
+        if d.key == key
+    ]
     reasons = [d.headers["dlq.reason"] for d in letters]
     assert reasons == ["undecodable", "unknown_type", "invalid_payload"]
     assert all(d.headers["dlq.original.topic"] == physical(TOPIC) for d in letters)
@@ -112,21 +152,23 @@ async def test_malformed_unknown_and_invalid_events_go_to_the_dlq_and_the_partit
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed(
-    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
 ) -> None:
     bad = _event(note="explode")
     after = _event()
     dlq = physical(TOPIC) + ".dlq"
 
-    async def dead_letter_of_bad() -> object:
-        return next((d for d in await read_dead_letters(kafka_bootstrap, dlq)
-                     if d.event_id == bad.id), None)
+    async def dead_letter_of_bad() -> DeadLetter | None:
+        return next(
+            (d for d in await read_dead_letters(kafka_bootstrap, dlq) if d.event_id == bad.id), None
+        )
 
     async with _runner(sessions, kafka_bootstrap, max_attempts=3):
         await publish_envelope(kafka_bootstrap, bad)
         await publish_envelope(kafka_bootstrap, after)
         await wait_until(lambda: _effects(sessions, after.id), message="next event handled")
-        letter = await wait_until(dead_letter_of_bad, message="dead-lettered")
+        letter = cast(DeadLetter, await wait_until(dead_letter_of_bad, message="dead-lettered"))
     assert await _effects(sessions, bad.id) == 0
     assert letter.headers["dlq.reason"] == "handler_failed"
     assert letter.headers["dlq.attempts"] == "3"

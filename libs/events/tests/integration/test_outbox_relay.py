@@ -7,10 +7,12 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_events.envelope import Envelope
 from crm_events.kafka import make_producer
 from crm_events.outbox import OutboxRelay, pending_count, publish
 from crm_events.registry import spec_for
@@ -19,13 +21,24 @@ from crm_events.tables import outbox_table
 from crm_testing.kafka import EventCollector, wait_until
 
 
-def _alert_event(contract_id: uuid.UUID) -> object:
+def _alert_event(contract_id: uuid.UUID) -> Envelope:
     return spec_for("alert.raised").envelope(
-        source="test", subject=str(contract_id), tenant="acme", correlation_id="corr-1",
-        data=AlertRaised(alert_id=uuid.uuid4(), contract_id=contract_id, severity="high",
-                         title="t", dedup_key=str(contract_id), source_event_id="e",
-                         source_event_type="x", details={},
-                         raised_at="2026-03-01T00:00:00Z"))  # type: ignore[arg-type]
+        source="test",
+        subject=str(contract_id),
+        tenant="acme",
+        correlation_id="corr-1",
+        data=AlertRaised(
+            alert_id=uuid.uuid4(),
+            contract_id=contract_id,
+            severity="high",
+            title="t",
+            dedup_key=str(contract_id),
+            source_event_id="e",
+            source_event_type="x",
+            details={},
+            raised_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ),
+    )
 
 
 # A relay in its own process that claims the pending rows, says so, and hangs before
@@ -51,7 +64,9 @@ _HANGING_RELAY = textwrap.dedent("""
 
 
 async def test_relay_killed_between_commit_and_publish_publishes_after_restart(
-    sessions: async_sessionmaker[AsyncSession], database_url: str, kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    kafka_bootstrap: str,
 ) -> None:
     contract_id = uuid.uuid4()
     envelope = _alert_event(contract_id)
@@ -59,9 +74,14 @@ async def test_relay_killed_between_commit_and_publish_publishes_after_restart(
         await publish(session, envelope)  # committed with the (here empty) state change
 
     async with EventCollector(kafka_bootstrap, ["alerts.v1"]) as collector:
-        doomed = subprocess.Popen([sys.executable, "-c", _HANGING_RELAY, database_url,
-                                   kafka_bootstrap], stdout=subprocess.PIPE, text=True)
+        # The point is a separate process we can SIGKILL.
+        doomed = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-c", _HANGING_RELAY, database_url, kafka_bootstrap],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
+            assert doomed.stdout is not None
             line = await asyncio.wait_for(asyncio.to_thread(doomed.stdout.readline), 60)
             assert line.startswith("claimed 1")
             os.kill(doomed.pid, signal.SIGKILL)
@@ -88,12 +108,14 @@ async def test_relay_killed_between_commit_and_publish_publishes_after_restart(
     async with sessions() as session:
         assert await pending_count(session) == 0
         published_at = await session.scalar(
-            sa.select(outbox_table.c.published_at).where(outbox_table.c.event_id == envelope.id))
+            sa.select(outbox_table.c.published_at).where(outbox_table.c.event_id == envelope.id)
+        )
         assert published_at is not None
 
 
 async def test_relay_publishes_in_commit_order_and_wakes_on_commit(
-    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
 ) -> None:
     contract_id = uuid.uuid4()
     producer = make_producer(kafka_bootstrap, client_id="relay-order")
@@ -110,8 +132,7 @@ async def test_relay_publishes_in_commit_order_and_wakes_on_commit(
                 ids.append(env.id)
                 async with sessions() as session, session.begin():
                     await publish(session, env)
-            await collector.wait_for(lambda e: e.subject == str(contract_id), count=5,
-                                     timeout=10)
+            await collector.wait_for(lambda e: e.subject == str(contract_id), count=5, timeout=10)
             got = [e.id for e in collector.events if e.subject == str(contract_id)]
             assert got == ids
     finally:
@@ -120,7 +141,8 @@ async def test_relay_publishes_in_commit_order_and_wakes_on_commit(
 
 
 async def test_a_second_relay_does_not_publish_while_the_first_holds_the_lock(
-    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str,
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
 ) -> None:
     async with sessions() as session, session.begin():
         await publish(session, _alert_event(uuid.uuid4()))

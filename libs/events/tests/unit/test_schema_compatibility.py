@@ -3,6 +3,7 @@ consumer. A change to a payload model must stay compatible with them (see schema
 
 import json
 from pathlib import Path
+from typing import Any
 
 from crm_events.registry import json_schemas
 from crm_events.schema_export import incompatibilities
@@ -12,8 +13,10 @@ RELEASED = Path(__file__).resolve().parents[2] / "schemas"
 
 def test_every_event_type_has_a_released_schema() -> None:
     missing = sorted(name for name in json_schemas() if not (RELEASED / f"{name}.json").exists())
-    assert not missing, (f"no released schema for {missing}; run "
-                         "`uv run crm-events schemas export libs/events/schemas`")
+    assert not missing, (
+        f"no released schema for {missing}; run "
+        "`uv run crm-events schemas export libs/events/schemas`"
+    )
 
 
 def test_current_schemas_are_compatible_with_the_released_ones() -> None:
@@ -28,10 +31,16 @@ def test_current_schemas_are_compatible_with_the_released_ones() -> None:
 
 
 def test_the_rule_catches_removed_retyped_and_newly_required_fields() -> None:
-    old = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
-           "required": ["a", "b"]}
-    new = {"type": "object", "properties": {"a": {"type": "integer"}, "c": {"type": "string"}},
-           "required": ["a", "c"]}
+    old: dict[str, Any] = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    }
+    new = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "c": {"type": "string"}},
+        "required": ["a", "c"],
+    }
     found = incompatibilities(old, new)
     assert any("$.a: type" in p for p in found)
     assert any("$.b: removed" in p for p in found)

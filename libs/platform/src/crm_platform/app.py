@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from crm_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-Worker = Callable[[FastAPI], Awaitable[None]]
+Worker = Callable[[FastAPI], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -68,8 +68,7 @@ def attach_platform_tables(metadata: sa.MetaData) -> None:
 
 async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
     for attempt in range(1, attempts + 1):
-        producer = make_producer(settings.kafka_bootstrap_servers,
-                                 client_id=settings.service_name)
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         try:
             await producer.start()
             return producer
@@ -83,12 +82,14 @@ async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
     raise RuntimeError("unreachable")
 
 
-def create_service_app(definition: ServiceDefinition, settings: ServiceSettings,
-                       *, clock: Clock | None = None) -> FastAPI:
+def create_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(service=settings.service_name, level=settings.log_level,
-                          json=settings.log_json)
+        configure_logging(
+            service=settings.service_name, level=settings.log_level, json=settings.log_json
+        )
         log.info("service.starting", settings=settings.safe_dump())
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
@@ -101,21 +102,28 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings,
         workers: list[asyncio.Task[None]] = []
         try:
             if settings.kafka_create_topics:
-                await ensure_topics(settings.kafka_bootstrap_servers,
-                                    partitions=settings.kafka_topic_partitions)
+                await ensure_topics(
+                    settings.kafka_bootstrap_servers, partitions=settings.kafka_topic_partitions
+                )
             producer = await _start_producer(settings)
             app.state.producer = producer
             if settings.relay_enabled:
-                relay = OutboxRelay(app.state.session_factory, producer,
-                                    idle_interval=settings.relay_idle_interval_seconds)
+                relay = OutboxRelay(
+                    app.state.session_factory,
+                    producer,
+                    idle_interval=settings.relay_idle_interval_seconds,
+                )
                 relay.start()
                 app.state.relay = relay
             if settings.consumers_enabled:
                 for spec in definition.consumers:
                     group = settings.service_name + (f".{spec.name}" if spec.name else "")
                     runner = ConsumerRunner(
-                        group_id=group, topics=spec.topics, handlers=spec.handlers,
-                        session_factory=app.state.session_factory, producer=producer,
+                        group_id=group,
+                        topics=spec.topics,
+                        handlers=spec.handlers,
+                        session_factory=app.state.session_factory,
+                        producer=producer,
                         bootstrap_servers=settings.kafka_bootstrap_servers,
                         source=settings.service_name,
                         max_attempts=settings.consumer_max_attempts,
@@ -152,8 +160,10 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings,
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
-        openapi_tags=[*definition.openapi_tags,
-                      {"name": "operations", "description": "Health, readiness and metrics."}],
+        openapi_tags=[
+            *definition.openapi_tags,
+            {"name": "operations", "description": "Health, readiness and metrics."},
+        ],
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()

@@ -43,8 +43,10 @@ class Principal:
 async def current_principal(
     x_tenant_id: Annotated[
         str | None,
-        Header(description="Tenant (customer account) to act for; omit for all tenants.",
-               max_length=100),
+        Header(
+            description="Tenant (customer account) to act for; omit for all tenants.",
+            max_length=100,
+        ),
     ] = None,
 ) -> Principal:
     return Principal(tenant_id=x_tenant_id or None)

@@ -7,15 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
-
 from alembic import command
 
 from crm_platform.migrations import alembic_config, upgrade
 from crm_platform.settings import ServiceSettings
 
 
-def service_main(*, settings_factory: Callable[[], ServiceSettings], app_path: str,
-                 migrations_dir: Path, default_port: int, argv: list[str] | None = None) -> int:
+def service_main(
+    *,
+    settings_factory: Callable[[], ServiceSettings],
+    app_path: str,
+    migrations_dir: Path,
+    default_port: int,
+    argv: list[str] | None = None,
+) -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API, the relay and the consumers")
@@ -32,9 +37,21 @@ def service_main(*, settings_factory: Callable[[], ServiceSettings], app_path: s
         upgrade(migrations_dir, settings_factory().database_url, args.revision)
         return 0
     if args.cmd == "revision":
-        command.revision(alembic_config(migrations_dir, settings_factory().database_url),
-                         message=args.message, autogenerate=not args.empty)
+        command.revision(
+            alembic_config(migrations_dir, settings_factory().database_url),
+            message=args.message,
+            autogenerate=not args.empty,
+        )
         return 0
-    uvicorn.run(app_path, factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
     return 0

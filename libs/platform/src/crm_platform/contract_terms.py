@@ -34,8 +34,9 @@ def _columns() -> list[Any]:
         sa.Column("effective_from", sa.Date, nullable=False),
         sa.Column("status", sa.Text, nullable=False),
         sa.Column("terms", JSONB, nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -51,14 +52,20 @@ def create_contract_terms_table(op: Any) -> None:
 
 contract_terms_table = attach_contract_terms_table(sa.MetaData())
 
+
 async def record_terms(session: AsyncSession, terms: ContractTerms, status: str) -> bool:
     """Store a version's terms; returns False when that version was already known."""
     t = contract_terms_table
     inserted = await session.scalar(
         pg_insert(t)
-        .values(contract_id=terms.contract_id, version=terms.version, tenant_id=terms.tenant_id,
-                effective_from=terms.effective_from, status=status,
-                terms=terms.model_dump(mode="json"))
+        .values(
+            contract_id=terms.contract_id,
+            version=terms.version,
+            tenant_id=terms.tenant_id,
+            effective_from=terms.effective_from,
+            status=status,
+            terms=terms.model_dump(mode="json"),
+        )
         .on_conflict_do_nothing()
         .returning(t.c.version)
     )
@@ -72,24 +79,31 @@ async def record_terms(session: AsyncSession, terms: ContractTerms, status: str)
 async def latest_terms(session: AsyncSession, contract_id: uuid.UUID) -> ContractTerms | None:
     t = contract_terms_table
     row = await session.scalar(
-        sa.select(t.c.terms).where(t.c.contract_id == contract_id)
-        .order_by(t.c.version.desc()).limit(1)
+        sa.select(t.c.terms)
+        .where(t.c.contract_id == contract_id)
+        .order_by(t.c.version.desc())
+        .limit(1)
     )
     return ContractTerms.model_validate(row) if row is not None else None
 
 
-async def terms_in_force(session: AsyncSession, contract_id: uuid.UUID,
-                         on: date) -> ContractTerms | None:
+async def terms_in_force(
+    session: AsyncSession, contract_id: uuid.UUID, on: date
+) -> ContractTerms | None:
     """The latest version whose effective date is on or before `on` (else the first one)."""
     t = contract_terms_table
     row = await session.scalar(
-        sa.select(t.c.terms).where(t.c.contract_id == contract_id, t.c.effective_from <= on)
-        .order_by(t.c.version.desc()).limit(1)
+        sa.select(t.c.terms)
+        .where(t.c.contract_id == contract_id, t.c.effective_from <= on)
+        .order_by(t.c.version.desc())
+        .limit(1)
     )
     if row is None:
         row = await session.scalar(
-            sa.select(t.c.terms).where(t.c.contract_id == contract_id)
-            .order_by(t.c.version.asc()).limit(1)
+            sa.select(t.c.terms)
+            .where(t.c.contract_id == contract_id)
+            .order_by(t.c.version.asc())
+            .limit(1)
         )
     return ContractTerms.model_validate(row) if row is not None else None
 
@@ -97,8 +111,10 @@ async def terms_in_force(session: AsyncSession, contract_id: uuid.UUID,
 async def contract_status(session: AsyncSession, contract_id: uuid.UUID) -> str | None:
     t = contract_terms_table
     return await session.scalar(
-        sa.select(t.c.status).where(t.c.contract_id == contract_id)
-        .order_by(t.c.version.desc()).limit(1)
+        sa.select(t.c.status)
+        .where(t.c.contract_id == contract_id)
+        .order_by(t.c.version.desc())
+        .limit(1)
     )
 
 
@@ -123,17 +139,26 @@ def terms_router() -> APIRouter:
         description="This service's copy of the contract, kept from `contracts.v1` events. "
         "404 until the contract's activation has reached this service.",
     )
-    async def get_projected_terms(contract_id: uuid.UUID, session: SessionDep,
-                                  principal: CurrentPrincipal) -> ProjectedTerms:
+    async def get_projected_terms(
+        contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+    ) -> ProjectedTerms:
         t = contract_terms_table
-        row = (await session.execute(
-            sa.select(t.c.version, t.c.status, t.c.effective_from, t.c.terms, t.c.tenant_id)
-            .where(t.c.contract_id == contract_id).order_by(t.c.version.desc()).limit(1)
-        )).first()
+        row = (
+            await session.execute(
+                sa.select(t.c.version, t.c.status, t.c.effective_from, t.c.terms, t.c.tenant_id)
+                .where(t.c.contract_id == contract_id)
+                .order_by(t.c.version.desc())
+                .limit(1)
+            )
+        ).first()
         if row is None or not principal.can_access(row.tenant_id):
             raise NotFound(f"contract {contract_id} is not known to this service")
-        return ProjectedTerms(contract_id=contract_id, version=row.version, status=row.status,
-                              effective_from=row.effective_from,
-                              terms=ContractTerms.model_validate(row.terms))
+        return ProjectedTerms(
+            contract_id=contract_id,
+            version=row.version,
+            status=row.status,
+            effective_from=row.effective_from,
+            terms=ContractTerms.model_validate(row.terms),
+        )
 
     return router

@@ -27,5 +27,4 @@ def _settings(request: Request) -> ServiceSettings:
 ClockDep = Annotated[Clock, Depends(_clock)]
 SettingsDep = Annotated[ServiceSettings, Depends(_settings)]
 
-__all__ = ["ClockDep", "CurrentPrincipal", "EmitDep", "IdempotencyDep", "SessionDep",
-           "SettingsDep"]
+__all__ = ["ClockDep", "CurrentPrincipal", "EmitDep", "IdempotencyDep", "SessionDep", "SettingsDep"]

@@ -16,8 +16,9 @@ from crm_platform.db import SessionDep
 
 
 class Emit(Protocol):
-    async def __call__(self, event_type: str, *, subject: str, data: BaseModel,
-                       tenant: str | None = None) -> Envelope: ...
+    async def __call__(
+        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+    ) -> Envelope: ...
 
 
 class RequestEmitter:
@@ -26,12 +27,16 @@ class RequestEmitter:
         self._source = source
         self._correlation_id = correlation_id
 
-    async def __call__(self, event_type: str, *, subject: str, data: BaseModel,
-                       tenant: str | None = None) -> Envelope:
+    async def __call__(
+        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+    ) -> Envelope:
         if tenant is None:
             raise ValueError("an event emitted from a request needs its tenant")
         envelope = spec_for(event_type).envelope(
-            source=self._source, subject=subject, tenant=tenant, data=data,
+            source=self._source,
+            subject=subject,
+            tenant=tenant,
+            data=data,
             correlation_id=self._correlation_id,
         )
         await publish(self._session, envelope)
@@ -39,8 +44,11 @@ class RequestEmitter:
 
 
 def _emitter(request: Request, session: SessionDep) -> RequestEmitter:
-    return RequestEmitter(session, request.app.state.settings.service_name,
-                          getattr(request.state, "correlation_id", None) or "unknown")
+    return RequestEmitter(
+        session,
+        request.app.state.settings.service_name,
+        getattr(request.state, "correlation_id", None) or "unknown",
+    )
 
 
 EmitDep = Annotated[RequestEmitter, Depends(_emitter, scope="function")]

@@ -1,11 +1,12 @@
 """One error type per broken rule, one handler, one response shape.
 
-    {"error": {"code": "...", "message": "...", "details": [{"loc": "body.items[3].ended_at",
-               "message": "..."}], "correlation_id": "..."}}
+{"error": {"code": "...", "message": "...", "details": [{"loc": "body.items[3].ended_at",
+           "message": "..."}], "correlation_id": "..."}}
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -21,8 +22,14 @@ class ServiceError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None,
-                 status_code: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
@@ -63,32 +70,37 @@ def format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or "(root)"
 
 
-def error_body(request: Request, code: str, message: str,
-               details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"error": {
-        "code": code,
-        "message": message,
-        "details": details or [],
-        "correlation_id": getattr(request.state, "correlation_id", None),
-    }}
+def error_body(
+    request: Request, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or [],
+            "correlation_id": getattr(request.state, "correlation_id", None),
+        }
+    }
 
 
-def validation_details(errors: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     details = []
     for err in errors:
         msg = err.get("msg", "invalid")
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        details.append({"loc": format_loc(err.get("loc", ())), "message": msg,
-                        "type": err.get("type")})
+            msg = msg[len("Value error, ") :]
+        details.append(
+            {"loc": format_loc(err.get("loc", ())), "message": msg, "type": err.get("type")}
+        )
     return details
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(error_body(request, exc.code, exc.message, exc.details),
-                            status_code=exc.status_code)
+        return JSONResponse(
+            error_body(request, exc.code, exc.message, exc.details), status_code=exc.status_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,23 +108,35 @@ def install_error_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{d['loc']}: {d['message']}" for d in details[:3])
         more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
         return JSONResponse(
-            error_body(request, "validation_failed", f"request is invalid: {summary}{more}",
-                       details),
+            error_body(
+                request, "validation_failed", f"request is invalid: {summary}{more}", details
+            ),
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                403: "forbidden", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(request, code, str(exc.detail)),
-                            status_code=exc.status_code, headers=exc.headers)
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(request, code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.unhandled_error", path=request.url.path)
         return JSONResponse(
-            error_body(request, "internal_error",
-                       "unexpected error; quote the correlation id when reporting it"),
+            error_body(
+                request,
+                "internal_error",
+                "unexpected error; quote the correlation id when reporting it",
+            ),
             status_code=500,
         )

@@ -34,8 +34,9 @@ def _columns() -> list[Any]:
         sa.Column("fingerprint", sa.Text, nullable=False),
         sa.Column("status_code", sa.Integer, nullable=True),
         sa.Column("response", JSONB, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -53,9 +54,13 @@ idempotency_table = attach_idempotency_table(sa.MetaData())
 
 IdempotencyKeyHeader = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Any unique string (a UUID is best). Retrying the same request with "
-           "the same key returns the first response instead of doing the work twice."),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Any unique string (a UUID is best). Retrying the same request with "
+        "the same key returns the first response instead of doing the work twice.",
+    ),
 ]
 
 
@@ -66,8 +71,9 @@ class Idempotency:
         self._key = key
         self._fingerprint = fingerprint
 
-    async def run(self, work: Callable[[], Awaitable[Any]], *,
-                  status_code: int = 200) -> JSONResponse:
+    async def run(
+        self, work: Callable[[], Awaitable[Any]], *, status_code: int = 200
+    ) -> JSONResponse:
         if self._key is None:
             return JSONResponse(jsonable_encoder(await work()), status_code=status_code)
         table = idempotency_table
@@ -78,10 +84,13 @@ class Idempotency:
             .returning(table.c.key)
         )
         if inserted is None:
-            row = (await self._session.execute(
-                sa.select(table.c.fingerprint, table.c.status_code, table.c.response)
-                .where(table.c.scope == self._scope, table.c.key == self._key)
-            )).one()
+            row = (
+                await self._session.execute(
+                    sa.select(table.c.fingerprint, table.c.status_code, table.c.response).where(
+                        table.c.scope == self._scope, table.c.key == self._key
+                    )
+                )
+            ).one()
             if row.fingerprint != self._fingerprint:
                 raise Unprocessable(
                     "Idempotency-Key was already used with a different request; "
@@ -89,8 +98,9 @@ class Idempotency:
                     details=[{"loc": "header.Idempotency-Key", "message": "reused"}],
                     code="idempotency_key_reused",
                 )
-            return JSONResponse(row.response, status_code=row.status_code,
-                                headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(
+                row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
+            )
         body = jsonable_encoder(await work())
         await self._session.execute(
             sa.update(table)
@@ -100,8 +110,12 @@ class Idempotency:
         return JSONResponse(body, status_code=status_code)
 
 
-async def _idempotency(request: Request, session: SessionDep, principal: CurrentPrincipal,
-                       key: IdempotencyKeyHeader = None) -> Idempotency:
+async def _idempotency(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    key: IdempotencyKeyHeader = None,
+) -> Idempotency:
     raw = await request.body()
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.url.path}\n".encode())

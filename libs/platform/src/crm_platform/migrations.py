@@ -31,8 +31,9 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    cfg.set_main_option("file_template",
-                        "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
+    cfg.set_main_option(
+        "file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s"
+    )
     cfg.set_main_option("timezone", "UTC")
     return cfg
 
@@ -42,8 +43,12 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
 
 
 def _do_run(connection: sa.Connection, target_metadata: sa.MetaData) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      compare_type=True, transaction_per_migration=False)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        transaction_per_migration=False,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -59,7 +64,8 @@ async def _run_async(url: str, target_metadata: sa.MetaData) -> None:
                 await connection.commit()
             finally:
                 await connection.execute(
-                    sa.text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    sa.text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                )
                 await connection.commit()
     finally:
         await engine.dispose()
@@ -69,8 +75,9 @@ def run_env(target_metadata: sa.MetaData) -> None:
     """Body of every service's env.py (online mode, async driver)."""
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("sqlalchemy.url is not set; run migrations through "
-                           "`python -m <service> migrate`")
+        raise RuntimeError(
+            "sqlalchemy.url is not set; run migrations through `python -m <service> migrate`"
+        )
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():

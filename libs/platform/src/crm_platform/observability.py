@@ -14,10 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_platform.errors import error_body
@@ -35,8 +34,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, broker, relay and consumers",
-            responses={503: {"description": "A dependency is not ready"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: database, broker, relay and consumers",
+    responses={503: {"description": "A dependency is not ready"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     checks: dict[str, Any] = {}
@@ -61,8 +63,10 @@ async def readyz(request: Request) -> JSONResponse:
     for runner in getattr(state, "consumers", []):
         checks[f"consumer:{runner.group_id}"] = "ok" if runner.running else "stopped"
     ready = all(v in ("ok", "disabled") for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -82,8 +86,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        correlation_id = (headers.get(b"x-correlation-id", b"").decode()[:100]
-                          or str(uuid.uuid4()))
+        correlation_id = headers.get(b"x-correlation-id", b"").decode()[:100] or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         started = time.perf_counter()
@@ -109,8 +112,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-correlation-id", correlation_id.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-correlation-id", correlation_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -125,16 +130,21 @@ class RequestContextMiddleware:
             HTTP_SECONDS.labels(scope["method"], route_name).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("correlation_id")
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send,
-                         correlation_id: str) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, correlation_id: str
+    ) -> None:
         from starlette.requests import Request as StarletteRequest
 
         request = StarletteRequest(scope, receive)
         response = JSONResponse(
-            error_body(request, "payload_too_large",
-                       f"request body is larger than {self.max_body_bytes} bytes; "
-                       "split it into smaller batches"),
-            status_code=413, headers={"x-correlation-id": correlation_id},
+            error_body(
+                request,
+                "payload_too_large",
+                f"request body is larger than {self.max_body_bytes} bytes; "
+                "split it into smaller batches",
+            ),
+            status_code=413,
+            headers={"x-correlation-id": correlation_id},
         )
         await response(scope, receive, send)
 
@@ -143,5 +153,6 @@ class _BodyTooLarge(HTTPException):
     # An HTTPException so FastAPI's body reader passes it through instead of turning it
     # into a generic 400, and the error handler renders it like every other error.
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit} bytes; "
-                              "split it into smaller batches")
+        super().__init__(
+            413, f"request body is larger than {limit} bytes; split it into smaller batches"
+        )

@@ -1,8 +1,8 @@
 """Settings every service shares. A service subclasses `ServiceSettings` with its env prefix.
 
-    class Settings(ServiceSettings):
-        model_config = service_settings_config("SLA_MONITOR_")
-        service_name: str = "sla-monitor"
+class Settings(ServiceSettings):
+    model_config = service_settings_config("SLA_MONITOR_")
+    service_name: str = "sla-monitor"
 """
 
 from __future__ import annotations

@@ -16,14 +16,21 @@ async def running_app(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
     """Start the app's lifespan (migrations, relay, consumers) and give an HTTP client."""
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test",
-                                     timeout=30) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", timeout=30
+        ) as client:
             yield app, client
 
 
-def settings_for(settings_cls: Callable[..., Any], *, database_url: str, bootstrap: str,
-                 **overrides: Any) -> Any:
-    return settings_cls(database_url=database_url, kafka_bootstrap_servers=bootstrap,
-                        log_json=False, relay_idle_interval_seconds=0.05,
-                        consumer_backoff_initial_seconds=0.05, consumer_backoff_max_seconds=0.5,
-                        **overrides)
+def settings_for(
+    settings_cls: Callable[..., Any], *, database_url: str, bootstrap: str, **overrides: Any
+) -> Any:
+    return settings_cls(
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        log_json=False,
+        relay_idle_interval_seconds=0.05,
+        consumer_backoff_initial_seconds=0.05,
+        consumer_backoff_max_seconds=0.5,
+        **overrides,
+    )

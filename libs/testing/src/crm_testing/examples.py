@@ -17,8 +17,11 @@ from crm_events.schemas.contracts import ContractTerms
 
 PERIOD = "2026-03"
 OUTAGE = {"started_at": "2026-03-14T03:00:00Z", "ended_at": "2026-03-14T08:00:00Z"}
-MAINTENANCE = {"start": "2026-03-14T06:00:00Z", "end": "2026-03-14T07:00:00Z",
-               "description": "Agreed storage firmware upgrade"}
+MAINTENANCE = {
+    "start": "2026-03-14T06:00:00Z",
+    "end": "2026-03-14T07:00:00Z",
+    "description": "Agreed storage firmware upgrade",
+}
 CONSUMPTION = {"SRV-WIN": "214", "TCK-L1": "4700"}
 EXPECTED = {
     "attainment": Decimal("99.4609"),
@@ -29,8 +32,12 @@ EXPECTED = {
 }
 
 
-def contract_document(*, reference: str | None = None, service_key: str | None = None,
-                      tenant_id: str | None = "acme-bank") -> dict[str, Any]:
+def contract_document(
+    *,
+    reference: str | None = None,
+    service_key: str | None = None,
+    tenant_id: str | None = "acme-bank",
+) -> dict[str, Any]:
     """The contract as a deal team would POST it to contract-registry."""
     suffix = uuid.uuid4().hex[:8]
     doc: dict[str, Any] = {
@@ -42,34 +49,68 @@ def contract_document(*, reference: str | None = None, service_key: str | None =
         "start_date": "2026-01-01",
         "end_date": "2028-12-31",
         "price_book": [
-            {"code": "SRV-WIN", "name": "Windows server", "unit": "server",
-             "unit_price": "150.00", "baseline_volume": "200", "arc_rate": "140.00",
-             "rrc_rate": "120.00", "deadband_pct": "5"},
-            {"code": "TCK-L1", "name": "Level-1 ticket", "unit": "ticket",
-             "unit_price": "12.00", "baseline_volume": "5000", "arc_rate": "11.00",
-             "rrc_rate": "9.00", "deadband_pct": "10"},
+            {
+                "code": "SRV-WIN",
+                "name": "Windows server",
+                "unit": "server",
+                "unit_price": "150.00",
+                "baseline_volume": "200",
+                "arc_rate": "140.00",
+                "rrc_rate": "120.00",
+                "deadband_pct": "5",
+            },
+            {
+                "code": "TCK-L1",
+                "name": "Level-1 ticket",
+                "unit": "ticket",
+                "unit_price": "12.00",
+                "baseline_volume": "5000",
+                "arc_rate": "11.00",
+                "rrc_rate": "9.00",
+                "deadband_pct": "10",
+            },
         ],
         "sla_definitions": [
-            {"code": "AVAIL-CORE", "name": "Core banking availability",
-             "metric_kind": "availability", "service_key": service_key or f"core-{suffix}",
-             "expected_level": "99.9", "minimum_level": "99.5", "allocation_pct": "40",
-             "maintenance_windows": {"fixed": [MAINTENANCE]}},
+            {
+                "code": "AVAIL-CORE",
+                "name": "Core banking availability",
+                "metric_kind": "availability",
+                "service_key": service_key or f"core-{suffix}",
+                "expected_level": "99.9",
+                "minimum_level": "99.5",
+                "allocation_pct": "40",
+                "maintenance_windows": {"fixed": [MAINTENANCE]},
+            },
         ],
-        "credit_terms": {"at_risk_pct": "12", "pool_pct": "200",
-                         "root_cause_due_business_days": 10},
+        "credit_terms": {
+            "at_risk_pct": "12",
+            "pool_pct": "200",
+            "root_cause_due_business_days": 10,
+        },
     }
     if tenant_id is not None:
         doc["tenant_id"] = tenant_id
     return doc
 
 
-def contract_terms(*, contract_id: uuid.UUID | None = None, tenant_id: str = "acme-bank",
-                   service_key: str | None = None, version: int = 1) -> ContractTerms:
+def contract_terms(
+    *,
+    contract_id: uuid.UUID | None = None,
+    tenant_id: str = "acme-bank",
+    service_key: str | None = None,
+    version: int = 1,
+) -> ContractTerms:
     """The same contract as contracts.v1 carries it."""
     doc = contract_document(service_key=service_key, tenant_id=None)
-    return ContractTerms.model_validate({**doc, "contract_id": contract_id or uuid.uuid4(),
-                                         "tenant_id": tenant_id, "version": version,
-                                         "effective_from": doc["start_date"]})
+    return ContractTerms.model_validate(
+        {
+            **doc,
+            "contract_id": contract_id or uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "version": version,
+            "effective_from": doc["start_date"],
+        }
+    )
 
 
 def march_close_time() -> datetime:

@@ -19,9 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-HOW_TO = ("start them with `make infra` (scripts/postgres.sh and scripts/kafka.sh) and set "
-          "DATABASE_URL=postgresql://crm:crm@127.0.0.1:5432/postgres "
-          "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092, or run the suite with `make test`")
+HOW_TO = (
+    "start them with `make infra` (scripts/postgres.sh and scripts/kafka.sh) and set "
+    "DATABASE_URL=postgresql://crm:crm@127.0.0.1:5432/postgres "
+    "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092, or run the suite with `make test`"
+)
 
 
 class InfrastructureMissing(RuntimeError):
@@ -49,8 +51,9 @@ def postgres_server() -> Iterator[str]:
         with PostgresContainer("postgres:16", driver="asyncpg") as pg:
             yield pg.get_connection_url()
         return
-    raise InfrastructureMissing(f"no PostgreSQL: DATABASE_URL is not set and no Docker engine; "
-                                f"{HOW_TO}")
+    raise InfrastructureMissing(
+        f"no PostgreSQL: DATABASE_URL is not set and no Docker engine; {HOW_TO}"
+    )
 
 
 @contextmanager
@@ -65,8 +68,9 @@ def kafka_broker() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    raise InfrastructureMissing(f"no Kafka: KAFKA_BOOTSTRAP_SERVERS is not set and no Docker "
-                                f"engine; {HOW_TO}")
+    raise InfrastructureMissing(
+        f"no Kafka: KAFKA_BOOTSTRAP_SERVERS is not set and no Docker engine; {HOW_TO}"
+    )
 
 
 def to_async_url(url: str) -> str:
@@ -78,8 +82,9 @@ def to_async_url(url: str) -> str:
 async def create_database(server_url: str, prefix: str) -> str:
     """A new empty database on the server; returns its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT",
-                                 poolclass=sa.pool.NullPool)
+    engine = create_async_engine(
+        server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -90,8 +95,9 @@ async def create_database(server_url: str, prefix: str) -> str:
 
 async def drop_database(server_url: str, database_url: str) -> None:
     name = make_url(database_url).database
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT",
-                                 poolclass=sa.pool.NullPool)
+    engine = create_async_engine(
+        server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

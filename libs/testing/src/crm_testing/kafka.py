@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
 
 from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.topics import physical
@@ -24,8 +25,9 @@ class EventCollector:
         self.raw: list[tuple[str, bytes | None, dict[str, bytes]]] = []
 
     async def __aenter__(self) -> EventCollector:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap,
-                                          enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False
+        )
         await self._consumer.start()
         tps = []
         for topic in self._topics:
@@ -66,8 +68,9 @@ class EventCollector:
     def of_type(self, event_type: str) -> list[Envelope]:
         return [e for e in self.events if e.type == event_type]
 
-    async def wait_for(self, predicate: Callable[[Envelope], bool], *, timeout: float = 30.0,
-                       count: int = 1) -> list[Envelope]:
+    async def wait_for(
+        self, predicate: Callable[[Envelope], bool], *, timeout: float = 30.0, count: int = 1
+    ) -> list[Envelope]:
         deadline = time.monotonic() + timeout
         while True:
             found = [e for e in self.events if predicate(e)]
@@ -75,13 +78,21 @@ class EventCollector:
                 return found
             if time.monotonic() > deadline:
                 seen = [e.type for e in self.events]
-                raise AssertionError(f"expected {count} matching event(s) within {timeout}s; "
-                                     f"saw {len(found)} (all types seen: {seen})")
+                raise AssertionError(
+                    f"expected {count} matching event(s) within {timeout}s; "
+                    f"saw {len(found)} (all types seen: {seen})"
+                )
             await asyncio.sleep(0.05)
 
 
-async def produce_raw(bootstrap: str, topic: str, value: bytes | None, *, key: bytes | None = None,
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
+async def produce_raw(
+    bootstrap: str,
+    topic: str,
+    value: bytes | None,
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -90,8 +101,13 @@ async def produce_raw(bootstrap: str, topic: str, value: bytes | None, *, key: b
         await producer.stop()
 
 
-async def wait_until(check: Callable[[], object], *, timeout: float = 30.0,
-                     interval: float = 0.05, message: str = "condition") -> object:
+async def wait_until(
+    check: Callable[[], object],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> object:
     """Poll a sync or async check until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -109,13 +125,25 @@ async def publish_envelope(bootstrap: str, envelope: Envelope) -> None:
     """Put an event on its catalog topic as a producing service would (for consumer tests)."""
     from crm_events.registry import spec_for
 
-    await produce_raw(bootstrap, spec_for(envelope.type).topic.value, envelope.to_bytes(),
-                      key=envelope.key, headers=[("ce_id", envelope.id.encode())])
+    await produce_raw(
+        bootstrap,
+        spec_for(envelope.type).topic.value,
+        envelope.to_bytes(),
+        key=envelope.key,
+        headers=[("ce_id", envelope.id.encode())],
+    )
 
 
-def make_event(event_type: str, *, subject: str, data: object, tenant: str = "acme-bank",
-               source: str = "test") -> Envelope:
+def make_event(
+    event_type: str,
+    *,
+    subject: str,
+    data: BaseModel,
+    tenant: str = "acme-bank",
+    source: str = "test",
+) -> Envelope:
     from crm_events.registry import spec_for
 
-    return spec_for(event_type).envelope(source=source, subject=subject, tenant=tenant,
-                                         data=data, correlation_id=f"test-{subject}")  # type: ignore[arg-type]
+    return spec_for(event_type).envelope(
+        source=source, subject=subject, tenant=tenant, data=data, correlation_id=f"test-{subject}"
+    )

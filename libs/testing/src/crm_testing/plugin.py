@@ -48,11 +48,13 @@ async def kafka_bootstrap(topic_namespace: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database_url(postgres_server_url: str,
-                       request: pytest.FixtureRequest) -> AsyncIterator[str]:
+async def database_url(
+    postgres_server_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
     prefix = "t_" + request.node.name[:30]
-    url = await create_database(postgres_server_url, "".join(
-        c if c.isalnum() else "_" for c in prefix))
+    url = await create_database(
+        postgres_server_url, "".join(c if c.isalnum() else "_" for c in prefix)
+    )
     yield url
     await drop_database(postgres_server_url, url)
 

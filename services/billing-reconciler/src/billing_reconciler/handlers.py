@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from billing_reconciler.consumption.service import record
+from billing_reconciler.credits.service import on_period_closed
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.consumption import ConsumptionRecorded
 from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
@@ -9,8 +11,7 @@ from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.topics import Topic
 from crm_platform.auth import Principal
 from crm_platform.contract_terms import record_terms
-from billing_reconciler.consumption.service import record
-from billing_reconciler.credits.service import on_period_closed
+
 
 async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
     await record_terms(ctx.session, event.terms, "active")
@@ -25,13 +26,19 @@ async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -
 
 
 async def on_consumption_recorded(ctx: EventContext, event: ConsumptionRecorded) -> None:
-    await record(session=ctx.session, principal=Principal(tenant_id=ctx.envelope.tenant),
-                 items=event.items)
+    await record(
+        session=ctx.session, principal=Principal(tenant_id=ctx.envelope.tenant), items=event.items
+    )
 
 
 async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> None:
-    await on_period_closed(session=ctx.session, clock=ctx.clock, emit=ctx.emit, event=event,
-                           source_event_id=ctx.envelope.id)
+    await on_period_closed(
+        session=ctx.session,
+        clock=ctx.clock,
+        emit=ctx.emit,
+        event=event,
+        source_event_id=ctx.envelope.id,
+    )
 
 
 HANDLERS: Handlers = {

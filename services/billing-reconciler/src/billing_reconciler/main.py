@@ -6,15 +6,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
-from crm_platform.clock import Clock
-from crm_platform.contract_terms import terms_router
 from billing_reconciler.charges.router import router as charges_router
 from billing_reconciler.consumption.router import router as consumption_router
 from billing_reconciler.credits.router import router as credits_router
 from billing_reconciler.handlers import HANDLERS, TOPICS
 from billing_reconciler.models import Base
 from billing_reconciler.settings import Settings
+from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
+from crm_platform.clock import Clock
+from crm_platform.contract_terms import terms_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

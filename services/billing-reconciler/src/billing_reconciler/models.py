@@ -36,8 +36,9 @@ class ConsumptionRecord(Base):
     resource_unit: Mapped[str]
     period_label: Mapped[str]
     quantity: Mapped[Decimal] = mapped_column(MONEY)
-    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
-                                                  server_default=sa.func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "record_id", name="uq_consumption_record"),

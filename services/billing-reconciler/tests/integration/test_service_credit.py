@@ -15,57 +15,89 @@ from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait
 
 def _period_closed(contract_id: uuid.UUID) -> SlaPeriodClosed:
     return SlaPeriodClosed(
-        contract_id=contract_id, contract_version=1, sla_code="AVAIL-CORE",
+        contract_id=contract_id,
+        contract_version=1,
+        sla_code="AVAIL-CORE",
         metric_kind="availability",
-        period=Period(label="2026-03", start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-                      end=datetime(2026, 4, 1, 4, tzinfo=UTC)),
-        timezone="America/New_York", attainment=examples.EXPECTED["attainment"],
-        expected_level=Decimal("99.9"), minimum_level=Decimal("99.5"), outcome=Outcome.FAILED,
-        figures=AvailabilityFigures(period_minutes=Decimal(44580), excluded_minutes=Decimal(60),
-                                    downtime_minutes=Decimal(240)),
-        explanation="test", closed_at=examples.march_close_time(),
+        period=Period(
+            label="2026-03",
+            start=datetime(2026, 3, 1, 5, tzinfo=UTC),
+            end=datetime(2026, 4, 1, 4, tzinfo=UTC),
+        ),
+        timezone="America/New_York",
+        attainment=examples.EXPECTED["attainment"],
+        expected_level=Decimal("99.9"),
+        minimum_level=Decimal("99.5"),
+        outcome=Outcome.FAILED,
+        figures=AvailabilityFigures(
+            period_minutes=Decimal(44580),
+            excluded_minutes=Decimal(60),
+            downtime_minutes=Decimal(240),
+        ),
+        explanation="test",
+        closed_at=examples.march_close_time(),
     )
 
 
 async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
-    database_url: str, kafka_bootstrap: str,
+    database_url: str,
+    kafka_bootstrap: str,
 ) -> None:
     contract_id = uuid.uuid4()
     subject = str(contract_id)
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
-    async with running_app(create_app(settings)) as (_, client), \
-            EventCollector(kafka_bootstrap, ["billing.v1"]) as collector:
-        await publish_envelope(kafka_bootstrap, make_event(
-            "contract.activated", subject=subject,
-            data=ContractActivated(terms=examples.contract_terms(contract_id=contract_id),
-                                   activated_at=datetime.now(UTC))))
+    async with (
+        running_app(create_app(settings)) as (_, client),
+        EventCollector(kafka_bootstrap, ["billing.v1"]) as collector,
+    ):
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event(
+                "contract.activated",
+                subject=subject,
+                data=ContractActivated(
+                    terms=examples.contract_terms(contract_id=contract_id),
+                    activated_at=datetime.now(UTC),
+                ),
+            ),
+        )
 
         async def terms_known() -> bool:
             return (await client.get(f"/contracts/{contract_id}/terms")).status_code == 200
 
         await wait_until(terms_known, message="terms projected")
-        items = [{"record_id": f"{subject}-{code}", "contract_id": subject,
-                  "resource_unit": code, "period_label": "2026-03", "quantity": qty}
-                 for code, qty in examples.CONSUMPTION.items()]
+        items = [
+            {
+                "record_id": f"{subject}-{code}",
+                "contract_id": subject,
+                "resource_unit": code,
+                "period_label": "2026-03",
+                "quantity": qty,
+            }
+            for code, qty in examples.CONSUMPTION.items()
+        ]
         posted = await client.post("/consumption", json={"items": items})
         assert posted.json() == {"accepted": 2, "duplicates": 0}
 
         charges = (await client.get(f"/contracts/{contract_id}/charges/2026-03")).json()
         assert charges["monthly_charges"] == "91960.00"
         assert charges["at_risk_amount"] == "11035.20"
-        assert [(l["kind"], l["amount"]) for l in charges["lines"] if l["kind"] != "base"] == \
-            [("arc", "1960.00")]
+        assert [(ln["kind"], ln["amount"]) for ln in charges["lines"] if ln["kind"] != "base"] == [
+            ("arc", "1960.00")
+        ]
 
-        closed = make_event("sla.period_closed", subject=subject,
-                            data=_period_closed(contract_id))
+        closed = make_event("sla.period_closed", subject=subject, data=_period_closed(contract_id))
         await publish_envelope(kafka_bootstrap, closed)
         await publish_envelope(kafka_bootstrap, closed)  # redelivered
         # A second, distinct close of the same period (e.g. an operator retry upstream).
-        await publish_envelope(kafka_bootstrap, make_event(
-            "sla.period_closed", subject=subject, data=_period_closed(contract_id)))
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event("sla.period_closed", subject=subject, data=_period_closed(contract_id)),
+        )
 
         [credit_event] = await collector.wait_for(
-            lambda e: e.type == "billing.credit_calculated" and e.subject == subject)
+            lambda e: e.type == "billing.credit_calculated" and e.subject == subject
+        )
         assert credit_event.data["credit_amount"] == "4414.08"
         assert credit_event.causationid == closed.id
         credits = (await client.get(f"/contracts/{contract_id}/credits")).json()
@@ -77,21 +109,52 @@ async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
         # Nothing more arrived later: still exactly one credit event.
         credits = (await client.get(f"/contracts/{contract_id}/credits")).json()
         assert len(credits) == 1
-    assert len([e for e in collector.events if e.type == "billing.credit_calculated"
-                and e.subject == subject]) == 1
+    assert (
+        len(
+            [
+                e
+                for e in collector.events
+                if e.type == "billing.credit_calculated" and e.subject == subject
+            ]
+        )
+        == 1
+    )
 
 
-async def test_consumption_for_an_unknown_contract_names_the_item(database_url: str,
-                                                                 kafka_bootstrap: str) -> None:
+async def test_consumption_for_an_unknown_contract_names_the_item(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     async with running_app(create_app(settings)) as (_, client):
-        resp = await client.post("/consumption", json={"items": [
-            {"record_id": "r1", "contract_id": str(uuid.uuid4()), "resource_unit": "X",
-             "period_label": "2026-03", "quantity": "1"}]})
+        resp = await client.post(
+            "/consumption",
+            json={
+                "items": [
+                    {
+                        "record_id": "r1",
+                        "contract_id": str(uuid.uuid4()),
+                        "resource_unit": "X",
+                        "period_label": "2026-03",
+                        "quantity": "1",
+                    }
+                ]
+            },
+        )
         assert resp.status_code == 422
         assert resp.json()["error"]["details"][0]["loc"] == "body.items[0].contract_id"
-        floats = await client.post("/consumption", json={"items": [
-            {"record_id": "r1", "contract_id": str(uuid.uuid4()), "resource_unit": "X",
-             "period_label": "2026-03", "quantity": 1.5}]})
+        floats = await client.post(
+            "/consumption",
+            json={
+                "items": [
+                    {
+                        "record_id": "r1",
+                        "contract_id": str(uuid.uuid4()),
+                        "resource_unit": "X",
+                        "period_label": "2026-03",
+                        "quantity": 1.5,
+                    }
+                ]
+            },
+        )
         assert floats.status_code == 422
         assert "not floats" in floats.json()["error"]["message"]

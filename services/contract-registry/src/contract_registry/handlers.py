@@ -11,21 +11,38 @@ from crm_events.topics import Topic
 
 
 async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> None:
-    await bump(session=ctx.session, contract_id=event.contract_id, tenant_id=ctx.envelope.tenant,
-               period_label=event.period.label, now=ctx.clock.now(),
-               **{outcome_column(event.outcome.value): 1})
+    await bump(
+        session=ctx.session,
+        contract_id=event.contract_id,
+        tenant_id=ctx.envelope.tenant,
+        period_label=event.period.label,
+        now=ctx.clock.now(),
+        **{outcome_column(event.outcome.value): 1},
+    )
 
 
 async def on_credit_calculated(ctx: EventContext, event: CreditCalculated) -> None:
-    await bump(session=ctx.session, contract_id=event.contract_id, tenant_id=ctx.envelope.tenant,
-               period_label=event.period_label, now=ctx.clock.now(),
-               credits_total=event.credit_amount, monthly_charges=event.monthly_charges)
+    await bump(
+        session=ctx.session,
+        contract_id=event.contract_id,
+        tenant_id=ctx.envelope.tenant,
+        period_label=event.period_label,
+        now=ctx.clock.now(),
+        credits_total=event.credit_amount,
+        monthly_charges=event.monthly_charges,
+    )
 
 
 async def on_obligation_created(ctx: EventContext, event: ObligationCreated) -> None:
     label = event.period_label or f"{event.created_at.year:04d}-{event.created_at.month:02d}"
-    await bump(session=ctx.session, contract_id=event.contract_id, tenant_id=ctx.envelope.tenant,
-               period_label=label, now=ctx.clock.now(), obligations_opened=1)
+    await bump(
+        session=ctx.session,
+        contract_id=event.contract_id,
+        tenant_id=ctx.envelope.tenant,
+        period_label=label,
+        now=ctx.clock.now(),
+        obligations_opened=1,
+    )
 
 
 HANDLERS: Handlers = {

@@ -47,8 +47,7 @@ class ContractVersion(Base):
 
     __tablename__ = "contract_versions"
 
-    contract_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("contracts.id"),
-                                                   primary_key=True)
+    contract_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
     version: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[str]
     state: Mapped[str]  # draft | effective

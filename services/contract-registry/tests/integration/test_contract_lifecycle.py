@@ -15,11 +15,12 @@ from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
 
 
-async def test_activation_publishes_the_full_terms(database_url: str,
-                                                   kafka_bootstrap: str) -> None:
+async def test_activation_publishes_the_full_terms(database_url: str, kafka_bootstrap: str) -> None:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
-    async with running_app(create_app(settings)) as (_, client), \
-            EventCollector(kafka_bootstrap, ["contracts.v1"]) as collector:
+    async with (
+        running_app(create_app(settings)) as (_, client),
+        EventCollector(kafka_bootstrap, ["contracts.v1"]) as collector,
+    ):
         created = await client.post("/contracts", json=examples.contract_document())
         assert created.status_code == 201, created.text
         contract = created.json()
@@ -40,8 +41,9 @@ async def test_activation_publishes_the_full_terms(database_url: str,
     assert terms.credit_terms.at_risk_pct == Decimal(12)
 
 
-async def test_activation_lists_every_problem_with_its_path(database_url: str,
-                                                            kafka_bootstrap: str) -> None:
+async def test_activation_lists_every_problem_with_its_path(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     doc = examples.contract_document()
     doc["currency"] = "ZZZ"
@@ -54,34 +56,65 @@ async def test_activation_lists_every_problem_with_its_path(database_url: str,
         body = resp.json()["error"]
         assert body["code"] == "activation_rejected"
         assert {d["loc"] for d in body["details"]} == {
-            "currency", "sla_definitions[0].minimum_level", "sla_definitions"}
+            "currency",
+            "sla_definitions[0].minimum_level",
+            "sla_definitions",
+        }
         assert (await client.get(f"/contracts/{contract['id']}")).json()["status"] == "draft"
-        other_tenant = await client.get(f"/contracts/{contract['id']}",
-                                        headers={"X-Tenant-Id": "someone-else"})
+        other_tenant = await client.get(
+            f"/contracts/{contract['id']}", headers={"X-Tenant-Id": "someone-else"}
+        )
         assert other_tenant.status_code == 404
 
 
-async def test_health_follows_sla_and_billing_events(database_url: str,
-                                                     kafka_bootstrap: str) -> None:
+async def test_health_follows_sla_and_billing_events(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     async with running_app(create_app(settings)) as (_, client):
         contract = (await client.post("/contracts", json=examples.contract_document())).json()
         cid = uuid.UUID(contract["id"])
-        closed = make_event("sla.period_closed", subject=str(cid), data=SlaPeriodClosed(
-            contract_id=cid, contract_version=1, sla_code="AVAIL-CORE",
-            metric_kind="availability",
-            period=Period(label="2026-03", start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-                          end=datetime(2026, 4, 1, 4, tzinfo=UTC)),
-            timezone="America/New_York", attainment=Decimal("99.4609"),
-            expected_level=Decimal("99.9"), minimum_level=Decimal("99.5"),
-            outcome=Outcome.FAILED, explanation="x", closed_at=datetime.now(UTC)))
-        credit = make_event("billing.credit_calculated", subject=str(cid), data=CreditCalculated(
-            credit_id=uuid.uuid4(), contract_id=cid, sla_code="AVAIL-CORE",
-            period_label="2026-03", currency="USD", monthly_charges=Decimal("91960.00"),
-            at_risk_pct=Decimal(12), at_risk_amount=Decimal("11035.20"),
-            allocation_pct=Decimal(40), credit_amount=Decimal("4414.08"), outcome="failed",
-            explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
-            calculated_at=datetime.now(UTC)))
+        closed = make_event(
+            "sla.period_closed",
+            subject=str(cid),
+            data=SlaPeriodClosed(
+                contract_id=cid,
+                contract_version=1,
+                sla_code="AVAIL-CORE",
+                metric_kind="availability",
+                period=Period(
+                    label="2026-03",
+                    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
+                    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
+                ),
+                timezone="America/New_York",
+                attainment=Decimal("99.4609"),
+                expected_level=Decimal("99.9"),
+                minimum_level=Decimal("99.5"),
+                outcome=Outcome.FAILED,
+                explanation="x",
+                closed_at=datetime.now(UTC),
+            ),
+        )
+        credit = make_event(
+            "billing.credit_calculated",
+            subject=str(cid),
+            data=CreditCalculated(
+                credit_id=uuid.uuid4(),
+                contract_id=cid,
+                sla_code="AVAIL-CORE",
+                period_label="2026-03",
+                currency="USD",
+                monthly_charges=Decimal("91960.00"),
+                at_risk_pct=Decimal(12),
+                at_risk_amount=Decimal("11035.20"),
+                allocation_pct=Decimal(40),
+                credit_amount=Decimal("4414.08"),
+                outcome="failed",
+                explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
+                calculated_at=datetime.now(UTC),
+            ),
+        )
         for event in (closed, credit, credit):
             await publish_envelope(kafka_bootstrap, event)
 
@@ -90,6 +123,15 @@ async def test_health_follows_sla_and_billing_events(database_url: str,
             return rows if rows and rows[0]["credits_total"] != "0" else None
 
         rows = await wait_until(health, message="health updated")
-    assert rows == [{"period_label": "2026-03", "slas_met": 0, "slas_below_expected": 0,
-                     "slas_failed": 1, "slas_no_data": 0, "credits_total": "4414.08",
-                     "monthly_charges": "91960.00", "obligations_opened": 0}]
+    assert rows == [
+        {
+            "period_label": "2026-03",
+            "slas_met": 0,
+            "slas_below_expected": 0,
+            "slas_failed": 1,
+            "slas_no_data": 0,
+            "credits_total": "4414.08",
+            "monthly_charges": "91960.00",
+            "obligations_opened": 0,
+        }
+    ]

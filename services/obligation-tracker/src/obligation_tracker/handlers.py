@@ -25,14 +25,24 @@ async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -
 
 
 async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> None:
-    await open_root_cause(session=ctx.session, clock=ctx.clock, emit=ctx.emit, event=event,
-                          source_event_id=ctx.envelope.id)
+    await open_root_cause(
+        session=ctx.session,
+        clock=ctx.clock,
+        emit=ctx.emit,
+        event=event,
+        source_event_id=ctx.envelope.id,
+    )
 
 
 async def on_billing_credit_calculated(ctx: EventContext, event: CreditCalculated) -> None:
-    await on_credit_calculated(session=ctx.session, clock=ctx.clock, emit=ctx.emit,
-                               tenant_id=ctx.envelope.tenant, event=event,
-                               source_event_id=ctx.envelope.id)
+    await on_credit_calculated(
+        session=ctx.session,
+        clock=ctx.clock,
+        emit=ctx.emit,
+        tenant_id=ctx.envelope.tenant,
+        event=event,
+        source_event_id=ctx.envelope.id,
+    )
 
 
 HANDLERS: Handlers = {

@@ -15,33 +15,68 @@ from obligation_tracker.settings import Settings
 
 
 async def test_failed_period_opens_one_root_cause_and_raises_one_alert(
-    database_url: str, kafka_bootstrap: str,
+    database_url: str,
+    kafka_bootstrap: str,
 ) -> None:
     contract_id = uuid.uuid4()
     subject = str(contract_id)
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
-    async with running_app(create_app(settings)) as (_, client), \
-            EventCollector(kafka_bootstrap, ["obligations.v1", "alerts.v1"]) as collector:
-        await publish_envelope(kafka_bootstrap, make_event(
-            "contract.activated", subject=subject,
-            data=ContractActivated(terms=examples.contract_terms(contract_id=contract_id),
-                                   activated_at=datetime.now(UTC))))
-        closed = make_event("sla.period_closed", subject=subject, data=SlaPeriodClosed(
-            contract_id=contract_id, contract_version=1, sla_code="AVAIL-CORE",
-            metric_kind="availability",
-            period=Period(label="2026-03", start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-                          end=datetime(2026, 4, 1, 4, tzinfo=UTC)),
-            timezone="America/New_York", attainment=Decimal("99.4609"),
-            expected_level=Decimal("99.9"), minimum_level=Decimal("99.5"),
-            outcome=Outcome.FAILED, explanation="x",
-            closed_at=datetime(2026, 4, 3, 15, tzinfo=UTC)))  # Friday in New York
-        credit = make_event("billing.credit_calculated", subject=subject, data=CreditCalculated(
-            credit_id=uuid.uuid4(), contract_id=contract_id, sla_code="AVAIL-CORE",
-            period_label="2026-03", currency="USD", monthly_charges=Decimal("91960.00"),
-            at_risk_pct=Decimal(12), at_risk_amount=Decimal("11035.20"),
-            allocation_pct=Decimal(40), credit_amount=Decimal("4414.08"), outcome="failed",
-            explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
-            calculated_at=datetime.now(UTC)))
+    async with (
+        running_app(create_app(settings)) as (_, client),
+        EventCollector(kafka_bootstrap, ["obligations.v1", "alerts.v1"]) as collector,
+    ):
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event(
+                "contract.activated",
+                subject=subject,
+                data=ContractActivated(
+                    terms=examples.contract_terms(contract_id=contract_id),
+                    activated_at=datetime.now(UTC),
+                ),
+            ),
+        )
+        closed = make_event(
+            "sla.period_closed",
+            subject=subject,
+            data=SlaPeriodClosed(
+                contract_id=contract_id,
+                contract_version=1,
+                sla_code="AVAIL-CORE",
+                metric_kind="availability",
+                period=Period(
+                    label="2026-03",
+                    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
+                    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
+                ),
+                timezone="America/New_York",
+                attainment=Decimal("99.4609"),
+                expected_level=Decimal("99.9"),
+                minimum_level=Decimal("99.5"),
+                outcome=Outcome.FAILED,
+                explanation="x",
+                closed_at=datetime(2026, 4, 3, 15, tzinfo=UTC),
+            ),
+        )  # Friday in New York
+        credit = make_event(
+            "billing.credit_calculated",
+            subject=subject,
+            data=CreditCalculated(
+                credit_id=uuid.uuid4(),
+                contract_id=contract_id,
+                sla_code="AVAIL-CORE",
+                period_label="2026-03",
+                currency="USD",
+                monthly_charges=Decimal("91960.00"),
+                at_risk_pct=Decimal(12),
+                at_risk_amount=Decimal("11035.20"),
+                allocation_pct=Decimal(40),
+                credit_amount=Decimal("4414.08"),
+                outcome="failed",
+                explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
+                calculated_at=datetime.now(UTC),
+            ),
+        )
         for event in (closed, closed, credit, credit):
             await publish_envelope(kafka_bootstrap, event)
 

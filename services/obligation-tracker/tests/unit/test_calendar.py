@@ -5,12 +5,15 @@ import pytest
 from obligation_tracker.obligations.calendar import add_business_days
 
 
-@pytest.mark.parametrize("start, days, expected", [
-    (date(2026, 11, 26), 10, date(2026, 12, 10)),   # Thursday + 10 business days
-    (date(2026, 11, 27), 1, date(2026, 11, 30)),    # Friday + 1 skips the weekend
-    (date(2026, 11, 28), 1, date(2026, 11, 30)),    # from a Saturday
-    (date(2026, 11, 26), 0, date(2026, 11, 26)),
-])
+@pytest.mark.parametrize(
+    "start, days, expected",
+    [
+        (date(2026, 11, 26), 10, date(2026, 12, 10)),  # Thursday + 10 business days
+        (date(2026, 11, 27), 1, date(2026, 11, 30)),  # Friday + 1 skips the weekend
+        (date(2026, 11, 28), 1, date(2026, 11, 30)),  # from a Saturday
+        (date(2026, 11, 26), 0, date(2026, 11, 26)),
+    ],
+)
 def test_business_days_skip_weekends(start: date, days: int, expected: date) -> None:
     assert add_business_days(start, days) == expected
 

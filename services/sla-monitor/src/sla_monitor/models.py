@@ -49,13 +49,15 @@ class Outage(Base):
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     ended_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     source_id: Mapped[str | None]
-    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
-                                                  server_default=sa.func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
 
     __table_args__ = (
         # The same interval reported twice is one outage.
-        sa.UniqueConstraint("tenant_id", "service_key", "started_at", "ended_at",
-                            name="uq_outages_interval"),
+        sa.UniqueConstraint(
+            "tenant_id", "service_key", "started_at", "ended_at", name="uq_outages_interval"
+        ),
         sa.Index("ix_outages_lookup", "tenant_id", "service_key", "started_at"),
     )
 

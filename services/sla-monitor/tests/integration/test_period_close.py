@@ -13,26 +13,36 @@ from sla_monitor.main import create_app
 from sla_monitor.settings import Settings
 
 
-async def test_failed_period_is_closed_once_and_published(database_url: str,
-                                                          kafka_bootstrap: str) -> None:
+async def test_failed_period_is_closed_once_and_published(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     contract_id = uuid.uuid4()
     terms = examples.contract_terms(contract_id=contract_id)
     service_key = terms.sla_definitions[0].service_key
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     clock = FixedClock(examples.march_close_time())
-    async with running_app(create_app(settings, clock=clock)) as (_, client), \
-            EventCollector(kafka_bootstrap, ["sla.v1"]) as collector:
-        await publish_envelope(kafka_bootstrap, make_event(
-            "contract.activated", subject=str(contract_id),
-            data=ContractActivated(terms=terms, activated_at=datetime.now(UTC))))
+    async with (
+        running_app(create_app(settings, clock=clock)) as (_, client),
+        EventCollector(kafka_bootstrap, ["sla.v1"]) as collector,
+    ):
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event(
+                "contract.activated",
+                subject=str(contract_id),
+                data=ContractActivated(terms=terms, activated_at=datetime.now(UTC)),
+            ),
+        )
 
         async def terms_known() -> bool:
             return (await client.get(f"/contracts/{contract_id}/terms")).status_code == 200
 
         await wait_until(terms_known, message="terms projected from contracts.v1")
 
-        batch = {"tenant_id": "acme-bank", "items": [{"service_key": service_key,
-                                                      **examples.OUTAGE}]}
+        batch = {
+            "tenant_id": "acme-bank",
+            "items": [{"service_key": service_key, **examples.OUTAGE}],
+        }
         first = await client.post("/telemetry", json=batch, headers={"Idempotency-Key": "k-1"})
         assert (first.status_code, first.json()) == (202, {"accepted": 1, "duplicates": 0})
         again = await client.post("/telemetry", json=batch)
@@ -40,13 +50,19 @@ async def test_failed_period_is_closed_once_and_published(database_url: str,
 
         url = f"/contracts/{contract_id}/slas/AVAIL-CORE/periods/{examples.PERIOD}"
         live = (await client.get(url)).json()
-        assert (live["status"], live["attainment"], live["outcome"]) == \
-            ("open", "99.4609", "failed")
+        assert (live["status"], live["attainment"], live["outcome"]) == (
+            "open",
+            "99.4609",
+            "failed",
+        )
 
         closed = await client.post(url + "/close")
         assert closed.status_code == 200, closed.text
-        assert closed.json()["figures"] == {"period_minutes": "44580", "excluded_minutes": "60",
-                                            "downtime_minutes": "240"}
+        assert closed.json()["figures"] == {
+            "period_minutes": "44580",
+            "excluded_minutes": "60",
+            "downtime_minutes": "240",
+        }
         assert (await client.post(url + "/close")).status_code == 409
 
         [event] = await collector.wait_for(lambda e: e.type == "sla.period_closed")
@@ -57,8 +73,9 @@ async def test_failed_period_is_closed_once_and_published(database_url: str,
         assert event.data["closed_at"].startswith("2026-04-04T12:00:00")
 
 
-async def test_unknown_contract_and_bad_period_are_clear_4xx(database_url: str,
-                                                             kafka_bootstrap: str) -> None:
+async def test_unknown_contract_and_bad_period_are_clear_4xx(
+    database_url: str, kafka_bootstrap: str
+) -> None:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     async with running_app(create_app(settings)) as (_, client):
         missing = await client.get(f"/contracts/{uuid.uuid4()}/slas/X/periods/2026-03")

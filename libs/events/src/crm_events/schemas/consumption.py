@@ -12,7 +12,9 @@ from crm_events.types import Quantity
 class ConsumptionItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    record_id: str = Field(min_length=1, max_length=200, description="The ERP's id; idempotency key.")
+    record_id: str = Field(
+        min_length=1, max_length=200, description="The ERP's id; idempotency key."
+    )
     contract_id: uuid.UUID
     resource_unit: str = Field(examples=["SRV-WIN"])
     period_label: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])

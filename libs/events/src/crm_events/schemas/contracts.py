@@ -100,13 +100,17 @@ class SlaDefinition(_Model):
     minimum_level: Percent
     measurement_period: MeasurementPeriod = MeasurementPeriod.MONTH
     priority: str | None = Field(default=None, description="Incident priority, for incident SLAs.")
-    target_minutes: int | None = Field(default=None, description="Incident response/resolution target.")
+    target_minutes: int | None = Field(
+        default=None, description="Incident response/resolution target."
+    )
     maintenance_windows: MaintenanceWindows = Field(default_factory=MaintenanceWindows)
     allocation_pct: Percent = Field(description="Share of the at-risk amount credited on failure.")
     performance_category: str | None = None
     earn_back_periods: int = Field(default=0, ge=0)
     repeated_default_count: int | None = Field(
-        default=None, ge=2, le=12,
+        default=None,
+        ge=2,
+        le=12,
         description="below_expected in this many of the last 12 periods counts as a failure.",
     )
 
@@ -118,7 +122,9 @@ class PerformanceCategory(_Model):
 
 class CreditTerms(_Model):
     at_risk_pct: Percent = Field(description="At-risk amount as % of monthly charges.")
-    pool_pct: Percent = Field(default=Percent("100"), description="Total of SLA allocations allowed.")
+    pool_pct: Percent = Field(
+        default=Percent("100"), description="Total of SLA allocations allowed."
+    )
     performance_categories: list[PerformanceCategory] = Field(default_factory=list)
     root_cause_due_business_days: int = Field(default=10, ge=1)
 
@@ -147,8 +153,9 @@ class ContractDocument(_Model):
     reference: str = Field(min_length=1, max_length=100, examples=["ACME-ITO-2026"])
     customer: str = Field(min_length=1, max_length=200)
     supplier: str = Field(min_length=1, max_length=200)
-    currency: str = Field(min_length=3, max_length=3, examples=["USD"],
-                          description="ISO 4217 code.")
+    currency: str = Field(
+        min_length=3, max_length=3, examples=["USD"], description="ISO 4217 code."
+    )
     timezone: str = Field(examples=["America/New_York"], description="IANA time zone.")
     start_date: date
     end_date: date | None = None

@@ -20,5 +20,6 @@ class ObligationCreated(BaseModel):
     due_date: date
     source_event_id: str | None = None
     period_label: str | None = Field(
-        default=None, description="The contract period the obligation follows up, if any.")
+        default=None, description="The contract period the obligation follows up, if any."
+    )
     created_at: datetime

@@ -24,7 +24,9 @@ class OutageItem(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> OutageItem:
         if self.started_at.tzinfo is None or self.ended_at.tzinfo is None:
-            raise ValueError("started_at and ended_at need a UTC offset (e.g. 2026-03-10T14:00:00Z)")
+            raise ValueError(
+                "started_at and ended_at need a UTC offset (e.g. 2026-03-10T14:00:00Z)"
+            )
         if self.ended_at <= self.started_at:
             raise ValueError("ended_at must be after started_at")
         return self

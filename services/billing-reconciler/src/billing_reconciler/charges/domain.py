@@ -42,8 +42,11 @@ class ChargeLine:
 def base_charge(unit: ResourceUnit, currency: str) -> ChargeLine:
     amount = round_money(unit.baseline_volume * unit.unit_price, currency)
     return ChargeLine(
-        kind=LineKind.BASE, resource_unit=unit.code, quantity=unit.baseline_volume,
-        rate=unit.unit_price, amount=amount,
+        kind=LineKind.BASE,
+        resource_unit=unit.code,
+        quantity=unit.baseline_volume,
+        rate=unit.unit_price,
+        amount=amount,
         formula=f"baseline {unit.baseline_volume} × unit price {unit.unit_price} = {amount}",
         inputs={"baseline_volume": str(unit.baseline_volume), "unit_price": str(unit.unit_price)},
     )
@@ -58,27 +61,41 @@ def volume_adjustment(unit: ResourceUnit, actual: Decimal, currency: str) -> Cha
     baseline = unit.baseline_volume
     band = baseline * unit.deadband_pct / HUNDRED
     upper, lower = baseline + band, baseline - band
-    inputs = {"actual": str(actual), "baseline_volume": str(baseline),
-              "deadband_pct": str(unit.deadband_pct), "deadband_mode": unit.deadband_mode.value}
+    inputs = {
+        "actual": str(actual),
+        "baseline_volume": str(baseline),
+        "deadband_pct": str(unit.deadband_pct),
+        "deadband_mode": unit.deadband_mode.value,
+    }
     if lower <= actual <= upper:
         return None
     excess_only = unit.deadband_mode is DeadbandMode.EXCESS_ONLY
     if actual > upper:
         kind, rate = LineKind.ARC, unit.arc_rate
         quantity = actual - (upper if excess_only else baseline)
-        edge = f"baseline {baseline} × (1 + {unit.deadband_pct}%)" if excess_only \
+        edge = (
+            f"baseline {baseline} × (1 + {unit.deadband_pct}%)"
+            if excess_only
             else f"baseline {baseline}"
+        )
         variance = f"(actual {actual} − {edge})"
     else:
         kind, rate = LineKind.RRC, unit.rrc_rate
         quantity = (lower if excess_only else baseline) - actual
-        edge = f"baseline {baseline} × (1 − {unit.deadband_pct}%)" if excess_only \
+        edge = (
+            f"baseline {baseline} × (1 − {unit.deadband_pct}%)"
+            if excess_only
             else f"baseline {baseline}"
+        )
         variance = f"({edge} − actual {actual})"
     amount = round_money(quantity * rate, currency)
     inputs["rate"] = str(rate)
     return ChargeLine(
-        kind=kind, resource_unit=unit.code, quantity=quantity, rate=rate, amount=amount,
+        kind=kind,
+        resource_unit=unit.code,
+        quantity=quantity,
+        rate=rate,
+        amount=amount,
         formula=f"{kind.value.upper()} = {variance} × rate {rate} = {quantity} × {rate} = {amount}",
         inputs=inputs,
     )
@@ -91,8 +108,9 @@ class MonthlyCharges:
     units_without_consumption: list[str]
 
 
-def monthly_charges(units: Iterable[ResourceUnit], actuals: Mapping[str, Decimal],
-                    currency: str) -> MonthlyCharges:
+def monthly_charges(
+    units: Iterable[ResourceUnit], actuals: Mapping[str, Decimal], currency: str
+) -> MonthlyCharges:
     """M = base charges + ARC − RRC for the period (before credits)."""
     lines: list[ChargeLine] = []
     missing: list[str] = []

@@ -27,5 +27,6 @@ class PeriodChargesRead(BaseModel):
     at_risk_pct: Percent
     at_risk_amount: Amount
     units_without_consumption: list[str] = Field(
-        description="Resource units with no consumption for the period (baseline assumed).")
+        description="Resource units with no consumption for the period (baseline assumed)."
+    )
     consumption_record_ids: list[str]

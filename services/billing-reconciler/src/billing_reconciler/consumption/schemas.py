@@ -10,10 +10,21 @@ class ConsumptionBatch(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"items": [
-            {"record_id": "ERP-2026-03-0001", "contract_id": "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f",
-             "resource_unit": "SRV-WIN", "period_label": "2026-03", "quantity": "214"},
-        ]}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "record_id": "ERP-2026-03-0001",
+                            "contract_id": "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f",
+                            "resource_unit": "SRV-WIN",
+                            "period_label": "2026-03",
+                            "quantity": "214",
+                        },
+                    ]
+                }
+            ]
+        },
     )
 
     items: list[ConsumptionItem] = Field(min_length=1, max_length=10_000)

@@ -23,9 +23,14 @@ class CreditAmount:
     formula: str
 
 
-def service_credit(*, at_risk: Decimal, allocation_pct: Decimal, currency: str,
-                   already_credited: Decimal = Decimal(0),
-                   category_pct: Decimal | None = None) -> CreditAmount:
+def service_credit(
+    *,
+    at_risk: Decimal,
+    allocation_pct: Decimal,
+    currency: str,
+    already_credited: Decimal = Decimal(0),
+    category_pct: Decimal | None = None,
+) -> CreditAmount:
     """Credit = ARA × allocation % (× category % when the contract uses categories),
     capped so that the period's credits never exceed ARA."""
     factor = allocation_pct / HUNDRED
@@ -38,7 +43,8 @@ def service_credit(*, at_risk: Decimal, allocation_pct: Decimal, currency: str,
     amount = min(uncapped, room)
     formula += f" = {uncapped}"
     if amount < uncapped:
-        formula += (f", capped at the at-risk amount: {at_risk} − {already_credited} already "
-                    f"credited this period = {amount}")
-    return CreditAmount(amount=amount, uncapped=uncapped, capped=amount < uncapped,
-                        formula=formula)
+        formula += (
+            f", capped at the at-risk amount: {at_risk} − {already_credited} already "
+            f"credited this period = {amount}"
+        )
+    return CreditAmount(amount=amount, uncapped=uncapped, capped=amount < uncapped, formula=formula)

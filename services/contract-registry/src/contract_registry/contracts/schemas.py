@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_events.schemas.contracts import ContractDocument
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "tenant_id": "acme-bank",
     "reference": "ACME-ITO-2026",
     "customer": "Acme Bank",
@@ -17,14 +18,27 @@ EXAMPLE = {
     "start_date": "2026-01-01",
     "end_date": "2028-12-31",
     "price_book": [
-        {"code": "SRV-WIN", "name": "Windows server", "unit": "server", "unit_price": "150.00",
-         "baseline_volume": "200", "arc_rate": "140.00", "rrc_rate": "120.00",
-         "deadband_pct": "5"},
+        {
+            "code": "SRV-WIN",
+            "name": "Windows server",
+            "unit": "server",
+            "unit_price": "150.00",
+            "baseline_volume": "200",
+            "arc_rate": "140.00",
+            "rrc_rate": "120.00",
+            "deadband_pct": "5",
+        },
     ],
     "sla_definitions": [
-        {"code": "AVAIL-CORE", "name": "Core banking availability",
-         "metric_kind": "availability", "service_key": "core-banking",
-         "expected_level": "99.9", "minimum_level": "99.5", "allocation_pct": "40"},
+        {
+            "code": "AVAIL-CORE",
+            "name": "Core banking availability",
+            "metric_kind": "availability",
+            "service_key": "core-banking",
+            "expected_level": "99.9",
+            "minimum_level": "99.5",
+            "allocation_pct": "40",
+        },
     ],
     "credit_terms": {"at_risk_pct": "12", "pool_pct": "200"},
 }
@@ -36,7 +50,9 @@ class ContractCreate(ContractDocument):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
     tenant_id: str | None = Field(
-        default=None, min_length=1, max_length=100,
+        default=None,
+        min_length=1,
+        max_length=100,
         description="The customer account the contract belongs to; required unless the "
         "caller acts for one tenant (X-Tenant-Id).",
     )

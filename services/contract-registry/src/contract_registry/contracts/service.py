@@ -19,17 +19,26 @@ from crm_platform.errors import Conflict, NotFound, Unprocessable
 
 def _read(contract: Contract, version: ContractVersion) -> ContractRead:
     return ContractRead(
-        id=contract.id, tenant_id=contract.tenant_id, reference=contract.reference,
-        customer=contract.customer, supplier=contract.supplier, currency=contract.currency,
-        timezone=contract.timezone, status=contract.status, start_date=contract.start_date,
-        end_date=contract.end_date, current_version=contract.current_version,
-        created_at=contract.created_at, updated_at=contract.updated_at,
+        id=contract.id,
+        tenant_id=contract.tenant_id,
+        reference=contract.reference,
+        customer=contract.customer,
+        supplier=contract.supplier,
+        currency=contract.currency,
+        timezone=contract.timezone,
+        status=contract.status,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        current_version=contract.current_version,
+        created_at=contract.created_at,
+        updated_at=contract.updated_at,
         terms=ContractDocument.model_validate(version.document),
     )
 
 
-async def _load(session: AsyncSession, principal: Principal, contract_id: uuid.UUID,
-                *, for_update: bool = False) -> tuple[Contract, ContractVersion]:
+async def _load(
+    session: AsyncSession, principal: Principal, contract_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[Contract, ContractVersion]:
     contract = await session.get(Contract, contract_id, with_for_update=for_update)
     if contract is None or not principal.can_access(contract.tenant_id):
         raise NotFound(f"contract {contract_id} not found")
@@ -38,31 +47,54 @@ async def _load(session: AsyncSession, principal: Principal, contract_id: uuid.U
     return contract, version
 
 
-async def create_draft(*, session: AsyncSession, principal: Principal, clock: Clock,
-                       body: ContractCreate) -> ContractRead:
+async def create_draft(
+    *, session: AsyncSession, principal: Principal, clock: Clock, body: ContractCreate
+) -> ContractRead:
     tenant_id = principal.tenant_id or body.tenant_id
     if tenant_id is None:
-        raise Unprocessable("tenant_id is required when the caller acts for all tenants",
-                            details=[{"loc": "body.tenant_id", "message": "required"}])
+        raise Unprocessable(
+            "tenant_id is required when the caller acts for all tenants",
+            details=[{"loc": "body.tenant_id", "message": "required"}],
+        )
     if principal.tenant_id and body.tenant_id and body.tenant_id != principal.tenant_id:
-        raise Unprocessable("tenant_id does not match the caller's tenant",
-                            details=[{"loc": "body.tenant_id", "message": "other tenant"}])
-    duplicate = await session.scalar(sa.select(Contract.id).where(
-        Contract.tenant_id == tenant_id, Contract.reference == body.reference))
+        raise Unprocessable(
+            "tenant_id does not match the caller's tenant",
+            details=[{"loc": "body.tenant_id", "message": "other tenant"}],
+        )
+    duplicate = await session.scalar(
+        sa.select(Contract.id).where(
+            Contract.tenant_id == tenant_id, Contract.reference == body.reference
+        )
+    )
     if duplicate is not None:
-        raise Conflict(f"contract reference {body.reference!r} already exists ({duplicate})",
-                       details=[{"loc": "body.reference", "message": "already used"}])
+        raise Conflict(
+            f"contract reference {body.reference!r} already exists ({duplicate})",
+            details=[{"loc": "body.reference", "message": "already used"}],
+        )
     now = clock.now()
     document = ContractDocument.model_validate(body.model_dump(exclude={"tenant_id"}))
     contract = Contract(
-        id=uuid.uuid4(), tenant_id=tenant_id, reference=document.reference,
-        customer=document.customer, supplier=document.supplier, currency=document.currency,
-        timezone=document.timezone, status="draft", start_date=document.start_date,
-        end_date=document.end_date, current_version=1, created_at=now, updated_at=now,
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        reference=document.reference,
+        customer=document.customer,
+        supplier=document.supplier,
+        currency=document.currency,
+        timezone=document.timezone,
+        status="draft",
+        start_date=document.start_date,
+        end_date=document.end_date,
+        current_version=1,
+        created_at=now,
+        updated_at=now,
     )
     version = ContractVersion(
-        contract_id=contract.id, version=1, tenant_id=tenant_id, state="draft",
-        effective_from=document.start_date, document=document.model_dump(mode="json"),
+        contract_id=contract.id,
+        version=1,
+        tenant_id=tenant_id,
+        state="draft",
+        effective_from=document.start_date,
+        document=document.model_dump(mode="json"),
         created_at=now,
     )
     session.add(contract)
@@ -72,8 +104,9 @@ async def create_draft(*, session: AsyncSession, principal: Principal, clock: Cl
     return _read(contract, version)
 
 
-async def activate(*, session: AsyncSession, principal: Principal, clock: Clock, emit: Emit,
-                   contract_id: uuid.UUID) -> ContractRead:
+async def activate(
+    *, session: AsyncSession, principal: Principal, clock: Clock, emit: Emit, contract_id: uuid.UUID
+) -> ContractRead:
     """Validate the whole draft (every problem at once) and publish `contract.activated`."""
     contract, version = await _load(session, principal, contract_id, for_update=True)
     if contract.status != "draft":
@@ -83,8 +116,7 @@ async def activate(*, session: AsyncSession, principal: Principal, clock: Clock,
     if problems:
         raise Unprocessable(
             f"the contract cannot be activated: {len(problems)} problem(s)",
-            details=[{"loc": p.loc, "message": p.message}
-                     for p in problems],
+            details=[{"loc": p.loc, "message": p.message} for p in problems],
             code="activation_rejected",
         )
     now = clock.now()
@@ -92,34 +124,57 @@ async def activate(*, session: AsyncSession, principal: Principal, clock: Clock,
     contract.updated_at = now
     version.state = "effective"
     version.activated_at = now
-    terms = ContractTerms(**document.model_dump(), contract_id=contract.id,
-                          tenant_id=contract.tenant_id, version=version.version,
-                          effective_from=version.effective_from)
-    await emit("contract.activated", subject=str(contract.id), tenant=contract.tenant_id,
-               data=ContractActivated(terms=terms, activated_at=now))
+    terms = ContractTerms(
+        **document.model_dump(),
+        contract_id=contract.id,
+        tenant_id=contract.tenant_id,
+        version=version.version,
+        effective_from=version.effective_from,
+    )
+    await emit(
+        "contract.activated",
+        subject=str(contract.id),
+        tenant=contract.tenant_id,
+        data=ContractActivated(terms=terms, activated_at=now),
+    )
     await session.flush()
     return _read(contract, version)
 
 
-async def get(*, session: AsyncSession, principal: Principal,
-              contract_id: uuid.UUID) -> ContractRead:
+async def get(
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+) -> ContractRead:
     contract, version = await _load(session, principal, contract_id)
     return _read(contract, version)
 
 
-async def list_contracts(*, session: AsyncSession, principal: Principal,
-                         customer: str | None, supplier: str | None, status: str | None,
-                         limit: int) -> list[ContractRead]:
-    query = (sa.select(Contract, ContractVersion)
-             .join(ContractVersion, sa.and_(ContractVersion.contract_id == Contract.id,
-                                            ContractVersion.version == Contract.current_version))
-             .where(principal.tenant_filter(Contract.tenant_id)))
+async def list_contracts(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    customer: str | None,
+    supplier: str | None,
+    status: str | None,
+    limit: int,
+) -> list[ContractRead]:
+    query = (
+        sa.select(Contract, ContractVersion)
+        .join(
+            ContractVersion,
+            sa.and_(
+                ContractVersion.contract_id == Contract.id,
+                ContractVersion.version == Contract.current_version,
+            ),
+        )
+        .where(principal.tenant_filter(Contract.tenant_id))
+    )
     if customer:
         query = query.where(Contract.customer == customer)
     if supplier:
         query = query.where(Contract.supplier == supplier)
     if status:
         query = query.where(Contract.status == status)
-    rows = (await session.execute(query.order_by(Contract.created_at, Contract.id)
-                                  .limit(limit))).all()
+    rows = (
+        await session.execute(query.order_by(Contract.created_at, Contract.id).limit(limit))
+    ).all()
     return [_read(c, v) for c, v in rows]

@@ -10,14 +10,18 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from itertools import pairwise
 from zoneinfo import available_timezones
 
 from contract_registry.contracts.currencies import ISO_4217
 from crm_events.schemas.contracts import ContractDocument, Direction, MetricKind
 
 HUNDRED = Decimal(100)
-PERCENT_METRICS = {MetricKind.AVAILABILITY, MetricKind.INCIDENT_RESPONSE,
-                   MetricKind.INCIDENT_RESOLUTION}
+PERCENT_METRICS = {
+    MetricKind.AVAILABILITY,
+    MetricKind.INCIDENT_RESPONSE,
+    MetricKind.INCIDENT_RESOLUTION,
+}
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,11 @@ def validate_for_activation(doc: ContractDocument) -> list[Problem]:
     for i, ob in enumerate(doc.obligation_definitions):
         if ob.rrule is not None and "FREQ=" not in ob.rrule.upper():
             add(f"obligation_definitions[{i}].rrule", "an RRULE needs FREQ= (RFC 5545)")
-    for field, codes in (("price_book", [u.code for u in doc.price_book]),
-                         ("sla_definitions", [s.code for s in doc.sla_definitions]),
-                         ("obligation_definitions", [o.code for o in doc.obligation_definitions])):
+    for field, codes in (
+        ("price_book", [u.code for u in doc.price_book]),
+        ("sla_definitions", [s.code for s in doc.sla_definitions]),
+        ("obligation_definitions", [o.code for o in doc.obligation_definitions]),
+    ):
         for code, count in Counter(codes).items():
             if count > 1:
                 add(field, f"code {code!r} appears {count} times; codes must be unique")
@@ -79,10 +85,12 @@ def _price_book(doc: ContractDocument, add: _Problems) -> None:
         for j, band in bands:
             if band.from_pct >= band.to_pct:
                 add(f"{base}.band_rates[{j}]", "from_pct must be below to_pct")
-        for (_, a), (j, b) in zip(bands, bands[1:], strict=False):
+        for (_, a), (j, b) in pairwise(bands):
             if b.from_pct < a.to_pct:
-                add(f"{base}.band_rates[{j}]",
-                    f"band {b.from_pct}–{b.to_pct}% overlaps band {a.from_pct}–{a.to_pct}%")
+                add(
+                    f"{base}.band_rates[{j}]",
+                    f"band {b.from_pct}–{b.to_pct}% overlaps band {a.from_pct}–{a.to_pct}%",
+                )
 
 
 def _slas(doc: ContractDocument, add: _Problems) -> None:
@@ -93,13 +101,17 @@ def _slas(doc: ContractDocument, add: _Problems) -> None:
             add(f"{base}.service_key", "an SLA needs the telemetry service key it reads")
         higher = sla.direction is Direction.HIGHER_IS_BETTER
         if higher and sla.minimum_level > sla.expected_level:
-            add(f"{base}.minimum_level",
+            add(
+                f"{base}.minimum_level",
                 f"minimum {sla.minimum_level} is better than expected {sla.expected_level} "
-                "(higher is better, so the minimum must be at or below the expected level)")
+                "(higher is better, so the minimum must be at or below the expected level)",
+            )
         if not higher and sla.minimum_level < sla.expected_level:
-            add(f"{base}.minimum_level",
+            add(
+                f"{base}.minimum_level",
                 f"minimum {sla.minimum_level} is better than expected {sla.expected_level} "
-                "(lower is better, so the minimum must be at or above the expected level)")
+                "(lower is better, so the minimum must be at or above the expected level)",
+            )
         if sla.metric_kind in PERCENT_METRICS:
             for name in ("expected_level", "minimum_level"):
                 if not Decimal(0) <= getattr(sla, name) <= HUNDRED:
@@ -112,15 +124,19 @@ def _slas(doc: ContractDocument, add: _Problems) -> None:
         if sla.allocation_pct < 0:
             add(f"{base}.allocation_pct", "allocation_pct cannot be negative")
         if sla.performance_category and sla.performance_category not in categories:
-            add(f"{base}.performance_category",
-                f"category {sla.performance_category!r} is not defined in credit_terms")
+            add(
+                f"{base}.performance_category",
+                f"category {sla.performance_category!r} is not defined in credit_terms",
+            )
         for j, window in enumerate(sla.maintenance_windows.fixed):
             if window.end <= window.start:
                 add(f"{base}.maintenance_windows.fixed[{j}]", "end must be after start")
     total = sum((s.allocation_pct for s in doc.sla_definitions), Decimal(0))
     if total > doc.credit_terms.pool_pct:
-        add("sla_definitions",
-            f"allocations total {total}%, beyond the pool of {doc.credit_terms.pool_pct}%")
+        add(
+            "sla_definitions",
+            f"allocations total {total}%, beyond the pool of {doc.credit_terms.pool_pct}%",
+        )
 
 
 def _credit_terms(doc: ContractDocument, add: _Problems) -> None:
@@ -136,5 +152,6 @@ def _rebates(doc: ContractDocument, add: _Problems) -> None:
     for i, tier in enumerate(tiers):
         if tier.to_amount is not None and tier.to_amount <= tier.from_amount:
             add(f"rebate_tiers[{i}].to_amount", "to_amount must be above from_amount")
-        if i and tiers[i - 1].to_amount is not None and tier.from_amount < tiers[i - 1].to_amount:
+        previous_end = tiers[i - 1].to_amount if i else None
+        if previous_end is not None and tier.from_amount < previous_end:
             add(f"rebate_tiers[{i}].from_amount", "tiers must not overlap")

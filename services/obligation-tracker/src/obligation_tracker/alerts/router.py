@@ -13,8 +13,12 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
 @router.get("", response_model=list[AlertRead], summary="List alerts, newest first")
-async def list_alerts(session: SessionDep, principal: CurrentPrincipal,
-                      contract_id: uuid.UUID | None = None,
-                      limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AlertRead]:
-    return await service.list_alerts(session=session, principal=principal,
-                                     contract_id=contract_id, limit=limit)
+async def list_alerts(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    contract_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AlertRead]:
+    return await service.list_alerts(
+        session=session, principal=principal, contract_id=contract_id, limit=limit
+    )

@@ -21,12 +21,18 @@ async def list_obligations(
     owner_role: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ObligationRead]:
-    return await service.list_obligations(session=session, principal=principal,
-                                          contract_id=contract_id, status=status,
-                                          owner_role=owner_role, limit=limit)
+    return await service.list_obligations(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        status=status,
+        owner_role=owner_role,
+        limit=limit,
+    )
 
 
 @router.get("/{obligation_id}", response_model=ObligationRead, summary="One obligation")
-async def get_obligation(obligation_id: uuid.UUID, session: SessionDep,
-                         principal: CurrentPrincipal) -> ObligationRead:
+async def get_obligation(
+    obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> ObligationRead:
     return await service.get(session=session, principal=principal, obligation_id=obligation_id)

@@ -24,8 +24,9 @@ from obligation_tracker.obligations.schemas import ObligationRead
 ROOT_CAUSE = "root_cause_report"
 
 
-async def open_root_cause(*, session: AsyncSession, clock: Clock, emit: Emit,
-                          event: SlaPeriodClosed, source_event_id: str) -> Obligation | None:
+async def open_root_cause(
+    *, session: AsyncSession, clock: Clock, emit: Emit, event: SlaPeriodClosed, source_event_id: str
+) -> Obligation | None:
     """A failed or below-expected period opens a root-cause report, due in the contract's
     number of business days after the close, in the contract's time zone."""
     if event.outcome not in (Outcome.FAILED, Outcome.BELOW_EXPECTED):
@@ -38,38 +39,64 @@ async def open_root_cause(*, session: AsyncSession, clock: Clock, emit: Emit,
     now = clock.now()
     obligation_id = uuid.uuid4()
     values = dict(
-        id=obligation_id, tenant_id=terms.tenant_id, contract_id=event.contract_id,
+        id=obligation_id,
+        tenant_id=terms.tenant_id,
+        contract_id=event.contract_id,
         kind=ROOT_CAUSE,
         title=f"Root-cause report: {event.sla_code} {event.outcome.value} in {event.period.label}",
-        clause=f"SLA {event.sla_code}", owner_role="service_delivery_manager",
-        severity="high" if event.outcome is Outcome.FAILED else "medium", status="open",
+        clause=f"SLA {event.sla_code}",
+        owner_role="service_delivery_manager",
+        severity="high" if event.outcome is Outcome.FAILED else "medium",
+        status="open",
         due_date=add_business_days(closed_local, days),
         dedup_key=f"{ROOT_CAUSE}:{event.contract_id}:{event.sla_code}:{event.period.label}",
         source_event_id=source_event_id,
-        details={"sla_code": event.sla_code, "period": event.period.label,
-                 "attainment": str(event.attainment), "outcome": event.outcome.value,
-                 "due_rule": f"{days} business days after close ({closed_local})"},
+        details={
+            "sla_code": event.sla_code,
+            "period": event.period.label,
+            "attainment": str(event.attainment),
+            "outcome": event.outcome.value,
+            "due_rule": f"{days} business days after close ({closed_local})",
+        },
         created_at=now,
     )
     inserted = await session.scalar(
-        pg_insert(Obligation).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+        pg_insert(Obligation)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(Obligation.id)
     )
     if inserted is None:
         return None  # the same period was already followed up
-    await emit("obligation.created", subject=str(event.contract_id), tenant=terms.tenant_id,
-               data=ObligationCreated(
-                   obligation_id=obligation_id, contract_id=event.contract_id, kind=ROOT_CAUSE,
-                   title=values["title"], owner_role=values["owner_role"],
-                   severity=values["severity"], due_date=values["due_date"],
-                   source_event_id=source_event_id, period_label=event.period.label,
-                   created_at=now))
+    await emit(
+        "obligation.created",
+        subject=str(event.contract_id),
+        tenant=terms.tenant_id,
+        data=ObligationCreated(
+            obligation_id=obligation_id,
+            contract_id=event.contract_id,
+            kind=ROOT_CAUSE,
+            title=values["title"],
+            owner_role=values["owner_role"],
+            severity=values["severity"],
+            due_date=values["due_date"],
+            source_event_id=source_event_id,
+            period_label=event.period.label,
+            created_at=now,
+        ),
+    )
     return await session.get(Obligation, obligation_id)
 
 
-async def list_obligations(*, session: AsyncSession, principal: Principal,
-                           contract_id: uuid.UUID | None, status: str | None,
-                           owner_role: str | None, limit: int) -> list[ObligationRead]:
+async def list_obligations(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: uuid.UUID | None,
+    status: str | None,
+    owner_role: str | None,
+    limit: int,
+) -> list[ObligationRead]:
     query = sa.select(Obligation).where(principal.tenant_filter(Obligation.tenant_id))
     if contract_id is not None:
         query = query.where(Obligation.contract_id == contract_id)
@@ -77,13 +104,15 @@ async def list_obligations(*, session: AsyncSession, principal: Principal,
         query = query.where(Obligation.status == status)
     if owner_role is not None:
         query = query.where(Obligation.owner_role == owner_role)
-    rows = (await session.scalars(query.order_by(Obligation.due_date, Obligation.id)
-                                  .limit(limit))).all()
+    rows = (
+        await session.scalars(query.order_by(Obligation.due_date, Obligation.id).limit(limit))
+    ).all()
     return [ObligationRead.model_validate(r) for r in rows]
 
 
-async def get(*, session: AsyncSession, principal: Principal,
-              obligation_id: uuid.UUID) -> ObligationRead:
+async def get(
+    *, session: AsyncSession, principal: Principal, obligation_id: uuid.UUID
+) -> ObligationRead:
     row = await session.get(Obligation, obligation_id)
     if row is None or not principal.can_access(row.tenant_id):
         raise NotFound(f"obligation {obligation_id} not found")

@@ -102,8 +102,9 @@ def total_seconds(intervals: Iterable[Interval]) -> int:
     return sum(iv.seconds for iv in merge(intervals))
 
 
-def maintenance_intervals(windows: MaintenanceWindows, timezone: str,
-                          period: PeriodBounds) -> list[Interval]:
+def maintenance_intervals(
+    windows: MaintenanceWindows, timezone: str, period: PeriodBounds
+) -> list[Interval]:
     """Recurring (weekly, local wall-clock) and one-off windows that touch the period."""
     zone = ZoneInfo(timezone)
     found = [Interval(w.start.astimezone(UTC), w.end.astimezone(UTC)) for w in windows.fixed]
@@ -145,8 +146,9 @@ class AvailabilityResult:
         return None if value is None else value.quantize(ATTAINMENT_PLACES, ROUND_HALF_EVEN)
 
 
-def availability(period: PeriodBounds, outages: Iterable[Interval],
-                 maintenance: Sequence[Interval]) -> AvailabilityResult:
+def availability(
+    period: PeriodBounds, outages: Iterable[Interval], maintenance: Sequence[Interval]
+) -> AvailabilityResult:
     """(period − excluded − downtime) / (period − excluded) × 100.
 
     Maintenance windows are excluded from the period; downtime inside them is not counted.
@@ -163,8 +165,13 @@ def availability(period: PeriodBounds, outages: Iterable[Interval],
     )
 
 
-def classify(attainment: Decimal | None, *, expected: Decimal, minimum: Decimal,
-             direction: Direction = Direction.HIGHER_IS_BETTER) -> Outcome:
+def classify(
+    attainment: Decimal | None,
+    *,
+    expected: Decimal,
+    minimum: Decimal,
+    direction: Direction = Direction.HIGHER_IS_BETTER,
+) -> Outcome:
     """met at or better than expected; below_expected down to minimum; failed beyond it."""
     if attainment is None:
         return Outcome.NO_DATA

@@ -28,6 +28,7 @@ class AttainmentRead(BaseModel):
     outcome: Outcome
     figures: AvailabilityFigures | None
     counted_downtime: list[DowntimeInterval] = Field(
-        default_factory=list, description="The downtime intervals that counted, in UTC.")
+        default_factory=list, description="The downtime intervals that counted, in UTC."
+    )
     explanation: str
     closed_at: datetime | None = None

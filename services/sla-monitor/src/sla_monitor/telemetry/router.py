@@ -20,19 +20,28 @@ router = APIRouter(prefix="/telemetry", tags=["telemetry"])
     "item rejects the batch and the 422 lists every invalid item by index and field. The "
     "same interval sent twice is stored once. Send an `Idempotency-Key` to make retries safe.",
 )
-async def post_telemetry(batch: TelemetryBatch, session: SessionDep,
-                         principal: CurrentPrincipal, idempotency: IdempotencyDep) -> JSONResponse:
+async def post_telemetry(
+    batch: TelemetryBatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
     tenant_id = principal.tenant_id or batch.tenant_id
     if tenant_id is None:
-        raise Unprocessable("tenant_id is required when the caller acts for all tenants",
-                            details=[{"loc": "body.tenant_id", "message": "required"}])
+        raise Unprocessable(
+            "tenant_id is required when the caller acts for all tenants",
+            details=[{"loc": "body.tenant_id", "message": "required"}],
+        )
     if principal.tenant_id and batch.tenant_id and batch.tenant_id != principal.tenant_id:
-        raise Unprocessable("tenant_id does not match the caller's tenant",
-                            details=[{"loc": "body.tenant_id", "message": "other tenant"}])
+        raise Unprocessable(
+            "tenant_id does not match the caller's tenant",
+            details=[{"loc": "body.tenant_id", "message": "other tenant"}],
+        )
 
     async def work() -> TelemetryAccepted:
-        stored, duplicates = await service.ingest(session=session, tenant_id=tenant_id,
-                                                  items=batch.items)
+        stored, duplicates = await service.ingest(
+            session=session, tenant_id=tenant_id, items=batch.items
+        )
         return TelemetryAccepted(accepted=stored, duplicates=duplicates)
 
     return await idempotency.run(work, status_code=202)

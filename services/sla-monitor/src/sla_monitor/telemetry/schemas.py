@@ -10,16 +10,27 @@ class TelemetryBatch(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "tenant_id": "acme-bank",
-            "items": [{"kind": "outage", "service_key": "core-banking",
-                       "started_at": "2026-03-10T14:00:00Z", "ended_at": "2026-03-10T19:00:00Z",
-                       "source_id": "INC-4711"}],
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "acme-bank",
+                    "items": [
+                        {
+                            "kind": "outage",
+                            "service_key": "core-banking",
+                            "started_at": "2026-03-10T14:00:00Z",
+                            "ended_at": "2026-03-10T19:00:00Z",
+                            "source_id": "INC-4711",
+                        }
+                    ],
+                }
+            ]
+        },
     )
 
     tenant_id: str | None = Field(
-        default=None, max_length=100,
+        default=None,
+        max_length=100,
         description="The tenant the telemetry belongs to; required unless the caller acts "
         "for one tenant (X-Tenant-Id).",
     )
