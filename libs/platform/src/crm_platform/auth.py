@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends, Header
 
-from crm_platform.errors import NotFound
+from crm_platform.errors import NotFound, Unprocessable
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,23 @@ class Principal:
         if self.tenant_id is None:
             return sa.true()
         return column == self.tenant_id
+
+    def resolve_tenant(self, requested: str | None) -> str:
+        """The tenant a write acts for: the caller's own, or the one the body names when the
+        caller acts for all tenants."""
+        if self.tenant_id is None:
+            if requested is None:
+                raise Unprocessable(
+                    "tenant_id is required when the caller acts for all tenants",
+                    details=[{"loc": "body.tenant_id", "message": "required"}],
+                )
+            return requested
+        if requested is not None and requested != self.tenant_id:
+            raise Unprocessable(
+                "tenant_id does not match the caller's tenant",
+                details=[{"loc": "body.tenant_id", "message": "another tenant"}],
+            )
+        return self.tenant_id
 
     def check(self, tenant_id: str, what: str) -> None:
         # Another tenant's object is reported as missing, never as forbidden.

@@ -9,6 +9,7 @@ harmless: a version is written once and the contract status only moves forward.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -19,7 +20,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.schemas.contracts import ContractTerms
+from crm_events.consumer import EventContext, Handlers
+from crm_events.schemas.contracts import (
+    ContractActivated,
+    ContractAmended,
+    ContractTerminated,
+    ContractTerms,
+)
 from crm_platform.deps import CurrentPrincipal, SessionDep
 from crm_platform.errors import NotFound
 
@@ -162,3 +169,26 @@ def terms_router() -> APIRouter:
         )
 
     return router
+
+
+TermsApplier = Callable[[AsyncSession, ContractTerms, str], Awaitable[object]]
+
+
+def contract_terms_handlers(apply: TermsApplier = record_terms) -> Handlers:
+    """The handler table for contracts.v1: every consuming service keeps the terms the same
+    way; `apply` may do more with them (sla-monitor indexes its SLA definitions)."""
+
+    async def on_activated(ctx: EventContext, event: ContractActivated) -> None:
+        await apply(ctx.session, event.terms, "active")
+
+    async def on_amended(ctx: EventContext, event: ContractAmended) -> None:
+        await apply(ctx.session, event.terms, "active")
+
+    async def on_terminated(ctx: EventContext, event: ContractTerminated) -> None:
+        await apply(ctx.session, event.terms, "terminated")
+
+    return {
+        "contract.activated": [on_activated],
+        "contract.amended": [on_amended],
+        "contract.terminated": [on_terminated],
+    }

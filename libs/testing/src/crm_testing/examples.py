@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from crm_events.schemas.contracts import ContractTerms
+from crm_events.schemas.billing import CreditCalculated, Explanation
+from crm_events.schemas.contracts import ContractTerms, MetricKind
+from crm_events.schemas.sla import AvailabilityFigures, Outcome, Period, SlaPeriodClosed
 
 PERIOD = "2026-03"
 OUTAGE = {"started_at": "2026-03-14T03:00:00Z", "ended_at": "2026-03-14T08:00:00Z"}
@@ -115,3 +117,53 @@ def contract_terms(
 
 def march_close_time() -> datetime:
     return datetime(2026, 4, 4, 12, 0, tzinfo=UTC)
+
+
+def period_closed(
+    contract_id: uuid.UUID, *, outcome: str = "failed", closed_at: datetime | None = None
+) -> SlaPeriodClosed:
+    """sla-monitor's event for AVAIL-CORE in March 2026 (the worked example's figures)."""
+    return SlaPeriodClosed(
+        contract_id=contract_id,
+        contract_version=1,
+        sla_code="AVAIL-CORE",
+        metric_kind=MetricKind.AVAILABILITY,
+        period=Period(
+            label=PERIOD,
+            start=datetime(2026, 3, 1, 5, tzinfo=UTC),
+            end=datetime(2026, 4, 1, 4, tzinfo=UTC),
+        ),
+        timezone="America/New_York",
+        attainment=EXPECTED["attainment"],
+        expected_level=Decimal("99.9"),
+        minimum_level=Decimal("99.5"),
+        outcome=Outcome(outcome),
+        figures=AvailabilityFigures(
+            period_minutes=Decimal(44580),
+            excluded_minutes=Decimal(60),
+            downtime_minutes=Decimal(240),
+        ),
+        explanation="worked example",
+        closed_at=closed_at or march_close_time(),
+    )
+
+
+def credit_calculated(contract_id: uuid.UUID) -> CreditCalculated:
+    """billing-reconciler's event for the worked example's credit."""
+    return CreditCalculated(
+        credit_id=uuid.uuid4(),
+        contract_id=contract_id,
+        sla_code="AVAIL-CORE",
+        period_label=PERIOD,
+        currency="USD",
+        monthly_charges=EXPECTED["monthly_charges"],
+        at_risk_pct=Decimal(12),
+        at_risk_amount=EXPECTED["at_risk_amount"],
+        allocation_pct=Decimal(40),
+        credit_amount=EXPECTED["credit"],
+        outcome="failed",
+        explanation=Explanation(
+            clause="Service credits", contract_version=1, formula="11035.20 × 40%", inputs={}
+        ),
+        calculated_at=datetime.now(UTC),
+    )

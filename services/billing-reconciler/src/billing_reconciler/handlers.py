@@ -6,23 +6,10 @@ from billing_reconciler.consumption.service import record
 from billing_reconciler.credits.service import on_period_closed
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.consumption import ConsumptionRecorded
-from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.topics import Topic
 from crm_platform.auth import Principal
-from crm_platform.contract_terms import record_terms
-
-
-async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
-    await record_terms(ctx.session, event.terms, "active")
-
-
-async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
-    await record_terms(ctx.session, event.terms, "active")
-
-
-async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:
-    await record_terms(ctx.session, event.terms, "terminated")
+from crm_platform.contract_terms import contract_terms_handlers
 
 
 async def on_consumption_recorded(ctx: EventContext, event: ConsumptionRecorded) -> None:
@@ -42,9 +29,7 @@ async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> Non
 
 
 HANDLERS: Handlers = {
-    "contract.activated": [on_contract_activated],
-    "contract.amended": [on_contract_amended],
-    "contract.terminated": [on_contract_terminated],
+    **contract_terms_handlers(),
     "consumption.recorded": [on_consumption_recorded],
     "sla.period_closed": [on_sla_period_closed],
 }

@@ -2,41 +2,13 @@
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from billing_reconciler.main import create_app
 from billing_reconciler.settings import Settings
 from crm_events.schemas.contracts import ContractActivated
-from crm_events.schemas.sla import AvailabilityFigures, Outcome, Period, SlaPeriodClosed
 from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
-
-
-def _period_closed(contract_id: uuid.UUID) -> SlaPeriodClosed:
-    return SlaPeriodClosed(
-        contract_id=contract_id,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        metric_kind="availability",
-        period=Period(
-            label="2026-03",
-            start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-            end=datetime(2026, 4, 1, 4, tzinfo=UTC),
-        ),
-        timezone="America/New_York",
-        attainment=examples.EXPECTED["attainment"],
-        expected_level=Decimal("99.9"),
-        minimum_level=Decimal("99.5"),
-        outcome=Outcome.FAILED,
-        figures=AvailabilityFigures(
-            period_minutes=Decimal(44580),
-            excluded_minutes=Decimal(60),
-            downtime_minutes=Decimal(240),
-        ),
-        explanation="test",
-        closed_at=examples.march_close_time(),
-    )
 
 
 async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
@@ -86,13 +58,17 @@ async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
             ("arc", "1960.00")
         ]
 
-        closed = make_event("sla.period_closed", subject=subject, data=_period_closed(contract_id))
+        closed = make_event(
+            "sla.period_closed", subject=subject, data=examples.period_closed(contract_id)
+        )
         await publish_envelope(kafka_bootstrap, closed)
         await publish_envelope(kafka_bootstrap, closed)  # redelivered
         # A second, distinct close of the same period (e.g. an operator retry upstream).
         await publish_envelope(
             kafka_bootstrap,
-            make_event("sla.period_closed", subject=subject, data=_period_closed(contract_id)),
+            make_event(
+                "sla.period_closed", subject=subject, data=examples.period_closed(contract_id)
+            ),
         )
 
         [credit_event] = await collector.wait_for(

@@ -2,14 +2,11 @@
 the health read model follows the other services' events."""
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from contract_registry.main import create_app
 from contract_registry.settings import Settings
-from crm_events.schemas.billing import CreditCalculated, Explanation
 from crm_events.schemas.contracts import ContractTerms
-from crm_events.schemas.sla import Outcome, Period, SlaPeriodClosed
 from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
@@ -74,46 +71,9 @@ async def test_health_follows_sla_and_billing_events(
     async with running_app(create_app(settings)) as (_, client):
         contract = (await client.post("/contracts", json=examples.contract_document())).json()
         cid = uuid.UUID(contract["id"])
-        closed = make_event(
-            "sla.period_closed",
-            subject=str(cid),
-            data=SlaPeriodClosed(
-                contract_id=cid,
-                contract_version=1,
-                sla_code="AVAIL-CORE",
-                metric_kind="availability",
-                period=Period(
-                    label="2026-03",
-                    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-                    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
-                ),
-                timezone="America/New_York",
-                attainment=Decimal("99.4609"),
-                expected_level=Decimal("99.9"),
-                minimum_level=Decimal("99.5"),
-                outcome=Outcome.FAILED,
-                explanation="x",
-                closed_at=datetime.now(UTC),
-            ),
-        )
+        closed = make_event("sla.period_closed", subject=str(cid), data=examples.period_closed(cid))
         credit = make_event(
-            "billing.credit_calculated",
-            subject=str(cid),
-            data=CreditCalculated(
-                credit_id=uuid.uuid4(),
-                contract_id=cid,
-                sla_code="AVAIL-CORE",
-                period_label="2026-03",
-                currency="USD",
-                monthly_charges=Decimal("91960.00"),
-                at_risk_pct=Decimal(12),
-                at_risk_amount=Decimal("11035.20"),
-                allocation_pct=Decimal(40),
-                credit_amount=Decimal("4414.08"),
-                outcome="failed",
-                explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
-                calculated_at=datetime.now(UTC),
-            ),
+            "billing.credit_calculated", subject=str(cid), data=examples.credit_calculated(cid)
         )
         for event in (closed, credit, credit):
             await publish_envelope(kafka_bootstrap, event)

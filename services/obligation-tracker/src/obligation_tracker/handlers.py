@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.billing import CreditCalculated
-from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.topics import Topic
-from crm_platform.contract_terms import record_terms
+from crm_platform.contract_terms import contract_terms_handlers
 from obligation_tracker.alerts.service import on_credit_calculated
 from obligation_tracker.obligations.service import open_root_cause
-
-
-async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
-    await record_terms(ctx.session, event.terms, "active")
-
-
-async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
-    await record_terms(ctx.session, event.terms, "active")
-
-
-async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:
-    await record_terms(ctx.session, event.terms, "terminated")
 
 
 async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> None:
@@ -46,9 +33,7 @@ async def on_billing_credit_calculated(ctx: EventContext, event: CreditCalculate
 
 
 HANDLERS: Handlers = {
-    "contract.activated": [on_contract_activated],
-    "contract.amended": [on_contract_amended],
-    "contract.terminated": [on_contract_terminated],
+    **contract_terms_handlers(),
     "sla.period_closed": [on_sla_period_closed],
     "billing.credit_calculated": [on_billing_credit_calculated],
 }

@@ -2,11 +2,8 @@
 
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
-from crm_events.schemas.billing import CreditCalculated, Explanation
 from crm_events.schemas.contracts import ContractActivated
-from crm_events.schemas.sla import Outcome, Period, SlaPeriodClosed
 from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
@@ -39,43 +36,15 @@ async def test_failed_period_opens_one_root_cause_and_raises_one_alert(
         closed = make_event(
             "sla.period_closed",
             subject=subject,
-            data=SlaPeriodClosed(
-                contract_id=contract_id,
-                contract_version=1,
-                sla_code="AVAIL-CORE",
-                metric_kind="availability",
-                period=Period(
-                    label="2026-03",
-                    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-                    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
-                ),
-                timezone="America/New_York",
-                attainment=Decimal("99.4609"),
-                expected_level=Decimal("99.9"),
-                minimum_level=Decimal("99.5"),
-                outcome=Outcome.FAILED,
-                explanation="x",
-                closed_at=datetime(2026, 4, 3, 15, tzinfo=UTC),
+            # Closed on Friday 2026-04-03 in New York.
+            data=examples.period_closed(
+                contract_id, closed_at=datetime(2026, 4, 3, 15, tzinfo=UTC)
             ),
-        )  # Friday in New York
+        )
         credit = make_event(
             "billing.credit_calculated",
             subject=subject,
-            data=CreditCalculated(
-                credit_id=uuid.uuid4(),
-                contract_id=contract_id,
-                sla_code="AVAIL-CORE",
-                period_label="2026-03",
-                currency="USD",
-                monthly_charges=Decimal("91960.00"),
-                at_risk_pct=Decimal(12),
-                at_risk_amount=Decimal("11035.20"),
-                allocation_pct=Decimal(40),
-                credit_amount=Decimal("4414.08"),
-                outcome="failed",
-                explanation=Explanation(clause="c", contract_version=1, formula="f", inputs={}),
-                calculated_at=datetime.now(UTC),
-            ),
+            data=examples.credit_calculated(contract_id),
         )
         for event in (closed, closed, credit, credit):
             await publish_envelope(kafka_bootstrap, event)

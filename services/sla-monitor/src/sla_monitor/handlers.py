@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from crm_events.consumer import EventContext, Handlers
-from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
+from crm_platform.contract_terms import contract_terms_handlers
 from sla_monitor.contracts.service import apply_terms
 from sla_monitor.telemetry.service import ingest
-
-
-async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
-    await apply_terms(session=ctx.session, terms=event.terms, status="active")
-
-
-async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
-    await apply_terms(session=ctx.session, terms=event.terms, status="active")
-
-
-async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:
-    await apply_terms(session=ctx.session, terms=event.terms, status="terminated")
 
 
 async def on_telemetry_recorded(ctx: EventContext, event: TelemetryRecorded) -> None:
@@ -27,9 +15,7 @@ async def on_telemetry_recorded(ctx: EventContext, event: TelemetryRecorded) -> 
 
 
 HANDLERS: Handlers = {
-    "contract.activated": [on_contract_activated],
-    "contract.amended": [on_contract_amended],
-    "contract.terminated": [on_contract_terminated],
+    **contract_terms_handlers(apply_terms),
     "telemetry.recorded": [on_telemetry_recorded],
 }
 

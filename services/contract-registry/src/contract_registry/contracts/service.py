@@ -50,17 +50,7 @@ async def _load(
 async def create_draft(
     *, session: AsyncSession, principal: Principal, clock: Clock, body: ContractCreate
 ) -> ContractRead:
-    tenant_id = principal.tenant_id or body.tenant_id
-    if tenant_id is None:
-        raise Unprocessable(
-            "tenant_id is required when the caller acts for all tenants",
-            details=[{"loc": "body.tenant_id", "message": "required"}],
-        )
-    if principal.tenant_id and body.tenant_id and body.tenant_id != principal.tenant_id:
-        raise Unprocessable(
-            "tenant_id does not match the caller's tenant",
-            details=[{"loc": "body.tenant_id", "message": "other tenant"}],
-        )
+    tenant_id = principal.resolve_tenant(body.tenant_id)
     duplicate = await session.scalar(
         sa.select(Contract.id).where(
             Contract.tenant_id == tenant_id, Contract.reference == body.reference

@@ -10,7 +10,7 @@ from crm_platform.contract_terms import record_terms
 from sla_monitor.models import SlaDefinitionRow
 
 
-async def apply_terms(*, session: AsyncSession, terms: ContractTerms, status: str) -> None:
+async def apply_terms(session: AsyncSession, terms: ContractTerms, status: str) -> None:
     await record_terms(session, terms, status)
     current = await session.scalar(
         sa.select(sa.func.max(SlaDefinitionRow.contract_version)).where(

@@ -4,7 +4,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from crm_platform.deps import CurrentPrincipal, IdempotencyDep, SessionDep
-from crm_platform.errors import Unprocessable
 from sla_monitor.telemetry import service
 from sla_monitor.telemetry.schemas import TelemetryAccepted, TelemetryBatch
 
@@ -26,17 +25,7 @@ async def post_telemetry(
     principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    tenant_id = principal.tenant_id or batch.tenant_id
-    if tenant_id is None:
-        raise Unprocessable(
-            "tenant_id is required when the caller acts for all tenants",
-            details=[{"loc": "body.tenant_id", "message": "required"}],
-        )
-    if principal.tenant_id and batch.tenant_id and batch.tenant_id != principal.tenant_id:
-        raise Unprocessable(
-            "tenant_id does not match the caller's tenant",
-            details=[{"loc": "body.tenant_id", "message": "other tenant"}],
-        )
+    tenant_id = principal.resolve_tenant(batch.tenant_id)
 
     async def work() -> TelemetryAccepted:
         stored, duplicates = await service.ingest(
