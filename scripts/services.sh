@@ -26,10 +26,15 @@ start_one() {
   local prefix; prefix="$(echo "${module}" | tr '[:lower:]' '[:upper:]')_"
   local url_var="${prefix}DATABASE_URL"
   export "${url_var}=${!url_var:-postgresql+asyncpg://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/$(service_db "$name")}"
+  if port_open 127.0.0.1 "$port"; then
+    die "port ${port} for ${name} is already taken by another process"
+  fi
   log "starting ${name} on 127.0.0.1:${port} (log: ${RUN_DIR}/${name}.log)"
-  (cd "${REPO_ROOT}" && nohup "$PY" -m "${module}" serve \
-      --host "${CRM_BIND_HOST:-127.0.0.1}" --port "${port}" >"${RUN_DIR}/${name}.log" 2>&1 &
-   echo $! > "$pidfile")
+  # nohup on its own (not after `cd &&`), so $! is the service's pid and not a subshell's.
+  cd "${REPO_ROOT}"
+  nohup "$PY" -m "${module}" serve --host "${CRM_BIND_HOST:-127.0.0.1}" --port "${port}" \
+    >"${RUN_DIR}/${name}.log" 2>&1 &
+  echo $! > "$pidfile"
 }
 
 wait_ready() {

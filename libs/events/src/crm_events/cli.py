@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from crm_events.catalog import render_markdown
 from crm_events.dlq import read_dead_letters, replay
 from crm_events.kafka import ensure_topics
 from crm_events.schema_export import export_schemas
@@ -91,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     exp = schemas.add_parser("export")
     exp.add_argument("directory")
 
+    sub.add_parser("catalog")
+
     args = parser.parse_args(argv)
+    if args.group == "catalog":
+        print(render_markdown())
+        return 0
     if args.group == "topics":
         asyncio.run(ensure_topics(_bootstrap(args), partitions=args.partitions))
         return 0

@@ -47,3 +47,12 @@ def test_the_rule_catches_removed_retyped_and_newly_required_fields() -> None:
     assert any("$.c: newly required" in p for p in found)
     optional_addition = {**old, "properties": {**old["properties"], "d": {"type": "string"}}}
     assert incompatibilities(old, optional_addition) == []
+
+
+def test_the_event_catalog_document_is_current() -> None:
+    from crm_events.catalog import render_markdown
+
+    doc = Path(__file__).resolve().parents[4] / "docs" / "events.md"
+    assert doc.read_text().strip() == render_markdown().strip(), (
+        "docs/events.md is stale: uv run crm-events catalog > docs/events.md"
+    )
