@@ -17,7 +17,7 @@ fetch() {
   fi
   log "fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central into ${KAFKA_HOME}/libs"
   rm -rf "${KAFKA_HOME}"
-  mvn -q -B -f "${REPO_ROOT}/deploy/kafka/pom.xml" \
+  mvn -q -B -Dstyle.color=never -f "${REPO_ROOT}/deploy/kafka/pom.xml" \
     -Dkafka.version="${KAFKA_VERSION}" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="${KAFKA_HOME}/libs"
   touch "${KAFKA_HOME}/.complete"

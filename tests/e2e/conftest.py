@@ -1,3 +1,4 @@
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -7,13 +8,21 @@ from crm_testing.infra import create_database, drop_database
 
 from .stack import SERVICES, Stack, new_stack
 
+_timings: dict[str, object] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if "stack_ready_seconds" in _timings:
+        terminalreporter.write_line(
+            f"e2e: four service processes ready in {_timings['stack_ready_seconds']:.1f} s "
+            f"(logs: {_timings['log_dir']})"
+        )
+
 
 @pytest.fixture(scope="session")
 async def stack(
     postgres_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    import time
-
     databases = {
         name: await create_database(postgres_server_url, "e2e_" + name.split("-")[0])
         for name in SERVICES
@@ -26,7 +35,8 @@ async def stack(
             svc.start(kafka_bootstrap)
         await running.wait_ready()
         running.started_in = time.monotonic() - started
-        print(f"\n[e2e] four services ready in {running.started_in:.1f}s; logs in {log_dir}")
+        _timings["stack_ready_seconds"] = running.started_in
+        _timings["log_dir"] = str(log_dir)
         yield running
     finally:
         running.stop()

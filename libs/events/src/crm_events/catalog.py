@@ -71,13 +71,24 @@ def render_markdown() -> str:
         "",
     ]
     for topic in Topic:
-        lines += [f"## `{topic.value}`", "",
-                  f"Produced by {_PRODUCERS[topic]}; consumed by {_CONSUMERS[topic]}.", ""]
+        lines += [
+            f"## `{topic.value}`",
+            "",
+            f"Produced by {_PRODUCERS[topic]}; consumed by {_CONSUMERS[topic]}.",
+            "",
+        ]
         for spec in REGISTRY.values():
             if spec.topic is not topic:
                 continue
             schema = spec.model.model_json_schema(mode="serialization")
-            lines += [f"### `{spec.type}` (`{spec.dataschema}`)", "", spec.description, "",
-                      "| field | type | required | description |", "|---|---|---|---|",
-                      *_fields(schema), ""]
+            lines += [
+                f"### `{spec.type}` (`{spec.dataschema}`)",
+                "",
+                spec.description,
+                "",
+                "| field | type | required | description |",
+                "|---|---|---|---|",
+                *_fields(schema),
+                "",
+            ]
     return "\n".join(lines)
