@@ -181,3 +181,60 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_can_be_replay
         await wait_until(lambda: _effects(sessions, bad.id), message="replayed event handled")
         await asyncio.sleep(0.2)
     assert await _effects(sessions, bad.id) == 1
+
+
+async def test_a_second_instance_joining_mid_stream_loses_and_repeats_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    group = f"scale-{uuid.uuid4().hex[:6]}"
+    events = [_event(note=f"n{i}") for i in range(60)]
+    producer = make_producer(kafka_bootstrap, client_id="scale-test")
+    await producer.start()
+
+    def runner() -> ConsumerRunner:
+        return ConsumerRunner(
+            group_id=group,
+            topics=[TOPIC],
+            handlers=HANDLERS,
+            session_factory=sessions,
+            producer=producer,
+            bootstrap_servers=kafka_bootstrap,
+            source="test",
+            max_records=5,
+        )
+
+    first, second = runner(), runner()
+    try:
+        await first.start()
+        for event in events[:30]:
+            await publish_envelope(kafka_bootstrap, event)
+        await second.start()  # a rebalance while the first is busy
+        for event in events[30:]:
+            await publish_envelope(kafka_bootstrap, event)
+
+        async def all_handled() -> bool:
+            async with sessions() as session:
+                ids = set((await session.scalars(sa.select(effects.c.event_id))).all())
+            return all(e.id in ids for e in events)
+
+        await wait_until(all_handled, timeout=60, message="every event handled")
+        await wait_until(
+            lambda: first.stats.assigned and second.stats.assigned,
+            timeout=30,
+            message="both instances own partitions",
+        )
+    finally:
+        await second.stop()
+        await first.stop()
+        await producer.stop()
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                sa.select(effects.c.event_id, sa.func.count())
+                .group_by(effects.c.event_id)
+                .where(effects.c.event_id.in_([e.id for e in events]))
+            )
+        ).all()
+    assert len(rows) == 60
+    assert all(count == 1 for _, count in rows)
