@@ -46,7 +46,7 @@ def postgres_server() -> Iterator[str]:
         yield to_async_url(url)
         return
     if docker_available():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16", driver="asyncpg") as pg:
             yield pg.get_connection_url()
@@ -63,7 +63,7 @@ def kafka_broker() -> Iterator[str]:
         yield bootstrap
         return
     if docker_available():
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
 
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
