@@ -61,60 +61,124 @@ class EventSpec:
         )
 
 
+def _spec(event_type: str, topic: Topic, model: builtins.type[BaseModel], text: str) -> EventSpec:
+    return EventSpec(event_type, topic, model, description=text)
+
+
+_OBLIGATION_TRANSITIONS = {
+    "due_soon": "An open obligation is due within the warning horizon.",
+    "overdue": "An obligation passed its due date unfulfilled.",
+    "fulfilled": "An obligation was fulfilled, with its evidence.",
+    "waived": "An obligation was waived, with the reason and who waived it.",
+    "escalated": "An overdue obligation was escalated to the next level.",
+}
+
 _SPECS = [
-    EventSpec(
+    _spec(
         "contract.activated",
         Topic.CONTRACTS,
         contracts.ContractActivated,
-        description="A contract became active; carries the full terms of its version.",
+        "A contract became active; carries the full terms of its version.",
     ),
-    EventSpec(
+    _spec(
         "contract.amended",
         Topic.CONTRACTS,
         contracts.ContractAmended,
-        description="A new version of an active contract took effect; full terms.",
+        "A new version of an active contract took effect; full terms.",
     ),
-    EventSpec(
+    _spec(
         "contract.terminated",
         Topic.CONTRACTS,
         contracts.ContractTerminated,
-        description="A contract ended (terminated or expired); its last terms.",
+        "A contract ended (terminated or expired); its last terms.",
     ),
-    EventSpec(
+    _spec(
         "telemetry.recorded",
         Topic.TELEMETRY,
         telemetry.TelemetryRecorded,
-        description="A batch of service telemetry (outages).",
+        "A batch of service telemetry (outages, samples, incidents, measurements).",
     ),
-    EventSpec(
+    _spec(
         "consumption.recorded",
         Topic.CONSUMPTION,
         consumption.ConsumptionRecorded,
-        description="A batch of consumption records per resource unit and period.",
+        "A batch of consumption records per resource unit and period.",
     ),
-    EventSpec(
+    _spec(
+        "sla.at_risk",
+        Topic.SLA,
+        sla.SlaAtRisk,
+        "The projection says the period will miss (once per SLA and period).",
+    ),
+    _spec(
+        "sla.breached",
+        Topic.SLA,
+        sla.SlaBreached,
+        "A failure is certain before the period ends (once per SLA and period).",
+    ),
+    _spec(
         "sla.period_closed",
         Topic.SLA,
         sla.SlaPeriodClosed,
-        description="An SLA's measurement period closed with its attainment and outcome.",
+        "An SLA's measurement period closed with its attainment and outcome.",
     ),
-    EventSpec(
+    _spec(
+        "sla.period_restated",
+        Topic.SLA,
+        sla.SlaPeriodRestated,
+        "Late telemetry changed a closed period; the old and the new figures.",
+    ),
+    _spec(
+        "billing.charges_computed",
+        Topic.BILLING,
+        billing.ChargesComputed,
+        "The expected charges of a contract period, line by line.",
+    ),
+    _spec(
         "billing.credit_calculated",
         Topic.BILLING,
         billing.CreditCalculated,
-        description="A service credit was computed for a failed SLA period.",
+        "A service credit was computed, or revised (see revision and delta_amount).",
     ),
-    EventSpec(
+    _spec(
+        "billing.credit_earned_back",
+        Topic.BILLING,
+        billing.CreditEarnedBack,
+        "A credit was returned: the SLA met its expected level for the earn-back periods.",
+    ),
+    _spec(
+        "billing.volume_band_exceeded",
+        Topic.BILLING,
+        billing.VolumeBandExceeded,
+        "Actual volume left a resource unit's volume band.",
+    ),
+    _spec(
+        "reconciliation.completed",
+        Topic.BILLING,
+        billing.ReconciliationCompleted,
+        "An invoice was reconciled: totals, sums per discrepancy class, status.",
+    ),
+    _spec(
+        "reconciliation.discrepancy_found",
+        Topic.BILLING,
+        billing.DiscrepancyFound,
+        "One difference between an invoice and what the contract says.",
+    ),
+    _spec(
         "obligation.created",
         Topic.OBLIGATIONS,
         obligations.ObligationCreated,
-        description="An obligation instance was opened.",
+        "An obligation instance was opened.",
     ),
-    EventSpec(
+    *[
+        _spec(f"obligation.{name}", Topic.OBLIGATIONS, obligations.ObligationTransitioned, text)
+        for name, text in _OBLIGATION_TRANSITIONS.items()
+    ],
+    _spec(
         "alert.raised",
         Topic.ALERTS,
         alerts.AlertRaised,
-        description="An alert was raised (once per deduplication key).",
+        "An alert was raised (once per deduplication key).",
     ),
 ]
 

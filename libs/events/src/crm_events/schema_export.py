@@ -34,11 +34,12 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 def _types(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
     schema = _resolve(schema, root)
-    if "anyOf" in schema:
-        out: set[str] = set()
-        for s in schema["anyOf"]:
-            out |= _types(s, root)
-        return out
+    for union in ("anyOf", "oneOf"):
+        if union in schema:
+            out: set[str] = set()
+            for s in schema[union]:
+                out |= _types(s, root)
+            return out
     if "enum" in schema:
         return {f"enum:{v}" for v in schema["enum"]}
     if "const" in schema:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crm_events.consumer import EventContext, Handlers
-from crm_events.schemas.telemetry import TelemetryRecorded
+from crm_events.schemas.telemetry import OutageItem, TelemetryRecorded
 from crm_events.topics import Topic
 from crm_platform.contract_terms import contract_terms_handlers
 from sla_monitor.contracts.service import apply_terms
@@ -11,7 +11,9 @@ from sla_monitor.telemetry.service import ingest
 
 
 async def on_telemetry_recorded(ctx: EventContext, event: TelemetryRecorded) -> None:
-    await ingest(session=ctx.session, tenant_id=ctx.envelope.tenant, items=event.items)
+    # Only outages are measured so far; the other kinds are accepted by the schema.
+    outages = [item for item in event.items if isinstance(item, OutageItem)]
+    await ingest(session=ctx.session, tenant_id=ctx.envelope.tenant, items=outages)
 
 
 HANDLERS: Handlers = {

@@ -19,6 +19,11 @@ class ConsumptionItem(BaseModel):
     resource_unit: str = Field(examples=["SRV-WIN"])
     period_label: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])
     quantity: Quantity = Field(ge=0)
+    correction: bool = Field(
+        default=False,
+        description="True to replace an earlier record with the same record_id (the "
+        "history is kept); without it a different quantity under a known id is refused.",
+    )
 
 
 class ConsumptionRecorded(BaseModel):

@@ -90,6 +90,36 @@ class MaintenanceWindows(_Model):
     fixed: list[FixedWindow] = Field(default_factory=list)
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class ServiceHours(_Model):
+    """When the service is measured, in the contract's time zone. Outside these hours
+    downtime does not count and the minutes are not part of the measured period."""
+
+    weekdays: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4, 5, 6], description="0 = Monday … 6 = Sunday."
+    )
+    start: str = Field(default="00:00", pattern=_HHMM, examples=["07:00"])
+    end: str = Field(default="24:00", pattern=_HHMM, examples=["19:00"])
+    exclude_holidays: bool = Field(
+        default=False, description="Holidays of the contract's calendar are outside hours."
+    )
+
+
+class SmallSampleRule(_Model):
+    """Incident SLAs with few incidents: below `minimum_sample` incidents in a period the
+    percentage is not used; the period is met when misses ≤ `allowed_misses`, else failed."""
+
+    minimum_sample: int = Field(ge=1, examples=[20])
+    allowed_misses: int = Field(default=0, ge=0, examples=[1])
+
+
+class Statistic(StrEnum):
+    MEAN = "mean"
+    PERCENTILE = "percentile"
+
+
 class SlaDefinition(_Model):
     code: str = Field(examples=["AVAIL-CORE"])
     name: str = ""
@@ -113,6 +143,18 @@ class SlaDefinition(_Model):
         le=12,
         description="below_expected in this many of the last 12 periods counts as a failure.",
     )
+    service_hours: ServiceHours | None = Field(
+        default=None, description="Measured hours; none means around the clock."
+    )
+    small_sample: SmallSampleRule | None = None
+    statistic: Statistic = Field(
+        default=Statistic.MEAN, description="Measurement SLAs: the statistic of the values."
+    )
+    percentile: Percent | None = Field(
+        default=None, description="Measurement SLAs with statistic=percentile, e.g. 95."
+    )
+    unit: str | None = Field(default=None, description="Measurement SLAs: unit, e.g. ms.")
+    clause: str = Field(default="", description="The clause that defines this SLA.")
 
 
 class PerformanceCategory(_Model):
@@ -140,6 +182,48 @@ class ObligationDefinition(_Model):
     severity: str = "medium"
 
 
+class Governance(_Model):
+    """The governance cadence: a recurring review with the customer."""
+
+    review_rrule: str = Field(
+        default="FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1",
+        description="RFC 5545 RRULE of the review (quarterly by default).",
+    )
+    owner_role: str = "account_executive"
+    due_offset_business_days: int = Field(default=0, ge=0)
+
+
+class Escalation(_Model):
+    """Who hears of an overdue obligation, and when."""
+
+    delay_business_days: int = Field(
+        default=3, ge=0, description="Business days overdue before each escalation."
+    )
+    levels: list[str] = Field(
+        default_factory=lambda: [
+            "service_delivery_manager",
+            "account_executive",
+            "executive_sponsor",
+        ],
+        description="Roles escalated to, in order.",
+    )
+
+
+class InterpretationNote(_Model):
+    """The agreed reading of a clause, who agreed it and when."""
+
+    note: str
+    agreed_by: list[str] = Field(min_length=1, examples=[["J. Smith (Acme)", "A. Lee (Globex)"]])
+    agreed_on: date
+
+
+class Clause(_Model):
+    ref: str = Field(examples=["Schedule 3 §2.1"])
+    title: str = ""
+    text: str = ""
+    interpretation_notes: list[InterpretationNote] = Field(default_factory=list)
+
+
 class RebateTier(_Model):
     from_amount: Amount
     to_amount: Amount | None = None
@@ -165,6 +249,22 @@ class ContractDocument(_Model):
     obligation_definitions: list[ObligationDefinition] = Field(default_factory=list)
     rebate_tiers: list[RebateTier] = Field(default_factory=list)
     period_close_grace_hours: int = Field(default=72, ge=0)
+    restatement_window_days: int = Field(
+        default=90, ge=0, description="Telemetry this many days after a close restates it."
+    )
+    holidays: list[date] = Field(
+        default_factory=list, description="The contract's holiday calendar (local dates)."
+    )
+    governance: Governance | None = None
+    escalation: Escalation = Field(default_factory=Escalation)
+    clauses: list[Clause] = Field(default_factory=list)
+    reconciliation_tolerance: Amount = Field(
+        default=Amount("0.00"),
+        description="Invoice differences up to this amount per line are not discrepancies.",
+    )
+    contract_year_start: date | None = Field(
+        default=None, description="First day of contract year 1 (rebates); start_date if empty."
+    )
 
 
 class ContractTerms(ContractDocument):

@@ -23,3 +23,25 @@ class ObligationCreated(BaseModel):
         default=None, description="The contract period the obligation follows up, if any."
     )
     created_at: datetime
+
+
+class ObligationTransitioned(BaseModel):
+    """An obligation changed state: due_soon, overdue, fulfilled, waived or escalated."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    obligation_id: uuid.UUID
+    contract_id: uuid.UUID
+    kind: str
+    title: str
+    from_status: str
+    status: str
+    due_date: date
+    owner_role: str
+    owner: str | None = None
+    escalation_level: int = 0
+    escalated_to: str | None = None
+    evidence: dict[str, str] | None = None
+    reason: str | None = None
+    by: str | None = None
+    at: datetime

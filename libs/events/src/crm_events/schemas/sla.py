@@ -35,6 +35,29 @@ class AvailabilityFigures(BaseModel):
     downtime_minutes: Quantity
 
 
+class IncidentFigures(BaseModel):
+    """Incident SLAs: incidents of the priority closed in the period, and how many missed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    priority: str
+    target_minutes: int
+    incidents: int
+    within_target: int
+    missed_ticket_ids: list[str] = Field(default_factory=list)
+    small_sample_applied: bool = False
+
+
+class MeasurementFigures(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    statistic: str
+    percentile: Percent | None = None
+    unit: str | None = None
+    values: int
+    value: Quantity | None
+
+
 class SlaPeriodClosed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -49,5 +72,60 @@ class SlaPeriodClosed(BaseModel):
     minimum_level: Percent
     outcome: Outcome
     figures: AvailabilityFigures | None = None
+    incident_figures: IncidentFigures | None = None
+    measurement_figures: MeasurementFigures | None = None
     explanation: str
     closed_at: datetime
+
+
+class SlaAtRisk(BaseModel):
+    """The remaining error budget says the period will miss (sent once per SLA and period)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    contract_id: uuid.UUID
+    contract_version: int
+    sla_code: str
+    period: Period
+    attainment_so_far: Percent | None
+    projected_attainment: Percent | None
+    expected_level: Percent
+    minimum_level: Percent
+    remaining_budget_minutes: Quantity | None = Field(
+        default=None, description="Availability: downtime still allowed before a failure."
+    )
+    explanation: str
+    detected_at: datetime
+
+
+class SlaBreached(BaseModel):
+    """A failure is certain before the period ends (sent once per SLA and period)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    contract_id: uuid.UUID
+    contract_version: int
+    sla_code: str
+    period: Period
+    best_possible_attainment: Percent | None = Field(
+        description="Even with no more trouble this period, attainment cannot exceed this."
+    )
+    minimum_level: Percent
+    explanation: str
+    detected_at: datetime
+
+
+class PreviousFigures(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    attainment: Percent | None
+    outcome: Outcome
+    figures: dict[str, str] = Field(default_factory=dict)
+
+
+class SlaPeriodRestated(SlaPeriodClosed):
+    """Late telemetry changed a closed period: the new figures, and the old ones."""
+
+    restatement: int = Field(ge=1, description="1 for the first restatement of the period.")
+    previous: PreviousFigures
+    reason: str
