@@ -1,0 +1,92 @@
+"""Periodic jobs (period close, overdue checks…) that run once across N instances.
+
+    DEFINITION = ServiceDefinition(..., workers=[every(60, "close_periods", close_due_periods)])
+
+    async def close_due_periods(job: JobContext) -> None:
+        ...  # job.session is in a transaction; job.emit stages events in the outbox
+
+Each run is one transaction that first takes a transaction-scoped advisory lock named after
+the job: a second instance finds the lock taken and skips that run. The transaction commits
+when the job returns and rolls back when it raises (the next run tries again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_platform.clock import Clock
+from crm_platform.emitter import RequestEmitter
+from crm_platform.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+JOB_RUNS = Counter("crm_job_runs_total", "Scheduled job runs", ["job", "result"])
+
+
+@dataclass
+class JobContext:
+    session: AsyncSession
+    clock: Clock
+    emit: RequestEmitter
+    settings: ServiceSettings
+    run_id: str
+
+
+Job = Callable[[JobContext], Awaitable[None]]
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a job name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def run_once(app: FastAPI, name: str, job: Job) -> bool:
+    """Run the job now if no other instance is running it; True when it ran."""
+    state = app.state
+    async with state.session_factory() as session, session.begin():
+        got = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name))))
+        if not got:
+            JOB_RUNS.labels(name, "skipped").inc()
+            return False
+        run_id = f"job-{name}-{uuid.uuid4()}"
+        emitter = RequestEmitter(session, state.settings.service_name, run_id)
+        await job(
+            JobContext(
+                session=session,
+                clock=state.clock,
+                emit=emitter,
+                settings=state.settings,
+                run_id=run_id,
+            )
+        )
+    JOB_RUNS.labels(name, "ok").inc()
+    return True
+
+
+def every(seconds: float, name: str, job: Job) -> Callable[[FastAPI], Coroutine[Any, Any, None]]:
+    """A worker for `ServiceDefinition.workers` that runs `job` every `seconds`."""
+
+    async def worker(app: FastAPI) -> None:
+        while True:
+            try:
+                await run_once(app, name, job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # logged and retried at the next tick
+                JOB_RUNS.labels(name, "error").inc()
+                log.exception("job.failed", job=name, error=repr(exc))
+            await asyncio.sleep(seconds)
+
+    worker.__name__ = f"job:{name}"
+    return worker
