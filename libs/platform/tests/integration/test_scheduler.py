@@ -1,0 +1,70 @@
+"""Periodic jobs run once across instances and roll back when they fail."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm_platform.clock import FixedClock
+from crm_platform.db import make_session_factory
+from crm_platform.scheduler import JobContext, run_once
+from crm_platform.settings import ServiceSettings
+
+metadata = sa.MetaData()
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class _Settings(ServiceSettings):
+    service_name: str = "scheduler-test"
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    app = FastAPI()
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = FixedClock(datetime(2026, 4, 4, tzinfo=UTC))
+    app.state.settings = _Settings(database_url=database_url)
+    yield app
+    await engine.dispose()
+
+
+async def _count(app: FastAPI) -> int:
+    async with app.state.session_factory() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(runs)) or 0)
+
+
+async def test_two_instances_run_a_job_once_at_a_time(app: FastAPI) -> None:
+    gate = asyncio.Event()
+
+    async def slow_job(job: JobContext) -> None:
+        await job.session.execute(sa.insert(runs).values(at=job.clock.now()))
+        await gate.wait()
+
+    first = asyncio.create_task(run_once(app, "close", slow_job))
+    await asyncio.sleep(0.3)
+    assert await run_once(app, "close", slow_job) is False  # the other instance holds it
+    gate.set()
+    assert await first is True
+    assert await _count(app) == 1
+
+
+async def test_a_failing_run_changes_nothing(app: FastAPI) -> None:
+    async def broken(job: JobContext) -> None:
+        await job.session.execute(sa.insert(runs).values(at=job.clock.now()))
+        raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError):
+        await run_once(app, "broken", broken)
+    assert await _count(app) == 0
