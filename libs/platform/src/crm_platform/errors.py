@@ -13,7 +13,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_events.consumer import is_infrastructure_error
 
 log = structlog.get_logger(__name__)
 
@@ -129,8 +132,48 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A concurrent request created the same thing first (a unique key).
+        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+        return JSONResponse(
+            error_body(
+                request,
+                "conflict",
+                "the request conflicts with data stored meanwhile; read it and retry",
+                [{"loc": "body", "message": f"constraint {constraint}"}] if constraint else [],
+            ),
+            status_code=409,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_infrastructure_error(exc):
+            log.warning("request.database_unavailable", path=request.url.path, error=repr(exc))
+            return JSONResponse(
+                error_body(
+                    request,
+                    "service_unavailable",
+                    "the database is not reachable right now; retry the request "
+                    "(with the same Idempotency-Key)",
+                ),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_infrastructure_error(exc):
+            return JSONResponse(
+                error_body(
+                    request,
+                    "service_unavailable",
+                    "a backing service is not reachable right now; retry the request",
+                ),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         log.exception("request.unhandled_error", path=request.url.path)
         return JSONResponse(
             error_body(
