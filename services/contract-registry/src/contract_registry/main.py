@@ -7,12 +7,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from contract_registry.benchmarks.router import router as benchmarks_router
 from contract_registry.contracts.router import router as contracts_router
 from contract_registry.contracts.termination import end_due_contracts
 from contract_registry.handlers import HANDLERS, TOPICS
+from contract_registry.handover.router import router as handover_router
 from contract_registry.health.router import router as health_router
 from contract_registry.models import Base
 from contract_registry.settings import Settings
+from contract_registry.transfer.router import router as transfer_router
 from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
 from crm_platform.clock import Clock
 from crm_platform.scheduler import every
@@ -28,7 +31,13 @@ DEFINITION = ServiceDefinition(
     "governance team, and each contract's health and the portfolio's benchmarks from the "
     "other services' events.",
     version="0.2.0",
-    routers=[contracts_router, health_router],
+    routers=[
+        transfer_router,
+        contracts_router,
+        handover_router,
+        health_router,
+        benchmarks_router,
+    ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
