@@ -44,24 +44,62 @@ async def test_activation_lists_every_problem_with_its_path(
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     doc = examples.contract_document()
     doc["currency"] = "ZZZ"
+    doc["timezone"] = "Mars/Olympus"
+    doc["price_book"][0]["band_rates"] = [
+        {"from_pct": "80", "to_pct": "110"},
+        {"from_pct": "100", "to_pct": "120"},
+    ]
     doc["sla_definitions"][0]["minimum_level"] = "99.99"
     doc["sla_definitions"][0]["allocation_pct"] = "250"
+    doc["sla_definitions"].append(
+        {
+            "code": "LAT-API",
+            "metric_kind": "measurement",
+            "service_key": "",
+            "direction": "lower_is_better",
+            "expected_level": "300",
+            "minimum_level": "500",
+            "statistic": "percentile",
+            "allocation_pct": "0",
+        }
+    )
+    doc["obligation_definitions"] = [
+        {"code": "MSR", "title": "Monthly report", "owner_role": "sdm", "rrule": "MONTHLY"}
+    ]
     async with running_app(create_app(settings)) as (_, client):
         contract = (await client.post("/contracts", json=doc)).json()
         resp = await client.post(f"/contracts/{contract['id']}/activate")
         assert resp.status_code == 422
         body = resp.json()["error"]
         assert body["code"] == "activation_rejected"
-        assert {d["loc"] for d in body["details"]} == {
-            "currency",
-            "sla_definitions[0].minimum_level",
-            "sla_definitions",
+        problems = {d["loc"]: d["message"] for d in body["details"]}
+        assert problems == {
+            "currency": "'ZZZ' is not an ISO 4217 currency code",
+            "timezone": "'Mars/Olympus' is not an IANA time zone (e.g. America/New_York)",
+            "price_book[0].band_rates[1]": "band 100–120% overlaps band 80–110%",
+            "sla_definitions[0].minimum_level": "minimum 99.99 is better than expected 99.9 "
+            "(higher is better, so the minimum must be at or below the expected level)",
+            "sla_definitions[1].service_key": "an SLA needs the telemetry service key it reads",
+            "sla_definitions[1].percentile": "statistic=percentile needs the percentile (e.g. 95)",
+            "sla_definitions": "allocations total 250%, beyond the pool of 200%",
+            "obligation_definitions[0].rrule": "an RRULE needs FREQ= (RFC 5545), e.g. "
+            "FREQ=MONTHLY;BYMONTHDAY=1",
         }
+        assert body["message"].startswith("the contract cannot be activated: 8 problem(s): ")
         assert (await client.get(f"/contracts/{contract['id']}")).json()["status"] == "draft"
         other_tenant = await client.get(
             f"/contracts/{contract['id']}", headers={"X-Tenant-Id": "someone-else"}
         )
         assert other_tenant.status_code == 404
+
+        # Bad input on the way in names the field too (schema errors, before any rule).
+        floats = examples.contract_document()
+        floats["price_book"][0]["unit_price"] = 150.0
+        refused = await client.post("/contracts", json=floats)
+        assert refused.status_code == 422
+        assert [d["loc"] for d in refused.json()["error"]["details"]] == [
+            "body.price_book[0].unit_price"
+        ]
 
 
 async def test_health_follows_sla_and_billing_events(

@@ -101,7 +101,7 @@ def validate_amendment(
             )
     if effective_from < doc.start_date:
         add("effective_from", f"effective_from {effective_from} is before the contract start")
-    if effective_from < previous_effective_from:
+    elif effective_from < previous_effective_from:
         add(
             "effective_from",
             f"effective_from {effective_from} is before {previous_effective_from}, when the "
@@ -202,7 +202,7 @@ def _slas(doc: ContractDocument, add: _Problems) -> None:
             add(f"{base}.clause", f"clause {sla.clause!r} is not among the contract's clauses")
     _unique([s.code for s in doc.sla_definitions], "sla_definitions", add)
     total = sum((s.allocation_pct for s in doc.sla_definitions), Decimal(0))
-    if total > doc.credit_terms.pool_pct:
+    if doc.credit_terms.pool_pct > 0 and total > doc.credit_terms.pool_pct:
         add(
             "sla_definitions",
             f"allocations total {total}%, beyond the pool of {doc.credit_terms.pool_pct}%",
