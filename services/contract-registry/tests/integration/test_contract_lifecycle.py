@@ -118,9 +118,10 @@ async def test_health_follows_sla_and_billing_events(
 
         async def health() -> list[dict[str, object]] | None:
             rows = (await client.get(f"/contracts/{cid}/health")).json()
-            return rows if rows and rows[0]["credits_total"] != "0" else None
+            return rows if rows and rows[0]["credits_total"] == "4414.08" else None
 
         rows = await wait_until(health, message="health updated")
+    assert isinstance(rows, list)
     [march] = rows
     assert (march["period_label"], march["slas_failed"], march["slas_met"]) == ("2026-03", 1, 0)
     assert (march["credits_total"], march["monthly_charges"]) == ("4414.08", "91960.00")
