@@ -1,6 +1,7 @@
 """contract-registry on real PostgreSQL and Kafka: activation publishes the full terms;
 the health read model follows the other services' events."""
 
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -129,3 +130,28 @@ async def test_health_follows_sla_and_billing_events(
     # sla_outcomes 0 (weight 35) and service_credits 100 × (1 − 4,414.08 / 11,035.20) = 60
     # (weight 15): (0 + 900) / 50 = 18; the redelivered credit changed nothing.
     assert march["score"] == "18.00"
+
+
+async def test_concurrent_creations_of_one_reference_give_one_contract_and_a_409(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
+    doc = examples.contract_document()
+    async with running_app(create_app(settings)) as (_, client):
+        responses = await asyncio.gather(*(client.post("/contracts", json=doc) for _ in range(4)))
+        assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+        conflict = next(r for r in responses if r.status_code == 409)
+        assert conflict.json()["error"]["details"] == [
+            {"loc": "body.reference", "message": "already used"}
+        ]
+        listed = (await client.get("/contracts", params={"q": doc["reference"]})).json()
+        assert len(listed["items"]) == 1
+
+        # A retried POST with the same Idempotency-Key answers the first result.
+        other = examples.contract_document()
+        headers = {"Idempotency-Key": f"create-{other['reference']}"}
+        first = await client.post("/contracts", json=other, headers=headers)
+        retry = await client.post("/contracts", json=other, headers=headers)
+        assert (first.status_code, retry.status_code) == (201, 201)
+        assert retry.json()["id"] == first.json()["id"]
+        assert retry.headers["Idempotent-Replayed"] == "true"

@@ -169,6 +169,7 @@ async def list_versions(
     "/{contract_id}/versions/{version}",
     response_model=VersionRead,
     summary="One version with its terms",
+    description="Any version, whatever its state: earlier versions stay readable as they were.",
 )
 async def get_version(
     contract_id: uuid.UUID, version: VersionNumber, session: SessionDep, principal: CurrentPrincipal
@@ -219,6 +220,7 @@ async def create_amendment(
     response_model=VersionRead,
     tags=["amendments"],
     summary="Replace a draft amendment",
+    description="Its effective date, note and full terms; nothing is checked until activation.",
     responses={409: {"description": "The version is not a draft amendment"}},
 )
 async def update_amendment(

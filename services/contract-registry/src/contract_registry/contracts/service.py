@@ -9,6 +9,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.contracts import repository as repo
@@ -97,6 +98,19 @@ async def read(
     )
 
 
+async def flush_guarding_reference(session: AsyncSession, reference: str) -> None:
+    """A concurrent request may have taken the reference since it was checked."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if "uq_contract_reference" not in str(exc.orig):
+            raise
+        raise Conflict(
+            f"contract reference {reference!r} already exists",
+            details=[{"loc": "body.reference", "message": "already used"}],
+        ) from None
+
+
 async def _check_reference_free(
     session: AsyncSession, tenant_id: str, reference: str, contract_id: uuid.UUID | None = None
 ) -> None:
@@ -128,7 +142,7 @@ async def new_contract(
     )
     sync_columns(contract, document)
     session.add(contract)
-    await session.flush()
+    await flush_guarding_reference(session, document.reference)
     return contract
 
 
@@ -177,7 +191,7 @@ async def update_draft(
     version.effective_from = document.start_date
     sync_columns(contract, document)
     contract.updated_at = clock.now()
-    await session.flush()
+    await flush_guarding_reference(session, document.reference)
     return await read(session, contract, version)
 
 
