@@ -170,3 +170,16 @@ def test_the_markdown_brief_reads_as_a_document() -> None:
         "business days after the close, in America/New_York.",
     ):
         assert line in markdown, line
+
+
+def test_a_drafts_unreadable_rrule_gives_no_dates_rather_than_an_error() -> None:
+    brief = _brief(
+        {
+            "obligation_definitions": [
+                {"code": "MSR", "title": "Report", "owner_role": "sdm", "rrule": "MONTHLY"}
+            ],
+            "governance": {"review_rrule": "FREQ=FORTNIGHTLY"},
+        }
+    )
+    assert brief.obligations[0].next_due == []
+    assert brief.governance is not None and brief.governance.next_reviews == []

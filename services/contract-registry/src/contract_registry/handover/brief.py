@@ -24,7 +24,7 @@ from contract_registry.handover.schemas import (
     SlaBrief,
     VersionLine,
 )
-from contract_registry.recurrence import next_due_dates
+from contract_registry.recurrence import InvalidRecurrence, next_due_dates
 from crm_events.schemas.contracts import (
     ContractDocument,
     DeadbandMode,
@@ -266,6 +266,27 @@ def _add_year(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
+def _due_dates(
+    rule: str | None, doc: ContractDocument, end: date | None, offset: int, as_of: date, count: int
+) -> list[DueDate]:
+    # A draft's RRULE may not parse yet (activation would say so): no dates rather than an error.
+    if not rule:
+        return []
+    try:
+        pairs = next_due_dates(
+            rule,
+            start=doc.start_date,
+            end=end,
+            offset_business_days=max(0, offset),
+            holidays=doc.holidays,
+            today=as_of,
+            count=count,
+        )
+    except InvalidRecurrence:
+        return []
+    return [DueDate(occurrence=occ, due_date=due) for occ, due in pairs]
+
+
 def build_brief(
     *,
     facts: ContractFacts,
@@ -290,20 +311,9 @@ def build_brief(
             due_offset_business_days=o.due_offset_business_days,
             evidence_required=o.evidence_required,
             severity=o.severity,
-            next_due=[
-                DueDate(occurrence=occ, due_date=due)
-                for occ, due in next_due_dates(
-                    o.rrule,
-                    start=doc.start_date,
-                    end=end,
-                    offset_business_days=max(0, o.due_offset_business_days),
-                    holidays=doc.holidays,
-                    today=as_of,
-                    count=NEXT_DUE_COUNT,
-                )
-            ]
-            if o.rrule
-            else [],
+            next_due=_due_dates(
+                o.rrule, doc, end, o.due_offset_business_days, as_of, NEXT_DUE_COUNT
+            ),
         )
         for o in doc.obligation_definitions
     ]
@@ -312,18 +322,14 @@ def build_brief(
             review_rrule=doc.governance.review_rrule,
             owner_role=doc.governance.owner_role,
             due_offset_business_days=doc.governance.due_offset_business_days,
-            next_reviews=[
-                DueDate(occurrence=occ, due_date=due)
-                for occ, due in next_due_dates(
-                    doc.governance.review_rrule,
-                    start=doc.start_date,
-                    end=end,
-                    offset_business_days=doc.governance.due_offset_business_days,
-                    holidays=doc.holidays,
-                    today=as_of,
-                    count=NEXT_REVIEWS_COUNT,
-                )
-            ],
+            next_reviews=_due_dates(
+                doc.governance.review_rrule,
+                doc,
+                end,
+                doc.governance.due_offset_business_days,
+                as_of,
+                NEXT_REVIEWS_COUNT,
+            ),
         )
         if doc.governance
         else None
