@@ -150,6 +150,6 @@ async def _activate(
         what=f"amendment version {draft.version} cannot be activated",
     )
     now = clock.now()
-    await mark_activated(contract, draft, document, now)
+    mark_activated(contract, draft, document, now)
     await publish_amended(emit, contract, draft, previous.version, now)
     await session.flush()

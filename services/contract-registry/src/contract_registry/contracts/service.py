@@ -206,13 +206,13 @@ async def activate(
     document = document_of(version)
     reject(validate_for_activation(document))
     now = clock.now()
-    await mark_activated(contract, version, document, now)
+    mark_activated(contract, version, document, now)
     await publish_activated(emit, contract, version, now)
     await session.flush()
     return await read(session, contract, version)
 
 
-async def mark_activated(
+def mark_activated(
     contract: Contract, version: ContractVersion, document: ContractDocument, now: datetime
 ) -> None:
     contract.status = "active"

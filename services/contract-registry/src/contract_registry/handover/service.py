@@ -20,6 +20,7 @@ from contract_registry.handover.schemas import (
 from contract_registry.health.scoring import period_health
 from contract_registry.health.service import period_facts
 from contract_registry.models import ContractVersion
+from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.errors import NotFound
@@ -93,8 +94,8 @@ async def brief(
                 score=h.score,
                 slas_failed=h.outcomes["failed"],
                 slas_below_expected=h.outcomes["below_expected"],
-                credits_total=h.credits_total,
-                leakage_total=h.leakage_total,
+                credits_total=round_money(h.credits_total, contract.currency),
+                leakage_total=round_money(h.leakage_total, contract.currency),
             )
         )
     return build_brief(

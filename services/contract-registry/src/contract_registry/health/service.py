@@ -29,6 +29,7 @@ from contract_registry.models import (
     HealthObligation,
     HealthSlaPeriod,
 )
+from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 
@@ -77,7 +78,7 @@ async def period_facts(
     return periods
 
 
-def to_read(health: PeriodHealth) -> PeriodHealthRead:
+def to_read(health: PeriodHealth, currency: str) -> PeriodHealthRead:
     return PeriodHealthRead(
         period_label=health.period_label,
         score=health.score,
@@ -100,7 +101,7 @@ def to_read(health: PeriodHealth) -> PeriodHealthRead:
             )
             for s in health.slas
         ],
-        credits_total=health.credits_total,
+        credits_total=round_money(health.credits_total, currency),
         monthly_charges=health.monthly_charges,
         credits_pct_of_charges=health.credits_pct_of_charges,
         obligations_opened=health.obligations["opened"],
@@ -111,8 +112,8 @@ def to_read(health: PeriodHealth) -> PeriodHealthRead:
         invoices=health.invoices,
         invoices_accurate=health.invoices_accurate,
         invoice_accuracy_pct=health.invoice_accuracy_pct,
-        leakage_total=health.leakage_total,
-        leakage_by_class=health.leakage_by_class,
+        leakage_total=round_money(health.leakage_total, currency),
+        leakage_by_class={k: round_money(v, currency) for k, v in health.leakage_by_class.items()},
         leakage_pct_of_expected=health.leakage_pct_of_expected,
     )
 
@@ -135,4 +136,4 @@ async def get(
         if (period_from is None or label >= period_from)
         and (period_to is None or label <= period_to)
     )
-    return [to_read(period_health(facts[label], today)) for label in labels]
+    return [to_read(period_health(facts[label], today), contract.currency) for label in labels]
