@@ -84,7 +84,8 @@ _SPECS = [
         "contract.amended",
         Topic.CONTRACTS,
         contracts.ContractAmended,
-        "A new version of an active contract took effect; full terms.",
+        "A new version of an active contract was activated; full terms, in force from "
+        "terms.effective_from (which may be later).",
     ),
     _spec(
         "contract.terminated",

@@ -2,36 +2,60 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from contract_registry.benchmarks.router import router as benchmarks_router
 from contract_registry.contracts.router import router as contracts_router
+from contract_registry.contracts.termination import end_due_contracts
 from contract_registry.handlers import HANDLERS, TOPICS
+from contract_registry.handover.router import router as handover_router
 from contract_registry.health.router import router as health_router
 from contract_registry.models import Base
 from contract_registry.settings import Settings
+from contract_registry.transfer.router import router as transfer_router
 from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
 from crm_platform.clock import Clock
+from crm_platform.scheduler import every
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+END_CONTRACTS_JOB = "end_due_contracts"
 
 DEFINITION = ServiceDefinition(
     title="contract-registry",
     description="Contracts, their versions and terms (price books, SLA definitions, credit "
-    "terms, obligations, rebates); activation publishes the full terms on `contracts.v1`. "
-    "Keeps each contract's health from the other services' events.",
-    version="0.1.0",
-    routers=[contracts_router, health_router],
+    "terms, obligations, rebates); activation and amendments publish the full terms on "
+    "`contracts.v1`. Import/export of a whole contract, the handover brief for a new "
+    "governance team, and each contract's health and the portfolio's benchmarks from the "
+    "other services' events.",
+    version="0.2.0",
+    routers=[
+        transfer_router,
+        contracts_router,
+        handover_router,
+        health_router,
+        benchmarks_router,
+    ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
     openapi_tags=[
-        {"name": "contracts", "description": "Drafts, activation and reads."},
+        {"name": "contracts", "description": "Drafts, activation, reads, versions, termination."},
+        {"name": "amendments", "description": "New versions of an active contract."},
+        {"name": "transfer", "description": "A whole contract as one JSON document."},
+        {"name": "handover", "description": "What a new governance team must know."},
         {"name": "health", "description": "Contract health per period."},
+        {"name": "benchmarks", "description": "Portfolio distributions for negotiations."},
     ],
 )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    return create_service_app(DEFINITION, settings or Settings(), clock=clock)
+    settings = settings or Settings()
+    definition = dataclasses.replace(
+        DEFINITION,
+        workers=[every(settings.expiry_interval_seconds, END_CONTRACTS_JOB, end_due_contracts)],
+    )
+    return create_service_app(definition, settings, clock=clock)

@@ -22,6 +22,9 @@ attach_platform_tables(Base.metadata)
 
 
 class Contract(Base):
+    """A contract and what every version shares. `current_version` is the latest activated
+    version (version 1 while the contract is a draft); the descriptive columns follow it."""
+
     __tablename__ = "contracts"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -31,14 +34,25 @@ class Contract(Base):
     supplier: Mapped[str]
     currency: Mapped[str]
     timezone: Mapped[str]
-    status: Mapped[str]
+    status: Mapped[str]  # draft | active | terminated | expired
     start_date: Mapped[date]
     end_date: Mapped[date | None]
     current_version: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # The instant the contract ends: the midnight after end_date in the contract's zone.
+    ends_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # A termination: scheduled (terminates_on in the future, still active) or done.
+    terminates_on: Mapped[date | None]
+    terminates_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    termination_reason: Mapped[str | None]
+    terminated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "reference", name="uq_contract_reference"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "reference", name="uq_contract_reference"),
+        sa.Index("ix_contracts_created_at_id", "created_at", "id"),
+        sa.Index("ix_contracts_status_ends", "status", "ends_at"),
+    )
 
 
 class ContractVersion(Base):
@@ -50,26 +64,88 @@ class ContractVersion(Base):
     contract_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("contracts.id"), primary_key=True)
     version: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[str]
-    state: Mapped[str]  # draft | effective
+    state: Mapped[str]  # draft | activated | discarded
     effective_from: Mapped[date]
     document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
-class ContractHealth(Base):
-    """Per contract and period, what the other services reported (read model)."""
+# The health read model keeps one row per thing another service reports (an SLA period, a
+# credit, a period's charges, an invoice, an obligation) with its latest revision; a
+# period's health is computed from them on read, so a restatement replaces, never adds.
 
-    __tablename__ = "contract_health"
+
+class HealthSlaPeriod(Base):
+    __tablename__ = "health_sla_periods"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(primary_key=True)
+    sla_code: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    metric_kind: Mapped[str]
+    outcome: Mapped[str]
+    attainment: Mapped[Decimal | None] = mapped_column(sa.Numeric())
+    expected_level: Mapped[Decimal] = mapped_column(sa.Numeric())
+    minimum_level: Mapped[Decimal] = mapped_column(sa.Numeric())
+    restatement: Mapped[int]  # 0 for the close, n for the n-th restatement
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HealthCredit(Base):
+    __tablename__ = "health_credits"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(primary_key=True)
+    sla_code: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    credit_amount: Mapped[Decimal] = mapped_column(sa.Numeric())
+    monthly_charges: Mapped[Decimal] = mapped_column(sa.Numeric())
+    at_risk_amount: Mapped[Decimal] = mapped_column(sa.Numeric())
+    revision: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HealthCharges(Base):
+    __tablename__ = "health_charges"
 
     contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     period_label: Mapped[str] = mapped_column(primary_key=True)
     tenant_id: Mapped[str] = mapped_column(index=True)
-    slas_met: Mapped[int] = mapped_column(default=0)
-    slas_below_expected: Mapped[int] = mapped_column(default=0)
-    slas_failed: Mapped[int] = mapped_column(default=0)
-    slas_no_data: Mapped[int] = mapped_column(default=0)
-    credits_total: Mapped[Decimal] = mapped_column(sa.Numeric(), default=Decimal(0))
-    monthly_charges: Mapped[Decimal | None] = mapped_column(sa.Numeric())
-    obligations_opened: Mapped[int] = mapped_column(default=0)
+    monthly_charges: Mapped[Decimal] = mapped_column(sa.Numeric())
+    expected_total: Mapped[Decimal] = mapped_column(sa.Numeric())
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    revision: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HealthInvoice(Base):
+    __tablename__ = "health_invoices"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    period_label: Mapped[str]
+    invoice_number: Mapped[str]
+    expected_total: Mapped[Decimal] = mapped_column(sa.Numeric())
+    invoiced_total: Mapped[Decimal] = mapped_column(sa.Numeric())
+    discrepancies: Mapped[int]
+    sums_by_class: Mapped[dict[str, str]] = mapped_column(JSONB)
+    revision: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HealthObligation(Base):
+    __tablename__ = "health_obligations"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    obligation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    period_label: Mapped[str]
+    kind: Mapped[str]
+    due_date: Mapped[date]
+    status: Mapped[str]  # open | fulfilled | waived
+    went_overdue: Mapped[bool]
+    fulfilled_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

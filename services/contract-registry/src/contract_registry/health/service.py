@@ -1,82 +1,139 @@
-"""The contract-health read model, fed by sla.v1, billing.v1 and obligations.v1."""
+"""Reading a contract's health: the facts of each period, scored (see scoring.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contract_registry.health.schemas import PeriodHealthRead
-from contract_registry.models import Contract, ContractHealth
+from contract_registry.contracts.dates import local_today
+from contract_registry.contracts.repository import load_contract
+from contract_registry.health.schemas import PeriodHealthRead, ScoreComponent, SlaResult
+from contract_registry.health.scoring import (
+    CreditFact,
+    InvoiceFact,
+    ObligationFact,
+    PeriodFacts,
+    PeriodHealth,
+    SlaFact,
+    period_health,
+)
+from contract_registry.models import (
+    HealthCharges,
+    HealthCredit,
+    HealthInvoice,
+    HealthObligation,
+    HealthSlaPeriod,
+)
+from crm_events.types import round_money
 from crm_platform.auth import Principal
-from crm_platform.errors import NotFound
+from crm_platform.clock import Clock
 
-_OUTCOME_COLUMN = {
-    "met": "slas_met",
-    "below_expected": "slas_below_expected",
-    "failed": "slas_failed",
-    "no_data": "slas_no_data",
-}
+Fact = TypeVar(
+    "Fact", HealthSlaPeriod, HealthCredit, HealthCharges, HealthInvoice, HealthObligation
+)
 
 
-async def bump(
-    *,
-    session: AsyncSession,
-    contract_id: uuid.UUID,
-    tenant_id: str,
-    period_label: str,
-    now: datetime,
-    **changes: Any,
-) -> None:
-    """Add to the counters of one contract-period (the inbox guarantees once per event)."""
-    t = cast(sa.Table, ContractHealth.__table__)
-    insert_values = {
-        "contract_id": contract_id,
-        "period_label": period_label,
-        "tenant_id": tenant_id,
-        "updated_at": now,
-        "slas_met": 0,
-        "slas_below_expected": 0,
-        "slas_failed": 0,
-        "slas_no_data": 0,
-        "credits_total": Decimal(0),
-        "obligations_opened": 0,
-    }
-    update_values: dict[str, Any] = {"updated_at": now}
-    for column, delta in changes.items():
-        if column == "monthly_charges":
-            insert_values[column] = delta
-            update_values[column] = delta
-        else:
-            insert_values[column] = delta
-            update_values[column] = t.c[column] + delta
-    await session.execute(
-        pg_insert(t)
-        .values(**insert_values)
-        .on_conflict_do_update(index_elements=["contract_id", "period_label"], set_=update_values)
+async def _rows(
+    session: AsyncSession, model: type[Fact], tenant_id: str, contract_id: uuid.UUID
+) -> Sequence[Fact]:
+    query = sa.select(model).where(model.contract_id == contract_id, model.tenant_id == tenant_id)
+    return (await session.scalars(query)).all()
+
+
+async def period_facts(
+    session: AsyncSession, tenant_id: str, contract_id: uuid.UUID
+) -> dict[str, PeriodFacts]:
+    periods: dict[str, PeriodFacts] = {}
+
+    def of(label: str) -> PeriodFacts:
+        return periods.setdefault(label, PeriodFacts(period_label=label))
+
+    for s in await _rows(session, HealthSlaPeriod, tenant_id, contract_id):
+        of(s.period_label).slas.append(SlaFact(s.sla_code, s.metric_kind, s.outcome, s.attainment))
+    for c in await _rows(session, HealthCredit, tenant_id, contract_id):
+        of(c.period_label).credits.append(
+            CreditFact(c.sla_code, c.credit_amount, c.monthly_charges, c.at_risk_amount)
+        )
+    for ch in await _rows(session, HealthCharges, tenant_id, contract_id):
+        of(ch.period_label).monthly_charges = ch.monthly_charges
+    for i in await _rows(session, HealthInvoice, tenant_id, contract_id):
+        of(i.period_label).invoices.append(
+            InvoiceFact(
+                i.invoice_number,
+                i.expected_total,
+                i.invoiced_total,
+                i.discrepancies,
+                {k: Decimal(v) for k, v in i.sums_by_class.items()},
+            )
+        )
+    for o in await _rows(session, HealthObligation, tenant_id, contract_id):
+        of(o.period_label).obligations.append(
+            ObligationFact(o.due_date, o.status, o.went_overdue, o.fulfilled_on)
+        )
+    return periods
+
+
+def to_read(health: PeriodHealth, currency: str) -> PeriodHealthRead:
+    return PeriodHealthRead(
+        period_label=health.period_label,
+        score=health.score,
+        components=[
+            ScoreComponent(
+                name=c.name, weight=c.weight, score=c.score, formula=c.formula, inputs=c.inputs
+            )
+            for c in health.components
+        ],
+        slas_met=health.outcomes["met"],
+        slas_below_expected=health.outcomes["below_expected"],
+        slas_failed=health.outcomes["failed"],
+        slas_no_data=health.outcomes["no_data"],
+        sla_results=[
+            SlaResult(
+                sla_code=s.sla_code,
+                metric_kind=s.metric_kind,
+                outcome=s.outcome,
+                attainment=s.attainment,
+            )
+            for s in health.slas
+        ],
+        credits_total=round_money(health.credits_total, currency),
+        monthly_charges=health.monthly_charges,
+        credits_pct_of_charges=health.credits_pct_of_charges,
+        obligations_opened=health.obligations["opened"],
+        obligations_on_time=health.obligations["on_time"],
+        obligations_late=health.obligations["late"],
+        obligations_pending=health.obligations["pending"],
+        obligations_on_time_pct=health.obligations_on_time_pct,
+        invoices=health.invoices,
+        invoices_accurate=health.invoices_accurate,
+        invoice_accuracy_pct=health.invoice_accuracy_pct,
+        leakage_total=round_money(health.leakage_total, currency),
+        leakage_by_class={k: round_money(v, currency) for k, v in health.leakage_by_class.items()},
+        leakage_pct_of_expected=health.leakage_pct_of_expected,
     )
 
 
-def outcome_column(outcome: str) -> str:
-    return _OUTCOME_COLUMN[outcome]
-
-
 async def get(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    contract_id: uuid.UUID,
+    period_from: str | None = None,
+    period_to: str | None = None,
 ) -> list[PeriodHealthRead]:
-    contract = await session.get(Contract, contract_id)
-    if contract is None or not principal.can_access(contract.tenant_id):
-        raise NotFound(f"contract {contract_id} not found")
-    rows = (
-        await session.scalars(
-            sa.select(ContractHealth)
-            .where(ContractHealth.contract_id == contract_id)
-            .order_by(ContractHealth.period_label)
-        )
-    ).all()
-    return [PeriodHealthRead.model_validate(r) for r in rows]
+    contract = await load_contract(session, principal, contract_id)
+    today = local_today(clock.now(), contract.timezone)
+    facts = await period_facts(session, contract.tenant_id, contract.id)
+    labels = sorted(
+        label
+        for label in facts
+        if (period_from is None or label >= period_from)
+        and (period_to is None or label <= period_to)
+    )
+    return [to_read(period_health(facts[label], today), contract.currency) for label in labels]
