@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from pydantic import BaseModel
 
 from crm_events.registry import spec_for
 from crm_events.schemas.consumption import ConsumptionRecorded
@@ -179,7 +180,7 @@ class Sender:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=False,
             request_timeout_ms=5000,
             retry_backoff_ms=200,
         )
@@ -226,6 +227,7 @@ class Sender:
             assert response.status_code == 202, response.text
         else:
             contract = self.contracts[batch.contract_index]
+            data: BaseModel
             if batch.kind == "telemetry":
                 spec, data, subject = (
                     spec_for("telemetry.recorded"),

@@ -185,7 +185,8 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            session_timeout_ms=30_000,
+            # A crashed instance holds its partitions until this expires: keep it short.
+            session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
             max_poll_interval_ms=300_000,
             metadata_max_age_ms=30_000,
