@@ -41,6 +41,7 @@ from billing_reconciler.models import (
 from crm_events.schemas.billing import CreditCalculated, CreditEarnedBack, Explanation
 from crm_events.schemas.contracts import ContractTerms, SlaDefinition
 from crm_events.schemas.sla import SlaPeriodClosed
+from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 
@@ -197,7 +198,7 @@ async def settle_period(
         history = {p: o.outcome for p, o in outcomes.get(code, {}).items()}
         if sla is None or stored is None:
             due_outcome = None
-            amount = Decimal(0)
+            amount = round_money(Decimal(0), terms.currency)
             reason = "none"
             story = f"SLA {code} is not part of contract version {terms.version}"
             uncapped_formula = "no credit"
@@ -221,7 +222,7 @@ async def settle_period(
                 amount = credit.amount
                 uncapped_formula = credit.formula
             else:
-                amount = Decimal(0)
+                amount = round_money(Decimal(0), terms.currency)
                 uncapped_formula = "no credit"
         row = existing.get(code)
         if row is None and (due_outcome is None or not due_outcome.due):

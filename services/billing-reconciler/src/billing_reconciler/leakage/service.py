@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.leakage.schemas import LeakageLedger, LeakageRow, LeakageTotal
 from billing_reconciler.models import DiscrepancyRow
+from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.errors import Unprocessable
 
@@ -71,7 +72,7 @@ async def ledger(
             LeakageRow(
                 **{FIELD[k]: v for k, v in values.items()},
                 currency=r[len(keys)],
-                amount=Decimal(str(r[len(keys) + 1])),
+                amount=round_money(Decimal(str(r[len(keys) + 1])), r[len(keys)]),
                 count=r[len(keys) + 2],
             )
         )
@@ -89,9 +90,9 @@ async def ledger(
         totals=[
             LeakageTotal(
                 currency=t[0],
-                over_billed=Decimal(str(t[1])),
-                under_billed=Decimal(str(t[2])),
-                net=Decimal(str(t[1])) + Decimal(str(t[2])),
+                over_billed=round_money(Decimal(str(t[1])), t[0]),
+                under_billed=round_money(Decimal(str(t[2])), t[0]),
+                net=round_money(Decimal(str(t[1])) + Decimal(str(t[2])), t[0]),
                 count=t[3],
             )
             for t in totals
