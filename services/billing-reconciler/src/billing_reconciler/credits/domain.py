@@ -117,6 +117,7 @@ def credit_due(
 
 
 class EarnBackStatus:
+    NEW = "new"  # a credit not evaluated yet (the first transition starts from here)
     NOT_APPLICABLE = "not_applicable"  # the SLA has no earn-back clause
     PENDING = "pending"  # watching the following periods
     EARNED_BACK = "earned_back"  # met in each of them: the credit is returned

@@ -266,7 +266,7 @@ async def settle_period(
                 revision=1,
                 reason=reason,
                 first_calculated_at=now,
-                earn_back_status=EarnBackStatus.NOT_APPLICABLE,
+                earn_back_status=EarnBackStatus.NEW,
                 earn_back_progress=0,
                 earn_back_periods=sla.earn_back_periods,
                 earn_back_period=None,
@@ -430,7 +430,9 @@ async def update_earn_back(
                 EarnBackTransition(
                     tenant_id=credit.tenant_id,
                     credit_id=credit.id,
-                    from_status=credit.earn_back_status,
+                    from_status=None
+                    if credit.earn_back_status == EarnBackStatus.NEW
+                    else credit.earn_back_status,
                     to_status=state.status,
                     progress=state.progress,
                     period_label=state.decided_in,

@@ -39,6 +39,7 @@ from billing_reconciler.rebates.domain import contract_year, period_rebate
 from billing_reconciler.reconciliation.domain import ExpectedLine
 from crm_events.schemas.billing import Explanation
 from crm_events.schemas.contracts import ContractTerms, ResourceUnit
+from crm_events.types import round_money
 from crm_platform.contract_terms import contract_terms_table
 
 REBATE_ITEM = "REBATE"
@@ -124,10 +125,11 @@ class Statement:
 
     @property
     def monthly_charges(self) -> Decimal:
-        return self.charges.total
+        return round_money(self.charges.total, self.terms.currency)
 
     def _sum(self, *kinds: LineKind) -> Decimal:
-        return sum((ln.amount for ln in self.lines if ln.kind in kinds), Decimal(0))
+        total = sum((ln.amount for ln in self.lines if ln.kind in kinds), Decimal(0))
+        return round_money(total, self.terms.currency)
 
     @property
     def credits_total(self) -> Decimal:
@@ -139,7 +141,7 @@ class Statement:
 
     @property
     def expected_total(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines), Decimal(0))
+        return round_money(sum((ln.amount for ln in self.lines), Decimal(0)), self.terms.currency)
 
     def fingerprint(self) -> str:
         return fingerprint(

@@ -273,7 +273,7 @@ def reconcile(
     sums = {c.value: Decimal(0) for c in DiscrepancyClass}
     for d in out.found:
         sums[d.discrepancy_class.value] += d.amount
-    expected_total = sum((e.amount for e in expected), Decimal(0))
+    expected_total = round_money(sum((e.amount for e in expected), Decimal(0)), currency)
     return Reconciliation(
         expected_total=expected_total,
         invoiced_total=stated_total,
