@@ -231,7 +231,8 @@ class VolumeBandAlert(Base):
 
 
 class Invoice(Base):
-    """A supplier invoice as the ERP sent it (current version; invoice_versions keeps all).
+    """A supplier invoice as the ERP sent it (current version; invoice_versions keeps the
+    versions corrections replaced).
 
     The lines are stored as one JSON document: the service reads an invoice whole, and a
     10,000-line invoice is one row to write and read rather than 10,000."""
@@ -260,6 +261,8 @@ class Invoice(Base):
 
 
 class InvoiceVersion(Base):
+    """An earlier version of an invoice, kept when a correction replaced it."""
+
     __tablename__ = "invoice_versions"
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("invoices.id"), primary_key=True)

@@ -7,6 +7,7 @@ changes); different content under a known number is refused (409) unless the inv
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.common import fingerprint, lock_contract
+from billing_reconciler.common import lock_contract
 from billing_reconciler.consumption.service import contract_tenants
 from billing_reconciler.invoices.schemas import (
     InvoiceDetail,
@@ -29,7 +30,7 @@ from billing_reconciler.invoices.schemas import (
 from billing_reconciler.models import Invoice, InvoiceVersion, ReconciliationRun
 from billing_reconciler.periods.service import refresh
 from billing_reconciler.periods.statement import load_book
-from billing_reconciler.reconciliation.domain import QUANTITY_KINDS, REDUCING_KINDS
+from billing_reconciler.reconciliation.domain import QUANTITY_KINDS, REDUCING_KINDS, InvoiceLine
 from billing_reconciler.reconciliation.service import reconcile_invoice, to_read
 from crm_events.types import minor_units
 from crm_platform.auth import Principal
@@ -73,19 +74,31 @@ class Problems:
             )
 
 
-def _decimals(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+def _decimals(text: str) -> int:
+    dot = text.find(".")
+    return 0 if dot < 0 else len(text) - dot - 1
 
 
-def normalized_lines(doc: InvoiceIn, currency: str, loc: Locator) -> list[dict[str, Any]]:
-    """Check what the schema cannot, and give every line its number; raises 422 naming
-    each broken field."""
+def _text(value: Decimal) -> str:
+    text = str(value)  # exact; fixed-point unless the value was written with an exponent
+    return format(value, "f") if "E" in text else text
+
+
+ADDING_KINDS = ("base", "arc", "earn_back")
+
+
+def normalized_lines(
+    doc: InvoiceIn, currency: str, loc: Locator
+) -> tuple[list[dict[str, Any]], list[InvoiceLine]]:
+    """Check what the schema cannot and give every line its number; raises 422 naming each
+    broken field. Returns the lines to store (exact decimal strings) and as the
+    reconciliation reads them."""
     problems = Problems()
     places = minor_units(currency)
-    if _decimals(doc.total) > places:
+    if _decimals(_text(doc.total)) > places:
         problems.add(loc.field("total"), f"more than {places} decimals for {currency}")
-    out: list[dict[str, Any]] = []
+    stored: list[dict[str, Any]] = []
+    parsed: list[InvoiceLine] = []
     seen: dict[int, int] = {}
     for index, line in enumerate(doc.lines):
         number = line.line_number if line.line_number is not None else index + 1
@@ -95,39 +108,55 @@ def normalized_lines(doc: InvoiceIn, currency: str, loc: Locator) -> list[dict[s
                 f"line number {number} is used twice (first at line index {seen[number]})",
             )
         seen.setdefault(number, index)
-        if line.kind in QUANTITY_KINDS:
-            for name in ("quantity", "unit_price"):
-                value = getattr(line, name)
-                if value is None:
-                    problems.add(loc.line(index, name), f"required for {line.kind} lines")
-                elif value < 0:
-                    problems.add(loc.line(index, name), "must not be negative")
-        if _decimals(line.amount) > places:
+        kind, amount, quantity, unit_price = line.kind, line.amount, line.quantity, line.unit_price
+        if kind in QUANTITY_KINDS:
+            if quantity is None:
+                problems.add(loc.line(index, "quantity"), f"required for {kind} lines")
+            elif quantity < 0:
+                problems.add(loc.line(index, "quantity"), "must not be negative")
+            if unit_price is None:
+                problems.add(loc.line(index, "unit_price"), f"required for {kind} lines")
+            elif unit_price < 0:
+                problems.add(loc.line(index, "unit_price"), "must not be negative")
+        amount_text = _text(amount)
+        if _decimals(amount_text) > places:
             problems.add(loc.line(index, "amount"), f"more than {places} decimals for {currency}")
-        if line.kind in REDUCING_KINDS and line.amount > 0:
+        if amount > 0 and kind in REDUCING_KINDS:
             problems.add(
                 loc.line(index, "amount"),
-                f"a {line.kind} line reduces the total: its amount must be negative or zero",
+                f"a {kind} line reduces the total: its amount must be negative or zero",
             )
-        if line.kind in ("base", "arc", "earn_back") and line.amount < 0:
+        elif amount < 0 and kind in ADDING_KINDS:
             problems.add(
                 loc.line(index, "amount"),
-                f"a {line.kind} line adds to the total: its amount must not be negative",
+                f"a {kind} line adds to the total: its amount must not be negative",
             )
-        out.append(
+        stored.append(
             {
                 "line_number": number,
                 "item_code": line.item_code,
-                "kind": line.kind,
+                "kind": kind,
                 "description": line.description,
-                "quantity": None if line.quantity is None else format(line.quantity, "f"),
-                "unit_price": None if line.unit_price is None else format(line.unit_price, "f"),
-                "amount": format(line.amount, "f"),
+                "quantity": None if quantity is None else _text(quantity),
+                "unit_price": None if unit_price is None else _text(unit_price),
+                "amount": amount_text,
                 "period_label": line.period_label,
             }
         )
+        parsed.append(
+            InvoiceLine(
+                number,
+                line.item_code,
+                kind,
+                amount,
+                quantity,
+                unit_price,
+                line.description,
+                line.period_label,
+            )
+        )
     problems.raise_if_any("the invoice is invalid")
-    return out
+    return stored, parsed
 
 
 async def precheck(*, session: AsyncSession, principal: Principal, doc: InvoiceIn) -> str:
@@ -146,12 +175,9 @@ async def precheck(*, session: AsyncSession, principal: Principal, doc: InvoiceI
     return "duplicate" if existing == _content_hash(doc) else "corrected"
 
 
-def _content(doc: InvoiceIn) -> dict[str, Any]:
-    return doc.model_dump(mode="json", exclude={"correction"})
-
-
 def _content_hash(doc: InvoiceIn) -> str:
-    return fingerprint(_content(doc))
+    """What makes two submissions the same invoice (everything but the correction flag)."""
+    return hashlib.sha256(doc.model_dump_json(exclude={"correction"}).encode()).hexdigest()
 
 
 async def receive(
@@ -178,7 +204,7 @@ async def receive(
             f"the invoice is in {doc.currency}, the contract in {terms.currency}",
             details=[{"loc": loc.field("currency"), "message": f"expected {terms.currency}"}],
         )
-    lines = normalized_lines(doc, terms.currency, loc)
+    lines, parsed = normalized_lines(doc, terms.currency, loc)
     content_hash = _content_hash(doc)
     await lock_contract(session, doc.contract_id)
     invoice = await session.scalar(
@@ -226,8 +252,27 @@ async def receive(
         session.add(invoice)
     else:
         # A corrected invoice may move to another period: its new reconciliation revision
-        # replaces the old one in the ledger wherever it was.
+        # replaces the old one in the ledger wherever it was. The version it replaces is
+        # kept in invoice_versions.
         status = "corrected"
+        session.add(
+            InvoiceVersion(
+                invoice_id=invoice.id,
+                version=invoice.version,
+                tenant_id=tenant,
+                content_hash=invoice.content_hash,
+                document={
+                    "invoice_number": invoice.invoice_number,
+                    "contract_id": str(invoice.contract_id),
+                    "period_label": invoice.period_label,
+                    "currency": invoice.currency,
+                    "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
+                    "total": format(invoice.total, "f"),
+                    "lines": invoice.lines,
+                },
+                received_at=invoice.updated_at,
+            )
+        )
         invoice.version += 1
         invoice.contract_id = doc.contract_id
         invoice.period_label = doc.period_label
@@ -239,16 +284,6 @@ async def receive(
         invoice.content_hash = content_hash
         invoice.updated_at = now
     await session.flush()
-    session.add(
-        InvoiceVersion(
-            invoice_id=invoice.id,
-            version=invoice.version,
-            tenant_id=tenant,
-            content_hash=content_hash,
-            document={**_content(doc), "lines": lines},
-            received_at=now,
-        )
-    )
     trigger = "invoice_received" if status == "created" else "invoice_corrected"
     done = await refresh(
         session=session,
@@ -270,6 +305,7 @@ async def receive(
         trigger=trigger,
         emit=emit,
         now=now,
+        lines=parsed,
     )
     return InvoiceReceipt(
         status=status,  # type: ignore[arg-type]

@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import cache
+from typing import NamedTuple
 
 from billing_reconciler.charges.domain import LineKind
-from crm_events.types import round_money
+from crm_events.types import minor_units
 
 
 class DiscrepancyClass(StrEnum):
@@ -49,8 +51,8 @@ REDUCING_KINDS = ("rrc", "credit", "rebate")
 REBATE_POOL = "*"  # rebate lines are compared in total, whatever their item code
 
 
-@dataclass(frozen=True)
-class InvoiceLine:
+class InvoiceLine(NamedTuple):
+    # A tuple, not a frozen dataclass: invoices have tens of thousands of lines.
     line_number: int
     item_code: str
     kind: str
@@ -107,6 +109,17 @@ class Reconciliation:
     @property
     def status(self) -> str:
         return "discrepancies" if self.discrepancies else "matched"
+
+
+@cache
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """crm_events.types.round_money (half-even to the minor unit), with the quantum cached:
+    it runs for every line of every invoice."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
 
 
 def _s(value: Decimal | None) -> str:
@@ -379,13 +392,16 @@ def _match_group(
         quantity = sum((ln.quantity or Decimal(0) for ln in group_lines), Decimal(0))
         billed_quantity += quantity
         extended_total = sum((x for _, x in group), Decimal(0))
-        at_rate = sum(
-            (
-                sign * round_money((ln.quantity or Decimal(0)) * rate, currency)
-                for ln in group_lines
-            ),
-            Decimal(0),
-        )
+        if unit_price is not None and unit_price == rate:
+            at_rate = extended_total  # the same products, already rounded line by line
+        else:
+            at_rate = sum(
+                (
+                    sign * round_money((ln.quantity or Decimal(0)) * rate, currency)
+                    for ln in group_lines
+                ),
+                Decimal(0),
+            )
         at_contract_rate += at_rate
         if unit_price is not None and unit_price != rate:
             diff = extended_total - at_rate

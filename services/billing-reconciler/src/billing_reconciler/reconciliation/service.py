@@ -9,8 +9,10 @@ it replaces the earlier one in the leakage ledger.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,21 +39,18 @@ from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
 
 
-def _dec(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def invoice_lines(stored: list[dict[str, object]]) -> list[InvoiceLine]:
+def invoice_lines(stored: list[dict[str, Any]]) -> list[InvoiceLine]:
+    """The stored lines (exact decimal strings) as the domain reads them."""
     return [
         InvoiceLine(
-            line_number=int(str(d["line_number"])),
-            item_code=str(d["item_code"]),
-            kind=str(d["kind"]),
-            amount=Decimal(str(d["amount"])),
-            quantity=_dec(d.get("quantity")),
-            unit_price=_dec(d.get("unit_price")),
-            description=str(d.get("description") or ""),
-            period_label=str(d["period_label"]) if d.get("period_label") else None,
+            d["line_number"],
+            d["item_code"],
+            d["kind"],
+            Decimal(d["amount"]),
+            None if (q := d.get("quantity")) is None else Decimal(q),
+            None if (p := d.get("unit_price")) is None else Decimal(p),
+            d.get("description") or "",
+            d.get("period_label") or None,
         )
         for d in stored
     ]
@@ -66,9 +65,11 @@ def reference_rates(terms: ContractTerms) -> dict[tuple[str, str], Decimal]:
     return rates
 
 
-def run_reconciliation(invoice: Invoice, statement: Statement) -> Reconciliation:
+def run_reconciliation(
+    invoice: Invoice, statement: Statement, lines: Sequence[InvoiceLine] | None = None
+) -> Reconciliation:
     terms = statement.terms
-    lines = invoice_lines(invoice.lines)
+    lines = invoice_lines(invoice.lines) if lines is None else lines
     periods = {ln.period_label for ln in lines if ln.period_label} | {invoice.period_label}
     return reconcile(
         period_label=invoice.period_label,
@@ -116,11 +117,13 @@ async def reconcile_invoice(
     trigger: str,
     emit: Emit,
     now: datetime,
+    lines: Sequence[InvoiceLine] | None = None,
 ) -> ReconciliationRun:
     """Reconcile an invoice against its period's statement; store and publish a new
-    revision when the result differs from the current one."""
+    revision when the result differs from the current one. `lines`: the invoice's lines
+    already parsed (when it was just received), else read from the stored invoice."""
     terms = statement.terms
-    result = run_reconciliation(invoice, statement)
+    result = run_reconciliation(invoice, statement, lines)
     marker = fingerprint(
         {
             "invoice_version": invoice.version,
@@ -233,8 +236,8 @@ async def reconcile_invoice(
                 found_at=now,
             )
         )
-    for start in range(0, len(rows), 2000):
-        await session.execute(sa.insert(DiscrepancyRow).values(rows[start : start + 2000]))
+    if rows:
+        await session.execute(sa.insert(DiscrepancyRow), rows)
     subject = str(invoice.contract_id)
     for event in events:
         await emit(
