@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from crm_events.envelope import Envelope
 from crm_testing import examples
 
 from .conftest import Billing, terms_with
+
+
+def for_period(period: str) -> Callable[[Envelope], bool]:
+    return lambda e: e.data["period_label"] == period
 
 
 def _avail(**changes: object) -> list[dict[str, object]]:
@@ -22,9 +29,7 @@ async def test_credit_is_earned_back_after_three_met_periods(billing: Billing) -
     assert credit.data["credit_amount"] == "4414.08"
     for period in ("2026-04", "2026-05"):
         await billing.close(period, "met")
-        await billing.wait(
-            "billing.charges_computed", lambda e, p=period: e.data["period_label"] == p
-        )
+        await billing.wait("billing.charges_computed", for_period(period))
     credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
     assert (credits[0]["earn_back"]["status"], credits[0]["earn_back"]["progress"]) == (
         "pending",
@@ -93,9 +98,7 @@ async def test_third_below_expected_in_twelve_periods_is_credited_as_a_failure(
     await billing.consume(examples.consumption_items(billing.contract_id))
     for period in ("2026-01", "2026-02"):
         await billing.close(period, "below_expected")
-        await billing.wait(
-            "billing.charges_computed", lambda e, p=period: e.data["period_label"] == p
-        )
+        await billing.wait("billing.charges_computed", for_period(period))
     await billing.settle(0.5)
     assert billing.of("billing.credit_calculated") == []  # once or twice is no default
     await billing.close("2026-03", "below_expected")

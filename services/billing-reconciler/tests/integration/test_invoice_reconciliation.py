@@ -104,6 +104,13 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
         }
     ]
 
+    listed = (await billing.client.get("/invoices", params={"contract_id": billing.subject})).json()
+    assert [(i["invoice_number"], i["total"], i["line_count"]) for i in listed] == [
+        (doc["invoice_number"], "92240.00", 3)
+    ]
+    detail = (await billing.client.get(f"/invoices/{invoice_id}")).json()
+    assert [ln["amount"] for ln in detail["lines"]] == ["30000.00", "2240.00", "60000.00"]
+
     # A retry with the key replays; the same invoice again is a duplicate; other content
     # under the same number is refused; another tenant sees nothing.
     replay = await billing.client.post("/invoices", json=doc, headers={"Idempotency-Key": "inv-1"})

@@ -68,11 +68,12 @@ async def ledger(
     out = []
     for r in rows:
         values = dict(zip(group_by, r[: len(keys)], strict=True))
+        currency = str(r[len(keys)])
         out.append(
             LeakageRow(
                 **{FIELD[k]: v for k, v in values.items()},
-                currency=r[len(keys)],
-                amount=round_money(Decimal(str(r[len(keys) + 1])), r[len(keys)]),
+                currency=currency,
+                amount=round_money(Decimal(str(r[len(keys) + 1])), currency),
                 count=r[len(keys) + 2],
             )
         )

@@ -127,8 +127,10 @@ def _s(value: Decimal | None) -> str:
 
 
 def _numbers(lines: Sequence[InvoiceLine], limit: int = 20) -> str:
+    """'line 2' or 'lines 2, 5 and 40 more'."""
     shown = ", ".join(str(ln.line_number) for ln in lines[:limit])
-    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
+    more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
+    return f"{'line' if len(lines) == 1 else 'lines'} {shown}{more}"
 
 
 @dataclass
@@ -343,7 +345,8 @@ def _match_group(
             )
 
     if kind in ("credit", "earn_back", "rebate"):
-        invoiced = sum((amount for _, amount in priced), Decimal(0))
+        invoiced = round_money(sum((amount for _, amount in priced), Decimal(0)), currency)
+        expected_amount = round_money(expected_amount, currency)
         diff = invoiced - expected_amount
         cls = (
             DiscrepancyClass.UNAPPLIED_REBATE
@@ -353,13 +356,13 @@ def _match_group(
         what = {"credit": "service credit", "earn_back": "earn-back", "rebate": "rebate"}[kind]
         for_item = f" for {item}" if item_code else ""
         if not lines:
-            story = f"the {what}{for_item} of {_s(expected_amount)} is not on the invoice"
+            story = f"the {what}{for_item} of {_s(abs(expected_amount))} is not on the invoice"
         elif not expected:
-            story = f"the invoice applies a {what}{for_item} of {_s(invoiced)} that is not due"
+            story = f"the invoice applies a {what}{for_item} of {_s(abs(invoiced))} that is not due"
         else:
             story = (
-                f"the invoice applies {_s(invoiced)} as {what}{for_item} (lines "
-                f"{_numbers(lines)}); the contract says {_s(expected_amount)}"
+                f"the invoice applies {_s(abs(invoiced))} as {what}{for_item} "
+                f"({_numbers(lines)}); the contract says {_s(abs(expected_amount))}"
             )
         out.add(
             Discrepancy(
@@ -413,8 +416,8 @@ def _match_group(
                     group_lines[0].line_number,
                     expected=_s(rate),
                     invoiced=_s(unit_price),
-                    explanation=f"{kind} {item}: unit price {_s(unit_price)} on line(s) "
-                    f"{_numbers(group_lines)}, the contract's rate is {_s(rate)}",
+                    explanation=f"{kind} {item}: unit price {_s(unit_price)} "
+                    f"({_numbers(group_lines)}), the contract's rate is {_s(rate)}",
                     formula=f"quantity {_s(quantity)} × ({_s(unit_price)} − {_s(rate)}) = "
                     f"{_s(extended_total)} − {_s(at_rate)} = {_s(diff)}",
                     clause=clause,
@@ -436,12 +439,12 @@ def _match_group(
         )
     elif exp is None:
         story = (
-            f"{kind} {item}: the invoice bills quantity {_s(billed_quantity)} (lines "
-            f"{_numbers(lines)}); the measured consumption gives no {kind}"
+            f"{kind} {item}: the invoice bills quantity {_s(billed_quantity)} "
+            f"({_numbers(lines)}); the measured consumption gives no {kind}"
         )
     else:
         story = (
-            f"{kind} {item}: billed quantity {_s(billed_quantity)} (lines {_numbers(lines)}), "
+            f"{kind} {item}: billed quantity {_s(billed_quantity)} ({_numbers(lines)}), "
             f"{measured} {_s(expected_quantity)}"
         )
     out.add(
