@@ -31,6 +31,7 @@ from billing_reconciler.common import lock_contract, shift_period
 from billing_reconciler.consumption.service import ensure_contract, record_ids
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
+    Outcomes,
     load_credits,
     load_outcomes,
     settle_period,
@@ -133,7 +134,7 @@ async def _refresh_one(
     session: AsyncSession,
     book: ContractBook,
     period_label: str,
-    outcomes: dict,  # type: ignore[type-arg]
+    outcomes: Outcomes,
     credits: list[ServiceCredit],
     emit: Emit,
     now: datetime,
