@@ -8,6 +8,8 @@ of it inside a maintenance window, makes 99.4609% (failed) and a credit of 4,414
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -167,3 +169,90 @@ def credit_calculated(contract_id: uuid.UUID) -> CreditCalculated:
         ),
         calculated_at=datetime.now(UTC),
     )
+
+
+# The supplier's invoice for March (DESIGN §5) and what reconciling it must find ----------
+
+INVOICE_TOTAL = "92240.00"
+INVOICE_LINES: list[dict[str, Any]] = [
+    {
+        "line_number": 1,
+        "item_code": "SRV-WIN",
+        "kind": "base",
+        "description": "Windows servers, baseline",
+        "quantity": "200",
+        "unit_price": "150.00",
+        "amount": "30000.00",
+    },
+    {
+        "line_number": 2,
+        "item_code": "SRV-WIN",
+        "kind": "arc",
+        "description": "Windows servers above baseline",
+        "quantity": "16",
+        "unit_price": "140.00",
+        "amount": "2240.00",
+    },
+    {
+        "line_number": 3,
+        "item_code": "TCK-L1",
+        "kind": "base",
+        "description": "Level-1 tickets, baseline",
+        "quantity": "5000",
+        "unit_price": "12.00",
+        "amount": "60000.00",
+    },
+]
+RECONCILIATION = {
+    "expected_total": Decimal("87545.92"),
+    "invoiced_total": Decimal("92240.00"),
+    "difference": Decimal("4694.08"),
+    "consumption_error": Decimal("280.00"),  # billed ARC 16 vs measured 14 → 2 × 140.00
+    "unapplied_credit": Decimal("4414.08"),  # AVAIL-CORE's credit is not on the invoice
+}
+
+
+def consumption_items(
+    contract_id: uuid.UUID | str, *, prefix: str | None = None
+) -> list[dict[str, str]]:
+    """March's consumption records as the ERP posts them."""
+    cid = str(contract_id)
+    return [
+        {
+            "record_id": f"{prefix or cid}-{code}",
+            "contract_id": cid,
+            "resource_unit": code,
+            "period_label": PERIOD,
+            "quantity": qty,
+        }
+        for code, qty in CONSUMPTION.items()
+    ]
+
+
+def invoice_document(
+    contract_id: uuid.UUID | str, *, invoice_number: str | None = None
+) -> dict[str, Any]:
+    """The supplier's March invoice as the ERP posts it to billing-reconciler (JSON)."""
+    return {
+        "invoice_number": invoice_number or f"GLX-2026-03-{uuid.uuid4().hex[:6]}",
+        "contract_id": str(contract_id),
+        "period_label": PERIOD,
+        "currency": "USD",
+        "issued_on": "2026-04-05",
+        "total": INVOICE_TOTAL,
+        "lines": [dict(line) for line in INVOICE_LINES],
+    }
+
+
+def invoice_csv(contract_id: uuid.UUID | str, *, invoice_number: str | None = None) -> str:
+    """The same invoice as a CSV export (one row per line, header first)."""
+    doc = invoice_document(contract_id, invoice_number=invoice_number)
+    head = ["invoice_number", "contract_id", "period_label", "currency", "issued_on", "total"]
+    columns = ["line_number", "item_code", "kind", "description", "quantity", "unit_price"]
+    columns.append("amount")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(head + columns)
+    for line in doc["lines"]:
+        writer.writerow([doc[h] for h in head] + [line[c] for c in columns])
+    return out.getvalue()

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from billing_reconciler.charges.router import router as charges_router
 from billing_reconciler.consumption.router import router as consumption_router
 from billing_reconciler.credits.router import router as credits_router
 from billing_reconciler.handlers import HANDLERS, TOPICS
+from billing_reconciler.invoices.router import router as invoices_router
+from billing_reconciler.leakage.router import router as leakage_router
 from billing_reconciler.models import Base
+from billing_reconciler.periods.router import router as charges_router
 from billing_reconciler.settings import Settings
 from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
 from crm_platform.clock import Clock
@@ -20,17 +22,29 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 DEFINITION = ServiceDefinition(
     title="billing-reconciler",
-    description="Consumption, charges (base, ARC/RRC) and service credits per contract and "
-    "period, each amount with its explanation; publishes `billing.v1`.",
-    version="0.1.0",
-    routers=[consumption_router, charges_router, credits_router, terms_router()],
+    description="What the contract says is owed, checked against every invoice: consumption, "
+    "charges (base, ARC/RRC with deadbands and bands), service credits (cap, repeated "
+    "defaults, earn-back, restatements), rebates, invoice reconciliation and the "
+    "value-leakage ledger — every amount with its clause, inputs and formula. Publishes "
+    "`billing.v1`. Guide: docs/billing-reconciler.md.",
+    version="0.2.0",
+    routers=[
+        consumption_router,
+        charges_router,
+        credits_router,
+        invoices_router,
+        leakage_router,
+        terms_router(),
+    ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
     openapi_tags=[
         {"name": "consumption", "description": "Consumption records from ERP systems."},
-        {"name": "charges", "description": "Expected charges per period."},
-        {"name": "credits", "description": "Service credits for failed SLA periods."},
+        {"name": "charges", "description": "What each period owes, line by line, explained."},
+        {"name": "credits", "description": "Service credits, their revisions and earn-back."},
+        {"name": "invoices", "description": "Supplier invoices and their reconciliation."},
+        {"name": "leakage", "description": "The value-leakage ledger."},
     ],
 )
 

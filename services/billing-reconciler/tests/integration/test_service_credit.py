@@ -49,7 +49,7 @@ async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
             for code, qty in examples.CONSUMPTION.items()
         ]
         posted = await client.post("/consumption", json={"items": items})
-        assert posted.json() == {"accepted": 2, "duplicates": 0}
+        assert posted.json() == {"accepted": 2, "duplicates": 0, "corrected": 0}
 
         charges = (await client.get(f"/contracts/{contract_id}/charges/2026-03")).json()
         assert charges["monthly_charges"] == "91960.00"

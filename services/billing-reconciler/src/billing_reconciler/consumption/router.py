@@ -1,13 +1,20 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from billing_reconciler.consumption import service
 from billing_reconciler.consumption.schemas import ConsumptionAccepted, ConsumptionBatch
-from crm_platform.deps import CurrentPrincipal, IdempotencyDep, SessionDep
+from billing_reconciler.csv_format import parse_consumption
+from billing_reconciler.workflows import consumption_received
+from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 
 router = APIRouter(prefix="/consumption", tags=["consumption"])
+
+CSV_EXAMPLE = (
+    "record_id,contract_id,resource_unit,period_label,quantity,correction\n"
+    "ERP-2026-03-0001,7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f,SRV-WIN,2026-03,214,\n"
+    "ERP-2026-03-0002,7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f,TCK-L1,2026-03,4700,\n"
+)
 
 
 @router.post(
@@ -16,18 +23,72 @@ router = APIRouter(prefix="/consumption", tags=["consumption"])
     response_model=ConsumptionAccepted,
     summary="Post consumption records (up to 10,000)",
     description="Actual volumes per contract, resource unit and period. A record id already "
-    "received is a duplicate and changes nothing. The batch is accepted or rejected whole.",
+    "received with the same quantity is a duplicate and changes nothing; a different quantity "
+    "is refused (409) unless the item says `correction: true`, which replaces it (the history "
+    "is kept). Periods already computed are recomputed and their invoices reconciled again. "
+    "The batch is accepted or rejected whole.",
 )
 async def post_consumption(
     batch: ConsumptionBatch,
     session: SessionDep,
     principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
+    emit: EmitDep,
+    clock: ClockDep,
 ) -> JSONResponse:
     async def work() -> ConsumptionAccepted:
-        stored, duplicates = await service.record(
-            session=session, principal=principal, items=batch.items
+        done = await consumption_received(
+            session=session,
+            principal=principal,
+            items=batch.items,
+            emit=emit,
+            now=clock.now(),
+            cause="consumption:" + ",".join(i.record_id for i in batch.items[:5]),
         )
-        return ConsumptionAccepted(accepted=stored, duplicates=duplicates)
+        return ConsumptionAccepted(
+            accepted=done.accepted, duplicates=done.duplicates, corrected=done.corrected
+        )
+
+    return await idempotency.run(work, status_code=202)
+
+
+@router.post(
+    "/csv",
+    status_code=202,
+    response_model=ConsumptionAccepted,
+    summary="Post consumption records as CSV (up to 10,000 rows)",
+    description="Columns: record_id, contract_id, resource_unit, period_label, quantity and "
+    "optionally correction (true/false). One header row; comma or semicolon separated; "
+    "UTF-8. Same rules as the JSON endpoint; errors name the file line: `body.line[3].quantity`.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+        }
+    },
+)
+async def post_consumption_csv(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idempotency: IdempotencyDep,
+    emit: EmitDep,
+    clock: ClockDep,
+) -> JSONResponse:
+    items, lines = parse_consumption(await request.body())
+
+    async def work() -> ConsumptionAccepted:
+        done = await consumption_received(
+            session=session,
+            principal=principal,
+            items=items,
+            emit=emit,
+            now=clock.now(),
+            cause="consumption:" + ",".join(i.record_id for i in items[:5]),
+            loc=lambda index, name: f"body.line[{lines[index]}].{name}",
+        )
+        return ConsumptionAccepted(
+            accepted=done.accepted, duplicates=done.duplicates, corrected=done.corrected
+        )
 
     return await idempotency.run(work, status_code=202)

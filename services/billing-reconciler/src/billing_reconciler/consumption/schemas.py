@@ -21,6 +21,14 @@ class ConsumptionBatch(BaseModel):
                             "period_label": "2026-03",
                             "quantity": "214",
                         },
+                        {
+                            "record_id": "ERP-2026-02-0007",
+                            "contract_id": "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f",
+                            "resource_unit": "TCK-L1",
+                            "period_label": "2026-02",
+                            "quantity": "4810",
+                            "correction": True,
+                        },
                     ]
                 }
             ]
@@ -31,5 +39,6 @@ class ConsumptionBatch(BaseModel):
 
 
 class ConsumptionAccepted(BaseModel):
-    accepted: int
-    duplicates: int
+    accepted: int = Field(description="New records stored.")
+    duplicates: int = Field(description="Records already received with the same quantity.")
+    corrected: int = Field(description="Records whose quantity a correction replaced.")

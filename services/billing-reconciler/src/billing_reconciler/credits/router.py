@@ -14,7 +14,10 @@ router = APIRouter(prefix="/contracts/{contract_id}", tags=["credits"])
 @router.get(
     "/credits",
     response_model=list[CreditRead],
-    summary="Service credits of a contract, with the explanation of each amount",
+    summary="Service credits of a contract, with explanations, revisions and earn-back",
+    description="One credit per SLA and period: its current amount and explanation, every "
+    "revision (restatements and corrected consumption change a credit by a delta) and the "
+    "earn-back state machine with its transitions.",
 )
 async def list_credits(
     contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal

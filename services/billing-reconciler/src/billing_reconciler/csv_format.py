@@ -1,0 +1,222 @@
+"""CSV uploads from ERP systems: invoices and consumption records.
+
+One header row names the columns (any order, case-insensitive); comma or semicolon
+separated; UTF-8 (a byte-order mark is fine). Decimals are written with a dot and no
+thousands separator. Errors name the file's line number (the header is line 1) and the
+column: `body.line[4].quantity`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from billing_reconciler.invoices.schemas import InvoiceIn
+from billing_reconciler.invoices.service import Locator
+from crm_events.schemas.consumption import ConsumptionItem
+from crm_platform.errors import Unprocessable
+
+INVOICE_REQUIRED = (
+    "invoice_number",
+    "contract_id",
+    "period_label",
+    "total",
+    "item_code",
+    "kind",
+    "amount",
+)
+INVOICE_OPTIONAL = (
+    "currency",
+    "issued_on",
+    "correction",
+    "line_number",
+    "description",
+    "quantity",
+    "unit_price",
+    "line_period",
+)
+INVOICE_LEVEL = ("contract_id", "period_label", "currency", "issued_on", "total", "correction")
+LINE_FIELDS = {  # model field → CSV column
+    "line_number": "line_number",
+    "item_code": "item_code",
+    "kind": "kind",
+    "description": "description",
+    "quantity": "quantity",
+    "unit_price": "unit_price",
+    "amount": "amount",
+    "period_label": "line_period",
+}
+CONSUMPTION_REQUIRED = ("record_id", "contract_id", "resource_unit", "period_label", "quantity")
+CONSUMPTION_OPTIONAL = ("correction",)
+MAX_ROWS = 50_000
+TRUE = {"true", "1", "yes", "y"}
+FALSE = {"false", "0", "no", "n", ""}
+
+
+def _rows(
+    raw: bytes, required: Iterable[str], optional: Iterable[str]
+) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unprocessable(
+            "the file is not UTF-8 text",
+            details=[{"loc": "body", "message": f"byte {exc.start} is not UTF-8"}],
+        ) from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise Unprocessable(
+            "the file is empty", details=[{"loc": "body", "message": "no header row"}]
+        ) from None
+    required, optional = list(required), list(optional)
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required and c not in optional]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    problems = (
+        [{"loc": "body.line[1]", "message": f"missing column {c}"} for c in missing]
+        + [
+            {
+                "loc": "body.line[1]",
+                "message": f"unknown column {c!r} (expected {', '.join(required + optional)})",
+            }
+            for c in unknown
+        ]
+        + [{"loc": "body.line[1]", "message": f"column {c} appears twice"} for c in duplicated]
+    )
+    if problems:
+        raise Unprocessable("the header row is not usable", details=problems)
+    rows: list[tuple[int, dict[str, str]]] = []
+    problems = []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(
+                {
+                    "loc": f"body.line[{line}]",
+                    "message": f"{len(cells)} cells, the header has {len(header)}",
+                }
+            )
+            continue
+        rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+        if len(rows) > MAX_ROWS:
+            raise Unprocessable(
+                f"more than {MAX_ROWS} rows",
+                details=[{"loc": f"body.line[{line}]", "message": "too many rows"}],
+            )
+    if problems:
+        raise Unprocessable(f"{len(problems)} row(s) are malformed", details=problems[:100])
+    if not rows:
+        raise Unprocessable(
+            "the file has no data rows", details=[{"loc": "body", "message": "empty"}]
+        )
+    return rows
+
+
+def _bool(value: str, loc: str, problems: list[dict[str, str]]) -> bool:
+    low = value.lower()
+    if low in TRUE:
+        return True
+    if low not in FALSE:
+        problems.append({"loc": loc, "message": "expected true or false"})
+    return False
+
+
+def parse_invoices(raw: bytes) -> list[tuple[InvoiceIn, Locator]]:
+    """One or more invoices; rows of one invoice share its invoice_number (and repeat the
+    invoice-level columns, which must agree)."""
+    rows = _rows(raw, INVOICE_REQUIRED, INVOICE_OPTIONAL)
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for line, row in rows:
+        groups.setdefault(row["invoice_number"], []).append((line, row))
+    problems: list[dict[str, str]] = []
+    out: list[tuple[InvoiceIn, Locator]] = []
+    for number, group in groups.items():
+        first_line, head = group[0]
+        if not number:
+            problems.append(
+                {"loc": f"body.line[{first_line}].invoice_number", "message": "required"}
+            )
+            continue
+        for line, row in group[1:]:
+            for column in INVOICE_LEVEL:
+                if row.get(column, "") not in ("", head.get(column, "")):
+                    problems.append(
+                        {
+                            "loc": f"body.line[{line}].{column}",
+                            "message": f"differs from line {first_line} of invoice {number}",
+                        }
+                    )
+        doc: dict[str, Any] = {"invoice_number": number}
+        for column in INVOICE_LEVEL:
+            value = head.get(column, "")
+            if column == "correction":
+                doc[column] = _bool(value, f"body.line[{first_line}].correction", problems)
+            elif value:
+                doc[column] = value
+        doc["lines"] = [
+            {name: row[column] for name, column in LINE_FIELDS.items() if row.get(column, "")}
+            for _, row in group
+        ]
+        line_locs = [f"body.line[{line}]" for line, _ in group]
+        try:
+            invoice = InvoiceIn.model_validate(doc)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = err["loc"]
+                if loc and loc[0] == "lines" and len(loc) >= 2 and isinstance(loc[1], int):
+                    column = LINE_FIELDS.get(str(loc[2]), str(loc[2])) if len(loc) > 2 else ""
+                    where = f"{line_locs[loc[1]]}.{column}" if column else line_locs[loc[1]]
+                else:
+                    where = f"body.line[{first_line}].{loc[0] if loc else ''}"
+                message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                problems.append({"loc": where, "message": message})
+            continue
+        out.append((invoice, Locator(line_locs=line_locs, field_loc=f"body.line[{first_line}]")))
+    if problems:
+        first = problems[0]
+        raise Unprocessable(
+            f"the file is invalid: {first['loc']}: {first['message']}", details=problems[:100]
+        )
+    return out
+
+
+def parse_consumption(raw: bytes) -> tuple[list[ConsumptionItem], list[int]]:
+    """Consumption records, one per row; returns the items and their file line numbers."""
+    rows = _rows(raw, CONSUMPTION_REQUIRED, CONSUMPTION_OPTIONAL)
+    problems: list[dict[str, str]] = []
+    items: list[ConsumptionItem] = []
+    lines: list[int] = []
+    for line, row in rows:
+        data: dict[str, Any] = {c: row[c] for c in CONSUMPTION_REQUIRED}
+        data["correction"] = _bool(
+            row.get("correction", ""), f"body.line[{line}].correction", problems
+        )
+        try:
+            items.append(ConsumptionItem.model_validate(data))
+            lines.append(line)
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = str(err["loc"][0]) if err["loc"] else ""
+                message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                problems.append({"loc": f"body.line[{line}].{column}", "message": message})
+    if problems:
+        first = problems[0]
+        raise Unprocessable(
+            f"the file is invalid: {first['loc']}: {first['message']}", details=problems[:100]
+        )
+    if len(items) > 10_000:
+        raise Unprocessable(
+            "more than 10,000 consumption records in one file",
+            details=[{"loc": "body", "message": "split the file"}],
+        )
+    return items, lines

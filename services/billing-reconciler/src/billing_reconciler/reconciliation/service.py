@@ -1,0 +1,393 @@
+"""Running, storing and publishing the reconciliation of an invoice.
+
+A reconciliation is stored as a revision of its invoice. When an input changes later (late
+or corrected consumption, a restated SLA, an earn-back, an amended contract) the invoice is
+reconciled again; a new revision is stored and published only when the result changed, and
+it replaces the earlier one in the leakage ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_reconciler.common import fingerprint, in_term
+from billing_reconciler.models import DiscrepancyRow, Invoice, PeriodCharges, ReconciliationRun
+from billing_reconciler.periods.schemas import PeriodChargesRead
+from billing_reconciler.periods.statement import Statement
+from billing_reconciler.reconciliation.domain import (
+    Discrepancy,
+    InvoiceLine,
+    Reconciliation,
+    reconcile,
+)
+from billing_reconciler.reconciliation.schemas import (
+    DiscrepancyRead,
+    ReconciliationRead,
+    ReconciliationSummary,
+)
+from crm_events.schemas.billing import DiscrepancyFound, Explanation, ReconciliationCompleted
+from crm_events.schemas.contracts import ContractTerms
+from crm_platform.auth import Principal
+from crm_platform.emitter import Emit
+from crm_platform.errors import NotFound
+
+
+def invoice_lines(stored: list[dict[str, Any]]) -> list[InvoiceLine]:
+    """The stored lines (exact decimal strings) as the domain reads them."""
+    return [
+        InvoiceLine(
+            d["line_number"],
+            d["item_code"],
+            d["kind"],
+            Decimal(d["amount"]),
+            None if (q := d.get("quantity")) is None else Decimal(q),
+            None if (p := d.get("unit_price")) is None else Decimal(p),
+            d.get("description") or "",
+            d.get("period_label") or None,
+        )
+        for d in stored
+    ]
+
+
+def reference_rates(terms: ContractTerms) -> dict[tuple[str, str], Decimal]:
+    rates: dict[tuple[str, str], Decimal] = {}
+    for unit in terms.price_book:
+        rates[("base", unit.code)] = unit.unit_price
+        rates[("arc", unit.code)] = unit.arc_rate
+        rates[("rrc", unit.code)] = unit.rrc_rate
+    return rates
+
+
+def run_reconciliation(
+    invoice: Invoice, statement: Statement, lines: Sequence[InvoiceLine] | None = None
+) -> Reconciliation:
+    terms = statement.terms
+    lines = invoice_lines(invoice.lines) if lines is None else lines
+    periods = {ln.period_label for ln in lines if ln.period_label} | {invoice.period_label}
+    return reconcile(
+        period_label=invoice.period_label,
+        lines=lines,
+        stated_total=Decimal(invoice.total),
+        expected=statement.expected_lines(),
+        reference_rates=reference_rates(terms),
+        sla_codes={s.code for s in terms.sla_definitions},
+        periods_in_term={p for p in periods if in_term(terms, p)},
+        tolerance=terms.reconciliation_tolerance,
+        currency=terms.currency,
+    )
+
+
+def _explanation(invoice: Invoice, terms: ContractTerms, d: Discrepancy) -> Explanation:
+    line_ref = (
+        f"invoice:{invoice.invoice_number}#line-{d.line_number}"
+        if d.line_number is not None
+        else f"invoice:{invoice.invoice_number}#total"
+    )
+    return Explanation(
+        clause=d.clause or f"Invoice reconciliation: {d.discrepancy_class.value}",
+        contract_version=terms.version,
+        formula=d.formula,
+        inputs={
+            "invoice_number": invoice.invoice_number,
+            "invoice_version": str(invoice.version),
+            **({"line_number": str(d.line_number)} if d.line_number is not None else {}),
+            **({"item_code": d.item_code} if d.item_code else {}),
+            "expected": d.expected or "",
+            "invoiced": d.invoiced or "",
+            "tolerance": str(terms.reconciliation_tolerance),
+            **{k: v for k, v in d.inputs.items() if v},
+        },
+        source_ids=[line_ref, *d.source_ids],
+    )
+
+
+async def reconcile_invoice(
+    *,
+    session: AsyncSession,
+    invoice: Invoice,
+    statement: Statement,
+    charges_revision: int,
+    trigger: str,
+    emit: Emit,
+    now: datetime,
+    lines: Sequence[InvoiceLine] | None = None,
+) -> ReconciliationRun:
+    """Reconcile an invoice against its period's statement; store and publish a new
+    revision when the result differs from the current one. `lines`: the invoice's lines
+    already parsed (when it was just received), else read from the stored invoice."""
+    terms = statement.terms
+    result = run_reconciliation(invoice, statement, lines)
+    marker = fingerprint(
+        {
+            "invoice_version": invoice.version,
+            "expected_total": str(result.expected_total),
+            "invoiced_total": str(result.invoiced_total),
+            "discrepancies": [
+                [
+                    d.discrepancy_class.value,
+                    str(d.amount),
+                    d.item_code,
+                    d.line_number,
+                    d.expected,
+                    d.invoiced,
+                    d.explanation,
+                ]
+                for d in result.discrepancies
+            ],
+        }
+    )
+    current = await session.scalar(
+        sa.select(ReconciliationRun).where(
+            ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current
+        )
+    )
+    if current is not None and current.fingerprint == marker:
+        return current
+    revision = 1
+    if current is not None:
+        revision = current.revision + 1
+        await session.execute(
+            sa.update(ReconciliationRun)
+            .where(ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current)
+            .values(is_current=False)
+        )
+        await session.execute(
+            sa.update(DiscrepancyRow)
+            .where(DiscrepancyRow.invoice_id == invoice.id, DiscrepancyRow.is_current)
+            .values(is_current=False)
+        )
+    run = ReconciliationRun(
+        id=uuid.uuid4(),
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.id,
+        invoice_version=invoice.version,
+        contract_id=invoice.contract_id,
+        contract_version=terms.version,
+        period_label=invoice.period_label,
+        revision=revision,
+        is_current=True,
+        currency=terms.currency,
+        expected_total=result.expected_total,
+        invoiced_total=result.invoiced_total,
+        lines_total=result.lines_total,
+        difference=result.difference,
+        sums_by_class={k: format(v, "f") for k, v in result.sums_by_class.items()},
+        status=result.status,
+        discrepancy_count=len(result.discrepancies),
+        charges_revision=charges_revision,
+        fingerprint=marker,
+        trigger=trigger,
+        reconciled_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    rows = []
+    events = []
+    for seq, d in enumerate(result.discrepancies, start=1):
+        explanation = _explanation(invoice, terms, d)
+        row_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": row_id,
+                "tenant_id": invoice.tenant_id,
+                "reconciliation_id": run.id,
+                "invoice_id": invoice.id,
+                "contract_id": invoice.contract_id,
+                "period_label": invoice.period_label,
+                "currency": terms.currency,
+                "revision": revision,
+                "seq": seq,
+                "is_current": True,
+                "discrepancy_class": d.discrepancy_class.value,
+                "direction": d.direction,
+                "amount": d.amount,
+                "item_code": d.item_code,
+                "line_number": d.line_number,
+                "expected": d.expected,
+                "invoiced": d.invoiced,
+                "summary": d.explanation,
+                "explanation": explanation.model_dump(mode="json"),
+            }
+        )
+        events.append(
+            DiscrepancyFound(
+                discrepancy_id=row_id,
+                invoice_id=invoice.id,
+                invoice_number=invoice.invoice_number,
+                contract_id=invoice.contract_id,
+                period_label=invoice.period_label,
+                currency=terms.currency,
+                discrepancy_class=d.discrepancy_class.value,
+                direction=d.direction,
+                amount=d.amount,
+                item_code=d.item_code,
+                line_number=d.line_number,
+                expected=d.expected,
+                invoiced=d.invoiced,
+                explanation=f"{d.explanation}: {d.formula}",
+                revision=revision,
+                found_at=now,
+            )
+        )
+    if rows:
+        await session.execute(sa.insert(DiscrepancyRow), rows)
+    subject = str(invoice.contract_id)
+    for event in events:
+        await emit(
+            "reconciliation.discrepancy_found",
+            subject=subject,
+            tenant=invoice.tenant_id,
+            data=event,
+        )
+    await emit(
+        "reconciliation.completed",
+        subject=subject,
+        tenant=invoice.tenant_id,
+        data=ReconciliationCompleted(
+            invoice_id=invoice.id,
+            invoice_number=invoice.invoice_number,
+            contract_id=invoice.contract_id,
+            period_label=invoice.period_label,
+            currency=terms.currency,
+            expected_total=result.expected_total,
+            invoiced_total=result.invoiced_total,
+            difference=result.difference,
+            sums_by_class=result.sums_by_class,
+            discrepancies=len(result.discrepancies),
+            status=result.status,
+            revision=revision,
+            reconciled_at=now,
+        ),
+    )
+    return run
+
+
+async def reconcile_period_invoices(
+    *,
+    session: AsyncSession,
+    statement: Statement,
+    charges_revision: int,
+    trigger: str,
+    emit: Emit,
+    now: datetime,
+) -> list[ReconciliationRun]:
+    invoices = (
+        await session.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.contract_id == statement.terms.contract_id,
+                Invoice.period_label == statement.period_label,
+                Invoice.tenant_id == statement.terms.tenant_id,
+            )
+            .order_by(Invoice.received_at)
+        )
+    ).all()
+    return [
+        await reconcile_invoice(
+            session=session,
+            invoice=invoice,
+            statement=statement,
+            charges_revision=charges_revision,
+            trigger=trigger,
+            emit=emit,
+            now=now,
+        )
+        for invoice in invoices
+    ]
+
+
+async def read(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    invoice_id: uuid.UUID,
+    revision: int | None = None,
+) -> ReconciliationRead:
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None or not principal.can_access(invoice.tenant_id):
+        raise NotFound(f"invoice {invoice_id} not found")
+    query = sa.select(ReconciliationRun).where(
+        ReconciliationRun.invoice_id == invoice_id,
+        principal.tenant_filter(ReconciliationRun.tenant_id),
+    )
+    query = (
+        query.where(ReconciliationRun.revision == revision)
+        if revision is not None
+        else query.where(ReconciliationRun.is_current)
+    )
+    run = await session.scalar(query)
+    if run is None:
+        raise NotFound(
+            f"invoice {invoice_id} has no reconciliation"
+            + (f" revision {revision}" if revision is not None else "")
+        )
+    return await to_read(session, invoice, run)
+
+
+async def to_read(
+    session: AsyncSession, invoice: Invoice, run: ReconciliationRun
+) -> ReconciliationRead:
+    rows = (
+        await session.scalars(
+            sa.select(DiscrepancyRow)
+            .where(DiscrepancyRow.reconciliation_id == run.id)
+            .order_by(DiscrepancyRow.seq)
+        )
+    ).all()
+    snapshot = await session.scalar(
+        sa.select(PeriodCharges.statement).where(
+            PeriodCharges.contract_id == run.contract_id,
+            PeriodCharges.period_label == run.period_label,
+            PeriodCharges.revision == run.charges_revision,
+        )
+    )
+    return ReconciliationRead(
+        id=run.id,
+        invoice_id=invoice.id,
+        invoice_number=invoice.invoice_number,
+        invoice_version=run.invoice_version,
+        contract_id=run.contract_id,
+        contract_version=run.contract_version,
+        period_label=run.period_label,
+        revision=run.revision,
+        is_current=run.is_current,
+        currency=run.currency,
+        expected_total=run.expected_total,
+        invoiced_total=run.invoiced_total,
+        lines_total=run.lines_total,
+        difference=run.difference,
+        sums_by_class={k: Decimal(v) for k, v in run.sums_by_class.items()},
+        status=run.status,
+        discrepancy_count=run.discrepancy_count,
+        trigger=run.trigger,
+        charges_revision=run.charges_revision,
+        reconciled_at=run.reconciled_at,
+        discrepancies=[DiscrepancyRead.model_validate(r) for r in rows],
+        expected_charges=PeriodChargesRead.model_validate(snapshot) if snapshot else None,
+    )
+
+
+async def history(
+    *, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
+) -> list[ReconciliationSummary]:
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None or not principal.can_access(invoice.tenant_id):
+        raise NotFound(f"invoice {invoice_id} not found")
+    runs = (
+        await session.scalars(
+            sa.select(ReconciliationRun)
+            .where(
+                ReconciliationRun.invoice_id == invoice_id,
+                principal.tenant_filter(ReconciliationRun.tenant_id),
+            )
+            .order_by(ReconciliationRun.revision)
+        )
+    ).all()
+    return [ReconciliationSummary.model_validate(r) for r in runs]

@@ -1,0 +1,116 @@
+"""The chain continued to the ERP: telemetry and consumption → failed period → credit →
+the supplier's invoice reconciled → reconciliation events on Kafka, to the cent.
+
+DESIGN.md's worked example: ARC 14 × 140 = 1,960.00, ARA 11,035.20, credit 4,414.08; the
+invoice bills ARC 16 × 140 = 2,240.00 and no credit: consumption_error +280.00,
+unapplied_credit +4,414.08; expected 87,545.92 vs invoiced 92,240.00.
+"""
+
+import httpx
+
+from crm_testing import examples
+from crm_testing.kafka import EventCollector, wait_until
+
+from .stack import Stack
+
+
+async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_erp(
+    stack: Stack,
+    kafka_bootstrap: str,
+) -> None:
+    registry, sla, billing = (
+        stack.url(n) for n in ("contract-registry", "sla-monitor", "billing-reconciler")
+    )
+    doc = examples.contract_document()
+    service_key = doc["sla_definitions"][0]["service_key"]
+
+    async with (
+        httpx.AsyncClient(timeout=30) as http,
+        EventCollector(kafka_bootstrap, ["billing.v1"]) as kafka,
+    ):
+        created = await http.post(f"{registry}/contracts", json=doc)
+        assert created.status_code == 201, created.text
+        cid = created.json()["id"]
+        assert (await http.post(f"{registry}/contracts/{cid}/activate")).status_code == 200
+        for base in (sla, billing):
+
+            async def known(base: str = base) -> bool:
+                return (await http.get(f"{base}/contracts/{cid}/terms")).status_code == 200
+
+            await wait_until(known, timeout=60, message=f"terms at {base}")
+
+        # Consumption from the ERP, the outage from monitoring, then March closes.
+        consumption = await http.post(
+            f"{billing}/consumption", json={"items": examples.consumption_items(cid)}
+        )
+        assert consumption.status_code == 202, consumption.text
+        telemetry = await http.post(
+            f"{sla}/telemetry",
+            json={
+                "tenant_id": "acme-bank",
+                "items": [{"service_key": service_key, **examples.OUTAGE, "source_id": "INC-7"}],
+            },
+        )
+        assert telemetry.status_code == 202, telemetry.text
+        closed = await http.post(
+            f"{sla}/contracts/{cid}/slas/AVAIL-CORE/periods/{examples.PERIOD}/close"
+        )
+        assert closed.status_code == 200 and closed.json()["outcome"] == "failed", closed.text
+        [credit] = await kafka.wait_for(
+            lambda e: e.type == "billing.credit_calculated" and e.subject == cid, timeout=60
+        )
+        assert credit.data["credit_amount"] == "4414.08"
+
+        # The ERP posts the supplier's invoice (Idempotency-Key: a retry changes nothing).
+        invoice = examples.invoice_document(cid)
+        headers = {"Idempotency-Key": f"erp-{invoice['invoice_number']}"}
+        posted = await http.post(f"{billing}/invoices", json=invoice, headers=headers)
+        assert posted.status_code == 201, posted.text
+        retried = await http.post(f"{billing}/invoices", json=invoice, headers=headers)
+        assert retried.status_code == 201 and retried.json() == posted.json()
+
+        # What the ERP consumes from billing.v1.
+        [completed] = await kafka.wait_for(
+            lambda e: e.type == "reconciliation.completed" and e.subject == cid, timeout=60
+        )
+        expected = examples.RECONCILIATION
+        assert completed.data["invoice_number"] == invoice["invoice_number"]
+        assert completed.data["expected_total"] == str(expected["expected_total"])
+        assert completed.data["invoiced_total"] == str(expected["invoiced_total"])
+        assert completed.data["difference"] == str(expected["difference"])
+        assert completed.data["sums_by_class"]["consumption_error"] == "280.00"
+        assert completed.data["sums_by_class"]["unapplied_credit"] == "4414.08"
+        assert (completed.data["status"], completed.data["discrepancies"]) == ("discrepancies", 2)
+        found = await kafka.wait_for(
+            lambda e: e.type == "reconciliation.discrepancy_found" and e.subject == cid,
+            timeout=60,
+            count=2,
+        )
+        assert sorted(
+            (e.data["discrepancy_class"], e.data["amount"], e.data["direction"]) for e in found
+        ) == [
+            ("consumption_error", str(expected["consumption_error"]), "over_billed"),
+            ("unapplied_credit", str(expected["unapplied_credit"]), "over_billed"),
+        ]
+        arc = next(e for e in found if e.data["discrepancy_class"] == "consumption_error")
+        assert (arc.data["item_code"], arc.data["expected"], arc.data["invoiced"]) == (
+            "SRV-WIN",
+            "14",
+            "16",
+        )
+        assert len([e for e in kafka.events if e.type == "reconciliation.completed"]) == 1
+
+        # The finance analyst's view: the ledger and the explanation of each number.
+        ledger = (
+            await http.get(f"{billing}/leakage", params={"contract_id": cid, "group_by": "class"})
+        ).json()
+        assert {r["discrepancy_class"]: r["amount"] for r in ledger["rows"]} == {
+            "consumption_error": "280.00",
+            "unapplied_credit": "4414.08",
+        }
+        rec = (
+            await http.get(f"{billing}/invoices/{posted.json()['invoice']['id']}/reconciliation")
+        ).json()
+        credit_line = next(ln for ln in rec["expected_charges"]["lines"] if ln["kind"] == "credit")
+        assert credit_line["amount"] == "-4414.08"
+        assert credit_line["explanation"]["inputs"]["attainment"] == "99.4609"
