@@ -24,7 +24,7 @@ status:
 	@bash scripts/services.sh status; bash scripts/kafka.sh status; bash scripts/postgres.sh status
 
 lint:
-	uv run ruff check . && uv run ruff format --check . && uv run mypy libs services
+	uv run ruff check . && uv run ruff format --check . && uv run mypy libs services tests
 
 format:
 	uv run ruff check --fix . && uv run ruff format .

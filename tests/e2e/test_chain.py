@@ -125,7 +125,9 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
                 return march
             return None
 
-        [march] = await wait_until(health_complete, timeout=60, message="health updated")
+        march_rows = await wait_until(health_complete, timeout=60, message="health updated")
+        assert march_rows is not None
+        [march] = march_rows
         assert march["slas_failed"] == 1
 
         # Nothing was counted twice anywhere along the way.

@@ -8,6 +8,7 @@ never silently skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -94,12 +95,21 @@ async def create_database(server_url: str, prefix: str) -> str:
 
 
 async def drop_database(server_url: str, database_url: str) -> None:
+    """Drop a test database. FORCE ends our own sessions; an autovacuum worker (a superuser
+    session we may not end) can still hold it for a moment, so retry briefly."""
     name = make_url(database_url).database
     engine = create_async_engine(
         server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
     )
     try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(20):
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except sa.exc.DBAPIError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await engine.dispose()

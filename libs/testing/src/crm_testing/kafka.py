@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, overload
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
 from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.topics import physical
+
+T = TypeVar("T")
 
 
 class EventCollector:
@@ -101,19 +105,34 @@ async def produce_raw(
         await producer.stop()
 
 
+@overload
 async def wait_until(
-    check: Callable[[], object],
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def wait_until(
+    check: Callable[[], T], *, timeout: float = ..., interval: float = ..., message: str = ...
+) -> T: ...
+
+
+async def wait_until(
+    check: Callable[[], Any],
     *,
     timeout: float = 30.0,
     interval: float = 0.05,
     message: str = "condition",
-) -> object:
-    """Poll a sync or async check until it returns something truthy."""
+) -> Any:
+    """Poll a sync or async check until it returns something truthy; returns that."""
     deadline = time.monotonic() + timeout
     while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
+        outcome = check()
+        result = await outcome if inspect.isawaitable(outcome) else outcome
         if result:
             return result
         if time.monotonic() > deadline:
