@@ -133,7 +133,7 @@ async def health_snapshot(
         ],
         "credits": {currency: str(amount) for currency, amount in sorted(credits.items())},
         "obligations": {
-            "open": sum(1 for o in obligations if o.status == "open" and o.due_date < window_to),
+            "open": sum(1 for o in obligations if o.status == "open"),
             "overdue": sum(1 for o in obligations if o.status in LATE_STATUSES),
             "fulfilled_in_window": sum(1 for o in in_window if o.status == "fulfilled"),
             "waived_in_window": sum(1 for o in in_window if o.status == "waived"),

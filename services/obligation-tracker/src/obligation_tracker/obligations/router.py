@@ -225,10 +225,16 @@ async def contract_obligations(
     session: SessionDep,
     principal: CurrentPrincipal,
     status: Annotated[list[Status] | None, Query()] = None,
+    kind: str | None = None,
     limit: Limit = 500,
 ) -> list[ObligationRead]:
     return await service.list_obligations(
-        session=session, principal=principal, contract_id=contract_id, statuses=status, limit=limit
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        statuses=status,
+        kind=kind,
+        limit=limit,
     )
 
 

@@ -1,0 +1,162 @@
+"""Webhooks to a real local HTTP receiver: signed, retried with backoff, logged, and a
+subscription disabled with its reason after repeated failures."""
+
+import time
+import uuid
+from typing import Any
+
+from crm_events.schemas.contracts import ContractActivated
+from crm_testing import examples
+from crm_testing.apps import running_app
+from crm_testing.kafka import make_event, publish_envelope, wait_until
+from crm_testing.webhooks import WebhookReceiver
+from obligation_tracker.main import create_app
+from obligation_tracker.webhooks.signing import verify
+
+
+async def subscribe(tracker: Any, url: str, **body: Any) -> dict[str, Any]:
+    resp = await tracker.client.post(
+        "/webhooks", json={"url": url, "tenant_id": "acme-bank", **body}
+    )
+    assert resp.status_code == 201, resp.text
+    created: dict[str, Any] = resp.json()
+    return created
+
+
+async def test_an_alert_reaches_the_receiver_signed_and_logged(
+    tracker: Any, make_terms: Any
+) -> None:
+    cid = uuid.uuid4()
+    async with WebhookReceiver() as receiver:
+        hook = await subscribe(tracker, receiver.url, description="ERP")
+        assert hook["secret"].startswith("whsec_") and hook["event_types"] == ["alert.raised"]
+        await tracker.activate(make_terms(cid))
+        await tracker.publish("sla.period_closed", examples.period_closed(cid))
+        await tracker.publish("billing.credit_calculated", examples.credit_calculated(cid))
+        [hit] = await receiver.wait_for()
+
+        async def delivered() -> list[dict[str, Any]] | None:
+            log = (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+            return log if log and log[0]["status"] == "delivered" else None
+
+        found: Any = await wait_until(delivered, message="delivery logged")
+        [delivery] = found
+        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+
+    assert verify(
+        hook["secret"],
+        hit.headers["x-crm-timestamp"],
+        hit.body,
+        hit.headers["x-crm-signature"],
+        now=int(time.time()),
+    )
+    event = hit.json
+    assert (event["type"], event["subject"], event["specversion"]) == (
+        "alert.raised",
+        str(cid),
+        "1.0",
+    )
+    assert hit.headers["x-crm-event-id"] == event["id"] == delivery["event_id"]
+    assert hit.headers["x-crm-event-type"] == "alert.raised"
+    assert event["data"]["alert_id"] == alerts[0]["id"]
+    assert len(receiver.requests) == 1  # the credit joined the alert; no second webhook
+    assert [(a["attempt"], a["status_code"]) for a in delivery["attempt_log"]] == [(1, 200)]
+    # The secret is shown once, at creation.
+    read = (await tracker.client.get(f"/webhooks/{hook['id']}")).json()
+    assert "secret" not in read
+
+
+async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
+    tracker_settings: Any, make_terms: Any, kafka_bootstrap: str, clock: Any
+) -> None:
+    settings = tracker_settings.model_copy(update={"webhook_disable_after_failures": 3})
+    cid = uuid.uuid4()
+    async with (
+        WebhookReceiver(default_status=503) as receiver,
+        running_app(create_app(settings, clock=clock)) as (_, client),
+    ):
+        hook = (
+            await client.post(
+                "/webhooks",
+                json={
+                    "url": receiver.url,
+                    "tenant_id": "acme-bank",
+                    "event_types": ["obligation.created"],
+                },
+            )
+        ).json()
+        # One obligation, so one delivery.
+        kickoff = {
+            "code": "KICKOFF",
+            "title": "Kick-off meeting",
+            "owner_role": "account_executive",
+        }
+        terms = make_terms(cid, start_date="2026-12-07", obligation_definitions=[kickoff])
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event(
+                "contract.activated",
+                subject=str(cid),
+                data=ContractActivated(terms=terms, activated_at=clock.now()),
+            ),
+        )
+
+        async def disabled() -> dict[str, Any] | None:
+            read = (await client.get(f"/webhooks/{hook['id']}")).json()
+            return read if not read["enabled"] else None
+
+        read: Any = await wait_until(disabled, message="subscription disabled")
+        log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+        assert read["disabled_reason"].startswith("3 consecutive failed attempts; last: HTTP 503")
+        [delivery] = log
+        assert delivery["status"] == "pending" and delivery["attempts"] == 3
+        assert [a["status_code"] for a in delivery["attempt_log"]] == [503, 503, 503]
+        assert len(receiver.requests) == 3
+
+        # The receiver is fixed; re-enabling delivers what waited.
+        receiver.default_status = 200
+        resp = await client.patch(f"/webhooks/{hook['id']}", json={"enabled": True})
+        assert resp.json()["enabled"] is True and resp.json()["consecutive_failures"] == 0
+
+        async def delivered() -> bool:
+            log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+            return log[0]["status"] == "delivered"
+
+        await wait_until(delivered, message="delivered after re-enabling")
+    assert [r.status for r in receiver.requests] == [503, 503, 503, 200]
+    assert receiver.requests[-1].headers["x-crm-attempt"] == "4"
+
+
+async def test_a_subscription_receives_only_its_tenant_and_its_event_types(
+    tracker: Any, make_terms: Any
+) -> None:
+    cid = uuid.uuid4()
+    async with WebhookReceiver() as mine, WebhookReceiver() as theirs:
+        await subscribe(tracker, mine.url, event_types=["obligation.created"])
+        await tracker.client.post(
+            "/webhooks",
+            json={"url": theirs.url, "event_types": ["obligation.created"]},
+            headers={"X-Tenant-Id": "globex"},
+        )
+        await tracker.activate(make_terms(cid))
+        hits = await mine.wait_for(count=4)
+    assert {h.json["type"] for h in hits} == {"obligation.created"}
+    assert theirs.requests == []
+
+
+async def test_bad_subscriptions_are_refused_with_the_field(tracker: Any) -> None:
+    bad_url = await tracker.client.post("/webhooks", json={"url": "ftp://x", "tenant_id": "a"})
+    assert bad_url.status_code == 422
+    assert bad_url.json()["error"]["details"][0]["loc"] == "body.url"
+    bad_type = await tracker.client.post(
+        "/webhooks",
+        json={"url": "https://x.example", "tenant_id": "a", "event_types": ["sla.breached"]},
+    )
+    assert bad_type.json()["error"]["details"][0]["loc"] == "body.event_types[0]"
+    no_tenant = await tracker.client.post("/webhooks", json={"url": "https://x.example"})
+    assert no_tenant.json()["error"]["details"][0]["loc"] == "body.tenant_id"
+    short_secret = await tracker.client.post(
+        "/webhooks", json={"url": "https://x.example", "tenant_id": "a", "secret": "short"}
+    )
+    assert short_secret.json()["error"]["details"][0]["loc"] == "body.secret"
+    assert (await tracker.client.get(f"/webhooks/{uuid.uuid4()}")).status_code == 404
