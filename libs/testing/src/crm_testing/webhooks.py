@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ class ReceivedRequest:
     received_at: float
     status: int
 
-    @property
+    @functools.cached_property
     def json(self) -> Any:
         return json.loads(self.body)
 

@@ -43,7 +43,7 @@ async def open_root_cause(
     settings: Settings,
     event: SlaPeriodClosed,
     source_event_id: str,
-) -> Obligation | None:
+) -> uuid.UUID | None:
     """A failed or below-expected period opens a root-cause report, due the contract's number
     of business days after the close (its local date, its holidays)."""
     if event.outcome not in (Outcome.FAILED, Outcome.BELOW_EXPECTED):
@@ -105,7 +105,7 @@ async def open_dispute(
     settings: Settings,
     event: DiscrepancyFound,
     source_event_id: str,
-) -> Obligation | None:
+) -> uuid.UUID | None:
     """One dispute-resolution obligation per invoice; its discrepancies gather on it."""
     terms = await _terms(session, event.contract_id)
     line = (
@@ -162,7 +162,7 @@ async def open_renegotiation(
     settings: Settings,
     event: VolumeBandExceeded,
     source_event_id: str,
-) -> Obligation | None:
+) -> uuid.UUID | None:
     """Volume outside its band opens one renegotiation per resource unit; later periods
     outside the band join the open one."""
     terms = await _terms(session, event.contract_id)

@@ -48,8 +48,9 @@ class NewObligation:
 
 async def open_obligation(
     session: AsyncSession, clock: Clock, emit: Emit, new: NewObligation
-) -> Obligation | None:
-    """Insert the obligation unless its key exists; None when it was already opened."""
+) -> uuid.UUID | None:
+    """Insert the obligation unless its key exists; its id, or None when it was already
+    opened."""
     now = clock.now()
     obligation_id = uuid.uuid4()
     inserted = await session.scalar(
@@ -118,7 +119,7 @@ async def open_obligation(
             at=now,
         )
     )
-    return await session.get(Obligation, obligation_id)
+    return obligation_id
 
 
 async def transition(
