@@ -8,6 +8,7 @@ never silently skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -99,7 +100,16 @@ async def drop_database(server_url: str, database_url: str) -> None:
         server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
     )
     try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(1, 21):
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except sa.exc.DBAPIError as exc:
+                # An autovacuum worker (a superuser's process) on the fresh database cannot
+                # be terminated by a non-superuser: it finishes in a moment, so try again.
+                if attempt == 20 or "pg_signal_backend" not in str(exc):
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await engine.dispose()

@@ -21,11 +21,13 @@ from obligation_tracker.obligations.scheduling import extend_horizons
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.delivery import delivery_worker
 from obligation_tracker.webhooks.router import router as webhooks_router
+from obligation_tracker.webhooks.service import purge_delivery_log
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 CHECK_JOB = "obligations.check"
 HORIZON_JOB = "obligations.extend_horizon"
+PURGE_JOB = "webhooks.purge_delivery_log"
 
 
 def definition(settings: Settings) -> ServiceDefinition:
@@ -34,6 +36,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         workers += [
             every(settings.check_interval_seconds, CHECK_JOB, check_obligations),
             every(settings.horizon_interval_seconds, HORIZON_JOB, extend_horizons),
+            every(3600, PURGE_JOB, purge_delivery_log),
         ]
     if settings.webhooks_enabled:
         workers.append(delivery_worker)

@@ -45,3 +45,6 @@ class Settings(ServiceSettings):
     webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)
     webhook_batch_size: int = Field(default=50, ge=1)
     webhook_concurrency: int = Field(default=20, ge=1)
+    webhook_log_retention_days: int = Field(
+        default=30, ge=1, description="Delivered deliveries (and their attempts) kept this long."
+    )

@@ -112,6 +112,9 @@ async def test_invoice_discrepancies_gather_on_one_dispute_and_one_alert(
         found: Any = await wait_until(gathered, message="one dispute, two discrepancies")
         [dispute] = found
         alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+        await kafka.wait_for(
+            lambda e: e.type == "obligation.created" and e.data["kind"] == "dispute_resolution"
+        )
     assert dispute["title"] == "Resolve the differences on invoice INV-2026-03-001 (2026-03)"
     assert dispute["details"]["discrepancies"] == [
         "consumption_error over_billed 280.00 USD on SRV-WIN",
@@ -121,8 +124,12 @@ async def test_invoice_discrepancies_gather_on_one_dispute_and_one_alert(
     assert dispute["due_date"] == "2026-12-21"
     assert (dispute["owner_role"], dispute["severity"]) == ("commercial_manager", "high")
     assert len(alerts) == 1 and len(alerts[0]["details"]["discrepancies"]) == 2
-    created = [e for e in kafka.events if e.type == "obligation.created" and e.subject == str(cid)]
-    assert len(created) == 1
+    created = [
+        e
+        for e in kafka.events
+        if e.type == "obligation.created" and e.data["kind"] == "dispute_resolution"
+    ]
+    assert [e.data["obligation_id"] for e in created] == [dispute["id"]]
 
 
 async def test_volume_outside_its_band_opens_one_renegotiation_per_unit(

@@ -231,3 +231,17 @@ async def test_the_icalendar_feed_holds_the_owners_open_obligations(
         "/owners/j.doe@globex.example/calendar.ics", params={"tenant_id": "globex"}
     )
     assert list(Calendar.from_ical(other.content).walk("VEVENT")) == []
+
+
+async def test_the_check_reaches_every_obligation_however_many_are_stuck_at_the_top(
+    tracker: Any, make_terms: Any, monkeypatch: Any
+) -> None:
+    from obligation_tracker.obligations import checks
+
+    monkeypatch.setattr(checks, "BATCH", 1)  # one row per batch: pages through them all
+    cid = uuid.uuid4()
+    await tracker.activate(make_terms(cid, escalation={"delay_business_days": 1, "levels": ["x"]}))
+    tracker.clock.set(datetime(2027, 6, 1, 15, tzinfo=UTC))
+    await tracker.run(CHECK_JOB, check_obligations)
+    rows = await tracker.obligations(cid)
+    assert [(r["status"], r["escalation_level"]) for r in rows] == [("escalated", 1)] * 4

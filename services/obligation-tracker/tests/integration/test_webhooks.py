@@ -3,14 +3,19 @@ subscription disabled with its reason after repeated failures."""
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from crm_events.schemas.contracts import ContractActivated
 from crm_testing import examples
 from crm_testing.apps import running_app
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 from crm_testing.webhooks import WebhookReceiver
-from obligation_tracker.main import create_app
+from obligation_tracker.main import PURGE_JOB, create_app
+from obligation_tracker.models import WebhookDelivery
+from obligation_tracker.webhooks.service import purge_delivery_log
 from obligation_tracker.webhooks.signing import verify
 
 
@@ -64,6 +69,14 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
     # The secret is shown once, at creation.
     read = (await tracker.client.get(f"/webhooks/{hook['id']}")).json()
     assert "secret" not in read
+
+    # Delivered deliveries are forgotten after the retention period.
+    async with tracker.app.state.session_factory() as session, session.begin():
+        await session.execute(
+            sa.update(WebhookDelivery).values(delivered_at=sa.func.now() - timedelta(days=31))
+        )
+    await tracker.run(PURGE_JOB, purge_delivery_log)
+    assert (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json() == []
 
 
 async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(

@@ -8,7 +8,8 @@ local dates, from the service's injectable clock.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from obligation_tracker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-BATCH = 1000
+BATCH = 500
 
 
 async def check_obligations(job: JobContext) -> None:
@@ -35,18 +36,9 @@ async def check_obligations(job: JobContext) -> None:
     now = job.clock.now()
     # No zone is more than a day ahead of UTC; the exact local date is taken per row.
     horizon = now.date() + timedelta(days=settings.due_soon_days + 1)
-    rows = (
-        await job.session.scalars(
-            sa.select(Obligation)
-            .where(Obligation.status.in_(OPEN_STATUSES), Obligation.due_date <= horizon)
-            .order_by(Obligation.due_date, Obligation.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
     terms_cache: dict[uuid.UUID, ContractTerms | None] = {}
     counts = {"due_soon": 0, "overdue": 0, "escalated": 0}
-    for row in rows:
+    async for row in _candidates(job, horizon):
         if row.contract_id not in terms_cache:
             terms_cache[row.contract_id] = await latest_terms(job.session, row.contract_id)
         terms = terms_cache[row.contract_id]
@@ -85,6 +77,30 @@ async def check_obligations(job: JobContext) -> None:
     snapshots = await attach_review_snapshots(job)
     if any(counts.values()) or snapshots:
         log.info("obligations.checked", snapshots=snapshots, **counts)
+
+
+async def _candidates(job: JobContext, horizon: date) -> AsyncIterator[Obligation]:
+    """Every open obligation due by `horizon`, in batches (keyset on due date and id), so
+    obligations that have reached their last escalation level never crowd out the others."""
+    after: tuple[date, uuid.UUID] | None = None
+    while True:
+        query = sa.select(Obligation).where(
+            Obligation.status.in_(OPEN_STATUSES), Obligation.due_date <= horizon
+        )
+        if after is not None:
+            query = query.where(sa.tuple_(Obligation.due_date, Obligation.id) > after)
+        rows = (
+            await job.session.scalars(
+                query.order_by(Obligation.due_date, Obligation.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            yield row
+        if len(rows) < BATCH:
+            return
+        after = (rows[-1].due_date, rows[-1].id)
 
 
 async def attach_review_snapshots(job: JobContext) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.envelope import Envelope
 from crm_platform.auth import Principal
 from crm_platform.errors import NotFound
+from crm_platform.scheduler import JobContext
 from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.schemas import (
     AttemptRead,
     DeliveryRead,
@@ -221,3 +223,16 @@ async def redeliver(
     await session.flush()
     wake_after_commit(session)
     return DeliveryRead.model_validate(row)
+
+
+async def purge_delivery_log(job: JobContext) -> None:
+    """The periodic job: forget delivered deliveries (and their attempts) past retention;
+    failed and pending ones stay until someone looks at them."""
+    settings = job.settings
+    assert isinstance(settings, Settings)
+    cutoff = _now() - timedelta(days=settings.webhook_log_retention_days)
+    await job.session.execute(
+        sa.delete(WebhookDelivery).where(
+            WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff
+        )
+    )
