@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from crm_testing import examples
+import crm_testing.examples as examples
 from crm_testing.kafka import wait_until
 from crm_testing.webhooks import WebhookReceiver
 from obligation_tracker.webhooks.signing import verify

@@ -17,10 +17,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+import crm_testing.examples as examples
 from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerms
 from crm_platform.clock import FixedClock
 from crm_platform.scheduler import Job, run_once
-from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 from obligation_tracker.main import create_app

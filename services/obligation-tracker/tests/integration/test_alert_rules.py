@@ -4,7 +4,7 @@ tenant may not change."""
 import uuid
 from typing import Any
 
-from crm_testing import examples
+import crm_testing.examples as examples
 from crm_testing.kafka import wait_until
 
 ACME = {"X-Tenant-Id": "acme-bank"}

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import crm_testing.examples as examples
 from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
 from crm_events.schemas.sla import Period, SlaBreached
-from crm_testing import examples
 from crm_testing.kafka import EventCollector, wait_until
 from obligation_tracker.main import CHECK_JOB
 from obligation_tracker.obligations.checks import check_obligations

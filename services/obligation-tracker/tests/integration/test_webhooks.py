@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import crm_testing.examples as examples
 from crm_events.schemas.contracts import ContractActivated
-from crm_testing import examples
 from crm_testing.apps import running_app
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 from crm_testing.webhooks import WebhookReceiver

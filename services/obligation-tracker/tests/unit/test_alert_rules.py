@@ -3,8 +3,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import crm_testing.examples as examples
 from crm_events.schemas.sla import Period, SlaBreached
-from crm_testing import examples
 from obligation_tracker.alerts.rules import candidate, choose_rule, decide, merge_details
 
 CONTRACT = uuid.uuid4()

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
+import crm_testing.examples as examples
 from crm_events.schemas.contracts import ContractTerms
-from crm_testing import examples
 from obligation_tracker.obligations.recurrence import (
     GOVERNANCE_REVIEW,
     RecurrenceError,
