@@ -112,7 +112,9 @@ async def test_fulfilment_needs_evidence_when_required_and_happens_once(
     async with EventCollector(kafka_bootstrap, ["obligations.v1"]) as kafka:
         done = await tracker.client.post(url, json=body, headers={"Idempotency-Key": "f-1"})
         again = await tracker.client.post(url, json=body, headers={"Idempotency-Key": "f-1"})
-        [event] = await kafka.wait_for(lambda e: e.type == "obligation.fulfilled")
+        [event] = await kafka.wait_for(
+            lambda e: e.type == "obligation.fulfilled" and e.data["obligation_id"] == december["id"]
+        )
     assert done.status_code == 200, done.text
     assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
     fulfilled = done.json()
@@ -144,7 +146,9 @@ async def test_a_waiver_records_the_reason_and_who_waived(
         resp = await tracker.client.post(
             url, json={"by": "a.lee@acme.example", "reason": "Agreed at the November review"}
         )
-        [event] = await kafka.wait_for(lambda e: e.type == "obligation.waived")
+        [event] = await kafka.wait_for(
+            lambda e: e.type == "obligation.waived" and e.data["obligation_id"] == january["id"]
+        )
     assert resp.status_code == 200, resp.text
     assert (resp.json()["status"], resp.json()["reason"]) == (
         "waived",
@@ -177,10 +181,11 @@ async def test_read_apis_by_owner_due_soon_overdue_and_contract(
     assert [o["id"] for o in due if o["contract_id"] == str(cid)] == [dec["id"]]
     due = (await tracker.client.get("/obligations/due", params={"within_days": 32})).json()
     assert [o["id"] for o in due if o["contract_id"] == str(cid)] == [dec["id"], jan["id"]]
-    assert (await tracker.client.get("/obligations/overdue")).json() == []
+    mine = {"contract_id": str(cid)}
+    assert (await tracker.client.get("/obligations/overdue", params=mine)).json() == []
     # Past due but before any periodic check: still reported overdue.
     tracker.clock.set(datetime(2026, 12, 9, 15, tzinfo=UTC))
-    overdue = (await tracker.client.get("/obligations/overdue")).json()
+    overdue = (await tracker.client.get("/obligations/overdue", params=mine)).json()
     assert [o["id"] for o in overdue] == [dec["id"]]
     assert (
         await tracker.client.get("/obligations", params={"contract_id": str(cid), "status": "open"})

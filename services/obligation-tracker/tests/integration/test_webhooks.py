@@ -19,10 +19,14 @@ from obligation_tracker.webhooks.service import purge_delivery_log
 from obligation_tracker.webhooks.signing import verify
 
 
-async def subscribe(tracker: Any, url: str, **body: Any) -> dict[str, Any]:
-    resp = await tracker.client.post(
-        "/webhooks", json={"url": url, "tenant_id": "acme-bank", **body}
-    )
+def new_tenant() -> str:
+    # Each test its own tenant: events other tests left on the session's topics never
+    # reach its receiver.
+    return f"tenant-{uuid.uuid4().hex[:8]}"
+
+
+async def subscribe(tracker: Any, url: str, tenant: str, **body: Any) -> dict[str, Any]:
+    resp = await tracker.client.post("/webhooks", json={"url": url, "tenant_id": tenant, **body})
     assert resp.status_code == 201, resp.text
     created: dict[str, Any] = resp.json()
     return created
@@ -31,13 +35,14 @@ async def subscribe(tracker: Any, url: str, **body: Any) -> dict[str, Any]:
 async def test_an_alert_reaches_the_receiver_signed_and_logged(
     tracker: Any, make_terms: Any
 ) -> None:
-    cid = uuid.uuid4()
+    cid, tenant = uuid.uuid4(), new_tenant()
     async with WebhookReceiver() as receiver:
-        hook = await subscribe(tracker, receiver.url, description="ERP")
+        hook = await subscribe(tracker, receiver.url, tenant, description="ERP")
         assert hook["secret"].startswith("whsec_") and hook["event_types"] == ["alert.raised"]
-        await tracker.activate(make_terms(cid))
-        await tracker.publish("sla.period_closed", examples.period_closed(cid))
-        await tracker.publish("billing.credit_calculated", examples.credit_calculated(cid))
+        await tracker.activate(make_terms(cid, tenant_id=tenant))
+        await tracker.publish("sla.period_closed", examples.period_closed(cid), tenant=tenant)
+        credit = examples.credit_calculated(cid)
+        await tracker.publish("billing.credit_calculated", credit, tenant=tenant)
         [hit] = await receiver.wait_for()
 
         async def delivered() -> list[dict[str, Any]] | None:
@@ -83,7 +88,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
     tracker_settings: Any, make_terms: Any, kafka_bootstrap: str, clock: Any
 ) -> None:
     settings = tracker_settings.model_copy(update={"webhook_disable_after_failures": 3})
-    cid = uuid.uuid4()
+    cid, tenant = uuid.uuid4(), new_tenant()
     async with (
         WebhookReceiver(default_status=503) as receiver,
         running_app(create_app(settings, clock=clock)) as (_, client),
@@ -93,7 +98,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
                 "/webhooks",
                 json={
                     "url": receiver.url,
-                    "tenant_id": "acme-bank",
+                    "tenant_id": tenant,
                     "event_types": ["obligation.created"],
                 },
             )
@@ -104,13 +109,16 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
             "title": "Kick-off meeting",
             "owner_role": "account_executive",
         }
-        terms = make_terms(cid, start_date="2026-12-07", obligation_definitions=[kickoff])
+        terms = make_terms(
+            cid, tenant_id=tenant, start_date="2026-12-07", obligation_definitions=[kickoff]
+        )
         await publish_envelope(
             kafka_bootstrap,
             make_event(
                 "contract.activated",
                 subject=str(cid),
                 data=ContractActivated(terms=terms, activated_at=clock.now()),
+                tenant=tenant,
             ),
         )
 
@@ -143,17 +151,17 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
 async def test_a_subscription_receives_only_its_tenant_and_its_event_types(
     tracker: Any, make_terms: Any
 ) -> None:
-    cid = uuid.uuid4()
+    cid, tenant, other = uuid.uuid4(), new_tenant(), new_tenant()
     async with WebhookReceiver() as mine, WebhookReceiver() as theirs:
-        await subscribe(tracker, mine.url, event_types=["obligation.created"])
+        await subscribe(tracker, mine.url, tenant, event_types=["obligation.created"])
         await tracker.client.post(
             "/webhooks",
             json={"url": theirs.url, "event_types": ["obligation.created"]},
-            headers={"X-Tenant-Id": "globex"},
+            headers={"X-Tenant-Id": other},
         )
-        await tracker.activate(make_terms(cid))
+        await tracker.activate(make_terms(cid, tenant_id=tenant))
         hits = await mine.wait_for(count=4)
-    assert {h.json["type"] for h in hits} == {"obligation.created"}
+    assert {(h.json["type"], h.json["subject"]) for h in hits} == {("obligation.created", str(cid))}
     assert theirs.requests == []
 
 
