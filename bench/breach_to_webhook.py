@@ -293,7 +293,7 @@ async def main(args: argparse.Namespace) -> int:
                 "until_alert_raised_p95_ms": round(percentile(until, 95), 1),
             }
         )
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
     if args.json:
         text = json.dumps({**report, "latencies_ms": ms}, indent=2)
         await asyncio.to_thread(Path(args.json).write_text, text)
