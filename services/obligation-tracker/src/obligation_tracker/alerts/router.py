@@ -3,22 +3,109 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from crm_platform.deps import CurrentPrincipal, SessionDep
-from obligation_tracker.alerts import service
-from obligation_tracker.alerts.schemas import AlertRead
+from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
+from obligation_tracker.alerts import rule_service, service
+from obligation_tracker.alerts.schemas import (
+    AlertRead,
+    AlertRuleCreate,
+    AlertRuleRead,
+    AlertRuleUpdate,
+    RuleEventType,
+    Severity,
+)
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
 
 
-@router.get("", response_model=list[AlertRead], summary="List alerts, newest first")
+@router.get(
+    "",
+    response_model=list[AlertRead],
+    summary="List alerts, newest first",
+    description="One alert per breach: later events about the same breach add their facts "
+    "to `details` and count in `occurrences`.",
+)
 async def list_alerts(
     session: SessionDep,
     principal: CurrentPrincipal,
     contract_id: uuid.UUID | None = None,
+    severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertRead]:
     return await service.list_alerts(
-        session=session, principal=principal, contract_id=contract_id, limit=limit
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        severity=severity,
+        limit=limit,
     )
+
+
+@router.get("/{alert_id}", response_model=AlertRead, summary="One alert")
+async def get_alert(
+    alert_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> AlertRead:
+    return await service.get(session=session, principal=principal, alert_id=alert_id)
+
+
+@rules_router.get(
+    "",
+    response_model=list[AlertRuleRead],
+    summary="List alert rules (global ones and the caller's)",
+)
+async def list_rules(
+    session: SessionDep, principal: CurrentPrincipal, event_type: RuleEventType | None = None
+) -> list[AlertRuleRead]:
+    return await rule_service.list_rules(
+        session=session, principal=principal, event_type=event_type
+    )
+
+
+@rules_router.post(
+    "",
+    status_code=201,
+    response_model=AlertRuleRead,
+    summary="Add a rule for an event type, a tenant or a contract",
+    description="For each event, the most specific rule decides (contract, then tenant, then "
+    "global): a disabled rule silences the event type there; an enabled one raises an alert "
+    "when the event's severity reaches `min_severity` and its amount `min_amount`. 409 when "
+    "a rule for the same event type and scope exists.",
+)
+async def create_rule(
+    body: AlertRuleCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
+) -> AlertRuleRead:
+    return await rule_service.create(session=session, principal=principal, clock=clock, body=body)
+
+
+@rules_router.get("/{rule_id}", response_model=AlertRuleRead, summary="One alert rule")
+async def get_rule(
+    rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> AlertRuleRead:
+    return await rule_service.get(session=session, principal=principal, rule_id=rule_id)
+
+
+@rules_router.patch(
+    "/{rule_id}",
+    response_model=AlertRuleRead,
+    summary="Change a rule (tenants may not change global rules: 403)",
+)
+async def update_rule(
+    rule_id: uuid.UUID,
+    body: AlertRuleUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+) -> AlertRuleRead:
+    return await rule_service.update(
+        session=session, principal=principal, clock=clock, rule_id=rule_id, body=body
+    )
+
+
+@rules_router.delete("/{rule_id}", status_code=204, summary="Delete a rule")
+async def delete_rule(
+    rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    await rule_service.delete(session=session, principal=principal, rule_id=rule_id)
+    return Response(status_code=204)

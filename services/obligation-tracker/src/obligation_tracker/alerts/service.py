@@ -1,117 +1,145 @@
-"""Alerts: events that need a person's attention, raised once per deduplication key."""
+"""Alerts: events that need a person's attention, raised once per deduplication key.
+
+The first event about a breach that a rule lets through raises the alert (`alert.raised` on
+Kafka and to the webhooks); every later event about the same breach adds its facts to that
+alert instead of raising another.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.alerts import AlertRaised
-from crm_events.schemas.billing import CreditCalculated
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
+from crm_platform.errors import NotFound
+from obligation_tracker.alerts import rules
 from obligation_tracker.alerts.schemas import AlertRead
-from obligation_tracker.models import Alert
+from obligation_tracker.models import Alert, AlertRule
+from obligation_tracker.outbound import publish_outbound
 
 
-async def raise_alert(
+async def evaluate(
     *,
     session: AsyncSession,
     clock: Clock,
     emit: Emit,
     tenant_id: str,
-    contract_id: uuid.UUID,
-    severity: str,
-    title: str,
-    dedup_key: str,
+    event_type: str,
+    payload: Any,
     source_event_id: str,
-    source_event_type: str,
-    details: dict[str, str],
 ) -> uuid.UUID | None:
-    """Record the alert and publish `alert.raised`; None when the key was already alerted."""
-    alert_id = uuid.uuid4()
+    """Apply the alert rules to one event; returns the id of the alert it raised, if any."""
+    found = rules.candidate(event_type, payload)
+    if found is None:
+        return None
     now = clock.now()
+    if await _enrich(session, found, event_type, now):
+        return None
+    candidates = (
+        await session.scalars(
+            sa.select(AlertRule).where(
+                AlertRule.event_type == event_type,
+                sa.or_(AlertRule.tenant_id.is_(None), AlertRule.tenant_id == tenant_id),
+                sa.or_(AlertRule.contract_id.is_(None), AlertRule.contract_id == found.contract_id),
+            )
+        )
+    ).all()
+    rule = rules.choose_rule(
+        candidates, event_type=event_type, tenant_id=tenant_id, contract_id=found.contract_id
+    )
+    severity = rules.decide(rule, found)
+    if severity is None:
+        return None
+    alert_id = uuid.uuid4()
     inserted = await session.scalar(
         pg_insert(Alert)
         .values(
             id=alert_id,
             tenant_id=tenant_id,
-            contract_id=contract_id,
+            contract_id=found.contract_id,
             severity=severity,
-            title=title,
-            dedup_key=dedup_key,
+            title=found.title,
+            dedup_key=found.dedup_key,
             source_event_id=source_event_id,
-            source_event_type=source_event_type,
-            details=details,
+            source_event_type=event_type,
+            details=found.details,
             raised_at=now,
+            rule_id=rule.id if rule is not None else None,
+            occurrences=1,
+            event_types=[event_type],
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(Alert.id)
     )
-    if inserted is None:
+    if inserted is None:  # raised concurrently by another event about the same breach
+        await _enrich(session, found, event_type, now)
         return None
-    await emit(
+    await publish_outbound(
+        session,
+        emit,
         "alert.raised",
-        subject=str(contract_id),
+        subject=str(found.contract_id),
         tenant=tenant_id,
         data=AlertRaised(
             alert_id=alert_id,
-            contract_id=contract_id,
+            contract_id=found.contract_id,
             severity=severity,
-            title=title,
-            dedup_key=dedup_key,
+            title=found.title,
+            dedup_key=found.dedup_key,
             source_event_id=source_event_id,
-            source_event_type=source_event_type,
-            details=details,
+            source_event_type=event_type,
+            details=found.details,
             raised_at=now,
         ),
     )
     return alert_id
 
 
-async def on_credit_calculated(
-    *,
-    session: AsyncSession,
-    clock: Clock,
-    emit: Emit,
-    tenant_id: str,
-    event: CreditCalculated,
-    source_event_id: str,
-) -> uuid.UUID | None:
-    return await raise_alert(
-        session=session,
-        clock=clock,
-        emit=emit,
-        tenant_id=tenant_id,
-        contract_id=event.contract_id,
-        severity="high",
-        title=(
-            f"SLA {event.sla_code} failed in {event.period_label}: service credit "
-            f"{event.credit_amount} {event.currency}"
-        ),
-        # Keyed on the breach, not on the event: one failed SLA period is one alert.
-        dedup_key=f"sla_failure:{event.contract_id}:{event.sla_code}:{event.period_label}",
-        source_event_id=source_event_id,
-        source_event_type="billing.credit_calculated",
-        details={
-            "credit_id": str(event.credit_id),
-            "credit_amount": str(event.credit_amount),
-            "currency": event.currency,
-            "sla_code": event.sla_code,
-            "period": event.period_label,
-            "formula": event.explanation.formula,
-        },
+async def _enrich(
+    session: AsyncSession, found: rules.AlertCandidate, event_type: str, now: datetime
+) -> bool:
+    existing = await session.scalar(
+        sa.select(Alert).where(Alert.dedup_key == found.dedup_key).with_for_update()
     )
+    if existing is None:
+        return False
+    existing.details = rules.merge_details(existing.details, found.details)
+    existing.occurrences += 1
+    if event_type not in existing.event_types:
+        existing.event_types = [*existing.event_types, event_type]
+    existing.updated_at = now
+    return True
 
 
 async def list_alerts(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID | None, limit: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: uuid.UUID | None,
+    severity: str | None,
+    limit: int,
 ) -> list[AlertRead]:
     query = sa.select(Alert).where(principal.tenant_filter(Alert.tenant_id))
     if contract_id is not None:
         query = query.where(Alert.contract_id == contract_id)
-    rows = (await session.scalars(query.order_by(Alert.raised_at.desc()).limit(limit))).all()
+    if severity is not None:
+        query = query.where(Alert.severity == severity)
+    rows = (
+        await session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id).limit(limit))
+    ).all()
     return [AlertRead.model_validate(r) for r in rows]
+
+
+async def get(*, session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> AlertRead:
+    row = await session.get(Alert, alert_id)
+    if row is None or not principal.can_access(row.tenant_id):
+        raise NotFound(f"alert {alert_id} not found")
+    return AlertRead.model_validate(row)

@@ -1,38 +1,307 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from crm_platform.deps import CurrentPrincipal, SessionDep
+from crm_platform.auth import Principal
+from crm_platform.deps import (
+    ClockDep,
+    CurrentPrincipal,
+    EmitDep,
+    IdempotencyDep,
+    SessionDep,
+)
+from crm_platform.errors import NotFound
+from obligation_tracker.models import OPEN_STATUSES, Obligation
 from obligation_tracker.obligations import service
-from obligation_tracker.obligations.schemas import ObligationRead
+from obligation_tracker.obligations.ical import calendar_feed
+from obligation_tracker.obligations.schemas import (
+    FulfilRequest,
+    HistoryRead,
+    ObligationRead,
+    ObligationUpdate,
+    WaiveRequest,
+)
 
-router = APIRouter(prefix="/obligations", tags=["obligations"])
+router = APIRouter(tags=["obligations"])
+
+Status = Literal["open", "overdue", "escalated", "fulfilled", "waived"]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.get("", response_model=list[ObligationRead], summary="List obligations")
+@router.get(
+    "/obligations",
+    response_model=list[ObligationRead],
+    summary="List obligations, soonest due first",
+    description="Filter by contract, status (repeatable), owner (a person), owner role, kind "
+    "and due-date range.",
+)
 async def list_obligations(
     session: SessionDep,
     principal: CurrentPrincipal,
     contract_id: uuid.UUID | None = None,
-    status: Annotated[str | None, Query(pattern="^(open|fulfilled|waived|overdue)$")] = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    owner: str | None = None,
     owner_role: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    kind: str | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    limit: Limit = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ObligationRead]:
     return await service.list_obligations(
         session=session,
         principal=principal,
         contract_id=contract_id,
-        status=status,
+        statuses=status,
+        owner=owner,
         owner_role=owner_role,
+        kind=kind,
+        due_from=due_from,
+        due_to=due_to,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/obligations/due",
+    response_model=list[ObligationRead],
+    summary="Open obligations due in the next N days",
+    description="From today to today + `within_days`, in each contract's local dates.",
+)
+async def due_soon(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    within_days: Annotated[int, Query(ge=0, le=366)] = 7,
+    owner: str | None = None,
+    owner_role: str | None = None,
+    contract_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+) -> list[ObligationRead]:
+    return await service.due_within(
+        session=session,
+        principal=principal,
+        now=clock.now(),
+        days=within_days,
+        owner=owner,
+        owner_role=owner_role,
+        contract_id=contract_id,
         limit=limit,
     )
 
 
-@router.get("/{obligation_id}", response_model=ObligationRead, summary="One obligation")
+@router.get(
+    "/obligations/overdue",
+    response_model=list[ObligationRead],
+    summary="Overdue and escalated obligations",
+)
+async def overdue(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    owner: str | None = None,
+    owner_role: str | None = None,
+    contract_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+) -> list[ObligationRead]:
+    return await service.overdue(
+        session=session,
+        principal=principal,
+        now=clock.now(),
+        owner=owner,
+        owner_role=owner_role,
+        contract_id=contract_id,
+        limit=limit,
+    )
+
+
+@router.get("/obligations/{obligation_id}", response_model=ObligationRead, summary="One obligation")
 async def get_obligation(
     obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> ObligationRead:
     return await service.get(session=session, principal=principal, obligation_id=obligation_id)
+
+
+@router.patch(
+    "/obligations/{obligation_id}",
+    response_model=ObligationRead,
+    summary="Assign an obligation to a person (or unassign it)",
+)
+async def assign(
+    obligation_id: uuid.UUID,
+    body: ObligationUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+) -> ObligationRead:
+    return await service.assign(
+        session=session, principal=principal, clock=clock, obligation_id=obligation_id, body=body
+    )
+
+
+@router.post(
+    "/obligations/{obligation_id}/fulfil",
+    response_model=ObligationRead,
+    summary="Fulfil an obligation, with its evidence",
+    description="Evidence is a note, a link and/or the SHA-256 of an uploaded document; "
+    "required (422 on `body.evidence`) when the obligation says so. 409 when it is already "
+    "fulfilled or waived. Publishes `obligation.fulfilled`. Send an `Idempotency-Key` to make "
+    "retries safe.",
+)
+async def fulfil(
+    obligation_id: uuid.UUID,
+    body: FulfilRequest,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    emit: EmitDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    async def work() -> ObligationRead:
+        return await service.fulfil(
+            session=session,
+            principal=principal,
+            clock=clock,
+            emit=emit,
+            obligation_id=obligation_id,
+            body=body,
+        )
+
+    return await idempotency.run(work)
+
+
+@router.post(
+    "/obligations/{obligation_id}/waive",
+    response_model=ObligationRead,
+    summary="Waive an obligation, with the reason and who waived it",
+    description="409 when it is already fulfilled or waived. Publishes `obligation.waived`.",
+)
+async def waive(
+    obligation_id: uuid.UUID,
+    body: WaiveRequest,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    emit: EmitDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    async def work() -> ObligationRead:
+        return await service.waive(
+            session=session,
+            principal=principal,
+            clock=clock,
+            emit=emit,
+            obligation_id=obligation_id,
+            body=body,
+        )
+
+    return await idempotency.run(work)
+
+
+@router.get(
+    "/obligations/{obligation_id}/history",
+    response_model=list[HistoryRead],
+    summary="Every transition of an obligation, oldest first",
+)
+async def obligation_history(
+    obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> list[HistoryRead]:
+    return await service.history(session=session, principal=principal, obligation_id=obligation_id)
+
+
+@router.get(
+    "/contracts/{contract_id}/obligations",
+    response_model=list[ObligationRead],
+    summary="A contract's obligations",
+)
+async def contract_obligations(
+    contract_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status: Annotated[list[Status] | None, Query()] = None,
+    kind: str | None = None,
+    limit: Limit = 500,
+) -> list[ObligationRead]:
+    return await service.list_obligations(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        statuses=status,
+        kind=kind,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/owners/{owner}/obligations",
+    response_model=list[ObligationRead],
+    summary="A person's obligations (open ones unless a status is given)",
+)
+async def owner_obligations(
+    owner: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status: Annotated[list[Status] | None, Query()] = None,
+    limit: Limit = 500,
+) -> list[ObligationRead]:
+    return await service.list_obligations(
+        session=session,
+        principal=principal,
+        owner=owner,
+        statuses=status or list(OPEN_STATUSES),
+        limit=limit,
+    )
+
+
+@router.get(
+    "/owners/{owner}/calendar.ics",
+    summary="iCalendar feed of a person's open obligations",
+    description="Subscribe to this URL in a calendar client: one all-day event per open "
+    "obligation on its due date. `role` (repeatable) adds the open obligations of those "
+    "roles that nobody is assigned to yet. Calendar clients cannot send headers, so "
+    "`tenant_id` narrows the feed to one tenant.",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+async def owner_calendar(
+    owner: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    role: Annotated[list[str] | None, Query()] = None,
+    tenant_id: str | None = None,
+) -> Response:
+    if tenant_id is not None:
+        if not principal.can_access(tenant_id):
+            raise NotFound("no such calendar")
+        principal = Principal(tenant_id=tenant_id)
+    rows = await service.list_obligations(
+        session=session, principal=principal, owner=owner, statuses=list(OPEN_STATUSES), limit=1000
+    )
+    for r in role or []:
+        rows += await service.list_obligations(
+            session=session,
+            principal=principal,
+            owner_role=r,
+            statuses=list(OPEN_STATUSES),
+            extra=[Obligation.owner.is_(None)],
+            limit=1000,
+        )
+    body = calendar_feed(
+        rows,
+        name=f"Obligations: {owner}",
+        now=clock.now(),
+        base_url=str(request.base_url).rstrip("/"),
+    )
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="obligations.ics"'},
+    )

@@ -1,119 +1,248 @@
-"""Obligations born from events; reads."""
+"""Obligations through the API: reads, assignment, fulfilment with evidence, waivers."""
 
 from __future__ import annotations
 
 import uuid
-from zoneinfo import ZoneInfo
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.errors import RetryableEventError
-from crm_events.schemas.obligations import ObligationCreated
-from crm_events.schemas.sla import Outcome, SlaPeriodClosed
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
-from crm_platform.contract_terms import latest_terms
 from crm_platform.emitter import Emit
-from crm_platform.errors import NotFound
-from obligation_tracker.models import Obligation
-from obligation_tracker.obligations.calendar import add_business_days
-from obligation_tracker.obligations.schemas import ObligationRead
+from crm_platform.errors import Conflict, NotFound, Unprocessable
+from obligation_tracker.models import LATE_STATUSES, OPEN_STATUSES, Obligation, ObligationHistory
+from obligation_tracker.obligations.lifecycle import record, transition
+from obligation_tracker.obligations.schemas import (
+    FulfilRequest,
+    HistoryRead,
+    ObligationRead,
+    ObligationUpdate,
+    WaiveRequest,
+)
 
-ROOT_CAUSE = "root_cause_report"
 
-
-async def open_root_cause(
-    *, session: AsyncSession, clock: Clock, emit: Emit, event: SlaPeriodClosed, source_event_id: str
-) -> Obligation | None:
-    """A failed or below-expected period opens a root-cause report, due in the contract's
-    number of business days after the close, in the contract's time zone."""
-    if event.outcome not in (Outcome.FAILED, Outcome.BELOW_EXPECTED):
-        return None
-    terms = await latest_terms(session, event.contract_id)
-    if terms is None:
-        raise RetryableEventError(f"contract {event.contract_id} is not known yet")
-    days = terms.credit_terms.root_cause_due_business_days
-    closed_local = event.closed_at.astimezone(ZoneInfo(terms.timezone)).date()
-    now = clock.now()
-    obligation_id = uuid.uuid4()
-    values = dict(
-        id=obligation_id,
-        tenant_id=terms.tenant_id,
-        contract_id=event.contract_id,
-        kind=ROOT_CAUSE,
-        title=f"Root-cause report: {event.sla_code} {event.outcome.value} in {event.period.label}",
-        clause=f"SLA {event.sla_code}",
-        owner_role="service_delivery_manager",
-        severity="high" if event.outcome is Outcome.FAILED else "medium",
-        status="open",
-        due_date=add_business_days(closed_local, days),
-        dedup_key=f"{ROOT_CAUSE}:{event.contract_id}:{event.sla_code}:{event.period.label}",
-        source_event_id=source_event_id,
-        details={
-            "sla_code": event.sla_code,
-            "period": event.period.label,
-            "attainment": str(event.attainment),
-            "outcome": event.outcome.value,
-            "due_rule": f"{days} business days after close ({closed_local})",
-        },
-        created_at=now,
-    )
-    inserted = await session.scalar(
-        pg_insert(Obligation)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(Obligation.id)
-    )
-    if inserted is None:
-        return None  # the same period was already followed up
-    await emit(
-        "obligation.created",
-        subject=str(event.contract_id),
-        tenant=terms.tenant_id,
-        data=ObligationCreated(
-            obligation_id=obligation_id,
-            contract_id=event.contract_id,
-            kind=ROOT_CAUSE,
-            title=values["title"],
-            owner_role=values["owner_role"],
-            severity=values["severity"],
-            due_date=values["due_date"],
-            source_event_id=source_event_id,
-            period_label=event.period.label,
-            created_at=now,
-        ),
-    )
-    return await session.get(Obligation, obligation_id)
+def local_today(now: datetime) -> Any:
+    """The contract's local date, per row, in SQL (each obligation carries its zone)."""
+    return sa.cast(sa.func.timezone(Obligation.timezone, now), sa.Date)
 
 
 async def list_obligations(
     *,
     session: AsyncSession,
     principal: Principal,
-    contract_id: uuid.UUID | None,
-    status: str | None,
-    owner_role: str | None,
-    limit: int,
+    contract_id: uuid.UUID | None = None,
+    statuses: Sequence[str] | None = None,
+    owner: str | None = None,
+    owner_role: str | None = None,
+    kind: str | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    extra: Sequence[Any] = (),
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[ObligationRead]:
-    query = sa.select(Obligation).where(principal.tenant_filter(Obligation.tenant_id))
+    query = sa.select(Obligation).where(principal.tenant_filter(Obligation.tenant_id), *extra)
     if contract_id is not None:
         query = query.where(Obligation.contract_id == contract_id)
-    if status is not None:
-        query = query.where(Obligation.status == status)
+    if statuses:
+        query = query.where(Obligation.status.in_(statuses))
+    if owner is not None:
+        query = query.where(Obligation.owner == owner)
     if owner_role is not None:
         query = query.where(Obligation.owner_role == owner_role)
+    if kind is not None:
+        query = query.where(Obligation.kind == kind)
+    if due_from is not None:
+        query = query.where(Obligation.due_date >= due_from)
+    if due_to is not None:
+        query = query.where(Obligation.due_date <= due_to)
     rows = (
-        await session.scalars(query.order_by(Obligation.due_date, Obligation.id).limit(limit))
+        await session.scalars(
+            query.order_by(Obligation.due_date, Obligation.id).limit(limit).offset(offset)
+        )
     ).all()
     return [ObligationRead.model_validate(r) for r in rows]
+
+
+async def due_within(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    days: int,
+    owner: str | None,
+    owner_role: str | None,
+    contract_id: uuid.UUID | None,
+    limit: int,
+) -> list[ObligationRead]:
+    """Open obligations due from today to `days` ahead, in each contract's local dates."""
+    today = local_today(now)
+    return await list_obligations(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        statuses=["open"],
+        owner=owner,
+        owner_role=owner_role,
+        extra=[Obligation.due_date >= today, Obligation.due_date <= today + days],
+        limit=limit,
+    )
+
+
+async def overdue(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    owner: str | None,
+    owner_role: str | None,
+    contract_id: uuid.UUID | None,
+    limit: int,
+) -> list[ObligationRead]:
+    """Overdue and escalated obligations, and open ones past due that the periodic check has
+    not reached yet."""
+    late = sa.or_(
+        Obligation.status.in_(LATE_STATUSES),
+        sa.and_(Obligation.status == "open", Obligation.due_date < local_today(now)),
+    )
+    return await list_obligations(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        owner=owner,
+        owner_role=owner_role,
+        extra=[late],
+        limit=limit,
+    )
+
+
+async def _get(
+    session: AsyncSession, principal: Principal, obligation_id: uuid.UUID, *, lock: bool = False
+) -> Obligation:
+    query = sa.select(Obligation).where(Obligation.id == obligation_id)
+    if lock:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None or not principal.can_access(row.tenant_id):
+        raise NotFound(f"obligation {obligation_id} not found")
+    return row
 
 
 async def get(
     *, session: AsyncSession, principal: Principal, obligation_id: uuid.UUID
 ) -> ObligationRead:
-    row = await session.get(Obligation, obligation_id)
-    if row is None or not principal.can_access(row.tenant_id):
-        raise NotFound(f"obligation {obligation_id} not found")
+    return ObligationRead.model_validate(await _get(session, principal, obligation_id))
+
+
+async def history(
+    *, session: AsyncSession, principal: Principal, obligation_id: uuid.UUID
+) -> list[HistoryRead]:
+    await _get(session, principal, obligation_id)
+    rows = (
+        await session.scalars(
+            sa.select(ObligationHistory)
+            .where(ObligationHistory.obligation_id == obligation_id)
+            .order_by(ObligationHistory.id)
+        )
+    ).all()
+    return [HistoryRead.model_validate(r) for r in rows]
+
+
+def _check_open(row: Obligation) -> None:
+    if row.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"obligation {row.id} is already {row.status}",
+            details=[{"loc": "status", "message": f"is {row.status}"}],
+        )
+
+
+async def fulfil(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    obligation_id: uuid.UUID,
+    body: FulfilRequest,
+) -> ObligationRead:
+    row = await _get(session, principal, obligation_id, lock=True)
+    _check_open(row)
+    if row.evidence_required and body.evidence is None:
+        raise Unprocessable(
+            "this obligation requires evidence: a note, a link or a document checksum",
+            details=[{"loc": "body.evidence", "message": "required for this obligation"}],
+        )
+    evidence = body.evidence.as_dict() if body.evidence is not None else None
+    row.evidence = evidence
+    row.resolved_at = clock.now()
+    row.resolved_by = body.by
+    await transition(
+        session,
+        clock,
+        emit,
+        row,
+        event="fulfilled",
+        to_status="fulfilled",
+        by=body.by,
+        evidence=evidence,
+    )
+    await session.flush()
+    return ObligationRead.model_validate(row)
+
+
+async def waive(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    obligation_id: uuid.UUID,
+    body: WaiveRequest,
+) -> ObligationRead:
+    row = await _get(session, principal, obligation_id, lock=True)
+    _check_open(row)
+    row.reason = body.reason
+    row.resolved_at = clock.now()
+    row.resolved_by = body.by
+    await transition(
+        session,
+        clock,
+        emit,
+        row,
+        event="waived",
+        to_status="waived",
+        by=body.by,
+        reason=body.reason,
+    )
+    await session.flush()
+    return ObligationRead.model_validate(row)
+
+
+async def assign(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    obligation_id: uuid.UUID,
+    body: ObligationUpdate,
+) -> ObligationRead:
+    row = await _get(session, principal, obligation_id, lock=True)
+    if row.owner != body.owner:
+        previous = row.owner
+        row.owner = body.owner
+        row.updated_at = clock.now()
+        record(
+            session,
+            row,
+            action="assigned",
+            from_status=row.status,
+            at=row.updated_at,
+            by=body.by,
+            details={"owner": body.owner, "previous_owner": previous},
+        )
+        await session.flush()
     return ObligationRead.model_validate(row)

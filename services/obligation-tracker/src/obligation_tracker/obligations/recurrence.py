@@ -1,0 +1,205 @@
+"""Which recurring obligation instances a contract's terms call for (pure).
+
+A recurring obligation is defined by an RFC 5545 RRULE expanded on the contract's local
+calendar from its start date, and a due offset in business days (see
+`calendar.due_after_occurrence`). The governance cadence is one more recurring obligation,
+the review, with the contract's health snapshot attached when its day comes.
+
+Each version of the terms governs the occurrences from its `effective_from` until the next
+version's, so an amendment that takes effect in June leaves May's instances as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from dateutil.rrule import rrulestr
+
+from crm_events.schemas.contracts import ContractTerms
+from obligation_tracker.obligations.calendar import due_after_occurrence
+
+CONTRACTUAL = "contractual"
+GOVERNANCE_REVIEW = "governance_review"
+GOVERNANCE_CODE = "GOVERNANCE-REVIEW"
+
+# Finer than daily would put thousands of rows in a year's horizon; no contract means it.
+_ALLOWED_FREQS = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+MAX_OCCURRENCES = 400  # per definition and planning window: a year of daily obligations
+
+
+class RecurrenceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PlannedInstance:
+    kind: str
+    code: str
+    title: str
+    clause: str
+    owner_role: str
+    severity: str
+    evidence_required: bool
+    occurrence: date
+    due_date: date
+    contract_version: int
+    rule: str
+    offset_business_days: int
+
+    def dedup_key(self, contract_id: object) -> str:
+        return f"{self.kind}:{contract_id}:{self.code}:{self.occurrence.isoformat()}"
+
+    def terms_signature(self) -> tuple[object, ...]:
+        """What an amendment may change; equal signatures mean the instance can stay."""
+        return (
+            self.title,
+            self.clause,
+            self.owner_role,
+            self.severity,
+            self.evidence_required,
+            self.due_date,
+        )
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    code: str
+    message: str
+
+
+def occurrences(rule: str, *, dtstart: date, first: date, last: date) -> list[date]:
+    """Occurrence dates of `rule` anchored at `dtstart`, within [first, last]."""
+    text = rule.strip()
+    freq = re.search(r"FREQ=([A-Z]+)", text.upper())
+    if freq is None:
+        raise RecurrenceError(f"RRULE {rule!r} has no FREQ")
+    if freq.group(1) not in _ALLOWED_FREQS:
+        raise RecurrenceError(f"RRULE frequency {freq.group(1)} is finer than daily")
+    try:
+        parsed = rrulestr(text, dtstart=datetime.combine(dtstart, time()), ignoretz=True)
+    except (ValueError, TypeError) as exc:
+        raise RecurrenceError(f"RRULE {rule!r} is invalid: {exc}") from exc
+    if last < first:
+        return []
+    found: list[date] = []
+    for moment in parsed.xafter(datetime.combine(first, time()), inc=True):
+        day = moment.date()
+        if day > last:
+            break
+        found.append(day)
+        if len(found) > MAX_OCCURRENCES:
+            raise RecurrenceError(f"RRULE {rule!r} gives more than {MAX_OCCURRENCES} occurrences")
+    return found
+
+
+def _version_windows(versions: Sequence[ContractTerms]) -> list[tuple[ContractTerms, date, date]]:
+    """Each version with the first and last occurrence date it governs."""
+    ordered = sorted(versions, key=lambda t: t.version)
+    windows = []
+    for i, terms in enumerate(ordered):
+        start = max(terms.effective_from, terms.start_date)
+        if i == 0:
+            start = terms.start_date  # the first version governs from the contract's start
+        end = date.max
+        if i + 1 < len(ordered):
+            end = ordered[i + 1].effective_from - timedelta(days=1)
+        if terms.end_date is not None:
+            end = min(end, terms.end_date)
+        if start <= end:
+            windows.append((terms, start, end))
+    return windows
+
+
+def plan_instances(
+    versions: Sequence[ContractTerms],
+    *,
+    today: date,
+    horizon_end: date,
+    occurrence_from: date | None = None,
+) -> tuple[list[PlannedInstance], list[PlanProblem]]:
+    """The instances the terms call for up to `horizon_end`.
+
+    Without `occurrence_from` (activation, horizon extension): every instance still due
+    today or later. With it (an amendment): the instances whose occurrence is on or after
+    it. A definition without an RRULE is one obligation, occurring on the contract's start.
+    """
+    planned: list[PlannedInstance] = []
+    problems: list[PlanProblem] = []
+    for terms, window_start, window_end in _version_windows(versions):
+        holidays = set(terms.holidays)
+        specs = []
+        for d in terms.obligation_definitions:
+            specs.append(
+                (
+                    CONTRACTUAL,
+                    d.code,
+                    d.title,
+                    d.clause,
+                    d.owner_role,
+                    d.severity,
+                    d.evidence_required,
+                    max(d.due_offset_business_days, 0),
+                    d.rrule,
+                )
+            )
+        if terms.governance is not None:
+            g = terms.governance
+            specs.append(
+                (
+                    GOVERNANCE_REVIEW,
+                    GOVERNANCE_CODE,
+                    "Governance review with the customer",
+                    "Governance",
+                    g.owner_role,
+                    "medium",
+                    False,
+                    g.due_offset_business_days,
+                    g.review_rrule,
+                )
+            )
+        for kind, code, title, clause, owner_role, severity, evidence, offset, rule in specs:
+            # Look back far enough that an occurrence still due today is seen.
+            lookback = today - timedelta(days=offset * 2 + 31)
+            first = max(window_start, occurrence_from or lookback)
+            last = min(window_end, horizon_end)
+            try:
+                if rule:
+                    days = occurrences(rule, dtstart=terms.start_date, first=first, last=last)
+                else:
+                    days = [terms.start_date] if first <= terms.start_date <= last else []
+            except RecurrenceError as exc:
+                problems.append(PlanProblem(code, str(exc)))
+                continue
+            for day in days:
+                due = due_after_occurrence(day, offset, holidays)
+                if occurrence_from is None and due < today:
+                    continue
+                planned.append(
+                    PlannedInstance(
+                        kind=kind,
+                        code=code,
+                        title=title,
+                        clause=clause,
+                        owner_role=owner_role,
+                        severity=severity,
+                        evidence_required=evidence,
+                        occurrence=day,
+                        due_date=due,
+                        contract_version=terms.version,
+                        rule=rule or "once, on the contract's start date",
+                        offset_business_days=offset,
+                    )
+                )
+    planned.sort(key=lambda p: (p.occurrence, p.code))
+    return planned, problems
+
+
+def previous_occurrence(rule: str, *, dtstart: date, before: date) -> date | None:
+    """The occurrence of `rule` just before `before` (the last review, for a snapshot)."""
+    text = rule.strip()
+    parsed = rrulestr(text, dtstart=datetime.combine(dtstart, time()), ignoretz=True)
+    moment = parsed.before(datetime.combine(before, time()), inc=False)
+    return moment.date() if moment is not None else None

@@ -1,0 +1,333 @@
+"""The delivery worker: POSTs queued events to their subscriptions, signed, with retries.
+
+1. Claim due deliveries with `FOR UPDATE SKIP LOCKED` (N instances share the queue), count
+   the attempt and push `next_attempt_at` past the request timeout: that is the lease, so
+   a worker that dies mid-request leaves the delivery to be retried, not lost.
+2. POST outside any transaction, at most `webhook_concurrency` at a time.
+3. Record the attempt in the log; on success the delivery is done, on failure it is
+   retried after an exponential backoff until the attempt budget is spent. A subscription
+   whose attempts fail `webhook_disable_after_failures` times in a row (or that answers
+   410 Gone) is disabled with the reason.
+
+Delivery is at least once: receivers dedupe on `X-CRM-Event-Id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from obligation_tracker.settings import Settings
+from obligation_tracker.webhooks import signing, wakeup
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS = Counter("crm_webhook_attempts_total", "Webhook delivery attempts", ["result"])
+ATTEMPT_SECONDS = Histogram("crm_webhook_attempt_seconds", "Duration of one webhook POST")
+DISABLED = Counter("crm_webhook_subscriptions_disabled_total", "Subscriptions disabled")
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    tenant_id: str
+    event_id: str
+    event_type: str
+    payload: str
+    attempt: int
+    budget_start: int
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class _Result:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._settings = settings
+        self._client = client or httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            headers={"User-Agent": f"crm-{settings.service_name}-webhooks/1"},
+        )
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._semaphore = asyncio.Semaphore(settings.webhook_concurrency)
+        wakeup.register(self)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        self._stopping = True
+        await self._client.aclose()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                try:
+                    attempted = await self.run_once()
+                    backoff = 0.1
+                    if attempted >= self._settings.webhook_batch_size:
+                        continue
+                    wait = await self._seconds_to_next_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database down: wait, then try again
+                    log.warning("webhooks.worker_failed", error=repr(exc), retry_in=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
+        finally:
+            await self.close()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries and attempt each; returns how many."""
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._attempt(c) for c in claimed))
+        return len(claimed)
+
+    async def _seconds_to_next_due(self) -> float:
+        poll = self._settings.webhook_poll_interval_seconds
+        async with self._session_factory() as session:
+            due = await session.scalar(
+                sa.select(sa.func.min(WebhookDelivery.next_attempt_at))
+                .join(WebhookSubscription)
+                .where(WebhookDelivery.status == "pending", WebhookSubscription.enabled.is_(True))
+            )
+        if due is None:
+            return poll
+        return max(0.0, min(poll, (due - _now()).total_seconds()))
+
+    async def _claim(self) -> list[_Claimed]:
+        lease = timedelta(seconds=self._settings.webhook_timeout_seconds + 30)
+        async with self._session_factory() as session, session.begin():
+            now = _now()
+            rows = (
+                await session.execute(
+                    sa.select(
+                        WebhookDelivery.id,
+                        WebhookDelivery.subscription_id,
+                        WebhookDelivery.tenant_id,
+                        WebhookDelivery.event_id,
+                        WebhookDelivery.event_type,
+                        WebhookDelivery.payload,
+                        WebhookDelivery.attempts,
+                        WebhookDelivery.budget_start,
+                        WebhookSubscription.url,
+                        WebhookSubscription.secret,
+                    )
+                    .join(WebhookSubscription)
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                        WebhookSubscription.enabled.is_(True),
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(self._settings.webhook_batch_size)
+                    .with_for_update(of=WebhookDelivery, skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return []
+            await session.execute(
+                sa.update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([r.id for r in rows]))
+                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + lease)
+            )
+        return [
+            _Claimed(
+                id=r.id,
+                subscription_id=r.subscription_id,
+                tenant_id=r.tenant_id,
+                event_id=r.event_id,
+                event_type=r.event_type,
+                payload=r.payload,
+                attempt=r.attempts + 1,
+                budget_start=r.budget_start,
+                url=r.url,
+                secret=r.secret,
+            )
+            for r in rows
+        ]
+
+    async def _attempt(self, claimed: _Claimed) -> None:
+        async with self._semaphore:
+            result = await self._post(claimed)
+        ATTEMPTS.labels("ok" if result.ok else "failed").inc()
+        ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
+        try:
+            await self._record(claimed, result)
+        except Exception as exc:
+            # The lease runs out and the delivery is attempted again: at least once.
+            log.warning("webhooks.record_failed", delivery_id=str(claimed.id), error=repr(exc))
+
+    async def _post(self, claimed: _Claimed) -> _Result:
+        body = claimed.payload.encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            signing.SIGNATURE_HEADER: signing.signature(claimed.secret, timestamp, body),
+            signing.TIMESTAMP_HEADER: str(timestamp),
+            signing.EVENT_ID_HEADER: claimed.event_id,
+            signing.EVENT_TYPE_HEADER: claimed.event_type,
+            signing.DELIVERY_ID_HEADER: str(claimed.id),
+            signing.ATTEMPT_HEADER: str(claimed.attempt),
+        }
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(claimed.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return _Result(None, f"{type(exc).__name__}: {exc}"[:500], _elapsed_ms(started))
+        duration = _elapsed_ms(started)
+        if 200 <= response.status_code < 300:
+            return _Result(response.status_code, None, duration)
+        text = response.text[:300].strip()
+        return _Result(
+            response.status_code,
+            f"HTTP {response.status_code}" + (f": {text}" if text else ""),
+            duration,
+        )
+
+    async def _record(self, claimed: _Claimed, result: _Result) -> None:
+        settings = self._settings
+        async with self._session_factory() as session, session.begin():
+            now = _now()
+            session.add(
+                WebhookAttempt(
+                    delivery_id=claimed.id,
+                    tenant_id=claimed.tenant_id,
+                    attempt=claimed.attempt,
+                    status_code=result.status_code,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                    at=now,
+                )
+            )
+            delivery = WebhookDelivery
+            subscription = WebhookSubscription
+            if result.ok:
+                await session.execute(
+                    sa.update(delivery)
+                    .where(delivery.id == claimed.id)
+                    .values(
+                        status="delivered",
+                        delivered_at=now,
+                        last_status_code=result.status_code,
+                        last_error=None,
+                    )
+                )
+                await session.execute(
+                    sa.update(subscription)
+                    .where(subscription.id == claimed.subscription_id)
+                    .values(consecutive_failures=0)
+                )
+                log.info(
+                    "webhooks.delivered",
+                    delivery_id=str(claimed.id),
+                    event_id=claimed.event_id,
+                    attempt=claimed.attempt,
+                    duration_ms=result.duration_ms,
+                )
+                return
+            used = claimed.attempt - claimed.budget_start
+            exhausted = used >= settings.webhook_max_attempts
+            delay = signing.backoff_seconds(
+                used,
+                initial=settings.webhook_backoff_initial_seconds,
+                maximum=settings.webhook_backoff_max_seconds,
+            )
+            await session.execute(
+                sa.update(delivery)
+                .where(delivery.id == claimed.id)
+                .values(
+                    status="failed" if exhausted else "pending",
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    last_status_code=result.status_code,
+                    last_error=result.error,
+                )
+            )
+            failures = await session.scalar(
+                sa.update(subscription)
+                .where(subscription.id == claimed.subscription_id)
+                .values(consecutive_failures=subscription.consecutive_failures + 1)
+                .returning(subscription.consecutive_failures)
+            )
+            reason = None
+            if result.status_code == 410:
+                reason = "the receiver answered 410 Gone"
+            elif failures is not None and failures >= settings.webhook_disable_after_failures:
+                reason = f"{failures} consecutive failed attempts; last: {result.error}"
+            if reason is not None:
+                disabled = await session.scalar(
+                    sa.update(subscription)
+                    .where(
+                        subscription.id == claimed.subscription_id,
+                        subscription.enabled.is_(True),
+                    )
+                    .values(enabled=False, disabled_reason=reason[:500], disabled_at=now)
+                    .returning(subscription.id)
+                )
+                if disabled is not None:
+                    DISABLED.inc()
+                    log.warning(
+                        "webhooks.subscription_disabled",
+                        subscription_id=str(claimed.subscription_id),
+                        reason=reason,
+                    )
+            log.info(
+                "webhooks.attempt_failed",
+                delivery_id=str(claimed.id),
+                event_id=claimed.event_id,
+                attempt=claimed.attempt,
+                error=result.error,
+                retry_in=None if exhausted else delay,
+            )
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+async def delivery_worker(app: FastAPI) -> None:
+    """The worker the service runs in its lifespan (see main.py)."""
+    worker = DeliveryWorker(app.state.session_factory, app.state.settings)
+    app.state.delivery_worker = worker
+    await worker.run()

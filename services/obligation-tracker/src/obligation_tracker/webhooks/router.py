@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from crm_platform.deps import CurrentPrincipal, SessionDep
+from obligation_tracker.webhooks import service
+from obligation_tracker.webhooks.schemas import (
+    DeliveryRead,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookUpdate,
+)
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+_SIGNING = (
+    "Each delivery is a POST of the event's CloudEvents JSON with `X-CRM-Timestamp` (Unix "
+    'seconds) and `X-CRM-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with '
+    "the secret>`, plus `X-CRM-Event-Id`, `X-CRM-Event-Type`, `X-CRM-Delivery-Id` and "
+    "`X-CRM-Attempt`. Any 2xx acknowledges it; anything else is retried with exponential "
+    "backoff."
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    summary="Subscribe a URL to alerts and obligation events",
+    description="Registers a receiver for one tenant's events. The response carries the "
+    "signing secret; it is never shown again (rotate it if lost). " + _SIGNING,
+)
+async def create_webhook(
+    body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal
+) -> WebhookCreated:
+    return await service.create(session=session, principal=principal, body=body)
+
+
+@router.get("", response_model=list[WebhookRead], summary="List webhook subscriptions")
+async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookRead]:
+    return await service.list_webhooks(session=session, principal=principal)
+
+
+@router.get("/{webhook_id}", response_model=WebhookRead, summary="One webhook subscription")
+async def get_webhook(
+    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> WebhookRead:
+    return await service.get(session=session, principal=principal, webhook_id=webhook_id)
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookRead,
+    summary="Change a subscription; re-enable one disabled after failures",
+)
+async def update_webhook(
+    webhook_id: uuid.UUID, body: WebhookUpdate, session: SessionDep, principal: CurrentPrincipal
+) -> WebhookRead:
+    return await service.update(
+        session=session, principal=principal, webhook_id=webhook_id, body=body
+    )
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    summary="Delete a subscription and its delivery log",
+)
+async def delete_webhook(
+    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    await service.delete(session=session, principal=principal, webhook_id=webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookCreated,
+    summary="Replace the signing secret (the new one is returned once)",
+)
+async def rotate_secret(
+    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> WebhookCreated:
+    return await service.rotate_secret(session=session, principal=principal, webhook_id=webhook_id)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=list[DeliveryRead],
+    summary="The delivery log: each delivery with every attempt",
+    description="Newest first. Each attempt records its number, the receiver's status code "
+    "or the network error, and its duration.",
+)
+async def list_deliveries(
+    webhook_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryRead]:
+    return await service.list_deliveries(
+        session=session, principal=principal, webhook_id=webhook_id, status=status, limit=limit
+    )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryRead,
+    summary="Try a delivery again now, with a fresh attempt budget",
+)
+async def redeliver(
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> DeliveryRead:
+    return await service.redeliver(
+        session=session, principal=principal, webhook_id=webhook_id, delivery_id=delivery_id
+    )

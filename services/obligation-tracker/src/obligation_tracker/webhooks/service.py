@@ -1,0 +1,238 @@
+"""Webhook subscriptions and the queue of deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_events.envelope import Envelope
+from crm_platform.auth import Principal
+from crm_platform.errors import NotFound
+from crm_platform.scheduler import JobContext
+from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from obligation_tracker.settings import Settings
+from obligation_tracker.webhooks.schemas import (
+    AttemptRead,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookUpdate,
+)
+from obligation_tracker.webhooks.signing import new_secret
+from obligation_tracker.webhooks.wakeup import wake_after_commit
+
+
+def _now() -> datetime:
+    # Delivery scheduling is about real network retries, so it runs on the wall clock,
+    # not on the service's (injectable) business clock.
+    return datetime.now(UTC)
+
+
+async def enqueue(session: AsyncSession, envelope: Envelope) -> int:
+    """Queue the event for every enabled subscription of its tenant that wants its type, in
+    the caller's transaction; returns how many deliveries were queued."""
+    subscription_ids = (
+        await session.scalars(
+            sa.select(WebhookSubscription.id).where(
+                WebhookSubscription.tenant_id == envelope.tenant,
+                WebhookSubscription.enabled.is_(True),
+                WebhookSubscription.event_types.contains([envelope.type]),
+            )
+        )
+    ).all()
+    if not subscription_ids:
+        return 0
+    try:
+        contract_id: uuid.UUID | None = uuid.UUID(envelope.subject)
+    except ValueError:
+        contract_id = None
+    now = _now()
+    payload = envelope.to_bytes().decode()
+    await session.execute(
+        pg_insert(WebhookDelivery)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": envelope.tenant,
+                    "subscription_id": sid,
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "contract_id": contract_id,
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for sid in subscription_ids
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+    )
+    wake_after_commit(session)
+    return len(subscription_ids)
+
+
+async def create(
+    *, session: AsyncSession, principal: Principal, body: WebhookCreate
+) -> WebhookCreated:
+    tenant_id = principal.resolve_tenant(body.tenant_id)
+    now = _now()
+    row = WebhookSubscription(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        url=str(body.url),
+        secret=body.secret or new_secret(),
+        event_types=sorted(set(body.event_types)),
+        description=body.description,
+        enabled=True,
+        consecutive_failures=0,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
+
+
+async def _get(
+    session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, *, lock: bool = False
+) -> WebhookSubscription:
+    query = sa.select(WebhookSubscription).where(WebhookSubscription.id == webhook_id)
+    if lock:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None or not principal.can_access(row.tenant_id):
+        raise NotFound(f"webhook {webhook_id} not found")
+    return row
+
+
+async def get(*, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> WebhookRead:
+    return WebhookRead.model_validate(await _get(session, principal, webhook_id))
+
+
+async def list_webhooks(*, session: AsyncSession, principal: Principal) -> list[WebhookRead]:
+    rows = (
+        await session.scalars(
+            sa.select(WebhookSubscription)
+            .where(principal.tenant_filter(WebhookSubscription.tenant_id))
+            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+        )
+    ).all()
+    return [WebhookRead.model_validate(r) for r in rows]
+
+
+async def update(
+    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, body: WebhookUpdate
+) -> WebhookRead:
+    row = await _get(session, principal, webhook_id, lock=True)
+    if body.url is not None:
+        row.url = str(body.url)
+    if body.event_types is not None:
+        row.event_types = sorted(set(body.event_types))
+    if body.description is not None:
+        row.description = body.description
+    if body.enabled is True and not row.enabled:
+        row.enabled = True
+        row.disabled_reason = None
+        row.disabled_at = None
+        row.consecutive_failures = 0
+        wake_after_commit(session)  # its pending deliveries may go now
+    elif body.enabled is False and row.enabled:
+        row.enabled = False
+        row.disabled_reason = "disabled by an operator"
+        row.disabled_at = _now()
+    row.updated_at = _now()
+    await session.flush()
+    return WebhookRead.model_validate(row)
+
+
+async def delete(*, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> None:
+    row = await _get(session, principal, webhook_id)
+    await session.delete(row)
+
+
+async def rotate_secret(
+    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
+) -> WebhookCreated:
+    row = await _get(session, principal, webhook_id, lock=True)
+    row.secret = new_secret()
+    row.updated_at = _now()
+    await session.flush()
+    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
+
+
+async def list_deliveries(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+) -> list[DeliveryRead]:
+    await _get(session, principal, webhook_id)
+    query = sa.select(WebhookDelivery).where(WebhookDelivery.subscription_id == webhook_id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    deliveries = (
+        await session.scalars(
+            query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)
+        )
+    ).all()
+    if not deliveries:
+        return []
+    attempts = (
+        await session.scalars(
+            sa.select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_([d.id for d in deliveries]))
+            .order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempt, WebhookAttempt.id)
+        )
+    ).all()
+    by_delivery: dict[uuid.UUID, list[AttemptRead]] = {}
+    for a in attempts:
+        by_delivery.setdefault(a.delivery_id, []).append(AttemptRead.model_validate(a))
+    out = []
+    for d in deliveries:
+        read = DeliveryRead.model_validate(d)
+        read.attempt_log = by_delivery.get(d.id, [])
+        out.append(read)
+    return out
+
+
+async def redeliver(
+    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> DeliveryRead:
+    await _get(session, principal, webhook_id)
+    row = await session.scalar(
+        sa.select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == webhook_id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} not found")
+    # Attempts keep counting in the log; the attempt budget starts again from here.
+    row.status = "pending"
+    row.budget_start = row.attempts
+    row.next_attempt_at = _now()
+    row.delivered_at = None
+    await session.flush()
+    wake_after_commit(session)
+    return DeliveryRead.model_validate(row)
+
+
+async def purge_delivery_log(job: JobContext) -> None:
+    """The periodic job: forget delivered deliveries (and their attempts) past retention;
+    failed and pending ones stay until someone looks at them."""
+    settings = job.settings
+    assert isinstance(settings, Settings)
+    cutoff = _now() - timedelta(days=settings.webhook_log_retention_days)
+    await job.session.execute(
+        sa.delete(WebhookDelivery).where(
+            WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff
+        )
+    )
