@@ -24,7 +24,9 @@ status:
 	@bash scripts/services.sh status; bash scripts/kafka.sh status; bash scripts/postgres.sh status
 
 lint:
-	uv run ruff check . && uv run ruff format --check . && uv run mypy libs services tests
+	uv run ruff check . && uv run ruff format --check .
+	uv run mypy libs services/*/src tests
+	for d in services/*/tests; do uv run mypy $$d || exit 1; done
 
 format:
 	uv run ruff check --fix . && uv run ruff format .
