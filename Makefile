@@ -26,7 +26,7 @@ status:
 lint:
 	uv run ruff check . && uv run ruff format --check .
 	uv run mypy libs services/*/src tests
-	for d in services/*/tests; do uv run mypy $$d || exit 1; done
+	for d in services/*/tests/*/; do uv run mypy $$d || exit 1; done
 
 format:
 	uv run ruff check --fix . && uv run ruff format .

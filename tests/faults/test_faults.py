@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 
 from crm_testing import examples
 from crm_testing.kafka import EventCollector
@@ -34,6 +35,10 @@ from .workload import (
 )
 
 Fault = Callable[[Sender], Awaitable[None]]
+
+# Each scenario streams 25,000 inputs through a fault and follows 20 chains: minutes, not
+# seconds, on two busy cores.
+pytestmark = pytest.mark.timeout(1200)
 
 
 async def _at_progress(sender: Sender, fraction: float) -> None:

@@ -334,35 +334,43 @@ async def reflected_telemetry(stack: Stack, contracts: list[Contract], figures: 
 
 
 async def reflected_consumption(stack: Stack, contracts: list[Contract], figures: Figures) -> None:
-    """Each contract's March actuals: 250 record ids, SRV-WIN 214 → ARC 14 × 140."""
+    """Each contract's March records: 250 ids, one revision each, and the actuals they add up
+    to (SRV-WIN 214 → ARC 14 × 140 = 1,960.00)."""
     billing = stack.url("billing-reconciler")
     expected_records = 2 * RECORDS_PER_UNIT
     async with httpx.AsyncClient(timeout=30) as http:
 
-        async def charges() -> list[dict[str, Any]] | None:
+        async def records() -> list[list[dict[str, Any]]] | None:
             out = []
             for c in contracts:
-                url = f"{billing}/contracts/{c.id}/charges/{examples.PERIOD}"
+                url = f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
                 resp = await retry_http(http, "GET", url, deadline=time.monotonic() + 60)
                 out.append(resp.json())
-            complete = all(len(o["consumption_record_ids"]) >= expected_records for o in out)
-            return out if complete else None
+            return out if all(len(o) >= expected_records for o in out) else None
 
         try:
-            results = await wait_for(charges, "all consumption reflected", timeout=180)
+            results = await wait_for(records, "all consumption reflected", timeout=180)
         except AssertionError:
             results = [
-                (await http.get(f"{billing}/contracts/{c.id}/charges/{examples.PERIOD}")).json()
+                (
+                    await http.get(
+                        f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
+                    )
+                ).json()
                 for c in contracts
             ]
-    for result in results:
-        ids = result["consumption_record_ids"]
-        figures.reflected += min(len(set(ids)), expected_records)
-        figures.duplicated += len(ids) - len(set(ids))
-        arc = [line for line in result["lines"] if line["kind"] == "arc"]
-        if len(set(ids)) == expected_records:
-            # All records in: the sums must be exact, or something was counted twice.
-            assert [(a["resource_unit"], a["amount"]) for a in arc] == [("SRV-WIN", "1960.00")]
+        for contract, rows in zip(contracts, results, strict=True):
+            ids = [r["record_id"] for r in rows]
+            figures.reflected += min(len(set(ids)), expected_records)
+            # A record stored twice, or revised although it was only ever sent once.
+            figures.duplicated += len(ids) - len(set(ids))
+            figures.duplicated += sum(1 for r in rows if r["revision"] != 1)
+            if len(set(ids)) == expected_records:
+                charges = (
+                    await http.get(f"{billing}/contracts/{contract.id}/charges/{examples.PERIOD}")
+                ).json()
+                arc = [line for line in charges["lines"] if line["kind"] == "arc"]
+                assert [(a["item_code"], a["amount"]) for a in arc] == [("SRV-WIN", "1960.00")]
 
 
 def report(scenario: str, telemetry: Figures, consumption: Figures) -> None:
