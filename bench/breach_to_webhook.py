@@ -46,10 +46,11 @@ sys.path.insert(0, str(ROOT))
 from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
 from crm_testing import examples  # noqa: E402
+from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
 from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
+from crm_testing.stack import SERVICES, Stack, new_stack  # noqa: E402
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver  # noqa: E402
 from obligation_tracker.webhooks.signing import verify  # noqa: E402
-from tests.e2e.stack import SERVICES, Stack, new_stack  # noqa: E402
 
 TENANT = "acme-bank"
 
@@ -201,7 +202,10 @@ async def main(args: argparse.Namespace) -> int:
             svc.start(bootstrap)
         await stack.wait_ready()
         print(f"stack ready in {time.monotonic() - t0:.1f} s (logs: {log_dir})")
-        async with httpx.AsyncClient(timeout=60) as http, WebhookReceiver() as receiver:
+        async with (
+            httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS) as http,
+            WebhookReceiver() as receiver,
+        ):
             hook = await http.post(
                 f"{stack.url('obligation-tracker')}/webhooks",
                 json={"url": receiver.url, "event_types": ["alert.raised"]},

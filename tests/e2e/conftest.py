@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from crm_testing.infra import create_database, drop_database
-
-from .stack import SERVICES, Stack, new_stack
+from crm_testing.stack import SERVICES, Stack, new_stack
 
 _timings: dict[str, object] = {}
 

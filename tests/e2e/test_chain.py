@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from crm_testing import examples
+from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.kafka import EventCollector, wait_until
-
-from .stack import Stack
+from crm_testing.stack import Stack
 
 TOPICS = ["contracts.v1", "sla.v1", "billing.v1", "obligations.v1", "alerts.v1"]
 
@@ -32,7 +32,7 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
     service_key = doc["sla_definitions"][0]["service_key"]
 
     async with (
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
         EventCollector(kafka_bootstrap, TOPICS) as kafka,
     ):
         # 1. The deal team creates and activates the contract.
@@ -153,7 +153,7 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
 
 
 async def test_every_service_serves_docs_health_readiness_and_metrics(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=ADMIN_HEADERS) as http:
         for name, svc in stack.services.items():
             assert (await http.get(f"{svc.url}/healthz")).json() == {"status": "ok"}
             ready = (await http.get(f"{svc.url}/readyz")).json()

@@ -9,9 +9,9 @@ unapplied_credit +4,414.08; expected 87,545.92 vs invoiced 92,240.00.
 import httpx
 
 from crm_testing import examples
+from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.kafka import EventCollector, wait_until
-
-from .stack import Stack
+from crm_testing.stack import Stack
 
 
 async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_erp(
@@ -25,7 +25,7 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
     service_key = doc["sla_definitions"][0]["service_key"]
 
     async with (
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
         EventCollector(kafka_bootstrap, ["billing.v1"]) as kafka,
     ):
         created = await http.post(f"{registry}/contracts", json=doc)

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 
 import crm_testing.examples as examples
+from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.kafka import wait_until
+from crm_testing.stack import Stack
 from crm_testing.webhooks import WebhookReceiver
 from obligation_tracker.webhooks.signing import verify
-
-from .stack import Stack
 
 
 async def _failed_period(stack: Stack, http: httpx.AsyncClient, tenant: str) -> str:
@@ -61,7 +61,10 @@ async def test_a_failed_period_opens_a_root_cause_and_delivers_one_signed_webhoo
 ) -> None:
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     tracker = stack.url("obligation-tracker")
-    async with httpx.AsyncClient(timeout=30) as http, WebhookReceiver() as receiver:
+    async with (
+        httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
+        WebhookReceiver() as receiver,
+    ):
         hook = await _subscribe(http, stack, receiver.url, tenant)
         cid = await _failed_period(stack, http, tenant)
 
@@ -105,7 +108,7 @@ async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_attempt(stac
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     tracker = stack.url("obligation-tracker")
     async with (
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
         WebhookReceiver(statuses=[500, 500]) as receiver,
     ):
         hook = await _subscribe(http, stack, receiver.url, tenant)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from crm_testing import examples
+from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.kafka import EventCollector
 from crm_testing.stack import PrivateInfra, Stack
 
@@ -62,7 +63,7 @@ async def _chain(
     obligations, registry = stack.url("obligation-tracker"), stack.url("contract-registry")
     async with (
         EventCollector(bootstrap, ["sla.v1", "billing.v1", "obligations.v1", "alerts.v1"]) as kafka,
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
     ):
         for c in contracts:
             url = f"{sla}/contracts/{c.id}/slas/AVAIL-CORE/periods/{examples.PERIOD}/close"

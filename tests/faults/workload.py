@@ -31,6 +31,7 @@ from crm_events.schemas.consumption import ConsumptionRecorded
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import physical
 from crm_testing import examples
+from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.stack import Stack
 
 REPORT: list[str] = []
@@ -189,7 +190,7 @@ class Sender:
         for batch in self.batches:
             queue.put_nowait(batch)
             self.figures(batch.kind).sent += len(batch.items)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, headers=ADMIN_HEADERS) as http:
 
             async def worker() -> None:
                 while not queue.empty():
@@ -269,7 +270,7 @@ class Sender:
 async def create_contracts(stack: Stack, scenario: str) -> list[Contract]:
     contracts = []
     registry = stack.url("contract-registry")
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
         for i in range(CONTRACTS):
             doc = contract_document(scenario, i)
             created = await http.post(f"{registry}/contracts", json=doc)
@@ -310,7 +311,7 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout: floa
 async def reflected_telemetry(stack: Stack, contracts: list[Contract], figures: Figures) -> None:
     """Downtime per contract must be exactly the acknowledged outages (one minute each)."""
     sla = stack.url("sla-monitor")
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
 
         async def downtimes() -> list[Decimal] | None:
             values = []
@@ -338,7 +339,7 @@ async def reflected_consumption(stack: Stack, contracts: list[Contract], figures
     to (SRV-WIN 214 → ARC 14 × 140 = 1,960.00)."""
     billing = stack.url("billing-reconciler")
     expected_records = 2 * RECORDS_PER_UNIT
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
 
         async def records() -> list[list[dict[str, Any]]] | None:
             out = []

@@ -15,6 +15,7 @@ _PRODUCERS = {
     Topic.BILLING: "billing-reconciler",
     Topic.OBLIGATIONS: "obligation-tracker",
     Topic.ALERTS: "obligation-tracker",
+    Topic.ACCESS: "contract-registry (the API key administration)",
 }
 
 _CONSUMERS = {
@@ -25,6 +26,7 @@ _CONSUMERS = {
     Topic.BILLING: "obligation-tracker, contract-registry, ERP integrations",
     Topic.OBLIGATIONS: "contract-registry",
     Topic.ALERTS: "paging and chat integrations",
+    Topic.ACCESS: "every service (the keys it accepts)",
 }
 
 

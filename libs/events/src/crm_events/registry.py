@@ -13,7 +13,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from crm_events.envelope import Envelope, describe_validation_error
-from crm_events.schemas import alerts, billing, consumption, contracts, obligations, sla, telemetry
+from crm_events.schemas import (
+    access,
+    alerts,
+    billing,
+    consumption,
+    contracts,
+    obligations,
+    sla,
+    telemetry,
+)
 from crm_events.topics import Topic
 
 
@@ -175,6 +184,18 @@ _SPECS = [
         _spec(f"obligation.{name}", Topic.OBLIGATIONS, obligations.ObligationTransitioned, text)
         for name, text in _OBLIGATION_TRANSITIONS.items()
     ],
+    _spec(
+        "api_key.issued",
+        Topic.ACCESS,
+        access.ApiKeyIssued,
+        "An API key was issued (its secret's hash, tenant and scopes).",
+    ),
+    _spec(
+        "api_key.revoked",
+        Topic.ACCESS,
+        access.ApiKeyRevoked,
+        "An API key was revoked; every service refuses it from then on.",
+    ),
     _spec(
         "alert.raised",
         Topic.ALERTS,

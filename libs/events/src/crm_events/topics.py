@@ -31,6 +31,7 @@ class Topic(StrEnum):
     BILLING = "billing.v1"
     OBLIGATIONS = "obligations.v1"
     ALERTS = "alerts.v1"
+    ACCESS = "access.v1"
 
     @property
     def dlq(self) -> str:

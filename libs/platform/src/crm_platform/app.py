@@ -23,6 +23,8 @@ from crm_events.consumer import ConsumerRunner, Handlers
 from crm_events.kafka import ensure_topics, make_producer
 from crm_events.outbox import OutboxRelay
 from crm_events.tables import attach_messaging_tables
+from crm_events.topics import Topic
+from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
 from crm_platform.errors import install_error_handlers
@@ -58,12 +60,14 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = field(default_factory=list)
     workers: Sequence[Worker] = field(default_factory=list)
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    scope_domain: str = "admin"  # routes need <domain>:read / <domain>:write by default
 
 
 def attach_platform_tables(metadata: sa.MetaData) -> None:
     """Call once on a service's metadata so its models and Alembic see the shared tables."""
     attach_messaging_tables(metadata)
     attach_idempotency_table(metadata)
+    attach_api_keys_table(metadata)
 
 
 async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
@@ -116,7 +120,11 @@ def create_service_app(
                 relay.start()
                 app.state.relay = relay
             if settings.consumers_enabled:
-                for spec in definition.consumers:
+                # Every service keeps the API keys it accepts (access.v1), in its own group.
+                access = ConsumerSpec(
+                    topics=[Topic.ACCESS.value], handlers=ACCESS_HANDLERS, name="access"
+                )
+                for spec in [*definition.consumers, access]:
                     group = settings.service_name + (f".{spec.name}" if spec.name else "")
                     runner = ConsumerRunner(
                         group_id=group,
@@ -167,6 +175,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    app.state.scope_domain = definition.scope_domain
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.include_router(ops_router)

@@ -1,25 +1,54 @@
-"""Who is calling, and which tenant's data they may touch.
+"""Who is calling, what they may do, and which tenant's data they may touch.
+
+Every route but health, readiness, metrics and the docs needs an API key
+(`Authorization: Bearer crm_<id>_<secret>`, see `crm_platform.apikeys`). A key carries a
+tenant (or none: the supplier's operators, all tenants) and scopes. A route needs the scope
+its `Security(...)` names, or else `<domain>:read` for GET and `<domain>:write` otherwise,
+where the domain is the service's (`contracts`, `sla`, `billing`, `obligations`); `admin`
+holds every scope. An all-tenant key may narrow itself to one tenant with `X-Tenant-Id`.
 
 Every table holding contract data carries `tenant_id`; every query filters through
-`Principal.tenant_filter`. Until API keys land, the tenant comes from the `X-Tenant-Id`
-header: present, the caller sees only that tenant; absent, the caller is one of the
-supplier's own operators and sees every tenant.
+`Principal.tenant_filter`, and another tenant's object answers 404, never 403.
+
+The bootstrap administrator key (`CRM_ADMIN_API_KEY`) is how the first keys are issued.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from crm_platform.errors import NotFound, Unprocessable
+from crm_platform.errors import NotFound, ServiceError, Unprocessable
+
+ADMIN = "admin"
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
 
 
 @dataclass(frozen=True)
 class Principal:
     tenant_id: str | None
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset({ADMIN}))
+    key_id: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        if ADMIN in self.scopes or scope in self.scopes:
+            return True
+        domain, _, action = scope.partition(":")
+        return action == "read" and f"{domain}:write" in self.scopes
 
     @property
     def all_tenants(self) -> bool:
@@ -57,16 +86,101 @@ class Principal:
             raise NotFound(f"{what} not found")
 
 
-async def current_principal(
-    x_tenant_id: Annotated[
-        str | None,
-        Header(
-            description="Tenant (customer account) to act for; omit for all tenants.",
-            max_length=100,
-        ),
-    ] = None,
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer crm_<id>_<secret>`. Issued by an "
+    "administrator on contract-registry (POST /admin/api-keys).",
+)
+
+
+async def _resolve(request: Request, raw: str | None, x_tenant_id: str | None) -> Principal:
+    from crm_platform.apikeys import find_key
+
+    if not raw:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    state = request.app.state
+    admin_key = state.settings.admin_api_key
+    if admin_key is not None and hmac.compare_digest(
+        raw.encode(), admin_key.get_secret_value().encode()
+    ):
+        principal = Principal(tenant_id=None, scopes=frozenset({ADMIN}), key_id="bootstrap")
+    else:
+        async with state.session_factory() as session:
+            row = await find_key(session, raw, state.clock.now())
+        if row is None:
+            raise Unauthorized("the API key is unknown, revoked or expired")
+        principal = Principal(
+            tenant_id=row.tenant_id, scopes=frozenset(row.scopes), key_id=row.key_id
+        )
+    if x_tenant_id:
+        if principal.tenant_id is None:
+            principal = Principal(
+                tenant_id=x_tenant_id, scopes=principal.scopes, key_id=principal.key_id
+            )
+        elif x_tenant_id != principal.tenant_id:
+            raise NotFound("nothing of that tenant is visible to this key")
+    request.state.principal = principal
+    return principal
+
+
+TenantHeader = Annotated[
+    str | None,
+    Header(
+        description="For keys of the supplier's operators (all tenants): act for this tenant only.",
+        max_length=100,
+    ),
+]
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_tenant_id: TenantHeader = None,
 ) -> Principal:
-    return Principal(tenant_id=x_tenant_id or None)
+    """Who the caller is (no scope check). 401 for a missing, unknown or revoked key."""
+    return await _resolve(request, credentials.credentials if credentials else None, x_tenant_id)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+async def authenticate_feed(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[
+        str | None,
+        Query(description="For feed clients that cannot send headers (calendars): the key."),
+    ] = None,
+    x_tenant_id: TenantHeader = None,
+) -> Principal:
+    """As `authenticate`, also taking the key from the query string (calendar feeds)."""
+    raw = credentials.credentials if credentials else api_key
+    principal = await _resolve(request, raw, x_tenant_id)
+    required = _default_scope(request)
+    if not principal.has_scope(required):
+        raise Forbidden(f"this API key lacks the scope {required}")
+    return principal
+
+
+FeedPrincipal = Annotated[Principal, Depends(authenticate_feed)]
+
+
+AuthenticatedPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+async def current_principal(
+    request: Request, security_scopes: SecurityScopes, principal: AuthenticatedPrincipal
+) -> Principal:
+    """The caller, checked for the route's scope (403 without it)."""
+    required = security_scopes.scopes or [_default_scope(request)]
+    missing = [s for s in required if not principal.has_scope(s)]
+    if missing:
+        raise Forbidden(f"this API key lacks the scope {' and '.join(missing)}")
+    return principal
+
+
+def _default_scope(request: Request) -> str:
+    domain = getattr(request.app.state, "scope_domain", ADMIN)
+    action = "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
+    return f"{domain}:{action}"
+
+
+CurrentPrincipal = Annotated[Principal, Security(current_principal)]

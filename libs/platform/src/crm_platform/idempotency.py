@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from crm_platform.auth import CurrentPrincipal
+from crm_platform.auth import AuthenticatedPrincipal
 from crm_platform.db import SessionDep
 from crm_platform.errors import Unprocessable
 
@@ -113,7 +113,7 @@ class Idempotency:
 async def _idempotency(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: AuthenticatedPrincipal,
     key: IdempotencyKeyHeader = None,
 ) -> Idempotency:
     raw = await request.body()

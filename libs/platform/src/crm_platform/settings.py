@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def service_settings_config(env_prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=env_prefix, env_file=None, extra="ignore")
+
+
+def _admin_key_default() -> SecretStr | None:
+    # One bootstrap administrator key serves every service, like the broker list.
+    value = os.environ.get("CRM_ADMIN_API_KEY", "").strip()
+    return SecretStr(value) if value else None
 
 
 def _kafka_default() -> str:
@@ -32,6 +38,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=_kafka_default)
     kafka_topic_partitions: int = Field(default=6, ge=1)
     kafka_create_topics: bool = True
+
+    admin_api_key: SecretStr | None = Field(
+        default_factory=_admin_key_default,
+        description="The bootstrap administrator key (else $CRM_ADMIN_API_KEY): all scopes, "
+        "all tenants. Use it to issue the real keys, then keep it in a vault.",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

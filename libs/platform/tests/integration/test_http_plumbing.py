@@ -11,10 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from crm_platform.clock import SystemClock
 from crm_platform.db import SessionDep, make_session_factory
 from crm_platform.errors import install_error_handlers
 from crm_platform.idempotency import IdempotencyDep, attach_idempotency_table
 from crm_platform.observability import RequestContextMiddleware
+from crm_platform.settings import ServiceSettings
+from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 
 metadata = sa.MetaData()
 attach_idempotency_table(metadata)
@@ -24,6 +27,10 @@ effects = sa.Table(
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
 )
+
+
+class _Settings(ServiceSettings):
+    service_name: str = "plumbing-test"
 
 
 class Body(BaseModel):
@@ -37,6 +44,8 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         await conn.run_sync(metadata.create_all)
     app = FastAPI()
     app.state.session_factory = make_session_factory(engine)
+    app.state.settings = _Settings(database_url=database_url, admin_api_key=ADMIN_KEY)
+    app.state.clock = SystemClock()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=2048)
 
@@ -52,7 +61,9 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         return await idem.run(work, status_code=201)
 
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=ADMIN_HEADERS
+    ) as http:
         yield http
     await engine.dispose()
 

@@ -10,6 +10,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
+
 
 @asynccontextmanager
 async def running_app(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
@@ -17,7 +19,7 @@ async def running_app(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", timeout=30
+            transport=transport, base_url="http://test", timeout=30, headers=ADMIN_HEADERS
         ) as client:
             yield app, client
 
@@ -25,6 +27,7 @@ async def running_app(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
 def settings_for(
     settings_cls: Callable[..., Any], *, database_url: str, bootstrap: str, **overrides: Any
 ) -> Any:
+    overrides.setdefault("admin_api_key", ADMIN_KEY)
     return settings_cls(
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,

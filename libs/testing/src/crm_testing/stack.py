@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from crm_events.topics import NAMESPACE_ENV
+from crm_testing.auth import ADMIN_KEY
 
 SERVICES = ("contract-registry", "obligation-tracker", "sla-monitor", "billing-reconciler")
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -55,6 +56,7 @@ class ServiceProcess:
             f"{prefix}DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             NAMESPACE_ENV: os.environ.get(NAMESPACE_ENV, ""),
+            "CRM_ADMIN_API_KEY": os.environ.get("CRM_ADMIN_API_KEY", ADMIN_KEY),
             f"{prefix}RELAY_IDLE_INTERVAL_SECONDS": "0.1",
             f"{prefix}CONSUMER_BACKOFF_INITIAL_SECONDS": "0.05",
             **{k.replace("{PREFIX}", prefix): v for k, v in self.extra_env.items()},

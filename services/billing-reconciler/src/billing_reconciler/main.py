@@ -21,6 +21,7 @@ from crm_platform.contract_terms import terms_router
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 DEFINITION = ServiceDefinition(
+    scope_domain="billing",
     title="billing-reconciler",
     description="What the contract says is owed, checked against every invoice: consumption, "
     "charges (base, ARC/RRC with deadbands and bands), service credits (cap, repeated "

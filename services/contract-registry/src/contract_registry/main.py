@@ -16,6 +16,7 @@ from contract_registry.health.router import router as health_router
 from contract_registry.models import Base
 from contract_registry.settings import Settings
 from contract_registry.transfer.router import router as transfer_router
+from crm_platform.apikeys import admin_router
 from crm_platform.app import ConsumerSpec, ServiceDefinition, create_service_app
 from crm_platform.clock import Clock
 from crm_platform.scheduler import every
@@ -24,6 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 END_CONTRACTS_JOB = "end_due_contracts"
 
 DEFINITION = ServiceDefinition(
+    scope_domain="contracts",
     title="contract-registry",
     description="Contracts, their versions and terms (price books, SLA definitions, credit "
     "terms, obligations, rebates); activation and amendments publish the full terms on "
@@ -37,11 +39,13 @@ DEFINITION = ServiceDefinition(
         handover_router,
         health_router,
         benchmarks_router,
+        admin_router(),
     ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
     openapi_tags=[
+        {"name": "administration", "description": "API keys (admin scope)."},
         {"name": "contracts", "description": "Drafts, activation, reads, versions, termination."},
         {"name": "amendments", "description": "New versions of an active contract."},
         {"name": "transfer", "description": "A whole contract as one JSON document."},

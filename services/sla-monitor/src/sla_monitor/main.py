@@ -18,6 +18,7 @@ from sla_monitor.telemetry.router import router as telemetry_router
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 DEFINITION = ServiceDefinition(
+    scope_domain="sla",
     title="sla-monitor",
     description="Ingests service telemetry and computes SLA attainment per period in the "
     "contract's time zone; publishes `sla.period_closed` on `sla.v1`.",

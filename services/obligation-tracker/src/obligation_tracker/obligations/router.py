@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from crm_platform.auth import Principal
+from crm_platform.auth import FeedPrincipal, Principal
 from crm_platform.deps import (
     ClockDep,
     CurrentPrincipal,
@@ -265,7 +265,8 @@ async def owner_obligations(
     description="Subscribe to this URL in a calendar client: one all-day event per open "
     "obligation on its due date. `role` (repeatable) adds the open obligations of those "
     "roles that nobody is assigned to yet. Calendar clients cannot send headers, so "
-    "`tenant_id` narrows the feed to one tenant.",
+    "`tenant_id` narrows the feed to one tenant and the key may be given as `api_key` in "
+    "the query string.",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
@@ -273,7 +274,7 @@ async def owner_calendar(
     owner: str,
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FeedPrincipal,
     clock: ClockDep,
     role: Annotated[list[str] | None, Query()] = None,
     tenant_id: str | None = None,
@@ -281,7 +282,7 @@ async def owner_calendar(
     if tenant_id is not None:
         if not principal.can_access(tenant_id):
             raise NotFound("no such calendar")
-        principal = Principal(tenant_id=tenant_id)
+        principal = Principal(tenant_id=tenant_id, scopes=principal.scopes)
     rows = await service.list_obligations(
         session=session, principal=principal, owner=owner, statuses=list(OPEN_STATUSES), limit=1000
     )

@@ -1,0 +1,278 @@
+"""API keys: issued and revoked by an administrator on contract-registry, accepted by every
+service.
+
+A key reads `crm_<key id>_<secret>`. Only the SHA-256 of the secret is stored (the secret is
+256 random bits, so a fast hash is as safe as a slow one) and only the hash travels on
+`access.v1`; every service keeps the keys it accepts in its own `api_keys` table, fed by the
+events. The key is shown once, when it is issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, Security
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_events.consumer import EventContext, Handlers
+from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
+from crm_platform.errors import NotFound
+
+API_KEYS = "api_keys"
+KEY_PREFIX = "crm_"
+
+SCOPES = {
+    "admin": "Everything, including API key administration.",
+    "contracts:read": "Read contracts, versions, handover briefs, health and benchmarks.",
+    "contracts:write": "Create, edit, activate, amend, terminate, import contracts.",
+    "telemetry:write": "Post telemetry to sla-monitor.",
+    "sla:read": "Read attainment, scorecards and explanations.",
+    "sla:write": "Close periods, approve maintenance windows.",
+    "billing:read": "Read charges, credits, invoices, reconciliations and the leakage ledger.",
+    "billing:write": "Post consumption and invoices; compute periods.",
+    "obligations:read": "Read obligations, alerts, webhooks and calendars.",
+    "obligations:write": "Fulfil, waive and assign obligations; manage rules and webhooks.",
+}
+
+
+def _columns() -> list[Any]:
+    return [
+        sa.Column("key_id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("tenant_id", sa.Text, nullable=True),
+        sa.Column("scopes", JSONB, nullable=False),
+        sa.Column("secret_sha256", sa.Text, nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_reason", sa.Text, nullable=True),
+    ]
+
+
+def attach_api_keys_table(metadata: sa.MetaData) -> sa.Table:
+    if API_KEYS in metadata.tables:
+        return metadata.tables[API_KEYS]
+    return sa.Table(API_KEYS, metadata, *_columns())
+
+
+def create_api_keys_table(op: Any) -> None:
+    op.create_table(API_KEYS, *_columns())
+
+
+api_keys_table = attach_api_keys_table(sa.MetaData())
+
+
+def sha256_hex(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh key: (key id, secret, the key as the client sends it)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, secret, f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+def parse_key(raw: str) -> tuple[str, str] | None:
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = raw[len(KEY_PREFIX) :].partition("_")
+    if not sep or len(key_id) != 12 or not secret:
+        return None
+    return key_id, secret
+
+
+async def find_key(session: AsyncSession, raw: str, now: datetime) -> Any | None:
+    """The stored key a client presented, if it is valid now (known, matching, not revoked
+    or expired); None otherwise."""
+    parsed = parse_key(raw)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    t = api_keys_table
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
+    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_hex(secret)):
+        return None
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    return row
+
+
+async def record_issued(session: AsyncSession, event: ApiKeyIssued) -> None:
+    await session.execute(
+        pg_insert(api_keys_table)
+        .values(
+            key_id=event.key_id,
+            name=event.name,
+            tenant_id=event.tenant_id,
+            scopes=event.scopes,
+            secret_sha256=event.secret_sha256,
+            issued_at=event.issued_at,
+            expires_at=event.expires_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def record_revoked(session: AsyncSession, event: ApiKeyRevoked) -> bool:
+    t = api_keys_table
+    result = await session.execute(
+        sa.update(t)
+        .where(t.c.key_id == event.key_id, t.c.revoked_at.is_(None))
+        .values(revoked_at=event.revoked_at, revoked_reason=event.reason)
+        .returning(t.c.key_id)
+    )
+    return result.first() is not None
+
+
+async def _on_issued(ctx: EventContext, event: ApiKeyIssued) -> None:
+    await record_issued(ctx.session, event)
+
+
+async def _on_revoked(ctx: EventContext, event: ApiKeyRevoked) -> None:
+    await record_revoked(ctx.session, event)
+
+
+ACCESS_HANDLERS: Handlers = {"api_key.issued": [_on_issued], "api_key.revoked": [_on_revoked]}
+
+
+# --- administration (mounted by contract-registry) ---------------------------------------
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "acme ERP integration",
+                    "tenant_id": "acme-bank",
+                    "scopes": ["billing:read", "billing:write"],
+                },
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    tenant_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The tenant the key acts for; omit for the supplier's operators (all).",
+    )
+    scopes: list[str] = Field(min_length=1, description="Scopes: " + ", ".join(SCOPES))
+    expires_at: datetime | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _known(cls, scopes: list[str]) -> list[str]:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise ValueError(f"unknown scope(s) {unknown}; known: {sorted(SCOPES)}")
+        return sorted(set(scopes))
+
+
+class ApiKeyRead(BaseModel):
+    key_id: str
+    name: str
+    tenant_id: str | None
+    scopes: list[str]
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+
+class ApiKeyIssuedRead(ApiKeyRead):
+    api_key: str = Field(description="The key itself. Shown once: store it now.")
+
+
+class ApiKeyRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+def admin_router() -> APIRouter:
+    from crm_platform.auth import Principal, current_principal
+    from crm_platform.deps import ClockDep, EmitDep, SessionDep
+
+    AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
+    router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
+
+    def _read(row: Any) -> ApiKeyRead:
+        return ApiKeyRead.model_validate(dict(row._mapping))
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=ApiKeyIssuedRead,
+        summary="Issue an API key (admin)",
+        description="Returns the key once. Every service accepts it within moments "
+        "(the key travels as a hash on `access.v1`).",
+    )
+    async def issue(
+        body: ApiKeyCreate,
+        session: SessionDep,
+        emit: EmitDep,
+        clock: ClockDep,
+        principal: AdminPrincipal,
+    ) -> ApiKeyIssuedRead:
+        key_id, secret, key = new_key()
+        event = ApiKeyIssued(
+            key_id=key_id,
+            name=body.name,
+            tenant_id=body.tenant_id,
+            scopes=body.scopes,
+            secret_sha256=sha256_hex(secret),
+            issued_at=clock.now(),
+            expires_at=body.expires_at,
+        )
+        await record_issued(session, event)
+        await emit("api_key.issued", subject=key_id, tenant=body.tenant_id or "*", data=event)
+        row = (
+            await session.execute(
+                sa.select(api_keys_table).where(api_keys_table.c.key_id == key_id)
+            )
+        ).one()
+        return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
+
+    @router.get("", response_model=list[ApiKeyRead], summary="List API keys (admin)")
+    async def list_keys(session: SessionDep, principal: AdminPrincipal) -> list[ApiKeyRead]:
+        t = api_keys_table
+        rows = (await session.execute(sa.select(t).order_by(t.c.issued_at, t.c.key_id))).all()
+        return [_read(r) for r in rows]
+
+    @router.post(
+        "/{key_id}/revoke",
+        response_model=ApiKeyRead,
+        summary="Revoke an API key (admin)",
+        description="Every service refuses the key within moments.",
+    )
+    async def revoke(
+        key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")],
+        body: ApiKeyRevoke,
+        session: SessionDep,
+        emit: EmitDep,
+        clock: ClockDep,
+        principal: AdminPrincipal,
+    ) -> ApiKeyRead:
+        t = api_keys_table
+        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
+        if row is None:
+            raise NotFound(f"API key {key_id} not found")
+        if row.revoked_at is None:
+            event = ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now())
+            await record_revoked(session, event)
+            await emit("api_key.revoked", subject=key_id, tenant=row.tenant_id or "*", data=event)
+        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+        return _read(row)
+
+    return router
