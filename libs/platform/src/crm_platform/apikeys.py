@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
+from crm_platform.auth import Principal, current_principal
+from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 
 API_KEYS = "api_keys"
@@ -200,11 +202,10 @@ class ApiKeyRevoke(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def admin_router() -> APIRouter:
-    from crm_platform.auth import Principal, current_principal
-    from crm_platform.deps import ClockDep, EmitDep, SessionDep
+AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
 
-    AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
+
+def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
 
     def _read(row: Any) -> ApiKeyRead:
