@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from crm_events.consumer import ConsumerRunner, Handlers
 from crm_events.kafka import ensure_topics, make_producer
@@ -25,6 +25,7 @@ from crm_events.outbox import OutboxRelay
 from crm_events.tables import attach_messaging_tables
 from crm_events.topics import Topic
 from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
+from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
 from crm_platform.errors import install_error_handlers
@@ -180,5 +181,7 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.include_router(ops_router)
     for router in definition.routers:
-        app.include_router(router)
+        # Authenticate first, before any parameter is validated or a session is opened: an
+        # anonymous request costs no database connection. Routes check their scope next.
+        app.include_router(router, dependencies=[Depends(authenticate)])
     return app

@@ -31,6 +31,7 @@ ADMIN = "admin"
 class Unauthorized(ServiceError):
     status_code = 401
     code = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(ServiceError):

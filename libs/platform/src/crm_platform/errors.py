@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 class ServiceError(Exception):
     status_code = 400
     code = "bad_request"
+    headers: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -102,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(
-            error_body(request, exc.code, exc.message, exc.details), status_code=exc.status_code
+            error_body(request, exc.code, exc.message, exc.details),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

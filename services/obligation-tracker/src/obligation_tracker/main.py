@@ -41,6 +41,7 @@ def definition(settings: Settings) -> ServiceDefinition:
     if settings.webhooks_enabled:
         workers.append(delivery_worker)
     return ServiceDefinition(
+        scope_domain="obligations",
         title="obligation-tracker",
         description="Obligation instances from the contract's recurring definitions and "
         "governance cadence, and from events (a missed SLA period, an invoice that differs, "
