@@ -44,7 +44,11 @@ async def test_failed_period_is_closed_once_and_published(
             "items": [{"service_key": service_key, **examples.OUTAGE}],
         }
         first = await client.post("/telemetry", json=batch, headers={"Idempotency-Key": "k-1"})
-        assert (first.status_code, first.json()["accepted"], first.json()["duplicates"]) == (202, 1, 0)
+        assert (first.status_code, first.json()["accepted"], first.json()["duplicates"]) == (
+            202,
+            1,
+            0,
+        )
         again = await client.post("/telemetry", json=batch)
         assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
 
