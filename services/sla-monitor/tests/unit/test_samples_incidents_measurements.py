@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,7 @@ def test_no_incident_closed_is_met_with_evidence_and_no_data_without() -> None:
     empty = compliance(
         [], kind=MetricKind.INCIDENT_RESOLUTION, target_minutes=60, small_sample=None
     )
-    levels = {"expected": Decimal(95), "minimum": Decimal(90), "small_sample": None}
+    levels: dict[str, Any] = {"expected": Decimal(95), "minimum": Decimal(90), "small_sample": None}
     assert incident_outcome(empty, has_data=True, **levels) == (Decimal(100), Outcome.MET)
     assert incident_outcome(empty, has_data=False, **levels) == (None, Outcome.NO_DATA)
 
