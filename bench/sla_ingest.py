@@ -163,7 +163,7 @@ def generate(
     tenants = max(1, contracts // contracts_per_batch)
     slices = max(1, items // (batch * tenants))
     rng = random.Random(seed)
-    roster = []
+    roster: list[dict[str, Any]] = []
     expected: dict[str, Expected] = {}
     for c in range(contracts):
         tenant = f"bench-tenant-{c // contracts_per_batch}"
@@ -202,27 +202,44 @@ def _contract_slice(
         down = rng.random() < (0.6 if down else 0.004)
         status = "down" if down else "up"
         exp.sample(at, status)
-        rows.append({"kind": "sample", "service_key": key, "observed_at": iso(at),
-                     "status": status})
+        rows.append(
+            {"kind": "sample", "service_key": key, "observed_at": iso(at), "status": status}
+        )
     for i in range(MIX["measurement"]):
         at = (t0 + span * (i + 0.5) / MIX["measurement"]).replace(microsecond=0)
         value = Decimal(rng.randint(1000, 6000)) / 10
         exp.values.append(value)
-        rows.append({"kind": "measurement", "service_key": key, "measured_at": iso(at),
-                     "value": str(value), "unit": "ms"})
+        rows.append(
+            {
+                "kind": "measurement",
+                "service_key": key,
+                "measured_at": iso(at),
+                "value": str(value),
+                "unit": "ms",
+            }
+        )
     for i in range(MIX["incident"]):
         opened = (t0 + span * rng.random()).replace(microsecond=0)
         resolved = opened + timedelta(minutes=rng.randint(20, 300))
         exp.incidents.append(Incident(f"{key}-{s}-{i}", opened, None, resolved))
-        rows.append({"kind": "incident", "service_key": key, "ticket_id": f"{key}-{s}-{i}",
-                     "revision": 1, "priority": "P1", "opened_at": iso(opened),
-                     "resolved_at": iso(resolved)})
+        rows.append(
+            {
+                "kind": "incident",
+                "service_key": key,
+                "ticket_id": f"{key}-{s}-{i}",
+                "revision": 1,
+                "priority": "P1",
+                "opened_at": iso(opened),
+                "resolved_at": iso(resolved),
+            }
+        )
     for _ in range(MIX["outage"]):
         start = (t0 + span * rng.random()).replace(microsecond=0, second=0)
         end = start + timedelta(minutes=rng.randint(1, 12))
         exp.outages.append(Interval(start, end))
-        rows.append({"kind": "outage", "service_key": key, "started_at": iso(start),
-                     "ended_at": iso(end)})
+        rows.append(
+            {"kind": "outage", "service_key": key, "started_at": iso(start), "ended_at": iso(end)}
+        )
     return rows
 
 
@@ -333,9 +350,7 @@ async def activate(bootstrap: str, roster: list[dict[str, Any]], url: str) -> No
                 data=ContractActivated(terms=terms, activated_at=datetime.now(UTC)),
                 tenant=c["tenant"],
             )
-            await producer.send(
-                physical("contracts.v1"), envelope.to_bytes(), key=envelope.key
-            )
+            await producer.send(physical("contracts.v1"), envelope.to_bytes(), key=envelope.key)
         await producer.flush()
     finally:
         await producer.stop()
@@ -369,14 +384,15 @@ async def post_all(
             r = await client.post(
                 "/telemetry",
                 content=body,
-                headers={"content-type": "application/json",
-                         "Idempotency-Key": str(uuid.uuid4())},
+                headers={"content-type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
             )
             if r.status_code != 202:
                 raise RuntimeError(f"POST /telemetry answered {r.status_code}: {r.text[:500]}")
             latencies.append(time.perf_counter() - started)
-            done_items += sum(r.json()["by_kind"][k]["accepted"] + r.json()["by_kind"][k][
-                "duplicates"] for k in r.json()["by_kind"])
+            done_items += sum(
+                r.json()["by_kind"][k]["accepted"] + r.json()["by_kind"][k]["duplicates"]
+                for k in r.json()["by_kind"]
+            )
             watch.progress = done_items / total_items
 
     limits = httpx.Limits(max_connections=concurrency)
@@ -420,8 +436,14 @@ async def raw_produce(bootstrap: str, path: Path, total_items: int) -> dict[str,
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(topic, num_partitions=6, replication_factor=1,
-                      topic_configs={"max.message.bytes": str(16 * 1024 * 1024)})]
+            [
+                NewTopic(
+                    topic,
+                    num_partitions=6,
+                    replication_factor=1,
+                    topic_configs={"max.message.bytes": str(16 * 1024 * 1024)},
+                )
+            ]
         )
     finally:
         await admin.close()
@@ -437,12 +459,18 @@ async def raw_produce(bootstrap: str, path: Path, total_items: int) -> dict[str,
             items = body[body.index(b'"items":') + 8 : -1]
             tenant = orjson.loads(body[: body.index(b',"items"')] + b"}")["tenant_id"]
             value = (
-                b'{"specversion":"1.0","id":"' + str(uuid.uuid4()).encode()
+                b'{"specversion":"1.0","id":"'
+                + str(uuid.uuid4()).encode()
                 + b'","source":"bench","type":"telemetry.recorded","subject":"batch-'
-                + str(n).encode() + b'","time":"' + now.encode()
+                + str(n).encode()
+                + b'","time":"'
+                + now.encode()
                 + b'","datacontenttype":"application/json",'
-                b'"dataschema":"telemetry.recorded@1","tenant":"' + tenant.encode()
-                + b'","correlationid":"bench","data":{"items":' + items + b"}}"
+                b'"dataschema":"telemetry.recorded@1","tenant":"'
+                + tenant.encode()
+                + b'","correlationid":"bench","data":{"items":'
+                + items
+                + b"}}"
             )
             size += len(value)
             futures.append(await producer.send(topic, value, key=f"batch-{n}".encode()))
@@ -492,11 +520,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "SLA_MONITOR_RUN_MIGRATIONS_ON_STARTUP": "false",
         "SLA_MONITOR_DB_POOL_SIZE": str(args.concurrency + 2),
     }
-    subprocess.run([sys.executable, "-m", "sla_monitor", "migrate"], env=env, check=True)
+    subprocess.run(  # noqa: ASYNC221 (set-up, before anything is timed)
+        [sys.executable, "-m", "sla_monitor", "migrate"], env=env, check=True
+    )
     log = (RESULTS / "sla-monitor.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sla_monitor", "serve", "--port", str(port),
-         "--workers", str(args.workers)],
+    proc = subprocess.Popen(  # noqa: ASYNC220 (the server runs beside the event loop)
+        [
+            sys.executable,
+            "-m",
+            "sla_monitor",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -578,9 +616,11 @@ def cli() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "memory"}, indent=2, default=str))
     print("memory (MiB):")
     for pid, m in result["memory"].items():
-        print(f"  {pid:>7} {m['process']:<60} peak {m['peak_rss_mib']:>7}  "
-              f"quarters {m['rss_mib_at_25pct']}/{m['rss_mib_at_50pct']}/"
-              f"{m['rss_mib_at_75pct']}/{m['rss_mib_at_100pct']}")
+        print(
+            f"  {pid:>7} {m['process']:<60} peak {m['peak_rss_mib']:>7}  "
+            f"quarters {m['rss_mib_at_25pct']}/{m['rss_mib_at_50pct']}/"
+            f"{m['rss_mib_at_75pct']}/{m['rss_mib_at_100pct']}"
+        )
     print(f"written to {out}")
     if not result["all_figures_match"]:
         raise SystemExit("stored attainment does not match the data sent")

@@ -3,6 +3,7 @@ once, reflected in attainment."""
 
 import asyncio
 import uuid
+from typing import Any
 
 import orjson
 
@@ -15,7 +16,7 @@ OUTAGE = {"started_at": "2026-03-14T03:00:00Z", "ended_at": "2026-03-14T08:00:00
 
 
 async def test_every_kind_is_stored_once_and_duplicates_change_nothing(harness: Harness) -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         OUTAGE,
         {"kind": "sample", "observed_at": "2026-03-20T10:00:00Z", "status": "down"},
         {"kind": "sample", "observed_at": "2026-03-20T10:30:00Z", "status": "up"},

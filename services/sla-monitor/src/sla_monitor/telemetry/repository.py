@@ -65,16 +65,15 @@ async def insert_outages(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-async def insert_samples(
-    db: Any, tenant_id: str, items: Sequence[SampleItem]
-) -> list[tuple[str, datetime]]:
-    rows = await db.fetch(
+async def insert_samples(db: Any, tenant_id: str, items: Sequence[SampleItem]) -> int:
+    """Store samples; returns how many were new. (No rows come back: recomputing down runs
+    around a duplicate changes nothing, so the caller can use the whole batch.)"""
+    status = await db.execute(
         """
         INSERT INTO samples (tenant_id, service_key, observed_at, status, source_id)
         SELECT $1, k, t, s, src FROM unnest($2::text[], $3::timestamptz[], $4::text[],
                                             $5::text[]) AS u(k, t, s, src)
         ON CONFLICT DO NOTHING
-        RETURNING service_key, observed_at
         """,
         tenant_id,
         [i.service_key for i in items],
@@ -82,7 +81,7 @@ async def insert_samples(
         [i.status for i in items],
         [i.source_id for i in items],
     )
-    return [(r[0], r[1]) for r in rows]
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def insert_measurements(

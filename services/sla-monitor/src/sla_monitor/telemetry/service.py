@@ -55,12 +55,13 @@ async def store_raw(
             result.touch(key, start, end)
         result.new_outages.extend(new)
     if samples:
-        new_samples = await repo.insert_samples(db, tenant_id, samples)
-        result.accepted["sample"] += len(new_samples)
-        result.duplicates["sample"] += len(samples) - len(new_samples)
-        for key, at in new_samples:
-            result.touch(key, at, at)
-        result.new_samples.extend(new_samples)
+        stored = await repo.insert_samples(db, tenant_id, samples)
+        result.accepted["sample"] += stored
+        result.duplicates["sample"] += len(samples) - stored
+        if stored:
+            for sample in samples:
+                result.touch(sample.service_key, sample.observed_at, sample.observed_at)
+                result.new_samples.append((sample.service_key, sample.observed_at))
     if incidents:
         changed, moves = await repo.upsert_incidents(db, tenant_id, incidents)
         result.accepted["incident"] += changed
