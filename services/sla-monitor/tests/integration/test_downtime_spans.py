@@ -40,27 +40,17 @@ async def test_concurrent_batches_for_one_service_key_count_every_minute_once(
 ) -> None:
     # Ten batches at once, each a 10-minute down run and an outage overlapping the next
     # batch's run: the union is 10:00-11:45 whatever order they commit in.
-    batches = []
-    for i in range(10):
-        start = 10 * i
-        batches.append(
-            [
-                {
-                    "kind": "sample",
-                    "observed_at": f"2026-03-10T{10 + start // 60}:{start % 60:02d}:00Z",
-                    "status": "down",
-                },
-                {
-                    "kind": "sample",
-                    "observed_at": f"2026-03-10T{10 + (start + 10) // 60}:{(start + 10) % 60:02d}:00Z",
-                    "status": "up",
-                },
-                {
-                    "started_at": f"2026-03-10T{10 + (start + 5) // 60}:{(start + 5) % 60:02d}:00Z",
-                    "ended_at": f"2026-03-10T{10 + (start + 15) // 60}:{(start + 15) % 60:02d}:00Z",
-                },
-            ]
-        )
+    def at(minute: int) -> str:
+        return f"2026-03-10T{10 + minute // 60}:{minute % 60:02d}:00Z"
+
+    batches = [
+        [
+            {"kind": "sample", "observed_at": at(10 * i), "status": "down"},
+            {"kind": "sample", "observed_at": at(10 * i + 10), "status": "up"},
+            {"started_at": at(10 * i + 5), "ended_at": at(10 * i + 15)},
+        ]
+        for i in range(10)
+    ]
     answers = await asyncio.gather(*(harness.post(*b) for b in batches))
     assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
     assert await downtime(harness) == ("105", [("10:00", "11:45")])
