@@ -3,8 +3,8 @@
     uv run python bench/sla_ingest.py --items 1000000 --contracts 100
 
 What it does, on the shared PostgreSQL and Kafka (fresh database, own topic namespace):
-1. generates the telemetry (outages, up/down samples, incidents, measurements for March
-   2026, one service key per contract) into a temporary file of 10,000-item batches, and
+1. generates the telemetry (outages, up/down samples, incidents, measurements for the
+   current month, one service key per contract) into a temporary file of 10,000-item batches, and
    computes the expected figures of every contract with the pure domain functions;
 2. starts sla-monitor as a real process (`python -m sla_monitor serve --workers N`) and
    creates the contracts by publishing `contract.activated` on contracts.v1;
@@ -62,6 +62,7 @@ from sla_monitor.attainment.domain import (
     availability,
     maintenance_intervals,
     month_period,
+    period_label_for,
 )
 from sla_monitor.attainment.incidents import Incident, compliance
 from sla_monitor.attainment.measurements import statistic_of
@@ -69,7 +70,9 @@ from sla_monitor.attainment.measurements import statistic_of
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 TZ = "America/New_York"
-PERIOD = month_period("2026-03", TZ)
+# The month in progress, so the service sees the telemetry as it would live (early
+# warnings are only looked for in periods that are running or within their grace time).
+PERIOD = month_period(period_label_for(datetime.now(UTC), TZ), TZ)
 WEEKLY = MaintenanceWindows(weekly=[WeeklyWindow(weekday=6, start="02:00", duration_minutes=120)])
 MIX = {"sample": 880, "measurement": 100, "incident": 15, "outage": 5}  # per 1,000 items
 
@@ -409,15 +412,21 @@ async def verify(
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         for c in roster:
             want = expected[c["service_key"]].figures()
-            card = (await client.get(f"/contracts/{c['contract_id']}/scorecard/2026-03")).json()
+            card = (
+                await client.get(f"/contracts/{c['contract_id']}/scorecard/{PERIOD.label}")
+            ).json()
             got: dict[str, Any] = {}
             for line in card["slas"]:
                 got[line["sla_code"]] = line["attainment"]
             p1 = (
-                await client.get(f"/contracts/{c['contract_id']}/slas/P1-RES/periods/2026-03")
+                await client.get(
+                    f"/contracts/{c['contract_id']}/slas/P1-RES/periods/{PERIOD.label}"
+                )
             ).json()["incident_figures"]
             lat = (
-                await client.get(f"/contracts/{c['contract_id']}/slas/LAT-P95/periods/2026-03")
+                await client.get(
+                    f"/contracts/{c['contract_id']}/slas/LAT-P95/periods/{PERIOD.label}"
+                )
             ).json()["measurement_figures"]
             have = {
                 "AVAIL": got["AVAIL"],

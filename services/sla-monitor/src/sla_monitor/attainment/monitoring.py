@@ -120,7 +120,9 @@ async def on_telemetry(
                 period=period,
                 reason="telemetry received after the period was closed",
             )
-        elif period.start <= now:
+        elif period.start <= now < period.end + timedelta(hours=ref.terms.period_close_grace_hours):
+            # Early warnings while the period runs and until its close is due; for older
+            # periods (history being loaded) the close publishes the outcome.
             await detect(
                 session=session,
                 emit=emit,
