@@ -54,7 +54,12 @@ def terms_with_every_kind(contract_id: uuid.UUID, **changes: Any) -> ContractTer
             }
         ),
     ]
-    return terms.model_copy(update={"sla_definitions": [avail, *extra], **changes})
+    doc = {**terms.model_dump(), "sla_definitions": [avail, *extra], **changes}
+    return ContractTerms.model_validate(doc)
+
+
+def sla_with(sla: SlaDefinition, **changes: Any) -> SlaDefinition:
+    return SlaDefinition.model_validate({**sla.model_dump(), **changes})
 
 
 @dataclass
