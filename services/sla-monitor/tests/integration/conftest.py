@@ -99,14 +99,7 @@ async def harness(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Harn
     terms = terms_with_every_kind(contract_id)
     # The contract reaches the service on 2 March 2026, while March is open.
     clock = FixedClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
-    # A consumer group of its own, so another sla-monitor of the test session (the e2e
-    # stack's) never takes this test's contract events.
-    settings = settings_for(
-        Settings,
-        database_url=database_url,
-        bootstrap=kafka_bootstrap,
-        service_name=f"sla-monitor-{uuid.uuid4().hex[:8]}",
-    )
+    settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     async with (
         running_app(create_app(settings, clock=clock)) as (app, client),
         EventCollector(kafka_bootstrap, ["sla.v1"]) as kafka,
