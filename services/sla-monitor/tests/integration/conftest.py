@@ -85,6 +85,12 @@ class Harness:
         }
         return await self.client.post("/telemetry", json=batch, headers=headers)
 
+    async def wait_for(self, event_type: str, count: int = 1) -> list[Any]:
+        """Events of this test's contract (other tests share the topic namespace)."""
+        return await self.kafka.wait_for(
+            lambda e: e.type == event_type and e.subject == str(self.contract_id), count=count
+        )
+
     def events(self, event_type: str) -> list[Any]:
         return [
             e

@@ -69,7 +69,9 @@ async def test_failed_period_is_closed_once_and_published(
         }
         assert (await client.post(url + "/close")).status_code == 409
 
-        [event] = await collector.wait_for(lambda e: e.type == "sla.period_closed")
+        [event] = await collector.wait_for(
+            lambda e: e.type == "sla.period_closed" and e.subject == str(contract_id)
+        )
         assert event.subject == str(contract_id)
         assert event.tenant == "acme-bank"
         assert event.data["attainment"] == "99.4609"

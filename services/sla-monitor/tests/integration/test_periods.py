@@ -20,7 +20,7 @@ def outage(start: str, end: str) -> dict[str, str]:
 async def test_at_risk_then_breached_are_each_sent_once(harness: Harness) -> None:
     # 2 March 12:00 UTC: 1,860 measured minutes of March have passed.
     await harness.post(outage("2026-03-02T00:00:00Z", "2026-03-02T00:10:00Z"))
-    [risk] = await harness.kafka.wait_for(lambda e: e.type == "sla.at_risk")
+    [risk] = await harness.wait_for("sla.at_risk")
     assert risk.data["sla_code"] == "AVAIL-CORE"
     # 10 minutes in 1,860 → 239.35 by the end of 44,520 measured minutes → 99.4624%.
     assert risk.data["projected_attainment"] == "99.4624"
@@ -30,7 +30,7 @@ async def test_at_risk_then_breached_are_each_sent_once(harness: Harness) -> Non
 
     # 300 more minutes: even with nothing else, March cannot reach 99.5%.
     await harness.post(outage("2026-03-01T06:00:00Z", "2026-03-01T11:00:00Z"))
-    [breach] = await harness.kafka.wait_for(lambda e: e.type == "sla.breached")
+    [breach] = await harness.wait_for("sla.breached")
     assert breach.data["best_possible_attainment"] == "99.2812"  # (44,520 − 320) / 44,520
     await harness.post(outage("2026-03-02T02:00:00Z", "2026-03-02T02:10:00Z"))
     live = (await harness.client.get(harness.url("AVAIL-CORE"))).json()
@@ -48,7 +48,7 @@ async def test_close_job_closes_each_due_period_once_with_its_figures(harness: H
     harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))  # 1 April 04:00 UTC + 72 h passed
     assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
     assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
-    closed = await harness.kafka.wait_for(lambda e: e.type == "sla.period_closed", count=3)
+    closed = await harness.wait_for("sla.period_closed", count=3)
     by_code = {e.data["sla_code"]: e.data for e in closed}
     assert (by_code["AVAIL-CORE"]["attainment"], by_code["AVAIL-CORE"]["outcome"]) == (
         "99.4609",
@@ -96,7 +96,7 @@ async def test_late_telemetry_restates_a_closed_period_once_and_keeps_the_audit_
     late = outage("2026-03-20T10:00:00Z", "2026-03-20T10:10:00Z")
     await harness.post(late)
     await harness.post(late)  # the same interval again: nothing to restate
-    [restated] = await harness.kafka.wait_for(lambda e: e.type == "sla.period_restated")
+    [restated] = await harness.wait_for("sla.period_restated")
     assert (restated.data["attainment"], restated.data["restatement"]) == ("99.4385", 1)
     assert restated.data["previous"]["attainment"] == "99.4609"
     assert restated.data["previous"]["figures"]["downtime_minutes"] == "240"
@@ -132,7 +132,7 @@ async def test_approved_maintenance_window_restates_the_closed_period(harness: H
     )
     assert window.status_code == 201, window.text
     assert window.json()["restated_periods"] == ["AVAIL-CORE/2026-03"]
-    [restated] = await harness.kafka.wait_for(lambda e: e.type == "sla.period_restated")
+    [restated] = await harness.wait_for("sla.period_restated")
     # Excluded 240 (the agreed hour and the approved 3 hours), 60 minutes of downtime left:
     # (44,580 − 240 − 60) / (44,580 − 240) = 99.8647% → below_expected.
     assert (restated.data["attainment"], restated.data["outcome"]) == ("99.8647", "below_expected")

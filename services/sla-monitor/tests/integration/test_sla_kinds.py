@@ -157,7 +157,7 @@ async def test_incident_and_measurement_slas_warn_once_when_the_figures_would_mi
     ]
     await harness.post(*misses, *slow)
     await harness.post({**misses[0], "ticket_id": "LATE9"})
-    warnings = await harness.kafka.wait_for(lambda e: e.type == "sla.at_risk", count=2)
+    warnings = await harness.wait_for("sla.at_risk", count=2)
     assert sorted(w.data["sla_code"] for w in warnings) == ["LAT-P95", "P1-RES"]
     assert not harness.events("sla.breached")
     assert len(harness.events("sla.at_risk")) == 2
