@@ -23,7 +23,6 @@ from sla_monitor.attainment.domain import (
     PeriodBounds,
     minutes,
     month_period,
-    next_label,
     period_label_for,
 )
 from sla_monitor.attainment.inputs import ContractVersions
@@ -409,10 +408,3 @@ async def close(
     if c is None:
         raise Conflict(f"period {period.label} of SLA {sla_code!r} is already closed")
     return read_live(c).model_copy(update={"status": "closed", "closed_at": now})
-
-
-def labels_between(first: str, last: str) -> list[str]:
-    out = [first]
-    while out[-1] < last:
-        out.append(next_label(out[-1]))
-    return out
