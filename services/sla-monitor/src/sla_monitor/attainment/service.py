@@ -240,7 +240,10 @@ async def history(
         labels.append(f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}")
     out = []
     for label in reversed(labels):
-        ref, period = await resolve(session, principal, contract_id, sla_code, label)
+        try:
+            ref, period = await resolve(session, principal, contract_id, sla_code, label)
+        except NotFound:
+            continue  # the SLA is not in the version of the terms in force then
         start, end = contract_bounds(ref.terms)
         if period.end <= start or (end is not None and period.start >= end):
             continue
