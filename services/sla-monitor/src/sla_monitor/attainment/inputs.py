@@ -116,11 +116,16 @@ class Exclusions:
 
 
 async def adhoc_windows(
-    session: AsyncSession, contract_id: uuid.UUID, sla_code: str, period: PeriodBounds
+    session: AsyncSession,
+    tenant_id: str,
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period: PeriodBounds,
 ) -> list[Interval]:
     rows = (
         await session.execute(
             sa.select(MaintenanceWindowRow.starts_at, MaintenanceWindowRow.ends_at).where(
+                MaintenanceWindowRow.tenant_id == tenant_id,
                 MaintenanceWindowRow.contract_id == contract_id,
                 MaintenanceWindowRow.starts_at < period.end,
                 MaintenanceWindowRow.ends_at > period.start,
@@ -142,7 +147,7 @@ async def exclusions(
     period: PeriodBounds,
 ) -> Exclusions:
     contract_windows = maintenance_intervals(sla.maintenance_windows, terms.timezone, period)
-    adhoc = await adhoc_windows(session, contract_id, sla.code, period)
+    adhoc = await adhoc_windows(session, terms.tenant_id, contract_id, sla.code, period)
     return Exclusions(
         maintenance=merge(clip([*contract_windows, *adhoc], period.start, period.end)),
         outside_hours=outside_service_hours(

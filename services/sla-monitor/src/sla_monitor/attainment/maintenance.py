@@ -15,7 +15,7 @@ from crm_platform.errors import NotFound, Unprocessable
 from sla_monitor.attainment.inputs import ContractVersions
 from sla_monitor.attainment.monitoring import affected, restate_if_changed
 from sla_monitor.attainment.schemas import MaintenanceWindowCreate, MaintenanceWindowRead
-from sla_monitor.models import MaintenanceWindowRow, SlaDefinitionRow, SlaPeriod
+from sla_monitor.models import MaintenanceWindowRow, SlaDefinitionRow
 
 
 def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> MaintenanceWindowRead:
@@ -107,8 +107,6 @@ async def approve(
     for ref, period in pairs:
         if body.sla_codes and ref.sla.code not in body.sla_codes:
             continue
-        if await session.get(SlaPeriod, (ref.contract_id, ref.sla.code, period.label)) is None:
-            continue
         if await restate_if_changed(
             session=session,
             emit=emit,
@@ -124,11 +122,14 @@ async def approve(
 async def list_windows(
     *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
 ) -> list[MaintenanceWindowRead]:
-    await _contract_slas(session, principal, contract_id)
+    slas = await _contract_slas(session, principal, contract_id)
     rows = (
         await session.scalars(
             sa.select(MaintenanceWindowRow)
-            .where(MaintenanceWindowRow.contract_id == contract_id)
+            .where(
+                MaintenanceWindowRow.tenant_id == slas[0].tenant_id,
+                MaintenanceWindowRow.contract_id == contract_id,
+            )
             .order_by(MaintenanceWindowRow.starts_at)
         )
     ).all()

@@ -90,9 +90,10 @@ async def on_telemetry(
         (
             await session.execute(
                 sa.select(SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label).where(
+                    SlaPeriod.tenant_id == tenant_id,
                     sa.tuple_(
                         SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label
-                    ).in_(keys)
+                    ).in_(keys),
                 )
             )
         ).all()
@@ -103,9 +104,10 @@ async def on_telemetry(
             sa.select(
                 SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label, SlaSignal.kind
             ).where(
+                SlaSignal.tenant_id == tenant_id,
                 sa.tuple_(SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label).in_(
                     keys
-                )
+                ),
             )
         )
     ).all():
@@ -291,6 +293,7 @@ async def restate_if_changed(
     row = await session.scalar(
         sa.select(SlaPeriod)
         .where(
+            SlaPeriod.tenant_id == ref.tenant_id,
             SlaPeriod.contract_id == ref.contract_id,
             SlaPeriod.sla_code == ref.sla.code,
             SlaPeriod.period_label == period.label,

@@ -174,7 +174,14 @@ def read_closed(row: SlaPeriod, ref: SlaRef, period: PeriodBounds) -> Attainment
 
 
 async def _closed_row(session: AsyncSession, ref: SlaRef, label: str) -> SlaPeriod | None:
-    return await session.get(SlaPeriod, (ref.contract_id, ref.sla.code, label))
+    return await session.scalar(
+        sa.select(SlaPeriod).where(
+            SlaPeriod.tenant_id == ref.tenant_id,
+            SlaPeriod.contract_id == ref.contract_id,
+            SlaPeriod.sla_code == ref.sla.code,
+            SlaPeriod.period_label == label,
+        )
+    )
 
 
 async def get(
@@ -320,11 +327,12 @@ async def restatements(
     sla_code: str,
     period_label: str,
 ) -> list[RestatementRead]:
-    _, period = await resolve(session, principal, contract_id, sla_code, period_label)
+    ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
     rows = (
         await session.scalars(
             sa.select(SlaRestatement)
             .where(
+                SlaRestatement.tenant_id == ref.tenant_id,
                 SlaRestatement.contract_id == contract_id,
                 SlaRestatement.sla_code == sla_code,
                 SlaRestatement.period_label == period.label,
