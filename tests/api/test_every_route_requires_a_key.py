@@ -16,7 +16,7 @@ from obligation_tracker.main import create_app as obligations_app
 from sla_monitor.main import create_app as sla_app
 
 OPEN = {"/healthz", "/readyz", "/metrics"}
-APPS = {
+APPS: dict[str, Callable[[], FastAPI]] = {
     "contract-registry": registry_app,
     "obligation-tracker": obligations_app,
     "sla-monitor": sla_app,

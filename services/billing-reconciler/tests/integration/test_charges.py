@@ -3,9 +3,9 @@ contract year, amendments, and computing on demand."""
 
 from __future__ import annotations
 
-from crm_testing import examples
+from billing_harness import Billing, terms_with
 
-from .conftest import Billing, terms_with
+from crm_testing import examples
 
 BANDED_SRV_WIN = {
     **examples.contract_document()["price_book"][0],

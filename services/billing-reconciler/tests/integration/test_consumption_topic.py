@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from billing_harness import Billing
+
 from crm_events.schemas.consumption import ConsumptionRecorded
 from crm_testing import examples
 from crm_testing.kafka import EventCollector, wait_until
-
-from .conftest import Billing
 
 
 async def test_consumption_from_kafka_is_stored_once_corrected_and_conflicts_dead_lettered(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from billing_harness import Billing, terms_with
+
 from crm_events.envelope import Envelope
 from crm_testing import examples
-
-from .conftest import Billing, terms_with
 
 
 def for_period(period: str) -> Callable[[Envelope], bool]:

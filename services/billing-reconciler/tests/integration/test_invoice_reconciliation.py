@@ -6,9 +6,9 @@ import csv
 import io
 from decimal import Decimal
 
-from crm_testing import examples
+from billing_harness import Billing
 
-from .conftest import Billing
+from crm_testing import examples
 
 
 async def _worked_example_with_credit(billing: Billing) -> None:

@@ -3,9 +3,9 @@ credit revision with its delta (never a second full credit) and a re-reconciliat
 
 from __future__ import annotations
 
-from crm_testing import examples
+from billing_harness import Billing, sla_restated
 
-from .conftest import Billing, sla_restated
+from crm_testing import examples
 
 
 async def _reconciled_worked_example(billing: Billing) -> str:

@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 from crm_events.consumer import EventContext, Handlers
-from crm_events.schemas.telemetry import OutageItem, TelemetryRecorded
+from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
+from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
-from crm_platform.contract_terms import contract_terms_handlers
 from sla_monitor.contracts.service import apply_terms
 from sla_monitor.telemetry.service import ingest
 
 
 async def on_telemetry_recorded(ctx: EventContext, event: TelemetryRecorded) -> None:
-    # Only outages are measured so far; the other kinds are accepted by the schema.
-    outages = [item for item in event.items if isinstance(item, OutageItem)]
-    await ingest(session=ctx.session, tenant_id=ctx.envelope.tenant, items=outages)
+    # The same path as HTTP: the envelope's tenant owns the items.
+    await ingest(
+        session=ctx.session,
+        emit=ctx.emit,
+        now=ctx.clock.now(),
+        tenant_id=ctx.envelope.tenant,
+        items=event.items,
+    )
+
+
+# The shared contracts.v1 handling (crm_platform.contract_terms), plus the clock, which
+# records when this service started tracking each SLA.
+async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
+    await apply_terms(ctx.session, event.terms, "active", now=ctx.clock.now())
+
+
+async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
+    await apply_terms(ctx.session, event.terms, "active", now=ctx.clock.now())
+
+
+async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:
+    await apply_terms(ctx.session, event.terms, "terminated", now=ctx.clock.now())
 
 
 HANDLERS: Handlers = {
-    **contract_terms_handlers(apply_terms),
+    "contract.activated": [on_contract_activated],
+    "contract.amended": [on_contract_amended],
+    "contract.terminated": [on_contract_terminated],
     "telemetry.recorded": [on_telemetry_recorded],
 }
 

@@ -36,6 +36,9 @@ class SlaDefinitionRow(Base):
     metric_kind: Mapped[str]
     timezone: Mapped[str]
     active: Mapped[bool] = mapped_column(default=True)
+    # When this service first knew the SLA (its clock): periods that had ended before
+    # are history being loaded, closed by an operator rather than by the close job.
+    tracked_since: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (sa.Index("ix_sla_definitions_service_key", "tenant_id", "service_key"),)
 
@@ -58,7 +61,6 @@ class Outage(Base):
         sa.UniqueConstraint(
             "tenant_id", "service_key", "started_at", "ended_at", name="uq_outages_interval"
         ),
-        sa.Index("ix_outages_lookup", "tenant_id", "service_key", "started_at"),
     )
 
 
@@ -78,4 +80,126 @@ class SlaPeriod(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
     explanation: Mapped[str]
     closed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    event_id: Mapped[str]
+    metric_kind: Mapped[str | None]
+    # The published payload (sla.period_closed, or the latest sla.period_restated) and
+    # the detail behind it (counted downtime, missed incidents…), for the read APIs.
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    restatements: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_restated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Sample(Base):
+    """An up/down observation; the same (service key, instant, status) is stored once."""
+
+    __tablename__ = "samples"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    service_key: Mapped[str] = mapped_column(primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    status: Mapped[str] = mapped_column(primary_key=True)
+    source_id: Mapped[str | None]
+
+
+class Incident(Base):
+    """An ITSM ticket, upserted by ticket id; the highest revision wins."""
+
+    __tablename__ = "incidents"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(primary_key=True)
+    revision: Mapped[int]
+    service_key: Mapped[str]
+    priority: Mapped[str]
+    opened_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+
+    __table_args__ = (
+        sa.Index("ix_incidents_resolved", "tenant_id", "service_key", "priority", "resolved_at"),
+        sa.Index("ix_incidents_opened", "tenant_id", "service_key", "opened_at"),
+    )
+
+
+class Measurement(Base):
+    """A measured value; one per (service key, unit, source, instant)."""
+
+    __tablename__ = "measurements"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    service_key: Mapped[str] = mapped_column(primary_key=True)
+    unit: Mapped[str] = mapped_column(primary_key=True)
+    measured_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+    source_key: Mapped[str] = mapped_column(primary_key=True)  # source_id, or '' without one
+    value: Mapped[Decimal] = mapped_column(sa.Numeric)
+
+
+class DowntimeSpan(Base):
+    """Downtime per service key, kept merged as telemetry arrives: the union of outages
+    (`source` = outages) and the down runs of samples (`source` = samples). Attainment
+    reads these spans, never the raw rows."""
+
+    __tablename__ = "downtime_spans"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    tenant_id: Mapped[str]
+    service_key: Mapped[str]
+    source: Mapped[str]
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (sa.Index("ix_downtime_spans_lookup", "tenant_id", "service_key", "ended_at"),)
+
+
+class MaintenanceWindowRow(Base):
+    """An ad-hoc maintenance window approved through the API."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    contract_id: Mapped[uuid.UUID]
+    sla_codes: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String))
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    reason: Mapped[str]
+    approved_by: Mapped[str]
+    approved_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (sa.Index("ix_maintenance_windows_contract", "contract_id", "starts_at"),)
+
+
+class SlaSignal(Base):
+    """`sla.at_risk` / `sla.breached` sent for an SLA and period: the key makes it once."""
+
+    __tablename__ = "sla_signals"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sla_code: Mapped[str] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)  # at_risk | breached
+    tenant_id: Mapped[str]
+    detected_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    event_id: Mapped[str]
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class SlaRestatement(Base):
+    """The audit trail: every restatement of a closed period, with old and new figures."""
+
+    __tablename__ = "sla_restatements"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sla_code: Mapped[str] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(primary_key=True)
+    restatement: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    previous: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    current: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str]
+    restated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     event_id: Mapped[str]

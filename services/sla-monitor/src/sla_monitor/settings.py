@@ -10,4 +10,10 @@ class Settings(ServiceSettings):
 
     service_name: str = "sla-monitor"
     database_url: str = "postgresql+asyncpg://crm:crm@127.0.0.1:5432/crm_sla_monitor"
-    telemetry_max_batch_items: int = Field(default=10_000, ge=1)
+    telemetry_max_batch_items: int = Field(default=10_000, ge=1, le=10_000)
+    telemetry_max_ndjson_lines: int = Field(default=100_000, ge=1)
+    # An NDJSON stream of 100,000 lines is ~20 MB; the platform default is 16 MiB.
+    max_request_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    close_job_interval_seconds: float = Field(
+        default=60, gt=0, description="How often due periods are looked for and closed."
+    )

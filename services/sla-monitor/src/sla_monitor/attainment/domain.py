@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
-from crm_events.schemas.contracts import Direction, MaintenanceWindows
+from crm_events.schemas.contracts import Direction, MaintenanceWindows, ServiceHours
 from crm_events.schemas.sla import Outcome
 
 ATTAINMENT_PLACES = Decimal("0.0001")
@@ -54,6 +54,22 @@ def month_period(label: str, timezone: str) -> PeriodBounds:
 def period_label_for(instant: datetime, timezone: str) -> str:
     local = instant.astimezone(ZoneInfo(timezone))
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def next_label(label: str) -> str:
+    year, month = (int(p) for p in label.split("-"))
+    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
+
+
+def periods_touching(start: datetime, end: datetime, timezone: str) -> list[PeriodBounds]:
+    """The monthly periods in the zone that [start, end] touches (end inclusive)."""
+    label = period_label_for(start, timezone)
+    last = period_label_for(end, timezone)
+    out = [month_period(label, timezone)]
+    while label != last:
+        label = next_label(label)
+        out.append(month_period(label, timezone))
+    return out
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -125,12 +141,68 @@ def maintenance_intervals(
     return merge(clip(found, period.start, period.end))
 
 
+def _hhmm(value: str) -> tuple[int, int]:
+    hh, mm = (int(x) for x in value.split(":"))
+    return hh, mm
+
+
+def service_hours_intervals(
+    hours: ServiceHours, holidays: Iterable[date], timezone: str, period: PeriodBounds
+) -> list[Interval]:
+    """The measured hours inside the period, as UTC intervals.
+
+    Hours are local wall-clock times on the listed weekdays; `24:00` is the next midnight;
+    an end at or before the start runs overnight into the next day. With
+    `exclude_holidays`, a day of the contract's holiday calendar has no service hours.
+    """
+    zone = ZoneInfo(timezone)
+    skip = set(holidays) if hours.exclude_holidays else set()
+    sh, sm = _hhmm(hours.start)
+    eh, em = _hhmm(hours.end)
+    found = []
+    day = period.start.astimezone(zone).date() - timedelta(days=1)
+    last = period.end.astimezone(zone).date()
+    while day <= last:
+        if day.weekday() in hours.weekdays and day not in skip:
+            start = datetime.combine(day, time(sh, sm), zone)
+            if (eh, em) == (24, 0):
+                end = datetime.combine(day + timedelta(days=1), time(0), zone)
+            elif (eh, em) <= (sh, sm):
+                end = datetime.combine(day + timedelta(days=1), time(eh, em), zone)
+            else:
+                end = datetime.combine(day, time(eh, em), zone)
+            found.append(Interval(start.astimezone(UTC), end.astimezone(UTC)))
+        day += timedelta(days=1)
+    return merge(clip(found, period.start, period.end))
+
+
+def outside_service_hours(
+    hours: ServiceHours | None, holidays: Iterable[date], timezone: str, period: PeriodBounds
+) -> list[Interval]:
+    """The parts of the period outside the measured hours (none when measured 24×7)."""
+    if hours is None:
+        return []
+    inside = service_hours_intervals(hours, holidays, timezone, period)
+    return subtract([Interval(period.start, period.end)], inside)
+
+
+def measured_seconds(period: PeriodBounds, excluded: Sequence[Interval], until: datetime) -> int:
+    """Seconds of the period up to `until` that are measured (not excluded)."""
+    end = min(max(until, period.start), period.end)
+    if end <= period.start:
+        return 0
+    return int((end - period.start).total_seconds()) - total_seconds(
+        clip(excluded, period.start, end)
+    )
+
+
 @dataclass(frozen=True)
 class AvailabilityResult:
     period_seconds: int
     excluded_seconds: int
     downtime_seconds: int
     counted_downtime: list[Interval]
+    reported_downtime_seconds: int = 0  # in the period, before exclusions
 
     @property
     def attainment(self) -> Decimal | None:
@@ -155,13 +227,14 @@ def availability(
     Overlapping outages are merged; outages crossing the period's edges are cut at them.
     """
     in_period = clip(merge(outages), period.start, period.end)
-    excluded = merge(maintenance)
+    excluded = merge(clip(maintenance, period.start, period.end))
     counted = subtract(in_period, excluded)
     return AvailabilityResult(
         period_seconds=period.seconds,
-        excluded_seconds=total_seconds(excluded),
+        excluded_seconds=total_seconds(clip(excluded, period.start, period.end)),
         downtime_seconds=total_seconds(counted),
         counted_downtime=counted,
+        reported_downtime_seconds=total_seconds(in_period),
     )
 
 

@@ -3,13 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
-from sla_monitor.attainment import service
-from sla_monitor.attainment.schemas import AttainmentRead
+from sla_monitor.attainment import maintenance, service
+from sla_monitor.attainment.schemas import (
+    AttainmentRead,
+    ExplanationRead,
+    MaintenanceWindowCreate,
+    MaintenanceWindowRead,
+    RestatementRead,
+    ScorecardRead,
+)
 
-router = APIRouter(prefix="/contracts/{contract_id}/slas/{sla_code}/periods", tags=["attainment"])
+router = APIRouter(prefix="/contracts/{contract_id}", tags=["attainment"])
 
 PeriodLabel = Annotated[
     str,
@@ -22,9 +29,35 @@ PeriodLabel = Annotated[
 
 
 @router.get(
-    "/{period}",
+    "/slas/{sla_code}/periods",
+    response_model=list[AttainmentRead],
+    summary="Attainment history of one SLA (closed periods as published, the open one live)",
+)
+async def list_attainment(
+    contract_id: uuid.UUID,
+    sla_code: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    last: Annotated[int, Query(ge=1, le=36, description="How many periods, up to now.")] = 12,
+) -> list[AttainmentRead]:
+    return await service.history(
+        session=session,
+        principal=principal,
+        clock=clock,
+        contract_id=contract_id,
+        sla_code=sla_code,
+        last=last,
+    )
+
+
+@router.get(
+    "/slas/{sla_code}/periods/{period}",
     response_model=AttainmentRead,
     summary="Attainment of one SLA in one period (live while open)",
+    description="While the period is open the figures are computed from the stored "
+    "telemetry at the time of the request; once closed, the published figures (restated "
+    "ones included) are returned.",
 )
 async def get_attainment(
     contract_id: uuid.UUID,
@@ -42,12 +75,59 @@ async def get_attainment(
     )
 
 
+@router.get(
+    "/slas/{sla_code}/periods/{period}/explanation",
+    response_model=ExplanationRead,
+    summary="Why a period came out as it did",
+    description="Period minutes, excluded minutes (maintenance and outside service hours), "
+    "the downtime intervals that counted; the incidents that missed their target; the "
+    "measured statistic.",
+)
+async def explain_attainment(
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period: PeriodLabel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> ExplanationRead:
+    return await service.explain(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        sla_code=sla_code,
+        period_label=period,
+    )
+
+
+@router.get(
+    "/slas/{sla_code}/periods/{period}/restatements",
+    response_model=list[RestatementRead],
+    summary="Audit trail of a closed period's restatements",
+)
+async def list_restatements(
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period: PeriodLabel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> list[RestatementRead]:
+    return await service.restatements(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        sla_code=sla_code,
+        period_label=period,
+    )
+
+
 @router.post(
-    "/{period}/close",
+    "/slas/{sla_code}/periods/{period}/close",
     response_model=AttainmentRead,
     summary="Close a period now (operator)",
     description="Freezes the period's figures and publishes `sla.period_closed` with "
-    "the attainment, the outcome and the figures behind it. 409 if already closed.",
+    "the attainment, the outcome and the figures behind it. 409 if already closed. "
+    "Periods also close by themselves once they ended and the contract's grace time "
+    "(`period_close_grace_hours`, 72 by default) has passed.",
 )
 async def close_period(
     contract_id: uuid.UUID,
@@ -66,4 +146,60 @@ async def close_period(
         contract_id=contract_id,
         sla_code=sla_code,
         period_label=period,
+    )
+
+
+@router.get(
+    "/scorecard/{period}",
+    response_model=ScorecardRead,
+    summary="Every SLA of a contract in one period",
+)
+async def get_scorecard(
+    contract_id: uuid.UUID,
+    period: PeriodLabel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> ScorecardRead:
+    return await service.scorecard(
+        session=session, principal=principal, contract_id=contract_id, period_label=period
+    )
+
+
+@router.post(
+    "/maintenance-windows",
+    status_code=201,
+    response_model=MaintenanceWindowRead,
+    summary="Record an ad-hoc maintenance window the customer approved",
+    description="Downtime inside it is excluded like the contract's own windows, for the "
+    "listed SLAs (every SLA of the contract when `sla_codes` is empty). Closed periods it "
+    "touches are restated (within the restatement window) and listed in the answer.",
+)
+async def approve_maintenance_window(
+    contract_id: uuid.UUID,
+    body: MaintenanceWindowCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    emit: EmitDep,
+) -> MaintenanceWindowRead:
+    return await maintenance.approve(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        contract_id=contract_id,
+        body=body,
+    )
+
+
+@router.get(
+    "/maintenance-windows",
+    response_model=list[MaintenanceWindowRead],
+    summary="Ad-hoc maintenance windows of a contract",
+)
+async def list_maintenance_windows(
+    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> list[MaintenanceWindowRead]:
+    return await maintenance.list_windows(
+        session=session, principal=principal, contract_id=contract_id
     )

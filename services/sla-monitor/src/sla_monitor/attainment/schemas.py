@@ -2,33 +2,141 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crm_events.schemas.sla import AvailabilityFigures, Outcome, Period
-from crm_events.types import Percent
+from crm_events.schemas.contracts import MetricKind
+from crm_events.schemas.sla import (
+    AvailabilityFigures,
+    IncidentFigures,
+    MeasurementFigures,
+    Outcome,
+    Period,
+)
+from crm_events.types import Percent, Quantity
 
 
 class DowntimeInterval(BaseModel):
     start: datetime
     end: datetime
-    minutes: Percent = Field(description="Length in minutes (exact decimal).")
+    minutes: Quantity = Field(description="Length in minutes (exact decimal).")
 
 
 class AttainmentRead(BaseModel):
+    """One SLA in one period: live while open, the published figures once closed."""
+
     contract_id: uuid.UUID
     sla_code: str
+    metric_kind: MetricKind
     contract_version: int
     period: Period
     timezone: str
     status: str = Field(description="`open` (live figure) or `closed` (published).")
-    attainment: Percent | None
+    attainment: Percent | None = Field(
+        description="Availability or incident compliance in %, or the measured statistic "
+        "in the SLA's unit; 4 decimals, half-even. Null when there is no data."
+    )
     expected_level: Percent
     minimum_level: Percent
     outcome: Outcome
-    figures: AvailabilityFigures | None
+    figures: AvailabilityFigures | None = None
+    incident_figures: IncidentFigures | None = None
+    measurement_figures: MeasurementFigures | None = None
     counted_downtime: list[DowntimeInterval] = Field(
         default_factory=list, description="The downtime intervals that counted, in UTC."
     )
     explanation: str
     closed_at: datetime | None = None
+    restatements: int = Field(default=0, description="How often the closed figures changed.")
+
+
+class ExplanationRead(BaseModel):
+    """Everything behind a period's figures."""
+
+    contract_id: uuid.UUID
+    sla_code: str
+    period: Period
+    status: str
+    outcome: Outcome
+    attainment: Percent | None
+    formula: str
+    explanation: str
+    detail: dict[str, Any] = Field(
+        description="Availability: period_minutes, excluded_minutes (maintenance_minutes + "
+        "outside_service_hours_minutes), reported and counted downtime, counted_downtime "
+        "intervals, maintenance_windows. Incidents: incidents, within_target, "
+        "missed_incidents. Measurements: values, value."
+    )
+
+
+class ScorecardLine(BaseModel):
+    sla_code: str
+    name: str
+    metric_kind: MetricKind
+    status: str
+    attainment: Percent | None
+    expected_level: Percent
+    minimum_level: Percent
+    outcome: Outcome
+    allocation_pct: Percent
+
+
+class ScorecardRead(BaseModel):
+    contract_id: uuid.UUID
+    contract_version: int
+    period: Period
+    timezone: str
+    slas: list[ScorecardLine]
+    summary: dict[str, int] = Field(description="How many SLAs have each outcome.")
+
+
+class RestatementRead(BaseModel):
+    restatement: int
+    restated_at: datetime
+    reason: str
+    previous: dict[str, Any]
+    current: dict[str, Any]
+    event_id: str
+
+
+class MaintenanceWindowCreate(BaseModel):
+    """An ad-hoc maintenance window the customer approved."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "start": "2026-03-21T02:00:00Z",
+                    "end": "2026-03-21T04:00:00Z",
+                    "reason": "Emergency patch CVE-2026-1234 (CHG0042)",
+                    "approved_by": "J. Smith (Acme change board)",
+                }
+            ]
+        }
+    }
+
+    start: datetime
+    end: datetime
+    reason: str = Field(min_length=1, max_length=500)
+    approved_by: str = Field(
+        min_length=1, max_length=200, description="Who approved it on the customer's side."
+    )
+    sla_codes: list[str] = Field(
+        default_factory=list,
+        description="The SLAs it applies to; empty means every SLA of the contract.",
+    )
+
+
+class MaintenanceWindowRead(BaseModel):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    start: datetime
+    end: datetime
+    reason: str
+    approved_by: str
+    approved_at: datetime
+    sla_codes: list[str]
+    restated_periods: list[str] = Field(
+        default_factory=list, description="Closed periods this window restated."
+    )

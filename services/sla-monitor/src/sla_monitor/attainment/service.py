@@ -3,32 +3,70 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.schemas.contracts import MetricKind, SlaDefinition
+from crm_events.schemas.contracts import ContractTerms
 from crm_events.schemas.sla import AvailabilityFigures, Outcome, Period, SlaPeriodClosed
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
-from crm_platform.contract_terms import terms_in_force
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from sla_monitor.attainment.compute import Computation, SlaRef, compute
 from sla_monitor.attainment.domain import (
-    Interval,
     PeriodBounds,
-    availability,
-    classify,
-    maintenance_intervals,
     minutes,
     month_period,
+    period_label_for,
 )
-from sla_monitor.attainment.schemas import AttainmentRead, DowntimeInterval
-from sla_monitor.models import Outage, SlaDefinitionRow, SlaPeriod
+from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.schemas import (
+    AttainmentRead,
+    DowntimeInterval,
+    ExplanationRead,
+    RestatementRead,
+    ScorecardLine,
+    ScorecardRead,
+)
+from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaRestatement
+
+FORMULAS = {
+    "availability": "(period minutes − excluded − downtime) / (period minutes − excluded) × 100",
+    "incident_response": "incidents of the priority responded to within the target / "
+    "incidents of the priority resolved in the period × 100",
+    "incident_resolution": "incidents of the priority resolved within the target / "
+    "incidents of the priority resolved in the period × 100",
+    "measurement": "the SLA's statistic (mean, or nearest-rank percentile) of the period's "
+    "values, in the SLA's unit",
+}
 
 
-async def _definition(
+def parse_period(label: str, timezone: str) -> PeriodBounds:
+    try:
+        return month_period(label, timezone)
+    except ValueError as exc:
+        raise Unprocessable(
+            str(exc), details=[{"loc": "path.period", "message": str(exc)}]
+        ) from None
+
+
+def contract_bounds(terms: ContractTerms) -> tuple[datetime, datetime | None]:
+    """The contract's first and last instants (local midnights) as UTC."""
+    zone = ZoneInfo(terms.timezone)
+    start = datetime.combine(terms.start_date, time(0), zone)
+    end = None
+    if terms.end_date is not None:
+        end = datetime.combine(date.fromordinal(terms.end_date.toordinal() + 1), time(0), zone)
+    return start, end
+
+
+async def definition_row(
     session: AsyncSession, principal: Principal, contract_id: uuid.UUID, sla_code: str
 ) -> SlaDefinitionRow:
     row = await session.scalar(
@@ -43,111 +81,106 @@ async def _definition(
     return row
 
 
-def _period(label: str, timezone: str) -> PeriodBounds:
-    try:
-        return month_period(label, timezone)
-    except ValueError as exc:
-        raise Unprocessable(
-            str(exc), details=[{"loc": "path.period", "message": str(exc)}]
-        ) from None
-
-
-async def compute(
-    *,
+async def resolve(
     session: AsyncSession,
     principal: Principal,
     contract_id: uuid.UUID,
     sla_code: str,
     period_label: str,
-) -> AttainmentRead:
-    row = await _definition(session, principal, contract_id, sla_code)
-    period = _period(period_label, row.timezone)
-    local_start = period.start.astimezone(ZoneInfo(row.timezone)).date()
-    terms = await terms_in_force(session, contract_id, local_start)
+) -> tuple[SlaRef, PeriodBounds]:
+    row = await definition_row(session, principal, contract_id, sla_code)
+    period = parse_period(period_label, row.timezone)
+    versions = ContractVersions(session)
+    await versions.load([contract_id])
+    terms = versions.for_period(contract_id, period.start, row.timezone)
     if terms is None:
         raise NotFound(f"terms of contract {contract_id} not found")
     sla = next((s for s in terms.sla_definitions if s.code == sla_code), None)
     if sla is None:
         raise NotFound(f"SLA {sla_code!r} is not in version {terms.version} of the contract")
-    if sla.metric_kind is not MetricKind.AVAILABILITY:
-        raise Unprocessable(
-            f"SLA {sla_code!r} measures {sla.metric_kind.value}, which this "
-            "version of sla-monitor does not compute yet"
-        )
-    return await _availability(session, row, sla, terms.version, terms.timezone, period)
+    return SlaRef(contract_id, row.tenant_id, terms, sla), period
 
 
-async def _availability(
-    session: AsyncSession,
-    row: SlaDefinitionRow,
-    sla: SlaDefinition,
-    version: int,
-    timezone: str,
-    period: PeriodBounds,
-) -> AttainmentRead:
-    outage_rows = (
-        await session.execute(
-            sa.select(Outage.started_at, Outage.ended_at).where(
-                Outage.tenant_id == row.tenant_id,
-                Outage.service_key == sla.service_key,
-                Outage.started_at < period.end,
-                Outage.ended_at > period.start,
-            )
-        )
-    ).all()
-    has_data = bool(outage_rows) or bool(
-        await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                Outage.tenant_id == row.tenant_id,
-                Outage.service_key == sla.service_key,
-                Outage.started_at < period.end,
-            )
-            .limit(1)
-        )
-    )
-    outages = [Interval(r.started_at, r.ended_at) for r in outage_rows]
-    maintenance = maintenance_intervals(sla.maintenance_windows, timezone, period)
-    result = availability(period, outages, maintenance)
-    attainment = result.attainment if has_data else None
-    outcome = classify(
-        attainment, expected=sla.expected_level, minimum=sla.minimum_level, direction=sla.direction
-    )
-    figures = AvailabilityFigures(
-        period_minutes=minutes(result.period_seconds),
-        excluded_minutes=minutes(result.excluded_seconds),
-        downtime_minutes=minutes(result.downtime_seconds),
-    )
-    if attainment is None:
-        explanation = (
-            f"No telemetry for service key {sla.service_key!r} up to the end of "
-            f"{period.label}: outcome no_data."
-        )
-    else:
-        explanation = (
-            f"availability = (period {figures.period_minutes} − excluded "
-            f"{figures.excluded_minutes} − downtime {figures.downtime_minutes}) / (period "
-            f"{figures.period_minutes} − excluded {figures.excluded_minutes}) × 100 = "
-            f"{result.attainment_rounded}% against expected {sla.expected_level}% and minimum "
-            f"{sla.minimum_level}% → {outcome.value}"
-        )
+def read_live(c: Computation) -> AttainmentRead:
     return AttainmentRead(
-        contract_id=row.contract_id,
-        sla_code=sla.code,
-        contract_version=version,
-        period=Period(label=period.label, start=period.start, end=period.end),
-        timezone=timezone,
+        contract_id=c.ref.contract_id,
+        sla_code=c.sla.code,
+        metric_kind=c.sla.metric_kind,
+        contract_version=c.ref.terms.version,
+        period=c.period_model(),
+        timezone=c.ref.terms.timezone,
         status="open",
-        attainment=result.attainment_rounded if attainment is not None else None,
-        expected_level=sla.expected_level,
-        minimum_level=sla.minimum_level,
-        outcome=outcome,
-        figures=figures,
+        attainment=c.attainment_rounded,
+        expected_level=c.sla.expected_level,
+        minimum_level=c.sla.minimum_level,
+        outcome=c.outcome,
+        figures=c.availability_figures,
+        incident_figures=c.incident_figures,
+        measurement_figures=c.measurement_figures,
         counted_downtime=[
             DowntimeInterval(start=i.start, end=i.end, minutes=minutes(i.seconds))
-            for i in result.counted_downtime
+            for i in (c.availability.counted_downtime if c.availability else [])
         ],
-        explanation=explanation,
+        explanation=c.explanation,
+    )
+
+
+def published(row: SlaPeriod, ref: SlaRef, period: PeriodBounds) -> SlaPeriodClosed:
+    if row.published is not None:
+        return SlaPeriodClosed.model_validate(row.published)
+    # Periods closed before the payload was stored whole (availability only).
+    return SlaPeriodClosed(
+        contract_id=row.contract_id,
+        contract_version=row.contract_version,
+        sla_code=row.sla_code,
+        metric_kind=ref.sla.metric_kind,
+        period=Period(label=period.label, start=period.start, end=period.end),
+        timezone=ref.terms.timezone,
+        attainment=row.attainment,
+        expected_level=ref.sla.expected_level,
+        minimum_level=ref.sla.minimum_level,
+        outcome=Outcome(row.outcome),
+        figures=AvailabilityFigures.model_validate(row.figures) if row.figures else None,
+        explanation=row.explanation,
+        closed_at=row.closed_at,
+    )
+
+
+def read_closed(row: SlaPeriod, ref: SlaRef, period: PeriodBounds) -> AttainmentRead:
+    p = published(row, ref, period)
+    detail = row.detail or {}
+    return AttainmentRead(
+        contract_id=p.contract_id,
+        sla_code=p.sla_code,
+        metric_kind=p.metric_kind,
+        contract_version=p.contract_version,
+        period=p.period,
+        timezone=p.timezone,
+        status="closed",
+        attainment=p.attainment,
+        expected_level=p.expected_level,
+        minimum_level=p.minimum_level,
+        outcome=p.outcome,
+        figures=p.figures,
+        incident_figures=p.incident_figures,
+        measurement_figures=p.measurement_figures,
+        counted_downtime=[
+            DowntimeInterval.model_validate(d) for d in detail.get("counted_downtime", [])
+        ],
+        explanation=p.explanation,
+        closed_at=row.closed_at,
+        restatements=row.restatements,
+    )
+
+
+async def _closed_row(session: AsyncSession, ref: SlaRef, label: str) -> SlaPeriod | None:
+    return await session.scalar(
+        sa.select(SlaPeriod).where(
+            SlaPeriod.tenant_id == ref.tenant_id,
+            SlaPeriod.contract_id == ref.contract_id,
+            SlaPeriod.sla_code == ref.sla.code,
+            SlaPeriod.period_label == label,
+        )
     )
 
 
@@ -159,28 +192,215 @@ async def get(
     sla_code: str,
     period_label: str,
 ) -> AttainmentRead:
-    live = await compute(
-        session=session,
-        principal=principal,
+    ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
+    row = await _closed_row(session, ref, period.label)
+    if row is not None:
+        return read_closed(row, ref, period)
+    return read_live(await compute(session, ref, period))
+
+
+async def explain(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period_label: str,
+) -> ExplanationRead:
+    ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
+    row = await _closed_row(session, ref, period.label)
+    if row is not None:
+        p = published(row, ref, period)
+        status, outcome, attainment, text = "closed", p.outcome, p.attainment, p.explanation
+        detail: dict[str, Any] = row.detail or {}
+    else:
+        c = await compute(session, ref, period)
+        status, outcome, attainment, text = "open", c.outcome, c.attainment_rounded, c.explanation
+        detail = c.detail()
+    return ExplanationRead(
         contract_id=contract_id,
         sla_code=sla_code,
-        period_label=period_label,
+        period=Period(label=period.label, start=period.start, end=period.end),
+        status=status,
+        outcome=outcome,
+        attainment=attainment,
+        formula=FORMULAS[ref.sla.metric_kind.value],
+        explanation=text,
+        detail=detail,
     )
-    closed = await session.get(SlaPeriod, (contract_id, sla_code, period_label))
-    if closed is None:
-        return live
-    return live.model_copy(
-        update={
-            "status": closed.status,
-            "attainment": closed.attainment,
-            "outcome": Outcome(closed.outcome),
-            "figures": AvailabilityFigures.model_validate(closed.figures)
-            if closed.figures
-            else None,
-            "explanation": closed.explanation,
-            "closed_at": closed.closed_at,
-        }
+
+
+async def history(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    contract_id: uuid.UUID,
+    sla_code: str,
+    last: int,
+) -> list[AttainmentRead]:
+    """The last `last` periods up to the current one (closed ones as published)."""
+    tz = (await definition_row(session, principal, contract_id, sla_code)).timezone
+    labels = [period_label_for(clock.now(), tz)]
+    while len(labels) < last:
+        year, month = (int(p) for p in labels[-1].split("-"))
+        labels.append(f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}")
+    out = []
+    for label in reversed(labels):
+        try:
+            ref, period = await resolve(session, principal, contract_id, sla_code, label)
+        except NotFound:
+            continue  # the SLA is not in the version of the terms in force then
+        start, end = contract_bounds(ref.terms)
+        if period.end <= start or (end is not None and period.start >= end):
+            continue
+        row = await _closed_row(session, ref, label)
+        out.append(
+            read_closed(row, ref, period)
+            if row is not None
+            else read_live(await compute(session, ref, period))
+        )
+    return out
+
+
+async def scorecard(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: uuid.UUID,
+    period_label: str,
+) -> ScorecardRead:
+    rows = (
+        await session.scalars(
+            sa.select(SlaDefinitionRow).where(
+                SlaDefinitionRow.contract_id == contract_id,
+                principal.tenant_filter(SlaDefinitionRow.tenant_id),
+            )
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"contract {contract_id} has no SLA known to this service")
+    period = parse_period(period_label, rows[0].timezone)
+    versions = ContractVersions(session)
+    await versions.load([contract_id])
+    terms = versions.for_period(contract_id, period.start, rows[0].timezone)
+    if terms is None:
+        raise NotFound(f"terms of contract {contract_id} not found")
+    lines = []
+    for sla in terms.sla_definitions:
+        ref = SlaRef(contract_id, rows[0].tenant_id, terms, sla)
+        row = await _closed_row(session, ref, period.label)
+        read = (
+            read_closed(row, ref, period)
+            if row is not None
+            else read_live(await compute(session, ref, period))
+        )
+        lines.append(
+            ScorecardLine(
+                sla_code=sla.code,
+                name=sla.name,
+                metric_kind=sla.metric_kind,
+                status=read.status,
+                attainment=read.attainment,
+                expected_level=sla.expected_level,
+                minimum_level=sla.minimum_level,
+                outcome=read.outcome,
+                allocation_pct=sla.allocation_pct,
+            )
+        )
+    counts = Counter(line.outcome.value for line in lines)
+    return ScorecardRead(
+        contract_id=contract_id,
+        contract_version=terms.version,
+        period=Period(label=period.label, start=period.start, end=period.end),
+        timezone=terms.timezone,
+        slas=lines,
+        summary={o.value: counts.get(o.value, 0) for o in Outcome},
     )
+
+
+async def restatements(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period_label: str,
+) -> list[RestatementRead]:
+    ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
+    rows = (
+        await session.scalars(
+            sa.select(SlaRestatement)
+            .where(
+                SlaRestatement.tenant_id == ref.tenant_id,
+                SlaRestatement.contract_id == contract_id,
+                SlaRestatement.sla_code == sla_code,
+                SlaRestatement.period_label == period.label,
+            )
+            .order_by(SlaRestatement.restatement)
+        )
+    ).all()
+    return [
+        RestatementRead(
+            restatement=r.restatement,
+            restated_at=r.restated_at,
+            reason=r.reason,
+            previous=r.previous,
+            current=r.current,
+            event_id=r.event_id,
+        )
+        for r in rows
+    ]
+
+
+async def close_one(
+    *, session: AsyncSession, emit: Emit, now: datetime, ref: SlaRef, period: PeriodBounds
+) -> Computation | None:
+    """Close a period: freeze its figures and publish `sla.period_closed`. None when it was
+    closed already (by an operator, the job or another instance)."""
+    c = await compute(session, ref, period)
+    payload = c.closed_payload(now)
+    event_id = str(uuid.uuid4())
+    inserted = await session.scalar(
+        pg_insert(SlaPeriod)
+        .values(
+            contract_id=ref.contract_id,
+            sla_code=ref.sla.code,
+            period_label=period.label,
+            tenant_id=ref.tenant_id,
+            contract_version=ref.terms.version,
+            status="closed",
+            attainment=c.attainment_rounded,
+            outcome=c.outcome.value,
+            figures=c.availability_figures.model_dump(mode="json")
+            if c.availability_figures
+            else {},
+            explanation=c.explanation,
+            closed_at=now,
+            event_id=event_id,
+            metric_kind=ref.sla.metric_kind.value,
+            published=payload.model_dump(mode="json"),
+            detail=c.detail(),
+            restatements=0,
+        )
+        .on_conflict_do_nothing()
+        .returning(SlaPeriod.period_label)
+    )
+    if inserted is None:
+        return None
+    envelope = await emit(
+        "sla.period_closed", subject=str(ref.contract_id), data=payload, tenant=ref.tenant_id
+    )
+    await session.execute(
+        sa.update(SlaPeriod)
+        .where(
+            SlaPeriod.contract_id == ref.contract_id,
+            SlaPeriod.sla_code == ref.sla.code,
+            SlaPeriod.period_label == period.label,
+        )
+        .values(event_id=envelope.id)
+    )
+    return c
 
 
 async def close(
@@ -193,54 +413,9 @@ async def close(
     sla_code: str,
     period_label: str,
 ) -> AttainmentRead:
-    """Close a period: freeze its figures and publish `sla.period_closed`."""
-    result = await compute(
-        session=session,
-        principal=principal,
-        contract_id=contract_id,
-        sla_code=sla_code,
-        period_label=period_label,
-    )
-    existing = await session.get(
-        SlaPeriod, (contract_id, sla_code, period_label), with_for_update=True
-    )
-    if existing is not None:
-        raise Conflict(f"period {period_label} of SLA {sla_code!r} is already closed")
+    ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
     now = clock.now()
-    row = await _definition(session, principal, contract_id, sla_code)
-    event = SlaPeriodClosed(
-        contract_id=contract_id,
-        contract_version=result.contract_version,
-        sla_code=sla_code,
-        metric_kind=MetricKind.AVAILABILITY,
-        period=result.period,
-        timezone=result.timezone,
-        attainment=result.attainment,
-        expected_level=result.expected_level,
-        minimum_level=result.minimum_level,
-        outcome=result.outcome,
-        figures=result.figures,
-        explanation=result.explanation,
-        closed_at=now,
-    )
-    envelope = await emit(
-        "sla.period_closed", subject=str(contract_id), data=event, tenant=row.tenant_id
-    )
-    session.add(
-        SlaPeriod(
-            contract_id=contract_id,
-            sla_code=sla_code,
-            period_label=period_label,
-            tenant_id=row.tenant_id,
-            contract_version=result.contract_version,
-            status="closed",
-            attainment=result.attainment,
-            outcome=result.outcome.value,
-            figures=result.figures.model_dump(mode="json") if result.figures else {},
-            explanation=result.explanation,
-            closed_at=now,
-            event_id=envelope.id,
-        )
-    )
-    await session.flush()
-    return result.model_copy(update={"status": "closed", "closed_at": now})
+    c = await close_one(session=session, emit=emit, now=now, ref=ref, period=period)
+    if c is None:
+        raise Conflict(f"period {period.label} of SLA {sla_code!r} is already closed")
+    return read_live(c).model_copy(update={"status": "closed", "closed_at": now})

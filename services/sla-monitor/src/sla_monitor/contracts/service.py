@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,15 +12,23 @@ from crm_platform.contract_terms import record_terms
 from sla_monitor.models import SlaDefinitionRow
 
 
-async def apply_terms(session: AsyncSession, terms: ContractTerms, status: str) -> None:
+async def apply_terms(
+    session: AsyncSession, terms: ContractTerms, status: str, *, now: datetime
+) -> None:
     await record_terms(session, terms, status)
-    current = await session.scalar(
-        sa.select(sa.func.max(SlaDefinitionRow.contract_version)).where(
-            SlaDefinitionRow.contract_id == terms.contract_id
+    existing = (
+        await session.execute(
+            sa.select(
+                SlaDefinitionRow.sla_code,
+                SlaDefinitionRow.contract_version,
+                SlaDefinitionRow.tracked_since,
+            ).where(SlaDefinitionRow.contract_id == terms.contract_id)
         )
-    )
+    ).all()
+    current = max((r.contract_version for r in existing), default=None)
     if current is not None and current > terms.version:
         return  # an older version arriving late does not replace the newer definitions
+    since = {r.sla_code: r.tracked_since for r in existing}
     await session.execute(
         sa.delete(SlaDefinitionRow).where(SlaDefinitionRow.contract_id == terms.contract_id)
     )
@@ -33,6 +43,7 @@ async def apply_terms(session: AsyncSession, terms: ContractTerms, status: str) 
                 metric_kind=sla.metric_kind.value,
                 timezone=terms.timezone,
                 active=status == "active",
+                tracked_since=since.get(sla.code) or now,
             )
         )
     await session.flush()

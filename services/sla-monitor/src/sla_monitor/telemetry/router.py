@@ -1,13 +1,52 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+import hashlib
+from typing import Annotated, Any
 
-from crm_platform.deps import CurrentPrincipal, IdempotencyDep, SessionDep
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Security
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from crm_platform.auth import Principal, current_principal
+from crm_platform.deps import (
+    ClockDep,
+    EmitDep,
+    IdempotencyDep,
+    SessionDep,
+    SettingsDep,
+)
+from crm_platform.errors import Unprocessable
+from crm_platform.idempotency import IdempotencyKeyHeader, idempotency_table
 from sla_monitor.telemetry import service
-from sla_monitor.telemetry.schemas import TelemetryAccepted, TelemetryBatch
+from sla_monitor.telemetry.schemas import TelemetryAccepted
+from sla_monitor.telemetry.validation import (
+    ITEMS,
+    MAX_LISTED_ERRORS,
+    item_errors,
+    parse_batch,
+    reject,
+)
+
+# Monitoring systems hold telemetry:write keys; sla-monitor's own domain is sla:*.
+TelemetryWriter = Annotated[Principal, Security(current_principal, scopes=["telemetry:write"])]
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
+
+NDJSON_CHUNK = 10_000
+
+
+def accepted(result: service.IngestResult) -> TelemetryAccepted:
+    kinds = sorted(set(result.accepted) | set(result.duplicates))
+    return TelemetryAccepted(
+        accepted=sum(result.accepted.values()),
+        duplicates=sum(result.duplicates.values()),
+        by_kind={
+            k: {"accepted": result.accepted[k], "duplicates": result.duplicates[k]} for k in kinds
+        },
+    )
 
 
 @router.post(
@@ -15,22 +54,190 @@ router = APIRouter(prefix="/telemetry", tags=["telemetry"])
     status_code=202,
     response_model=TelemetryAccepted,
     summary="Post a batch of telemetry (up to 10,000 items)",
-    description="Outage intervals per service key. The batch is validated whole: one invalid "
-    "item rejects the batch and the 422 lists every invalid item by index and field. The "
-    "same interval sent twice is stored once. Send an `Idempotency-Key` to make retries safe.",
+    description="Outages, up/down samples, incidents and measurements, each naming the "
+    "`service_key` SLA definitions read (`kind` defaults to `outage`). The batch is "
+    "validated whole: one invalid item rejects the batch and the 422 lists every invalid "
+    "item by index and field (`body.items[3].ended_at`). Duplicates (the same interval, "
+    "sample or measurement, a ticket revision not newer than the stored one) change "
+    "nothing. Send an `Idempotency-Key` to make retries safe.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/TelemetryBatch"}}
+            },
+        }
+    },
+    responses={422: {"description": "The batch was rejected; `details` lists every problem."}},
 )
 async def post_telemetry(
-    batch: TelemetryBatch,
+    request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: TelemetryWriter,
     idempotency: IdempotencyDep,
+    clock: ClockDep,
+    emit: EmitDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
-    tenant_id = principal.resolve_tenant(batch.tenant_id)
+    body = await request.body()
+    max_items = getattr(settings, "telemetry_max_batch_items", 10_000)
+    requested, items = parse_batch(body, max_items=max_items)
+    tenant_id = principal.resolve_tenant(requested)
 
     async def work() -> TelemetryAccepted:
-        stored, duplicates = await service.ingest(
-            session=session, tenant_id=tenant_id, items=batch.items
+        result = await service.ingest(
+            session=session, emit=emit, now=clock.now(), tenant_id=tenant_id, items=items
         )
-        return TelemetryAccepted(accepted=stored, duplicates=duplicates)
+        return accepted(result)
 
     return await idempotency.run(work, status_code=202)
+
+
+def _line_errors(lines: list[tuple[int, bytes]]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Decode and validate a chunk of NDJSON lines; (items, errors by line number)."""
+    raw: list[Any] = []
+    numbers: list[int] = []
+    errors: list[dict[str, Any]] = []
+    for number, line in lines:
+        try:
+            raw.append(orjson.loads(line))
+            numbers.append(number)
+        except orjson.JSONDecodeError as exc:
+            errors.append({"loc": f"line[{number}]", "message": f"not JSON: {exc}"})
+    try:
+        items = ITEMS.validate_python(raw)
+    except ValidationError as exc:
+        for detail in item_errors(exc, raw, prefix=("line",)):
+            # item_errors numbers items from 0 within the chunk; say the line instead
+            head, _, rest = detail["loc"].partition("]")
+            index = int(head.split("[", 1)[1])
+            detail["loc"] = f"line[{numbers[index]}]{rest}"
+            errors.append(detail)
+        items = []
+    return items, errors
+
+
+@router.post(
+    "/ndjson",
+    status_code=202,
+    response_model=TelemetryAccepted,
+    summary="Stream telemetry as NDJSON (one item per line, up to 100,000 lines)",
+    description="`Content-Type: application/x-ndjson`, one telemetry item per line (blank "
+    "lines are ignored). The stream is read and stored in chunks of 10,000 lines inside one "
+    "transaction, so memory stays flat; the stream is still accepted or rejected whole: "
+    "the 422 lists every invalid line (`line[7].ended_at`, lines numbered from 1). The "
+    "tenant comes from `X-Tenant-Id` or the `tenant_id` query parameter. `Idempotency-Key` "
+    "works as on `POST /telemetry`.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {"type": "string"},
+                    "example": '{"kind": "sample", "service_key": "core-banking", '
+                    '"observed_at": "2026-03-10T14:00:00Z", "status": "down"}\n'
+                    '{"kind": "sample", "service_key": "core-banking", '
+                    '"observed_at": "2026-03-10T14:05:00Z", "status": "up"}\n',
+                }
+            },
+        }
+    },
+)
+async def post_ndjson(
+    request: Request,
+    session: SessionDep,
+    principal: TelemetryWriter,
+    clock: ClockDep,
+    emit: EmitDep,
+    settings: SettingsDep,
+    tenant_id: Annotated[
+        str | None, Query(max_length=100, description="Tenant, when not in X-Tenant-Id.")
+    ] = None,
+    key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    tenant = principal.resolve_tenant(tenant_id)
+    max_lines = getattr(settings, "telemetry_max_ndjson_lines", 100_000)
+    digest = hashlib.sha256(f"POST {request.url.path}?{request.url.query}\n".encode())
+    scope = principal.tenant_id or "*"
+    table = idempotency_table
+    if key is not None:
+        fresh = await session.scalar(
+            pg_insert(table)
+            .values(scope=scope, key=key, fingerprint="streaming")
+            .on_conflict_do_nothing()
+            .returning(table.c.key)
+        )
+        if fresh is None:
+            async for chunk in request.stream():
+                digest.update(chunk)
+            row = (
+                await session.execute(
+                    sa.select(table.c.fingerprint, table.c.status_code, table.c.response).where(
+                        table.c.scope == scope, table.c.key == key
+                    )
+                )
+            ).one()
+            if row.fingerprint != digest.hexdigest():
+                raise Unprocessable(
+                    "Idempotency-Key was already used with a different request; "
+                    "use a new key for a new request",
+                    details=[{"loc": "header.Idempotency-Key", "message": "reused"}],
+                    code="idempotency_key_reused",
+                )
+            return JSONResponse(
+                row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+
+    result = service.IngestResult()
+    errors: list[dict[str, Any]] = []
+    pending: list[tuple[int, bytes]] = []
+    number = 0
+    rest = b""
+
+    async def flush() -> None:
+        items, problems = _line_errors(pending)
+        pending.clear()
+        errors.extend(problems)
+        if not errors:
+            await service.store_raw(session=session, tenant_id=tenant, items=items, result=result)
+
+    async for chunk in request.stream():
+        digest.update(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            number += 1
+            if line.strip():
+                pending.append((number, line))
+        if number > max_lines:
+            raise Unprocessable(
+                f"a stream holds at most {max_lines} lines; split it",
+                details=[{"loc": "body", "message": f"more than {max_lines} lines"}],
+            )
+        if len(pending) >= NDJSON_CHUNK:
+            await flush()
+            if len(errors) >= MAX_LISTED_ERRORS:
+                break
+    if rest.strip():
+        number += 1
+        pending.append((number, rest))
+    if pending:
+        await flush()
+    if errors:
+        raise reject(errors, "stream")
+    if not result.accepted and not result.duplicates:
+        raise Unprocessable(
+            "the stream holds no item", details=[{"loc": "body", "message": "empty"}]
+        )
+    await service.update_spans(session=session, tenant_id=tenant, result=result)
+    await service.settle(
+        session=session, emit=emit, now=clock.now(), tenant_id=tenant, result=result
+    )
+    body = accepted(result).model_dump(mode="json")
+    if key is not None:
+        await session.execute(
+            sa.update(table)
+            .where(table.c.scope == scope, table.c.key == key)
+            .values(fingerprint=digest.hexdigest(), status_code=202, response=body)
+        )
+    return JSONResponse(body, status_code=202)

@@ -1,7 +1,7 @@
 """api keys: the keys this service accepts (fed by access.v1)
 
 Revision ID: c1a0a5e70004
-Revises: f24a66c1bfe1
+Revises: 01dc016d18a0
 Create Date: 2026-11-26 16:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from crm_platform.apikeys import API_KEYS, create_api_keys_table
 
 revision: str = "c1a0a5e70004"
-down_revision: str | None = "f24a66c1bfe1"
+down_revision: str | None = "01dc016d18a0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

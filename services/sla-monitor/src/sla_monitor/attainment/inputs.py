@@ -1,0 +1,309 @@
+"""What a period's computation reads: the terms in force, exclusions, downtime spans,
+incidents and measurements. Queries only; the arithmetic is in the pure modules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_events.schemas.contracts import ContractTerms, SlaDefinition
+from crm_platform.contract_terms import contract_terms_table
+from sla_monitor.attainment.domain import (
+    Interval,
+    PeriodBounds,
+    clip,
+    maintenance_intervals,
+    merge,
+    outside_service_hours,
+)
+from sla_monitor.attainment.incidents import Incident
+from sla_monitor.models import (
+    DowntimeSpan,
+    MaintenanceWindowRow,
+    Measurement,
+    Sample,
+)
+from sla_monitor.models import Incident as IncidentRow
+
+# A version's terms never change, so parsed terms are cached by (contract, version).
+_TERMS_CACHE: dict[tuple[uuid.UUID, int], ContractTerms] = {}
+_CACHE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class TermsVersion:
+    version: int
+    effective_from: date
+
+
+class ContractVersions:
+    """Every version of some contracts' terms, parsed lazily, picked per period."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._versions: dict[uuid.UUID, list[TermsVersion]] = {}
+
+    async def load(self, contract_ids: Iterable[uuid.UUID]) -> None:
+        wanted = [c for c in set(contract_ids) if c not in self._versions]
+        if not wanted:
+            return
+        t = contract_terms_table
+        rows = (
+            await self._session.execute(
+                sa.select(t.c.contract_id, t.c.version, t.c.effective_from)
+                .where(t.c.contract_id.in_(wanted))
+                .order_by(t.c.contract_id, t.c.version)
+            )
+        ).all()
+        for cid in wanted:
+            self._versions[cid] = []
+        for r in rows:
+            self._versions[r.contract_id].append(TermsVersion(r.version, r.effective_from))
+        missing = [
+            (r.contract_id, r.version)
+            for r in rows
+            if (r.contract_id, r.version) not in _TERMS_CACHE
+        ]
+        if missing:
+            if len(_TERMS_CACHE) > _CACHE_LIMIT:
+                _TERMS_CACHE.clear()
+            found = (
+                await self._session.execute(
+                    sa.select(t.c.contract_id, t.c.version, t.c.terms).where(
+                        sa.tuple_(t.c.contract_id, t.c.version).in_(missing)
+                    )
+                )
+            ).all()
+            for r in found:
+                _TERMS_CACHE[(r.contract_id, r.version)] = ContractTerms.model_validate(r.terms)
+
+    def latest(self, contract_id: uuid.UUID) -> ContractTerms | None:
+        versions = self._versions.get(contract_id) or []
+        return _TERMS_CACHE.get((contract_id, versions[-1].version)) if versions else None
+
+    def in_force(self, contract_id: uuid.UUID, on: date) -> ContractTerms | None:
+        """The latest version effective on `on` (else the first one)."""
+        versions = self._versions.get(contract_id) or []
+        if not versions:
+            return None
+        chosen = versions[0]
+        for v in versions:
+            if v.effective_from <= on:
+                chosen = v
+        return _TERMS_CACHE.get((contract_id, chosen.version))
+
+    def for_period(
+        self, contract_id: uuid.UUID, period_start: datetime, tz: str
+    ) -> ContractTerms | None:
+        return self.in_force(contract_id, period_start.astimezone(ZoneInfo(tz)).date())
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    maintenance: list[Interval]  # agreed windows inside the period (contract + ad hoc)
+    outside_hours: list[Interval]  # the period outside the service hours
+
+    @property
+    def all(self) -> list[Interval]:
+        return merge([*self.maintenance, *self.outside_hours])
+
+
+async def adhoc_windows(
+    session: AsyncSession,
+    tenant_id: str,
+    contract_id: uuid.UUID,
+    sla_code: str,
+    period: PeriodBounds,
+) -> list[Interval]:
+    rows = (
+        await session.execute(
+            sa.select(MaintenanceWindowRow.starts_at, MaintenanceWindowRow.ends_at).where(
+                MaintenanceWindowRow.tenant_id == tenant_id,
+                MaintenanceWindowRow.contract_id == contract_id,
+                MaintenanceWindowRow.starts_at < period.end,
+                MaintenanceWindowRow.ends_at > period.start,
+                sa.or_(
+                    MaintenanceWindowRow.sla_codes == sa.cast([], sa.ARRAY(sa.String)),
+                    sa.literal(sla_code) == sa.func.any(MaintenanceWindowRow.sla_codes),
+                ),
+            )
+        )
+    ).all()
+    return [Interval(r.starts_at, r.ends_at) for r in rows]
+
+
+async def exclusions(
+    session: AsyncSession,
+    contract_id: uuid.UUID,
+    terms: ContractTerms,
+    sla: SlaDefinition,
+    period: PeriodBounds,
+) -> Exclusions:
+    contract_windows = maintenance_intervals(sla.maintenance_windows, terms.timezone, period)
+    adhoc = await adhoc_windows(session, terms.tenant_id, contract_id, sla.code, period)
+    return Exclusions(
+        maintenance=merge(clip([*contract_windows, *adhoc], period.start, period.end)),
+        outside_hours=outside_service_hours(
+            sla.service_hours, terms.holidays, terms.timezone, period
+        ),
+    )
+
+
+async def downtime_spans(
+    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
+) -> tuple[list[Interval], bool]:
+    """Downtime spans touching the period, and whether any came from an outage."""
+    rows = (
+        await session.execute(
+            sa.select(DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source).where(
+                DowntimeSpan.tenant_id == tenant_id,
+                DowntimeSpan.service_key == service_key,
+                DowntimeSpan.ended_at > period.start,
+                DowntimeSpan.started_at < period.end,
+            )
+        )
+    ).all()
+    return [Interval(r.started_at, r.ended_at) for r in rows], any(
+        r.source == "outages" for r in rows
+    )
+
+
+async def has_samples(
+    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
+) -> bool:
+    return bool(
+        await session.scalar(
+            sa.select(sa.literal(True))
+            .where(
+                Sample.tenant_id == tenant_id,
+                Sample.service_key == service_key,
+                Sample.observed_at >= period.start,
+                Sample.observed_at < period.end,
+            )
+            .limit(1)
+        )
+    )
+
+
+async def any_telemetry(
+    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
+) -> bool:
+    """Evidence that the service key was reported on during the period (any kind)."""
+    if await has_samples(session, tenant_id, service_key, period):
+        return True
+    spans, _ = await downtime_spans(session, tenant_id, service_key, period)
+    if spans:
+        return True
+    for column in (IncidentRow.opened_at, IncidentRow.resolved_at):
+        found = await session.scalar(
+            sa.select(sa.literal(True))
+            .where(
+                IncidentRow.tenant_id == tenant_id,
+                IncidentRow.service_key == service_key,
+                column >= period.start,
+                column < period.end,
+            )
+            .limit(1)
+        )
+        if found:
+            return True
+    return bool(
+        await session.scalar(
+            sa.select(sa.literal(True))
+            .where(
+                Measurement.tenant_id == tenant_id,
+                Measurement.service_key == service_key,
+                Measurement.measured_at >= period.start,
+                Measurement.measured_at < period.end,
+            )
+            .limit(1)
+        )
+    )
+
+
+async def resolved_incidents(
+    session: AsyncSession, tenant_id: str, service_key: str, priority: str, period: PeriodBounds
+) -> list[Incident]:
+    rows = (
+        await session.execute(
+            sa.select(
+                IncidentRow.ticket_id,
+                IncidentRow.opened_at,
+                IncidentRow.responded_at,
+                IncidentRow.resolved_at,
+            ).where(
+                IncidentRow.tenant_id == tenant_id,
+                IncidentRow.service_key == service_key,
+                IncidentRow.priority == priority,
+                IncidentRow.resolved_at >= period.start,
+                IncidentRow.resolved_at < period.end,
+            )
+        )
+    ).all()
+    return [Incident(r.ticket_id, r.opened_at, r.responded_at, r.resolved_at) for r in rows]
+
+
+def _measurement_filter(
+    tenant_id: str, service_key: str, unit: str | None, period: PeriodBounds
+) -> list[sa.ColumnElement[bool]]:
+    where = [
+        Measurement.tenant_id == tenant_id,
+        Measurement.service_key == service_key,
+        Measurement.measured_at >= period.start,
+        Measurement.measured_at < period.end,
+    ]
+    if unit:
+        where.append(Measurement.unit == unit)
+    return where
+
+
+async def measurement_mean(
+    session: AsyncSession, tenant_id: str, service_key: str, unit: str | None, period: PeriodBounds
+) -> tuple[int, Decimal | None]:
+    """(count, sum) of the period's values, summed exactly by PostgreSQL's numeric."""
+    row = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.sum(Measurement.value)).where(
+                *_measurement_filter(tenant_id, service_key, unit, period)
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def measurement_at_rank(
+    session: AsyncSession,
+    tenant_id: str,
+    service_key: str,
+    unit: str | None,
+    period: PeriodBounds,
+    rank: int,
+) -> Decimal | None:
+    """The value at 1-based `rank` among the period's values sorted ascending."""
+    return await session.scalar(
+        sa.select(Measurement.value)
+        .where(*_measurement_filter(tenant_id, service_key, unit, period))
+        .order_by(Measurement.value)
+        .offset(rank - 1)
+        .limit(1)
+    )
+
+
+async def measurement_count(
+    session: AsyncSession, tenant_id: str, service_key: str, unit: str | None, period: PeriodBounds
+) -> int:
+    return int(
+        await session.scalar(
+            sa.select(sa.func.count()).where(
+                *_measurement_filter(tenant_id, service_key, unit, period)
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,80 @@
+"""The period-close job: every period whose end plus the contract's grace time has passed
+is closed once, by whichever instance holds the job's advisory lock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+import structlog
+
+from crm_platform.scheduler import JobContext
+from sla_monitor.attainment.compute import SlaRef
+from sla_monitor.attainment.domain import PeriodBounds, month_period, next_label, period_label_for
+from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.service import close_one, contract_bounds
+from sla_monitor.models import SlaDefinitionRow, SlaPeriod
+
+log = structlog.get_logger(__name__)
+
+
+async def close_due_periods(job: JobContext) -> None:
+    """Periods that ended after the SLA became known here are closed automatically;
+    periods that had already ended (history loaded afterwards) wait for an operator."""
+    session = job.session
+    now = job.clock.now()
+    rows = (
+        await session.scalars(
+            sa.select(SlaDefinitionRow).where(
+                SlaDefinitionRow.active.is_(True), SlaDefinitionRow.tracked_since.is_not(None)
+            )
+        )
+    ).all()
+    versions = ContractVersions(session)
+    await versions.load(r.contract_id for r in rows)
+    due: list[tuple[SlaRef, PeriodBounds]] = []
+    for row in rows:
+        assert row.tracked_since is not None
+        label = period_label_for(row.tracked_since, row.timezone)
+        while True:
+            period = month_period(label, row.timezone)
+            if period.start > now:
+                break
+            label = next_label(label)
+            if period.end <= row.tracked_since:
+                continue
+            terms = versions.for_period(row.contract_id, period.start, row.timezone)
+            if terms is None:
+                continue
+            if period.end + timedelta(hours=terms.period_close_grace_hours) > now:
+                continue
+            sla = next((s for s in terms.sla_definitions if s.code == row.sla_code), None)
+            start, end = contract_bounds(terms)
+            if sla is None or period.end <= start or (end is not None and period.start >= end):
+                continue
+            due.append((SlaRef(row.contract_id, row.tenant_id, terms, sla), period))
+    if not due:
+        return
+    closed = set(
+        (
+            await session.execute(
+                sa.select(SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label).where(
+                    sa.tuple_(
+                        SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label
+                    ).in_([(r.contract_id, r.sla.code, p.label) for r, p in due])
+                )
+            )
+        ).all()
+    )
+    for ref, period in due:
+        if (ref.contract_id, ref.sla.code, period.label) in closed:
+            continue
+        result = await close_one(session=session, emit=job.emit, now=now, ref=ref, period=period)
+        if result is not None:
+            log.info(
+                "period.closed",
+                contract_id=str(ref.contract_id),
+                sla_code=ref.sla.code,
+                period=period.label,
+                outcome=result.outcome.value,
+            )

@@ -1,0 +1,136 @@
+"""Ad-hoc maintenance windows approved through the API. They are excluded like the
+contract's own windows, for the SLAs they name (all of the contract's when none)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_platform.auth import Principal
+from crm_platform.clock import Clock
+from crm_platform.emitter import Emit
+from crm_platform.errors import NotFound, Unprocessable
+from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.monitoring import affected, restate_if_changed
+from sla_monitor.attainment.schemas import MaintenanceWindowCreate, MaintenanceWindowRead
+from sla_monitor.models import MaintenanceWindowRow, SlaDefinitionRow
+
+
+def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> MaintenanceWindowRead:
+    return MaintenanceWindowRead(
+        id=row.id,
+        contract_id=row.contract_id,
+        start=row.starts_at,
+        end=row.ends_at,
+        reason=row.reason,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        sla_codes=list(row.sla_codes),
+        restated_periods=restated or [],
+    )
+
+
+async def _contract_slas(
+    session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+) -> list[SlaDefinitionRow]:
+    rows = (
+        await session.scalars(
+            sa.select(SlaDefinitionRow).where(
+                SlaDefinitionRow.contract_id == contract_id,
+                principal.tenant_filter(SlaDefinitionRow.tenant_id),
+            )
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"contract {contract_id} has no SLA known to this service")
+    return list(rows)
+
+
+async def approve(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    contract_id: uuid.UUID,
+    body: MaintenanceWindowCreate,
+) -> MaintenanceWindowRead:
+    for name, value in (("start", body.start), ("end", body.end)):
+        if value.tzinfo is None:
+            raise Unprocessable(
+                f"{name} needs a UTC offset",
+                details=[{"loc": f"body.{name}", "message": "timestamp without a UTC offset"}],
+            )
+    if body.end <= body.start:
+        raise Unprocessable(
+            "end must be after start",
+            details=[{"loc": "body.end", "message": "end must be after start"}],
+        )
+    slas = await _contract_slas(session, principal, contract_id)
+    known = {r.sla_code for r in slas}
+    unknown = [c for c in body.sla_codes if c not in known]
+    if unknown:
+        raise Unprocessable(
+            f"unknown SLA code(s) {unknown}",
+            details=[
+                {"loc": f"body.sla_codes[{body.sla_codes.index(c)}]", "message": "unknown SLA"}
+                for c in unknown
+            ],
+        )
+    now = clock.now()
+    row = MaintenanceWindowRow(
+        id=uuid.uuid4(),
+        tenant_id=slas[0].tenant_id,
+        contract_id=contract_id,
+        sla_codes=sorted(set(body.sla_codes)),
+        starts_at=body.start,
+        ends_at=body.end,
+        reason=body.reason,
+        approved_by=body.approved_by,
+        approved_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    # Closed periods it touches are restated (within their window); open ones simply
+    # read it from now on.
+    touched = {
+        r.service_key: (body.start, body.end)
+        for r in slas
+        if not body.sla_codes or r.sla_code in body.sla_codes
+    }
+    restated = []
+    pairs = await affected(
+        session, slas[0].tenant_id, touched, ContractVersions(session), contract_id=contract_id
+    )
+    for ref, period in pairs:
+        if body.sla_codes and ref.sla.code not in body.sla_codes:
+            continue
+        if await restate_if_changed(
+            session=session,
+            emit=emit,
+            now=now,
+            ref=ref,
+            period=period,
+            reason=f"ad-hoc maintenance window approved by {body.approved_by}: {body.reason}",
+        ):
+            restated.append(f"{ref.sla.code}/{period.label}")
+    return _read(row, restated)
+
+
+async def list_windows(
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+) -> list[MaintenanceWindowRead]:
+    slas = await _contract_slas(session, principal, contract_id)
+    rows = (
+        await session.scalars(
+            sa.select(MaintenanceWindowRow)
+            .where(
+                MaintenanceWindowRow.tenant_id == slas[0].tenant_id,
+                MaintenanceWindowRow.contract_id == contract_id,
+            )
+            .order_by(MaintenanceWindowRow.starts_at)
+        )
+    ).all()
+    return [_read(r) for r in rows]

@@ -1,0 +1,358 @@
+"""What new telemetry does to the periods it lands in: `sla.at_risk` / `sla.breached` for
+open periods (once each, keyed by a row), `sla.period_restated` for closed ones."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_events.schemas.contracts import MetricKind
+from crm_events.schemas.sla import PreviousFigures, SlaAtRisk, SlaBreached, SlaPeriodRestated
+from crm_platform.emitter import Emit
+from sla_monitor.attainment.compute import (
+    SlaRef,
+    compute,
+    figures_strings,
+    published_key,
+)
+from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds, periods_touching
+from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.service import contract_bounds, published
+from sla_monitor.attainment.signals import (
+    availability_at_risk,
+    availability_breached,
+    figure_at_risk,
+)
+from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaRestatement, SlaSignal
+
+AT_RISK = "at_risk"
+BREACHED = "breached"
+
+
+def _q(value: object) -> object:
+    return value.quantize(ATTAINMENT_PLACES) if isinstance(value, Decimal) else value
+
+
+async def affected(
+    session: AsyncSession,
+    tenant_id: str,
+    touched: dict[str, tuple[datetime, datetime]],
+    versions: ContractVersions,
+    *,
+    contract_id: uuid.UUID | None = None,
+) -> list[tuple[SlaRef, PeriodBounds]]:
+    """The (SLA, period) pairs whose figures telemetry in `touched` may have moved."""
+    where = [SlaDefinitionRow.tenant_id == tenant_id, SlaDefinitionRow.service_key.in_(touched)]
+    if contract_id is not None:
+        where.append(SlaDefinitionRow.contract_id == contract_id)
+    rows = (await session.scalars(sa.select(SlaDefinitionRow).where(*where))).all()
+    await versions.load(r.contract_id for r in rows)
+    out = []
+    for row in rows:
+        lo, hi = touched[row.service_key]
+        for period in periods_touching(lo, hi, row.timezone):
+            terms = versions.for_period(row.contract_id, period.start, row.timezone)
+            if terms is None:
+                continue
+            sla = next((s for s in terms.sla_definitions if s.code == row.sla_code), None)
+            if sla is None or sla.service_key != row.service_key:
+                continue
+            start, end = contract_bounds(terms)
+            if period.end <= start or (end is not None and period.start >= end):
+                continue
+            out.append((SlaRef(row.contract_id, tenant_id, terms, sla), period))
+    return out
+
+
+async def on_telemetry(
+    *,
+    session: AsyncSession,
+    emit: Emit,
+    now: datetime,
+    tenant_id: str,
+    touched: dict[str, tuple[datetime, datetime]],
+) -> None:
+    if not touched:
+        return
+    pairs = await affected(session, tenant_id, touched, ContractVersions(session))
+    if not pairs:
+        return
+    # One order for every transaction, so two batches never wait on each other's rows.
+    pairs.sort(key=lambda rp: (str(rp[0].contract_id), rp[0].sla.code, rp[1].label))
+    keys = [(r.contract_id, r.sla.code, p.label) for r, p in pairs]
+    closed = set(
+        (
+            await session.execute(
+                sa.select(SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label).where(
+                    SlaPeriod.tenant_id == tenant_id,
+                    sa.tuple_(
+                        SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label
+                    ).in_(keys),
+                )
+            )
+        ).all()
+    )
+    sent: dict[tuple[uuid.UUID, str, str], set[str]] = {}
+    for r in (
+        await session.execute(
+            sa.select(
+                SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label, SlaSignal.kind
+            ).where(
+                SlaSignal.tenant_id == tenant_id,
+                sa.tuple_(SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label).in_(
+                    keys
+                ),
+            )
+        )
+    ).all():
+        sent.setdefault((r[0], r[1], r[2]), set()).add(r[3])
+    for (ref, period), key in zip(pairs, keys, strict=True):
+        if key in closed:
+            await restate_if_changed(
+                session=session,
+                emit=emit,
+                now=now,
+                ref=ref,
+                period=period,
+                reason="telemetry received after the period was closed",
+            )
+        elif period.start <= now < period.end + timedelta(hours=ref.terms.period_close_grace_hours):
+            # Early warnings while the period runs and until its close is due; for older
+            # periods (history being loaded) the close publishes the outcome.
+            await detect(
+                session=session,
+                emit=emit,
+                now=now,
+                ref=ref,
+                period=period,
+                sent=sent.get(key, set()),
+            )
+
+
+async def _signal(
+    session: AsyncSession,
+    emit: Emit,
+    ref: SlaRef,
+    period: PeriodBounds,
+    kind: str,
+    now: datetime,
+    data: SlaAtRisk | SlaBreached,
+) -> bool:
+    inserted = await session.scalar(
+        pg_insert(SlaSignal)
+        .values(
+            contract_id=ref.contract_id,
+            sla_code=ref.sla.code,
+            period_label=period.label,
+            kind=kind,
+            tenant_id=ref.tenant_id,
+            detected_at=now,
+            event_id="",
+            details=data.model_dump(mode="json"),
+        )
+        .on_conflict_do_nothing()
+        .returning(SlaSignal.kind)
+    )
+    if inserted is None:
+        return False  # another transaction said it first
+    envelope = await emit(
+        f"sla.{kind}", subject=str(ref.contract_id), data=data, tenant=ref.tenant_id
+    )
+    await session.execute(
+        sa.update(SlaSignal)
+        .where(
+            SlaSignal.contract_id == ref.contract_id,
+            SlaSignal.sla_code == ref.sla.code,
+            SlaSignal.period_label == period.label,
+            SlaSignal.kind == kind,
+        )
+        .values(event_id=envelope.id)
+    )
+    return True
+
+
+async def detect(
+    *,
+    session: AsyncSession,
+    emit: Emit,
+    now: datetime,
+    ref: SlaRef,
+    period: PeriodBounds,
+    sent: Iterable[str],
+) -> None:
+    """Say `sla.breached` when a failure is certain, else `sla.at_risk` when the period is
+    headed for a miss — each at most once per SLA and period. A breach supersedes the risk:
+    a period that goes straight to a certain failure gets `sla.breached` only."""
+    done = set(sent)
+    sla = ref.sla
+    availability = sla.metric_kind is MetricKind.AVAILABILITY
+    if BREACHED in done or (AT_RISK in done and not availability):
+        return
+    c = await compute(session, ref, period)
+    if not c.has_data:
+        return
+    pm = c.period_model()
+    if availability:
+        outlook = c.outlook(now)
+        assert outlook is not None
+        if availability_breached(outlook, minimum=sla.minimum_level):
+            best = outlook.best_possible
+            await _signal(
+                session,
+                emit,
+                ref,
+                period,
+                BREACHED,
+                now,
+                SlaBreached(
+                    contract_id=ref.contract_id,
+                    contract_version=ref.terms.version,
+                    sla_code=sla.code,
+                    period=pm,
+                    best_possible_attainment=_q(best),  # type: ignore[arg-type]
+                    minimum_level=sla.minimum_level,
+                    explanation=(
+                        f"{outlook.downtime_seconds / 60:g} minutes of downtime already "
+                        f"counted in {period.label}: even with no more, availability cannot "
+                        f"exceed {_q(best)}%, below the minimum {sla.minimum_level}%."
+                    ),
+                    detected_at=now,
+                ),
+            )
+            return
+        if AT_RISK not in done and availability_at_risk(outlook, expected=sla.expected_level):
+            budget = outlook.budget_seconds(sla.minimum_level) / 60
+            await _signal(
+                session,
+                emit,
+                ref,
+                period,
+                AT_RISK,
+                now,
+                SlaAtRisk(
+                    contract_id=ref.contract_id,
+                    contract_version=ref.terms.version,
+                    sla_code=sla.code,
+                    period=pm,
+                    attainment_so_far=_q(outlook.attainment_so_far),  # type: ignore[arg-type]
+                    projected_attainment=_q(outlook.projected),  # type: ignore[arg-type]
+                    expected_level=sla.expected_level,
+                    minimum_level=sla.minimum_level,
+                    remaining_budget_minutes=_q(budget),  # type: ignore[arg-type]
+                    explanation=(
+                        f"{outlook.downtime_seconds / 60:g} minutes of downtime in "
+                        f"{outlook.elapsed_seconds / 60:g} measured minutes so far; at that "
+                        f"rate {period.label} ends at {_q(outlook.projected)}%, below the "
+                        f"expected {sla.expected_level}%. {_q(budget)} minutes of downtime "
+                        f"remain before the minimum {sla.minimum_level}% is missed."
+                    ),
+                    detected_at=now,
+                ),
+            )
+        return
+    if AT_RISK not in done and figure_at_risk(c.outcome):
+        await _signal(
+            session,
+            emit,
+            ref,
+            period,
+            AT_RISK,
+            now,
+            SlaAtRisk(
+                contract_id=ref.contract_id,
+                contract_version=ref.terms.version,
+                sla_code=sla.code,
+                period=pm,
+                attainment_so_far=c.attainment_rounded,
+                projected_attainment=c.attainment_rounded,
+                expected_level=sla.expected_level,
+                minimum_level=sla.minimum_level,
+                explanation=f"So far: {c.explanation}",
+                detected_at=now,
+            ),
+        )
+
+
+async def restate_if_changed(
+    *,
+    session: AsyncSession,
+    emit: Emit,
+    now: datetime,
+    ref: SlaRef,
+    period: PeriodBounds,
+    reason: str,
+) -> bool:
+    """Recompute a closed period; when its figures changed within the contract's
+    restatement window, publish `sla.period_restated` and keep the audit row."""
+    row = await session.scalar(
+        sa.select(SlaPeriod)
+        .where(
+            SlaPeriod.tenant_id == ref.tenant_id,
+            SlaPeriod.contract_id == ref.contract_id,
+            SlaPeriod.sla_code == ref.sla.code,
+            SlaPeriod.period_label == period.label,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        return False
+    if now - row.closed_at > timedelta(days=ref.terms.restatement_window_days):
+        return False  # past the window: the published figures stand
+    before = published(row, ref, period)
+    c = await compute(session, ref, period)
+    after = c.closed_payload(row.closed_at)
+    if published_key(after) == published_key(before):
+        return False
+    number = row.restatements + 1
+    event = SlaPeriodRestated(
+        **after.model_dump(),
+        restatement=number,
+        previous=PreviousFigures(
+            attainment=before.attainment, outcome=before.outcome, figures=figures_strings(before)
+        ),
+        reason=reason,
+    )
+    envelope = await emit(
+        "sla.period_restated", subject=str(ref.contract_id), data=event, tenant=ref.tenant_id
+    )
+    session.add(
+        SlaRestatement(
+            contract_id=ref.contract_id,
+            sla_code=ref.sla.code,
+            period_label=period.label,
+            restatement=number,
+            tenant_id=ref.tenant_id,
+            previous={
+                "attainment": None if before.attainment is None else str(before.attainment),
+                "outcome": before.outcome.value,
+                "figures": figures_strings(before),
+                "explanation": before.explanation,
+            },
+            current={
+                "attainment": None if after.attainment is None else str(after.attainment),
+                "outcome": after.outcome.value,
+                "figures": figures_strings(after),
+                "explanation": after.explanation,
+            },
+            reason=reason,
+            restated_at=now,
+            event_id=envelope.id,
+        )
+    )
+    row.attainment = c.attainment_rounded
+    row.outcome = c.outcome.value
+    row.figures = c.availability_figures.model_dump(mode="json") if c.availability_figures else {}
+    row.explanation = c.explanation
+    row.published = after.model_dump(mode="json")
+    row.detail = c.detail()
+    row.restatements = number
+    row.last_restated_at = now
+    await session.flush()
+    return True
