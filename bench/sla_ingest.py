@@ -55,6 +55,7 @@ from crm_events.schemas.contracts import (
 )
 from crm_events.topics import NAMESPACE_ENV, physical
 from crm_testing import examples
+from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 from crm_testing.infra import create_database, drop_database, to_async_url
 from crm_testing.kafka import make_event
 from sla_monitor.attainment.domain import (
@@ -357,7 +358,7 @@ async def activate(bootstrap: str, roster: list[dict[str, Any]], url: str) -> No
         await producer.flush()
     finally:
         await producer.stop()
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=ADMIN_HEADERS) as client:
         for c in roster:
             for _ in range(600):
                 if (await client.get(f"/contracts/{c['contract_id']}/terms")).status_code == 200:
@@ -399,7 +400,9 @@ async def post_all(
             watch.progress = done_items / total_items
 
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=300, limits=limits, headers=ADMIN_HEADERS
+    ) as client:
         await asyncio.gather(feed(), *(worker(client) for _ in range(concurrency)))
     return latencies
 
@@ -409,7 +412,7 @@ async def verify(
 ) -> list[str]:
     """Every contract's stored attainment equals the figures of the data sent."""
     wrong = []
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=120, headers=ADMIN_HEADERS) as client:
         for c in roster:
             want = expected[c["service_key"]].figures()
             card = (
@@ -528,6 +531,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "SLA_MONITOR_LOG_LEVEL": "WARNING",
         "SLA_MONITOR_RUN_MIGRATIONS_ON_STARTUP": "false",
         "SLA_MONITOR_DB_POOL_SIZE": str(args.concurrency + 2),
+        "CRM_ADMIN_API_KEY": ADMIN_KEY,
     }
     subprocess.run(  # noqa: ASYNC221 (set-up, before anything is timed)
         [sys.executable, "-m", "sla_monitor", "migrate"], env=env, check=True
