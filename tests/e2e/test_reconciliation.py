@@ -61,6 +61,21 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
         )
         assert credit.data["credit_amount"] == "4414.08"
 
+        # The contract's health after the failed period: the SLA and its credit count.
+        async def march_health(**expect: object) -> dict[str, object] | None:
+            rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()
+            march = next((r for r in rows if r["period_label"] == examples.PERIOD), None)
+            if march and all(march.get(k) == v for k, v in expect.items()):
+                return dict(march)
+            return None
+
+        before = await wait_until(
+            lambda: march_health(slas_failed=1, credits_total="4414.08"),
+            timeout=60,
+            message="health shows the failed period",
+        )
+        assert before is not None and before["score"] is not None
+
         # The ERP posts the supplier's invoice (Idempotency-Key: a retry changes nothing).
         invoice = examples.invoice_document(cid)
         headers = {"Idempotency-Key": f"erp-{invoice['invoice_number']}"}
@@ -99,6 +114,16 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
             "16",
         )
         assert len([e for e in kafka.events if e.type == "reconciliation.completed"]) == 1
+
+        # The reconciled invoice moves the contract's health: inaccurate, with leakage.
+        after = await wait_until(
+            lambda: march_health(invoices=1), timeout=60, message="health shows the invoice"
+        )
+        assert after is not None
+        assert (after["invoices_accurate"], after["leakage_total"]) == (0, "4694.08")
+        accuracy = next(c for c in after["components"] if c["name"] == "invoice_accuracy")
+        assert accuracy["score"] == "0" or float(accuracy["score"]) == 0
+        assert after["score"] != before["score"]
 
         # The finance analyst's view: the ledger and the explanation of each number.
         ledger = (
