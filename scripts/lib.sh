@@ -27,6 +27,9 @@ PG_USER="${PG_USER:-crm}"
 PG_PASSWORD="${PG_PASSWORD:-crm}"
 export PG_PORT PG_USER PG_PASSWORD
 
+# The bootstrap administrator key of a local stack (issue real keys with it; see README).
+export CRM_ADMIN_API_KEY="${CRM_ADMIN_API_KEY:-crm-local-admin-key}"
+
 SERVICES=(contract-registry obligation-tracker sla-monitor billing-reconciler)
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

@@ -9,7 +9,7 @@ bash "${REPO_ROOT}/scripts/postgres.sh" createdb "${dbs[@]}"
 bash "${REPO_ROOT}/scripts/kafka.sh" start
 (cd "${REPO_ROOT}" && uv run --frozen crm-events topics create >/dev/null)
 bash "${REPO_ROOT}/scripts/services.sh" start
-log "system up in $((SECONDS - t0)) s"
+log "system up in $((SECONDS - t0)) s; administrator key: \$CRM_ADMIN_API_KEY (${CRM_ADMIN_API_KEY})"
 for s in "${SERVICES[@]}"; do
   printf '  %-20s http://127.0.0.1:%s/docs\n' "$s" "$(service_port "$s")"
 done

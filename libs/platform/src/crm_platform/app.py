@@ -28,7 +28,7 @@ from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
 from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
-from crm_platform.errors import install_error_handlers
+from crm_platform.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from crm_platform.idempotency import attach_idempotency_table
 from crm_platform.logging import configure_logging
 from crm_platform.migrations import upgrade
@@ -183,5 +183,7 @@ def create_service_app(
     for router in definition.routers:
         # Authenticate first, before any parameter is validated or a session is opened: an
         # anonymous request costs no database connection. Routes check their scope next.
-        app.include_router(router, dependencies=[Depends(authenticate)])
+        app.include_router(
+            router, dependencies=[Depends(authenticate)], responses=COMMON_ERROR_RESPONSES
+        )
     return app

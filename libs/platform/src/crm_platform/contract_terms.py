@@ -140,7 +140,7 @@ def terms_router() -> APIRouter:
     router = APIRouter(tags=["contract terms"])
 
     @router.get(
-        "/contracts/{contract_id}/terms",
+        "/contracts/{contract_id:uuid}/terms",
         response_model=ProjectedTerms,
         summary="The contract terms this service received (latest version)",
         description="This service's copy of the contract, kept from `contracts.v1` events. "

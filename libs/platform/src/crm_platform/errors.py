@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -63,6 +65,40 @@ class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+class ErrorDetail(BaseModel):
+    loc: str = Field(examples=["body.items[3].ended_at"])
+    message: str
+    type: str | None = None
+
+
+class ErrorContent(BaseModel):
+    code: str = Field(examples=["validation_failed"])
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+    correlation_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer has this shape."""
+
+    error: ErrorContent
+
+
+def _response(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _response("No API key, or an unknown, revoked or expired one."),
+    403: _response("The API key lacks the scope this operation needs."),
+    404: _response("Not found (or another tenant's: never told apart)."),
+    409: _response("Conflicts with the current state (already done, reused key…)."),
+    413: _response("The request body is larger than the service accepts."),
+    422: _response("The request is invalid; `details` lists every problem with its location."),
+    503: _response("A backing service (database, broker) is unavailable; retry."),
+}
+
+
 def format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     """('body', 'items', 3, 'ended_at') -> 'body.items[3].ended_at'."""
     out = ""
@@ -99,6 +135,41 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return details
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    root: BaseException = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return str(root).splitlines()[0][:200] if str(root) else type(root).__name__
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method documented for a concrete path (from the OpenAPI paths)."""
+    patterns = getattr(app.state, "path_patterns", None)
+    if patterns is None:
+        patterns = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$"),
+                sorted(m.upper() for m in ops),
+            )
+            for t, ops in app.openapi()["paths"].items()
+        ]
+        app.state.path_patterns = patterns
+    for pattern, methods in patterns:
+        if pattern.match(path):
+            return methods
+    return []
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -129,10 +200,27 @@ def install_error_handlers(app: FastAPI) -> None:
             403: "forbidden",
             413: "payload_too_large",
         }.get(exc.status_code, "http_error")
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body that is not UTF-8 JSON: one shape for bad input.
+            return JSONResponse(
+                error_body(
+                    request,
+                    "validation_failed",
+                    "the request body is not valid JSON (UTF-8)",
+                    [{"loc": "body", "message": "not valid JSON"}],
+                ),
+                status_code=422,
+            )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; list them all.
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return JSONResponse(
             error_body(request, code, str(exc.detail)),
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers or None,
         )
 
     @app.exception_handler(IntegrityError)
@@ -151,6 +239,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        state = _sqlstate(exc)
+        if state is not None and state.startswith("22"):
+            # A data exception: a value PostgreSQL cannot store (a NUL character in text,
+            # a number out of range, a date beyond the calendar). The input's fault.
+            return JSONResponse(
+                error_body(
+                    request,
+                    "validation_failed",
+                    "a value in the request cannot be stored: "
+                    f"{_first_line(exc)} (text may not contain NUL characters; "
+                    "numbers and dates must be within range)",
+                    [{"loc": "body", "message": _first_line(exc)}],
+                ),
+                status_code=422,
+            )
         if is_infrastructure_error(exc):
             log.warning("request.database_unavailable", path=request.url.path, error=repr(exc))
             return JSONResponse(

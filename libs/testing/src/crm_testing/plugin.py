@@ -3,6 +3,7 @@
     postgres_server_url   session: an async URL on a server where databases can be created
     kafka_bootstrap       session: bootstrap servers of a real broker; topics exist
     database_url          function: a fresh, empty database (dropped afterwards)
+    stack                 session: the four services as processes (fresh databases each)
 
 Every test session uses its own topic namespace (CRM_TOPIC_NAMESPACE), so runs never read
 each other's events.
@@ -11,14 +12,17 @@ each other's events.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from crm_events.kafka import delete_topics, ensure_topics
 from crm_events.topics import NAMESPACE_ENV, all_topics
 from crm_testing.infra import create_database, drop_database, kafka_broker, postgres_server
+from crm_testing.stack import SERVICES, Stack, new_stack
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +71,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts:
             item.add_marker(pytest.mark.integration)
+
+
+_timings: dict[str, object] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if "stack_ready_seconds" in _timings:
+        terminalreporter.write_line(
+            f"e2e: four service processes ready in {_timings['stack_ready_seconds']:.1f} s "
+            f"(logs: {_timings['log_dir']})"
+        )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    postgres_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    databases = {
+        name: await create_database(postgres_server_url, "e2e_" + name.split("-")[0])
+        for name in SERVICES
+    }
+    log_dir = Path(tmp_path_factory.mktemp("e2e-logs"))
+    running = new_stack(databases, log_dir)
+    started = time.monotonic()
+    try:
+        for svc in running.services.values():
+            svc.start(kafka_bootstrap)
+        await running.wait_ready()
+        running.started_in = time.monotonic() - started
+        _timings["stack_ready_seconds"] = running.started_in
+        _timings["log_dir"] = str(log_dir)
+        yield running
+    finally:
+        running.stop()
+        for url in databases.values():
+            await drop_database(postgres_server_url, url)

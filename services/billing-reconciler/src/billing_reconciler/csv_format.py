@@ -57,6 +57,24 @@ TRUE = {"true", "1", "yes", "y"}
 FALSE = {"false", "0", "no", "n", ""}
 
 
+def _malformed(line: int, exc: csv.Error) -> Unprocessable:
+    return Unprocessable(
+        f"the file is not well-formed CSV at line {line}: {exc}",
+        details=[{"loc": f"body.line[{line}]", "message": str(exc)}],
+    )
+
+
+def _cells(reader: Any) -> Iterable[list[str]]:
+    """The reader's rows, with a malformed row reported as a 422 naming its line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _malformed(reader.line_num, exc) from None
+
+
 def _rows(
     raw: bytes, required: Iterable[str], optional: Iterable[str]
 ) -> list[tuple[int, dict[str, str]]]:
@@ -69,13 +87,15 @@ def _rows(
         ) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise Unprocessable(
             "the file is empty", details=[{"loc": "body", "message": "no header row"}]
         ) from None
+    except csv.Error as exc:
+        raise _malformed(reader.line_num, exc) from None
     required, optional = list(required), list(optional)
     missing = [c for c in required if c not in header]
     unknown = [c for c in header if c not in required and c not in optional]
@@ -95,7 +115,7 @@ def _rows(
         raise Unprocessable("the header row is not usable", details=problems)
     rows: list[tuple[int, dict[str, str]]] = []
     problems = []
-    for cells in reader:
+    for cells in _cells(reader):
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue

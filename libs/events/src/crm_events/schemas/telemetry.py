@@ -24,8 +24,12 @@ SourceId = Annotated[str | None, Field(default=None, max_length=200)]
 
 def _aware(*values: datetime | None) -> None:
     for value in values:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise ValueError("timestamps need a UTC offset (e.g. 2026-03-10T14:00:00Z)")
+        if not 1970 <= value.year <= 2200:
+            raise ValueError("timestamps must fall between the years 1970 and 2200")
 
 
 class OutageItem(BaseModel):

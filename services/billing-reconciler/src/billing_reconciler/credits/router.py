@@ -8,7 +8,7 @@ from billing_reconciler.credits import service
 from billing_reconciler.credits.schemas import CreditRead
 from crm_platform.deps import CurrentPrincipal, SessionDep
 
-router = APIRouter(prefix="/contracts/{contract_id}", tags=["credits"])
+router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["credits"])
 
 
 @router.get(

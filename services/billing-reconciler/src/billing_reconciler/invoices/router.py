@@ -143,7 +143,7 @@ async def list_invoices(
 
 
 @router.get(
-    "/{invoice_id}",
+    "/{invoice_id:uuid}",
     response_model=InvoiceDetail,
     summary="An invoice as received (current version), with its lines",
 )
@@ -154,7 +154,7 @@ async def get_invoice(
 
 
 @router.get(
-    "/{invoice_id}/reconciliation",
+    "/{invoice_id:uuid}/reconciliation",
     response_model=ReconciliationRead,
     summary="The invoice's reconciliation: totals, sums per class, every discrepancy",
     description="The current revision (or `revision=n`), with each discrepancy's explanation "
@@ -172,7 +172,7 @@ async def get_reconciliation(
 
 
 @router.get(
-    "/{invoice_id}/reconciliations",
+    "/{invoice_id:uuid}/reconciliations",
     response_model=list[ReconciliationSummary],
     summary="Every reconciliation revision of an invoice, oldest first",
 )

@@ -18,7 +18,7 @@ from billing_reconciler.periods.statement import load_book, year_start
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 
-router = APIRouter(prefix="/contracts/{contract_id}", tags=["charges"])
+router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["charges"])
 
 PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN, examples=["2026-03"])]
 

@@ -54,7 +54,7 @@ async def create_contract(
 
 
 @router.put(
-    "/{contract_id}",
+    "/{contract_id:uuid}",
     response_model=ContractRead,
     summary="Replace the document of a draft contract",
     description="Drafts are editable as a whole; an active contract changes by amendment "
@@ -74,7 +74,7 @@ async def update_draft(
 
 
 @router.post(
-    "/{contract_id}/activate",
+    "/{contract_id:uuid}/activate",
     response_model=ContractRead,
     summary="Activate a draft contract",
     description="Validates the whole contract and reports every problem at once, each with its "
@@ -95,7 +95,7 @@ async def activate_contract(
 
 
 @router.get(
-    "/{contract_id}",
+    "/{contract_id:uuid}",
     response_model=ContractRead,
     summary="One contract, with the terms in force today or on a date",
     description="Without `as_of`: the version in force today in the contract's time zone (a "
@@ -151,7 +151,7 @@ async def list_contracts(
 
 
 @router.get(
-    "/{contract_id}/versions",
+    "/{contract_id:uuid}/versions",
     response_model=list[VersionSummary],
     summary="The contract's versions",
     description="Every version, oldest first: activated ones (the history), a draft "
@@ -166,7 +166,7 @@ async def list_versions(
 
 
 @router.get(
-    "/{contract_id}/versions/{version}",
+    "/{contract_id:uuid}/versions/{version}",
     response_model=VersionRead,
     summary="One version with its terms",
     description="Any version, whatever its state: earlier versions stay readable as they were.",
@@ -180,7 +180,7 @@ async def get_version(
 
 
 @router.post(
-    "/{contract_id}/amendments",
+    "/{contract_id:uuid}/amendments",
     status_code=201,
     response_model=VersionRead,
     tags=["amendments"],
@@ -216,7 +216,7 @@ async def create_amendment(
 
 
 @router.put(
-    "/{contract_id}/amendments/{version}",
+    "/{contract_id:uuid}/amendments/{version}",
     response_model=VersionRead,
     tags=["amendments"],
     summary="Replace a draft amendment",
@@ -236,7 +236,7 @@ async def update_amendment(
 
 
 @router.post(
-    "/{contract_id}/amendments/{version}/activate",
+    "/{contract_id:uuid}/amendments/{version}/activate",
     response_model=VersionRead,
     tags=["amendments"],
     summary="Activate a draft amendment",
@@ -265,7 +265,7 @@ async def activate_amendment(
 
 
 @router.delete(
-    "/{contract_id}/amendments/{version}",
+    "/{contract_id:uuid}/amendments/{version}",
     response_model=VersionRead,
     tags=["amendments"],
     summary="Discard a draft amendment",
@@ -281,7 +281,7 @@ async def discard_amendment(
 
 
 @router.post(
-    "/{contract_id}/terminate",
+    "/{contract_id:uuid}/terminate",
     response_model=ContractRead,
     summary="Terminate an active contract, now or on a later date",
     description="With `effective_on` today or earlier (or omitted) the contract is terminated "

@@ -12,7 +12,7 @@ from contract_registry.handover.markdown import render_markdown
 from contract_registry.handover.schemas import HandoverBrief
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
 
-router = APIRouter(prefix="/contracts/{contract_id}", tags=["handover"])
+router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["handover"])
 
 
 @router.get(

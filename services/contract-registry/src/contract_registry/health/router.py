@@ -9,7 +9,7 @@ from contract_registry.health import service
 from contract_registry.health.schemas import PeriodHealthRead
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
 
-router = APIRouter(prefix="/contracts/{contract_id}", tags=["health"])
+router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["health"])
 
 PeriodLabel = Annotated[
     str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", examples=["2026-03"])

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/contracts", tags=["transfer"])
 
 
 @router.get(
-    "/{contract_id}/export",
+    "/{contract_id:uuid}/export",
     response_model=ContractExport,
     summary="The whole contract as one JSON document",
     description="Its state (status, termination) and every version (activated, draft, "

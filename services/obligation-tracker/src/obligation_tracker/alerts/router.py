@@ -43,7 +43,7 @@ async def list_alerts(
     )
 
 
-@router.get("/{alert_id}", response_model=AlertRead, summary="One alert")
+@router.get("/{alert_id:uuid}", response_model=AlertRead, summary="One alert")
 async def get_alert(
     alert_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> AlertRead:
@@ -79,7 +79,7 @@ async def create_rule(
     return await rule_service.create(session=session, principal=principal, clock=clock, body=body)
 
 
-@rules_router.get("/{rule_id}", response_model=AlertRuleRead, summary="One alert rule")
+@rules_router.get("/{rule_id:uuid}", response_model=AlertRuleRead, summary="One alert rule")
 async def get_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> AlertRuleRead:
@@ -87,7 +87,7 @@ async def get_rule(
 
 
 @rules_router.patch(
-    "/{rule_id}",
+    "/{rule_id:uuid}",
     response_model=AlertRuleRead,
     summary="Change a rule (tenants may not change global rules: 403)",
 )
@@ -103,7 +103,7 @@ async def update_rule(
     )
 
 
-@rules_router.delete("/{rule_id}", status_code=204, summary="Delete a rule")
+@rules_router.delete("/{rule_id:uuid}", status_code=204, summary="Delete a rule")
 async def delete_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:

@@ -121,7 +121,9 @@ async def overdue(
     )
 
 
-@router.get("/obligations/{obligation_id}", response_model=ObligationRead, summary="One obligation")
+@router.get(
+    "/obligations/{obligation_id:uuid}", response_model=ObligationRead, summary="One obligation"
+)
 async def get_obligation(
     obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> ObligationRead:
@@ -129,7 +131,7 @@ async def get_obligation(
 
 
 @router.patch(
-    "/obligations/{obligation_id}",
+    "/obligations/{obligation_id:uuid}",
     response_model=ObligationRead,
     summary="Assign an obligation to a person (or unassign it)",
 )
@@ -146,7 +148,7 @@ async def assign(
 
 
 @router.post(
-    "/obligations/{obligation_id}/fulfil",
+    "/obligations/{obligation_id:uuid}/fulfil",
     response_model=ObligationRead,
     summary="Fulfil an obligation, with its evidence",
     description="Evidence is a note, a link and/or the SHA-256 of an uploaded document; "
@@ -177,7 +179,7 @@ async def fulfil(
 
 
 @router.post(
-    "/obligations/{obligation_id}/waive",
+    "/obligations/{obligation_id:uuid}/waive",
     response_model=ObligationRead,
     summary="Waive an obligation, with the reason and who waived it",
     description="409 when it is already fulfilled or waived. Publishes `obligation.waived`.",
@@ -205,7 +207,7 @@ async def waive(
 
 
 @router.get(
-    "/obligations/{obligation_id}/history",
+    "/obligations/{obligation_id:uuid}/history",
     response_model=list[HistoryRead],
     summary="Every transition of an obligation, oldest first",
 )
@@ -216,7 +218,7 @@ async def obligation_history(
 
 
 @router.get(
-    "/contracts/{contract_id}/obligations",
+    "/contracts/{contract_id:uuid}/obligations",
     response_model=list[ObligationRead],
     summary="A contract's obligations",
 )

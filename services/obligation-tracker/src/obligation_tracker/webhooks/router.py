@@ -45,7 +45,7 @@ async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> lis
     return await service.list_webhooks(session=session, principal=principal)
 
 
-@router.get("/{webhook_id}", response_model=WebhookRead, summary="One webhook subscription")
+@router.get("/{webhook_id:uuid}", response_model=WebhookRead, summary="One webhook subscription")
 async def get_webhook(
     webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> WebhookRead:
@@ -53,7 +53,7 @@ async def get_webhook(
 
 
 @router.patch(
-    "/{webhook_id}",
+    "/{webhook_id:uuid}",
     response_model=WebhookRead,
     summary="Change a subscription; re-enable one disabled after failures",
 )
@@ -66,7 +66,7 @@ async def update_webhook(
 
 
 @router.delete(
-    "/{webhook_id}",
+    "/{webhook_id:uuid}",
     status_code=204,
     summary="Delete a subscription and its delivery log",
 )
@@ -78,7 +78,7 @@ async def delete_webhook(
 
 
 @router.post(
-    "/{webhook_id}/rotate-secret",
+    "/{webhook_id:uuid}/rotate-secret",
     response_model=WebhookCreated,
     summary="Replace the signing secret (the new one is returned once)",
 )
@@ -89,7 +89,7 @@ async def rotate_secret(
 
 
 @router.get(
-    "/{webhook_id}/deliveries",
+    "/{webhook_id:uuid}/deliveries",
     response_model=list[DeliveryRead],
     summary="The delivery log: each delivery with every attempt",
     description="Newest first. Each attempt records its number, the receiver's status code "
@@ -108,7 +108,7 @@ async def list_deliveries(
 
 
 @router.post(
-    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    "/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
     response_model=DeliveryRead,
     summary="Try a delivery again now, with a fresh attempt budget",
 )

@@ -16,7 +16,7 @@ from sla_monitor.attainment.schemas import (
     ScorecardRead,
 )
 
-router = APIRouter(prefix="/contracts/{contract_id}", tags=["attainment"])
+router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["attainment"])
 
 PeriodLabel = Annotated[
     str,
