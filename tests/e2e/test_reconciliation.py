@@ -6,6 +6,8 @@ invoice bills ARC 16 × 140 = 2,240.00 and no credit: consumption_error +280.00,
 unapplied_credit +4,414.08; expected 87,545.92 vs invoiced 92,240.00.
 """
 
+from typing import Any
+
 import httpx
 
 from crm_testing import examples
@@ -62,7 +64,7 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
         assert credit.data["credit_amount"] == "4414.08"
 
         # The contract's health after the failed period: the SLA and its credit count.
-        async def march_health(**expect: object) -> dict[str, object] | None:
+        async def march_health(**expect: object) -> dict[str, Any] | None:
             rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()
             march = next((r for r in rows if r["period_label"] == examples.PERIOD), None)
             if march and all(march.get(k) == v for k, v in expect.items()):
