@@ -25,7 +25,7 @@ status:
 
 lint:
 	uv run ruff check . && uv run ruff format --check .
-	uv run mypy libs services/*/src tests
+	uv run mypy --no-incremental libs services/*/src tests
 	for d in services/*/tests/*/; do uv run mypy $$d || exit 1; done
 
 format:
