@@ -56,7 +56,7 @@ class ServiceProcess:
             f"{prefix}DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             NAMESPACE_ENV: os.environ.get(NAMESPACE_ENV, ""),
-            "CRM_ADMIN_API_KEY": os.environ.get("CRM_ADMIN_API_KEY", ADMIN_KEY),
+            "CRM_ADMIN_API_KEY": ADMIN_KEY,  # the key the test clients send
             f"{prefix}RELAY_IDLE_INTERVAL_SECONDS": "0.1",
             f"{prefix}CONSUMER_BACKOFF_INITIAL_SECONDS": "0.05",
             **{k.replace("{PREFIX}", prefix): v for k, v in self.extra_env.items()},
