@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from crm_testing.auth import ADMIN_KEY
@@ -34,6 +35,15 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(
     service: str, stack: Stack, tmp_path: Path
 ) -> None:
     base = stack.url(service)
+    # Guard against a vacuous pass: with a key the service does not accept, every request
+    # would be a documented 401.
+    probe = (
+        "/contracts"
+        if service == "contract-registry"
+        else "/contracts/00000000-0000-0000-0000-000000000000/terms"
+    )
+    answer = httpx.get(base + probe, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
+    assert answer.status_code in (200, 404), answer.text
     report = tmp_path / f"{service}.txt"
     command = [
         sys.executable,
