@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from obligation_tracker.obligations.calendar import (
+from crm_platform.contract_calendar import (
     add_business_days,
     business_days_late,
     due_after_occurrence,

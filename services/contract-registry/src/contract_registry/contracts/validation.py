@@ -18,7 +18,7 @@ from itertools import pairwise
 from zoneinfo import available_timezones
 
 from contract_registry.contracts.currencies import ISO_4217
-from contract_registry.recurrence import InvalidRecurrence, first_occurrence, parse_rrule
+from contract_registry.recurrence import first_occurrence
 from crm_events.schemas.contracts import (
     ContractDocument,
     Direction,
@@ -26,6 +26,7 @@ from crm_events.schemas.contracts import (
     SlaDefinition,
     Statistic,
 )
+from crm_platform.contract_calendar import InvalidRecurrence, parse_rrule
 
 HUNDRED = Decimal(100)
 PERCENT_METRICS = {

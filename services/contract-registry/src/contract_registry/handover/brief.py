@@ -24,7 +24,7 @@ from contract_registry.handover.schemas import (
     SlaBrief,
     VersionLine,
 )
-from contract_registry.recurrence import InvalidRecurrence, next_due_dates
+from contract_registry.recurrence import next_due_dates
 from crm_events.schemas.contracts import (
     ContractDocument,
     DeadbandMode,
@@ -35,6 +35,7 @@ from crm_events.schemas.contracts import (
     Statistic,
 )
 from crm_events.types import round_money
+from crm_platform.contract_calendar import InvalidRecurrence
 
 HUNDRED = Decimal(100)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

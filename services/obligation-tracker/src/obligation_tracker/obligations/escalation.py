@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from obligation_tracker.obligations.calendar import business_days_late
+from crm_platform.contract_calendar import business_days_late
 
 
 @dataclass(frozen=True)

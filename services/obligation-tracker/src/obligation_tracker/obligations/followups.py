@@ -14,11 +14,11 @@ from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
 from crm_events.schemas.contracts import ContractTerms
 from crm_events.schemas.sla import Outcome, SlaPeriodClosed
 from crm_platform.clock import Clock
+from crm_platform.contract_calendar import add_business_days
 from crm_platform.contract_terms import latest_terms
 from crm_platform.emitter import Emit
 from obligation_tracker.alerts.rules import merge_details
 from obligation_tracker.models import OPEN_STATUSES, Obligation
-from obligation_tracker.obligations.calendar import add_business_days
 from obligation_tracker.obligations.lifecycle import NewObligation, open_obligation
 from obligation_tracker.settings import Settings
 

@@ -11,27 +11,29 @@ version's, so an amendment that takes effect in June leaves May's instances as t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-
-from dateutil.rrule import rrulestr
+from datetime import date, timedelta
+from itertools import islice
 
 from crm_events.schemas.contracts import ContractTerms
-from obligation_tracker.obligations.calendar import due_after_occurrence
+from crm_platform.contract_calendar import (
+    InvalidRecurrence,
+    due_after_occurrence,
+    parse_rrule,
+)
+from crm_platform.contract_calendar import occurrences as occurrences_from
+from crm_platform.contract_calendar import previous_occurrence as shared_previous_occurrence
 
 CONTRACTUAL = "contractual"
 GOVERNANCE_REVIEW = "governance_review"
 GOVERNANCE_CODE = "GOVERNANCE-REVIEW"
 
-# Finer than daily would put thousands of rows in a year's horizon; no contract means it.
-_ALLOWED_FREQS = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 MAX_OCCURRENCES = 400  # per definition and planning window: a year of daily obligations
 
 
-class RecurrenceError(ValueError):
-    pass
+# The one contract calendar (crm_platform.contract_calendar) refuses unreadable rules.
+RecurrenceError = InvalidRecurrence
 
 
 @dataclass(frozen=True)
@@ -72,26 +74,14 @@ class PlanProblem:
 
 def occurrences(rule: str, *, dtstart: date, first: date, last: date) -> list[date]:
     """Occurrence dates of `rule` anchored at `dtstart`, within [first, last]."""
-    text = rule.strip()
-    freq = re.search(r"FREQ=([A-Z]+)", text.upper())
-    if freq is None:
-        raise RecurrenceError(f"RRULE {rule!r} has no FREQ")
-    if freq.group(1) not in _ALLOWED_FREQS:
-        raise RecurrenceError(f"RRULE frequency {freq.group(1)} is finer than daily")
-    try:
-        parsed = rrulestr(text, dtstart=datetime.combine(dtstart, time()), ignoretz=True)
-    except (ValueError, TypeError) as exc:
-        raise RecurrenceError(f"RRULE {rule!r} is invalid: {exc}") from exc
     if last < first:
+        parse_rrule(rule, dtstart)  # still refuse a rule that does not read
         return []
-    found: list[date] = []
-    for moment in parsed.xafter(datetime.combine(first, time()), inc=True):
-        day = moment.date()
-        if day > last:
-            break
-        found.append(day)
-        if len(found) > MAX_OCCURRENCES:
-            raise RecurrenceError(f"RRULE {rule!r} gives more than {MAX_OCCURRENCES} occurrences")
+    found = list(
+        islice(occurrences_from(rule, dtstart, on_or_after=first, until=last), MAX_OCCURRENCES + 1)
+    )
+    if len(found) > MAX_OCCURRENCES:
+        raise RecurrenceError(f"RRULE {rule!r} gives more than {MAX_OCCURRENCES} occurrences")
     return found
 
 
@@ -199,7 +189,4 @@ def plan_instances(
 
 def previous_occurrence(rule: str, *, dtstart: date, before: date) -> date | None:
     """The occurrence of `rule` just before `before` (the last review, for a snapshot)."""
-    text = rule.strip()
-    parsed = rrulestr(text, dtstart=datetime.combine(dtstart, time()), ignoretz=True)
-    moment = parsed.before(datetime.combine(before, time()), inc=False)
-    return moment.date() if moment is not None else None
+    return shared_previous_occurrence(rule, dtstart, before=before)
