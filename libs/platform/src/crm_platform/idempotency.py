@@ -64,6 +64,56 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+STREAMING = "streaming"  # the fingerprint of a claim whose body is still being read
+
+
+async def claim(session: Any, scope: str, key: str, fingerprint: str) -> Any | None:
+    """Take `key` for this request; None when it is ours, else the stored row (another
+    request with this key committed first, or is being answered and we waited for it)."""
+    table = idempotency_table
+    inserted = await session.scalar(
+        pg_insert(table)
+        .values(scope=scope, key=key, fingerprint=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(table.c.key)
+    )
+    if inserted is not None:
+        return None
+    return (
+        await session.execute(
+            sa.select(table.c.fingerprint, table.c.status_code, table.c.response).where(
+                table.c.scope == scope, table.c.key == key
+            )
+        )
+    ).one()
+
+
+def replay(row: Any, fingerprint: str) -> JSONResponse:
+    """The first response to a retry; 422 when the key came with another request."""
+    if row.fingerprint != fingerprint:
+        raise Unprocessable(
+            "Idempotency-Key was already used with a different request; "
+            "use a new key for a new request",
+            details=[{"loc": "header.Idempotency-Key", "message": "reused"}],
+            code="idempotency_key_reused",
+        )
+    return JSONResponse(
+        row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+async def remember(
+    session: Any, scope: str, key: str, fingerprint: str, status_code: int, body: Any
+) -> None:
+    """Store the response of a claimed key (in the request's transaction)."""
+    table = idempotency_table
+    await session.execute(
+        sa.update(table)
+        .where(table.c.scope == scope, table.c.key == key)
+        .values(fingerprint=fingerprint, status_code=status_code, response=body)
+    )
+
+
 class Idempotency:
     def __init__(self, session: Any, scope: str, key: str | None, fingerprint: str) -> None:
         self._session = session
@@ -76,37 +126,11 @@ class Idempotency:
     ) -> JSONResponse:
         if self._key is None:
             return JSONResponse(jsonable_encoder(await work()), status_code=status_code)
-        table = idempotency_table
-        inserted = await self._session.scalar(
-            pg_insert(table)
-            .values(scope=self._scope, key=self._key, fingerprint=self._fingerprint)
-            .on_conflict_do_nothing()
-            .returning(table.c.key)
-        )
-        if inserted is None:
-            row = (
-                await self._session.execute(
-                    sa.select(table.c.fingerprint, table.c.status_code, table.c.response).where(
-                        table.c.scope == self._scope, table.c.key == self._key
-                    )
-                )
-            ).one()
-            if row.fingerprint != self._fingerprint:
-                raise Unprocessable(
-                    "Idempotency-Key was already used with a different request; "
-                    "use a new key for a new request",
-                    details=[{"loc": "header.Idempotency-Key", "message": "reused"}],
-                    code="idempotency_key_reused",
-                )
-            return JSONResponse(
-                row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
-            )
+        earlier = await claim(self._session, self._scope, self._key, self._fingerprint)
+        if earlier is not None:
+            return replay(earlier, self._fingerprint)
         body = jsonable_encoder(await work())
-        await self._session.execute(
-            sa.update(table)
-            .where(table.c.scope == self._scope, table.c.key == self._key)
-            .values(status_code=status_code, response=body)
-        )
+        await remember(self._session, self._scope, self._key, self._fingerprint, status_code, body)
         return JSONResponse(body, status_code=status_code)
 
 

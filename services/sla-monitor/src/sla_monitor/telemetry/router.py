@@ -4,11 +4,9 @@ import hashlib
 from typing import Annotated, Any
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import (
@@ -19,7 +17,7 @@ from crm_platform.deps import (
     SettingsDep,
 )
 from crm_platform.errors import Unprocessable
-from crm_platform.idempotency import IdempotencyKeyHeader, idempotency_table
+from crm_platform.idempotency import STREAMING, IdempotencyKeyHeader, claim, remember, replay
 from sla_monitor.telemetry import service
 from sla_monitor.telemetry.schemas import TelemetryAccepted
 from sla_monitor.telemetry.validation import (
@@ -159,34 +157,13 @@ async def post_ndjson(
     max_lines = getattr(settings, "telemetry_max_ndjson_lines", 100_000)
     digest = hashlib.sha256(f"POST {request.url.path}?{request.url.query}\n".encode())
     scope = principal.tenant_id or "*"
-    table = idempotency_table
     if key is not None:
-        fresh = await session.scalar(
-            pg_insert(table)
-            .values(scope=scope, key=key, fingerprint="streaming")
-            .on_conflict_do_nothing()
-            .returning(table.c.key)
-        )
-        if fresh is None:
+        earlier = await claim(session, scope, key, STREAMING)
+        if earlier is not None:
+            # The fingerprint of a stream is known once it is read: read it, then compare.
             async for chunk in request.stream():
                 digest.update(chunk)
-            row = (
-                await session.execute(
-                    sa.select(table.c.fingerprint, table.c.status_code, table.c.response).where(
-                        table.c.scope == scope, table.c.key == key
-                    )
-                )
-            ).one()
-            if row.fingerprint != digest.hexdigest():
-                raise Unprocessable(
-                    "Idempotency-Key was already used with a different request; "
-                    "use a new key for a new request",
-                    details=[{"loc": "header.Idempotency-Key", "message": "reused"}],
-                    code="idempotency_key_reused",
-                )
-            return JSONResponse(
-                row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
-            )
+            return replay(earlier, digest.hexdigest())
 
     result = service.IngestResult()
     errors: list[dict[str, Any]] = []
@@ -235,9 +212,5 @@ async def post_ndjson(
     )
     body = accepted(result).model_dump(mode="json")
     if key is not None:
-        await session.execute(
-            sa.update(table)
-            .where(table.c.scope == scope, table.c.key == key)
-            .values(fingerprint=digest.hexdigest(), status_code=202, response=body)
-        )
+        await remember(session, scope, key, digest.hexdigest(), 202, body)
     return JSONResponse(body, status_code=202)
