@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
-from crm_platform.errors import NotFound, Unprocessable
+from crm_platform.errors import Unprocessable
 from sla_monitor.attainment.inputs import ContractVersions
 from sla_monitor.attainment.monitoring import affected, restate_if_changed
 from sla_monitor.attainment.schemas import MaintenanceWindowCreate, MaintenanceWindowRead
-from sla_monitor.models import MaintenanceWindowRow, SlaDefinitionRow
+from sla_monitor.attainment.service import contract_slas
+from sla_monitor.models import MaintenanceWindowRow
 
 
 def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> MaintenanceWindowRead:
@@ -30,22 +31,6 @@ def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> Maint
         sla_codes=list(row.sla_codes),
         restated_periods=restated or [],
     )
-
-
-async def _contract_slas(
-    session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> list[SlaDefinitionRow]:
-    rows = (
-        await session.scalars(
-            sa.select(SlaDefinitionRow).where(
-                SlaDefinitionRow.contract_id == contract_id,
-                principal.tenant_filter(SlaDefinitionRow.tenant_id),
-            )
-        )
-    ).all()
-    if not rows:
-        raise NotFound(f"contract {contract_id} has no SLA known to this service")
-    return list(rows)
 
 
 async def approve(
@@ -68,7 +53,7 @@ async def approve(
             "end must be after start",
             details=[{"loc": "body.end", "message": "end must be after start"}],
         )
-    slas = await _contract_slas(session, principal, contract_id)
+    slas = await contract_slas(session, principal, contract_id)
     known = {r.sla_code for r in slas}
     unknown = [c for c in body.sla_codes if c not in known]
     if unknown:
@@ -122,7 +107,7 @@ async def approve(
 async def list_windows(
     *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
 ) -> list[MaintenanceWindowRead]:
-    slas = await _contract_slas(session, principal, contract_id)
+    slas = await contract_slas(session, principal, contract_id)
     rows = (
         await session.scalars(
             sa.select(MaintenanceWindowRow)

@@ -270,16 +270,7 @@ async def scorecard(
     contract_id: uuid.UUID,
     period_label: str,
 ) -> ScorecardRead:
-    rows = (
-        await session.scalars(
-            sa.select(SlaDefinitionRow).where(
-                SlaDefinitionRow.contract_id == contract_id,
-                principal.tenant_filter(SlaDefinitionRow.tenant_id),
-            )
-        )
-    ).all()
-    if not rows:
-        raise NotFound(f"contract {contract_id} has no SLA known to this service")
+    rows = await contract_slas(session, principal, contract_id)
     period = parse_period(period_label, rows[0].timezone)
     versions = ContractVersions(session)
     await versions.load([contract_id])
@@ -419,3 +410,20 @@ async def close(
     if c is None:
         raise Conflict(f"period {period.label} of SLA {sla_code!r} is already closed")
     return read_live(c).model_copy(update={"status": "closed", "closed_at": now})
+
+
+async def contract_slas(
+    session: AsyncSession, principal: Principal, contract_id: uuid.UUID
+) -> list[SlaDefinitionRow]:
+    """The SLAs of a contract this caller may see; 404 when there are none."""
+    rows = (
+        await session.scalars(
+            sa.select(SlaDefinitionRow).where(
+                SlaDefinitionRow.contract_id == contract_id,
+                principal.tenant_filter(SlaDefinitionRow.tenant_id),
+            )
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"contract {contract_id} has no SLA known to this service")
+    return list(rows)
