@@ -38,7 +38,7 @@ async def read_dead_letters(bootstrap_servers: str, dlq: str) -> list[DeadLetter
     try:
         partitions = consumer.partitions_for_topic(dlq) or set()
         if not partitions:
-            await consumer.topics()  # fetches fresh cluster metadata
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(dlq) or set()
         tps = [TopicPartition(dlq, p) for p in sorted(partitions)]
         if not tps:

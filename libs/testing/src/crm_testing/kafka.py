@@ -37,7 +37,7 @@ class EventCollector:
         for topic in self._topics:
             partitions = self._consumer.partitions_for_topic(topic)
             if not partitions:
-                await self._consumer.topics()  # fetches fresh cluster metadata
+                await self._consumer._client.force_metadata_update()
                 partitions = self._consumer.partitions_for_topic(topic) or set()
             tps += [TopicPartition(topic, p) for p in partitions]
         self._consumer.assign(tps)
