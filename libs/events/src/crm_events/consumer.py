@@ -151,6 +151,7 @@ class ConsumerRunner:
         max_records: int = 200,
         client_id: str | None = None,
         clock: Any = None,
+        offset_reset: str = "earliest",
     ) -> None:
         unknown = [t for t in handlers if t not in REGISTRY]
         if unknown:
@@ -168,6 +169,9 @@ class ConsumerRunner:
         self._max_records = max_records
         self._client_id = client_id or group_id
         self._clock = clock
+        # Where a new group starts: "earliest" in production (nothing is missed); tests
+        # that give every app its own group start at "latest" (see _pin_start_positions).
+        self._offset_reset = offset_reset
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -183,7 +187,7 @@ class ConsumerRunner:
             group_id=self.group_id,
             client_id=self._client_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=self._offset_reset,
             isolation_level="read_committed",
             # A crashed instance holds its partitions until this expires: keep it short.
             session_timeout_ms=10_000,
@@ -193,7 +197,21 @@ class ConsumerRunner:
         )
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._consumer.start()
+        if self._offset_reset == "latest":
+            await self._pin_start_positions()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+
+    async def _pin_start_positions(self, timeout: float = 60.0) -> None:
+        """A new group starting at the latest offsets: wait for its partitions and resolve
+        where it starts now, so an event published once start() returns is never skipped."""
+        assert self._consumer is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._consumer.assignment():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{self.group_id}: no partitions assigned in {timeout}s")
+            await asyncio.sleep(0.05)
+        for tp in self._consumer.assignment():
+            await self._consumer.position(tp)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -126,7 +126,11 @@ def create_service_app(
                     topics=[Topic.ACCESS.value], handlers=ACCESS_HANDLERS, name="access"
                 )
                 for spec in [*definition.consumers, access]:
-                    group = settings.service_name + (f".{spec.name}" if spec.name else "")
+                    group = (
+                        settings.service_name
+                        + (f".{spec.name}" if spec.name else "")
+                        + settings.consumer_group_suffix
+                    )
                     runner = ConsumerRunner(
                         group_id=group,
                         topics=spec.topics,
@@ -139,6 +143,7 @@ def create_service_app(
                         backoff_initial=settings.consumer_backoff_initial_seconds,
                         backoff_max=settings.consumer_backoff_max_seconds,
                         clock=app.state.clock,
+                        offset_reset=settings.consumer_offset_reset,
                     )
                     await runner.start()
                     app.state.consumers.append(runner)

@@ -56,6 +56,15 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
+    consumer_group_suffix: str = Field(
+        default="",
+        description="Appended to the consumer group ids (tests give every app its own).",
+    )
+    consumer_offset_reset: str = Field(
+        default="earliest",
+        pattern="^(earliest|latest)$",
+        description="Where a consumer group without committed offsets starts.",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)

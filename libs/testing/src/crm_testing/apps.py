@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,10 @@ def settings_for(
     settings_cls: Callable[..., Any], *, database_url: str, bootstrap: str, **overrides: Any
 ) -> Any:
     overrides.setdefault("admin_api_key", ADMIN_KEY)
+    # Every app its own consumer groups, starting at the end of the topics: it sees the
+    # events its test publishes, never the backlog earlier tests (of any service) left.
+    overrides.setdefault("consumer_group_suffix", f".{uuid.uuid4().hex[:8]}")
+    overrides.setdefault("consumer_offset_reset", "latest")
     return settings_cls(
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,
