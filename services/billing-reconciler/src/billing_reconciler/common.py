@@ -11,11 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.credits.domain import shift_period
 from crm_events.schemas.contracts import ContractTerms
+from crm_platform import periods
 from crm_platform.errors import Unprocessable
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = periods.MONTH_PATTERN
 
 __all__ = [
     "PERIOD_PATTERN",
@@ -28,30 +28,20 @@ __all__ = [
     "shift_period",
 ]
 
+# Billing periods are months; the arithmetic is crm_platform.periods'.
+period_label_of = periods.label_of
+periods_between = periods.between
+shift_period = periods.shift
+
 
 def period_start(label: str) -> date:
+    """The first day of a month label; 422 naming the path parameter otherwise."""
     try:
-        year, month = (int(p) for p in label.split("-"))
-        return date(year, month, 1)
-    except ValueError:
+        return periods.first_day(periods.parse(label, periods.PeriodKind.MONTH).label)
+    except periods.InvalidPeriod as exc:
         raise Unprocessable(
-            f"period {label!r} is not YYYY-MM",
-            details=[{"loc": "path.period", "message": "expected YYYY-MM"}],
+            str(exc), details=[{"loc": "path.period", "message": "expected YYYY-MM"}]
         ) from None
-
-
-def period_label_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def periods_between(first: str, last: str) -> list[str]:
-    """Month labels from first to last, both included (empty when first > last)."""
-    out: list[str] = []
-    label = first
-    while label <= last:
-        out.append(label)
-        label = shift_period(label, 1)
-    return out
 
 
 def in_term(terms: ContractTerms, label: str) -> bool:

@@ -37,8 +37,11 @@ class Direction(StrEnum):
 
 
 class MeasurementPeriod(StrEnum):
+    """A calendar period in the contract's time zone (labels `2026-03`, `2026-Q1`, `2026`)."""
+
     MONTH = "month"
     QUARTER = "quarter"
+    YEAR = "year"
 
 
 class VolumeBand(_Model):

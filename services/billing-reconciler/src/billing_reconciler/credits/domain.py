@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crm_events.types import round_money
+from crm_platform.periods import shift as shift_period
 
 HUNDRED = Decimal(100)
 
@@ -48,16 +49,6 @@ def service_credit(
             f"credited this period = {amount}"
         )
     return CreditAmount(amount=amount, uncapped=uncapped, capped=amount < uncapped, formula=formula)
-
-
-# Periods -------------------------------------------------------------------------------
-
-
-def shift_period(label: str, months: int) -> str:
-    """'2026-03' shifted by a number of months."""
-    year, month = (int(p) for p in label.split("-"))
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 # Repeated defaults ---------------------------------------------------------------------
