@@ -148,13 +148,21 @@ _SPECS = [
         "billing.credit_calculated",
         Topic.BILLING,
         billing.CreditCalculated,
-        "A service credit was computed, or revised (see revision and delta_amount).",
+        "A service credit was computed, or revised: book delta_amount (the whole amount "
+        "on revision 1).",
     ),
     _spec(
         "billing.credit_earned_back",
         Topic.BILLING,
         billing.CreditEarnedBack,
-        "A credit was returned: the SLA met its expected level for the earn-back periods.",
+        "A credit was returned: the SLA met its expected level for the earn-back periods "
+        "(revision > 1: the returned amount changed; book delta_amount).",
+    ),
+    _spec(
+        "billing.credit_earn_back_reversed",
+        Topic.BILLING,
+        billing.CreditEarnBackReversed,
+        "An earn-back published before no longer holds: book delta_amount (negative).",
     ),
     _spec(
         "billing.volume_band_exceeded",

@@ -63,6 +63,11 @@ class ServiceCredit(Base):
     at_risk_amount: Mapped[Decimal] = mapped_column(MONEY)
     allocation_pct: Mapped[Decimal] = mapped_column(MONEY)
     credit_amount: Mapped[Decimal] = mapped_column(MONEY)
+    # The SLA period credited (2026-Q1 for a quarterly SLA); None for a withdrawn credit.
+    measurement_period: Mapped[str | None]
+    uncapped_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    cap_reduction: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    outcome: Mapped[str | None]
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONB)
     source_event_id: Mapped[str]
     calculated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
@@ -148,8 +153,10 @@ class ServiceCreditRevision(Base):
     credit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("service_credits.id"))
     revision: Mapped[int]
     credit_amount: Mapped[Decimal] = mapped_column(MONEY)
-    previous_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    previous_amount: Mapped[Decimal] = mapped_column(MONEY)  # 0 on the first revision
     delta_amount: Mapped[Decimal] = mapped_column(MONEY)
+    uncapped_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    cap_reduction: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
     monthly_charges: Mapped[Decimal] = mapped_column(MONEY)
     at_risk_amount: Mapped[Decimal] = mapped_column(MONEY)
     outcome: Mapped[str]
@@ -178,7 +185,8 @@ class EarnBackTransition(Base):
 
 
 class EarnBackGranted(Base):
-    """billing.credit_earned_back was published for this credit (once)."""
+    """The earn-back of a credit as published: what `billing.credit_earned_back` (and
+    `billing.credit_earn_back_reversed`) told the ERP so far. `amount` is 0 once reversed."""
 
     __tablename__ = "earn_backs_granted"
 
@@ -189,6 +197,8 @@ class EarnBackGranted(Base):
     period_label: Mapped[str]
     amount: Mapped[Decimal] = mapped_column(MONEY)
     granted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revision: Mapped[int] = mapped_column(server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class PeriodCharges(Base):

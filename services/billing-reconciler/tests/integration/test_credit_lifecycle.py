@@ -113,7 +113,9 @@ async def test_third_below_expected_in_twelve_periods_is_credited_as_a_failure(
     assert stored["reason"] == "repeated_default"
 
 
-async def test_credits_of_a_period_are_capped_at_the_at_risk_amount(billing: Billing) -> None:
+async def test_credits_beyond_the_at_risk_amount_share_it_pro_rata_whatever_closes_first(
+    billing: Billing,
+) -> None:
     sla = examples.contract_document()["sla_definitions"][0]
     slas = [
         {**sla, "allocation_pct": "70"},
@@ -122,13 +124,43 @@ async def test_credits_of_a_period_are_capped_at_the_at_risk_amount(billing: Bil
     await billing.activate(terms_with(billing.contract_id, sla_definitions=slas))
     await billing.consume(examples.consumption_items(billing.contract_id))
     await billing.close("2026-03", "failed")
-    await billing.wait("billing.credit_calculated")
+    [first] = await billing.wait("billing.credit_calculated")
+    # Alone, AVAIL-CORE is owed ARA 11,035.20 × 70% = 7,724.64: within the ceiling.
+    assert (first.data["credit_amount"], first.data["previous_amount"]) == ("7724.64", "0.00")
+    assert first.data["delta_amount"] == "7724.64" and first.data["cap_reduction"] == "0.00"
     await billing.close("2026-03", "failed", sla_code="AVAIL-EDGE")
-    events = await billing.wait("billing.credit_calculated", count=2)
-    amounts = {e.data["sla_code"]: e.data["credit_amount"] for e in events}
-    # ARA 11,035.20: 70% = 7,724.64 first; 50% = 5,517.60 capped at what is left, 3,310.56.
-    assert amounts == {"AVAIL-CORE": "7724.64", "AVAIL-EDGE": "3310.56"}
-    edge = next(e for e in events if e.data["sla_code"] == "AVAIL-EDGE")
-    assert "capped at the at-risk amount" in edge.data["explanation"]["formula"]
+    events = await billing.wait("billing.credit_calculated", count=3)
+    # Both: 7,724.64 + 5,517.60 = 13,242.24 > 11,035.20, shared pro rata:
+    # 7,724.64 × 11,035.20 / 13,242.24 = 6,437.20 and 5,517.60 × … = 4,598.00.
+    core, edge = events[1].data, events[2].data
+    assert (core["sla_code"], core["credit_amount"], core["revision"]) == (
+        "AVAIL-CORE",
+        "6437.20",
+        2,
+    )
+    assert (core["previous_amount"], core["delta_amount"], core["cap_reduction"]) == (
+        "7724.64",
+        "-1287.44",
+        "1287.44",
+    )
+    assert (edge["sla_code"], edge["credit_amount"], edge["uncapped_amount"]) == (
+        "AVAIL-EDGE",
+        "4598.00",
+        "5517.60",
+    )
+    assert (edge["previous_amount"], edge["delta_amount"], edge["cap_reduction"]) == (
+        "0.00",
+        "4598.00",
+        "919.60",
+    )
+    assert (
+        "shared pro rata: 5517.60 × 11035.20 / 13242.24 = 4598.00"
+        in (edge["explanation"]["formula"])
+    )
     march = (await billing.client.get(f"/contracts/{billing.subject}/charges/2026-03")).json()
     assert march["credits_total"] == "-11035.20"
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    assert {(c["sla_code"], c["credit_amount"], c["cap_reduction"]) for c in credits} == {
+        ("AVAIL-CORE", "6437.20", "1287.44"),
+        ("AVAIL-EDGE", "4598.00", "919.60"),
+    }

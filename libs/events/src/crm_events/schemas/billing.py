@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_events.types import Amount, Percent, Quantity
 
@@ -22,31 +24,78 @@ class Explanation(BaseModel):
     source_ids: list[str] = Field(default_factory=list, description="Ids of the records used.")
 
 
-class CreditCalculated(BaseModel):
+def _booked_delta(data: Any, amount_field: str) -> Any:
+    """Events published before every amount carried its delta had `previous_amount` and
+    `delta_amount` null on the first calculation: read them as 0 and the amount."""
+    if isinstance(data, dict):
+        if data.get("previous_amount") is None:
+            data = {**data, "previous_amount": "0"}
+        if data.get("delta_amount") is None and data.get(amount_field) is not None:
+            previous = Decimal(str(data["previous_amount"]))
+            data = {**data, "delta_amount": str(Decimal(str(data[amount_field])) - previous)}
+    return data
+
+
+class CreditFields(BaseModel):
+    """A service credit as an ERP books it. `billing.credit_calculated` and the credits API
+    (GET /contracts/{id}/credits) carry these same fields with the same names and types."""
+
     model_config = ConfigDict(extra="ignore")
 
     credit_id: uuid.UUID
     contract_id: uuid.UUID
+    contract_version: int | None = Field(
+        default=None, description="The contract version the credit was computed under."
+    )
     sla_code: str
-    period_label: str
+    period_label: str = Field(description="The billing month that carries the credit.")
+    measurement_period: str | None = Field(
+        default=None,
+        description="The SLA period whose outcome is credited (2026-03, 2026-Q1 or 2026); "
+        "the billing month for a monthly SLA. Null for a withdrawn credit.",
+    )
     currency: str
     monthly_charges: Amount
     at_risk_pct: Percent
     at_risk_amount: Amount
     allocation_pct: Percent
-    credit_amount: Amount
-    outcome: str
+    uncapped_amount: Amount | None = Field(
+        default=None, description="ARA × allocation % before the period's ceiling."
+    )
+    cap_reduction: Amount = Field(
+        default=Decimal("0"), description="How much the period's ceiling took (uncapped − credit)."
+    )
+    credit_amount: Amount = Field(description="The credit now (latest revision).")
+    revision: int = Field(
+        default=1, ge=1, description="1 for the first calculation; more after each change."
+    )
+    previous_amount: Amount = Field(
+        default=Decimal("0"), description="The credit before this revision (0.00 on the first)."
+    )
+    delta_amount: Amount = Field(
+        default=Decimal("0"),  # filled from the amounts when absent (see the validator)
+        description="credit_amount − previous_amount: what to book now (the whole amount on "
+        "the first revision).",
+    )
+    outcome: str = Field(
+        description="The SLA period's outcome (failed, below_expected, met, no_data), or "
+        "withdrawn when the SLA or its outcome left the period."
+    )
+    reason: str = Field(
+        default="failed",
+        description="Why a credit is due: failed, repeated_default, or none (no credit due).",
+    )
     explanation: Explanation
     calculated_at: datetime
-    revision: int = Field(
-        default=1, ge=1, description="1 for the first calculation; more after a restatement."
-    )
-    previous_amount: Amount | None = Field(
-        default=None, description="The credit before this revision (none on the first)."
-    )
-    delta_amount: Amount | None = Field(
-        default=None, description="credit_amount − previous_amount: what changes now."
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_revision_books_the_amount(cls, data: Any) -> Any:
+        return _booked_delta(data, "credit_amount")
+
+
+class CreditCalculated(CreditFields):
+    """A service credit was computed or revised: book `delta_amount`."""
 
 
 class ChargeLine(BaseModel):
@@ -79,7 +128,38 @@ class ChargesComputed(BaseModel):
 
 
 class CreditEarnedBack(BaseModel):
-    """An SLA met its expected level for the earn-back periods: its credit is returned."""
+    """An SLA met its expected level for the earn-back periods: its credit is returned
+    (revision > 1: the returned amount changed, book `delta_amount`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    credit_id: uuid.UUID
+    contract_id: uuid.UUID
+    sla_code: str
+    credited_period: str = Field(description="The billing month that carried the credit.")
+    earned_back_in_period: str = Field(description="The billing month that returns it.")
+    currency: str
+    amount: Amount = Field(description="The amount returned now.")
+    revision: int = Field(default=1, ge=1)
+    previous_amount: Amount = Field(
+        default=Decimal("0"), description="The amount returned before this revision."
+    )
+    delta_amount: Amount = Field(
+        default=Decimal("0"),  # filled from the amounts when absent (see the validator)
+        description="amount − previous_amount: what to book now.",
+    )
+    explanation: Explanation
+    earned_back_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_revision_books_the_amount(cls, data: Any) -> Any:
+        return _booked_delta(data, "amount")
+
+
+class CreditEarnBackReversed(BaseModel):
+    """An earn-back published before no longer holds (a restatement changed an outcome of
+    its window, or the credit itself): the returned amount is taken back."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -87,11 +167,14 @@ class CreditEarnedBack(BaseModel):
     contract_id: uuid.UUID
     sla_code: str
     credited_period: str
-    earned_back_in_period: str
+    earned_back_in_period: str = Field(description="The billing month that had returned it.")
     currency: str
-    amount: Amount
+    amount: Amount = Field(description="The amount returned now: 0.00.")
+    revision: int = Field(ge=1)
+    previous_amount: Amount = Field(description="The amount that had been returned.")
+    delta_amount: Amount = Field(description="−previous_amount: what to book now.")
     explanation: Explanation
-    earned_back_at: datetime
+    reversed_at: datetime
 
 
 class VolumeBandExceeded(BaseModel):

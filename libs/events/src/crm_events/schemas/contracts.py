@@ -139,6 +139,12 @@ class SlaDefinition(_Model):
     maintenance_windows: MaintenanceWindows = Field(default_factory=MaintenanceWindows)
     allocation_pct: Percent = Field(description="Share of the at-risk amount credited on failure.")
     performance_category: str | None = None
+    cap_priority: int | None = Field(
+        default=None,
+        ge=1,
+        description="With credit_terms.cap_split = priority: the order in which a capped "
+        "period's credits are paid (1 first).",
+    )
     earn_back_periods: int = Field(default=0, ge=0)
     repeated_default_count: int | None = Field(
         default=None,
@@ -165,6 +171,32 @@ class PerformanceCategory(_Model):
     allocation_pct: Percent
 
 
+class CapBasis(StrEnum):
+    AT_RISK_AMOUNT = "at_risk_amount"
+    AMOUNT = "amount"
+    PCT_OF_CHARGES = "pct_of_charges"
+
+
+class CreditCap(_Model):
+    """A ceiling on service credits: the at-risk amount (periods only), a fixed amount in
+    the contract currency, or a percentage of charges (a period's monthly charges M; for a
+    contract year, the monthly charges of the year's periods up to the one credited)."""
+
+    basis: CapBasis = Field(examples=["pct_of_charges"])
+    amount: Amount | None = Field(default=None, description="basis = amount: the ceiling.")
+    pct: Percent | None = Field(default=None, description="basis = pct_of_charges: the %.")
+
+
+class CapSplit(StrEnum):
+    PRO_RATA = "pro_rata"
+    PRIORITY = "priority"
+
+
+class CreditedIn(StrEnum):
+    LAST_MONTH_OF_PERIOD = "last_month_of_period"
+    MONTH_AFTER_PERIOD = "month_after_period"
+
+
 class CreditTerms(_Model):
     at_risk_pct: Percent = Field(description="At-risk amount as % of monthly charges.")
     pool_pct: Percent = Field(
@@ -172,6 +204,25 @@ class CreditTerms(_Model):
     )
     performance_categories: list[PerformanceCategory] = Field(default_factory=list)
     root_cause_due_business_days: int = Field(default=10, ge=1)
+    period_cap: CreditCap = Field(
+        default_factory=lambda: CreditCap(basis=CapBasis.AT_RISK_AMOUNT),
+        description="The most a billing period's credits may total (default: the at-risk amount).",
+    )
+    contract_year_cap: CreditCap | None = Field(
+        default=None,
+        description="The most a contract year's credits may total (amount or "
+        "pct_of_charges); none: no yearly ceiling.",
+    )
+    cap_split: CapSplit = Field(
+        default=CapSplit.PRO_RATA,
+        description="How a capped period's ceiling is shared: pro rata to the uncapped "
+        "credits, or in the order of the SLAs' cap_priority.",
+    )
+    credited_in: CreditedIn = Field(
+        default=CreditedIn.LAST_MONTH_OF_PERIOD,
+        description="The billing month that carries the credit of an SLA measured over a "
+        "quarter or a year: its last month, or the month after it.",
+    )
 
 
 class ObligationDefinition(_Model):

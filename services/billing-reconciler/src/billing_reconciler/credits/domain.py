@@ -18,9 +18,7 @@ def at_risk_amount(monthly_charges: Decimal, at_risk_pct: Decimal, currency: str
 
 @dataclass(frozen=True)
 class CreditAmount:
-    amount: Decimal
-    uncapped: Decimal
-    capped: bool
+    amount: Decimal  # uncapped: the ceiling is settlement's business
     formula: str
 
 
@@ -29,26 +27,17 @@ def service_credit(
     at_risk: Decimal,
     allocation_pct: Decimal,
     currency: str,
-    already_credited: Decimal = Decimal(0),
     category_pct: Decimal | None = None,
 ) -> CreditAmount:
     """Credit = ARA × allocation % (× category % when the contract uses categories),
-    capped so that the period's credits never exceed ARA."""
+    rounded half-even; the period's ceiling is applied by `settlement.settle`."""
     factor = allocation_pct / HUNDRED
     formula = f"at-risk {at_risk} × allocation {allocation_pct}%"
     if category_pct is not None:
         factor *= category_pct / HUNDRED
         formula = f"at-risk {at_risk} × category {category_pct}% × allocation {allocation_pct}%"
-    uncapped = round_money(at_risk * factor, currency)
-    room = max(at_risk - already_credited, Decimal(0))
-    amount = min(uncapped, room)
-    formula += f" = {uncapped}"
-    if amount < uncapped:
-        formula += (
-            f", capped at the at-risk amount: {at_risk} − {already_credited} already "
-            f"credited this period = {amount}"
-        )
-    return CreditAmount(amount=amount, uncapped=uncapped, capped=amount < uncapped, formula=formula)
+    amount = round_money(at_risk * factor, currency)
+    return CreditAmount(amount=amount, formula=f"{formula} = {amount}")
 
 
 # Repeated defaults ---------------------------------------------------------------------
@@ -169,3 +158,53 @@ def earn_back_state(
         f"met in each of the {earn_back_periods} periods {window[0]}..{window[-1]}: "
         f"the credit of {credited_period} is returned in {window[-1]}",
     )
+
+
+# Earn-back bookings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarnBackBooking:
+    """An earn-back as the ERP books it: the billing month that returns it, and how much."""
+
+    period_label: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class EarnBackMove:
+    kind: str  # grant (credit_earned_back) or reverse (credit_earn_back_reversed)
+    period_label: str
+    amount: Decimal  # the amount returned after the move
+    previous_amount: Decimal  # what had been returned in that period before it
+
+    @property
+    def delta(self) -> Decimal:
+        return self.amount - self.previous_amount
+
+
+GRANT = "grant"
+REVERSE = "reverse"
+
+
+def earn_back_moves(
+    published: EarnBackBooking | None, due: EarnBackBooking | None
+) -> list[EarnBackMove]:
+    """What to tell the ERP to go from the earn-back it was told of to the one now due.
+
+    Nothing when they agree; a reversal when an earn-back no longer holds (or moved to
+    another month: reversed there, granted in the new one); a grant when one is newly due;
+    a revised grant, by the difference, when the returned amount changed."""
+    zero = Decimal(0)
+    if published is not None and published.amount == 0:
+        published = None  # reversed before: as if never granted
+    if published == due:
+        return []
+    moves: list[EarnBackMove] = []
+    if published is not None and (due is None or due.period_label != published.period_label):
+        moves.append(EarnBackMove(REVERSE, published.period_label, zero, published.amount))
+        published = None
+    if due is not None:
+        before = published.amount if published is not None else zero
+        moves.append(EarnBackMove(GRANT, due.period_label, due.amount, before))
+    return moves

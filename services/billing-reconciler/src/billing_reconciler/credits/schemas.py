@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_events.schemas.billing import Explanation
-from crm_events.types import Amount, Percent
+from crm_events.schemas.billing import CreditFields, Explanation
+from crm_events.types import Amount
 
 
 class CreditRevisionRead(BaseModel):
@@ -16,8 +15,10 @@ class CreditRevisionRead(BaseModel):
 
     revision: int
     credit_amount: Amount
-    previous_amount: Amount | None
-    delta_amount: Amount
+    previous_amount: Amount = Field(description="0.00 on the first revision.")
+    delta_amount: Amount = Field(description="What this revision books.")
+    uncapped_amount: Amount | None
+    cap_reduction: Amount
     monthly_charges: Amount
     at_risk_amount: Amount
     outcome: str
@@ -49,24 +50,11 @@ class EarnBackRead(BaseModel):
     transitions: list[EarnBackTransitionRead]
 
 
-class CreditRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class CreditRead(CreditFields):
+    """A credit as `billing.credit_calculated` carries it (same fields, names and types;
+    `previous_amount` and `delta_amount` are those of the latest revision), plus its
+    revisions and its earn-back."""
 
-    id: uuid.UUID
-    contract_id: uuid.UUID
-    contract_version: int
-    sla_code: str
-    period_label: str
-    currency: str
-    monthly_charges: Amount
-    at_risk_pct: Percent
-    at_risk_amount: Amount
-    allocation_pct: Percent
-    credit_amount: Amount = Field(description="The current amount (latest revision).")
-    revision: int
-    reason: str = Field(description="failed, repeated_default or none")
-    explanation: Explanation
-    source_event_id: str
-    calculated_at: datetime
+    source_event_id: str = Field(description="The event (or request) that last changed it.")
     revisions: list[CreditRevisionRead] = Field(default_factory=list)
     earn_back: EarnBackRead | None = None

@@ -1,36 +1,47 @@
-"""Service credits from SLA outcomes: the credit of each period, its revisions, and the
-earn-back state machine of each credit.
+"""Service credits: storing SLA outcomes, applying a period's settlement, and the earn-back
+of each credit.
 
-The outcome of every closed (or restated) SLA period is stored; credits are then derived
-from the stored outcomes and the period's charges, so whatever order closes, restatements
-and consumption corrections arrive in, the credit is what the contract says. A change makes
-a new revision of the credit and `billing.credit_calculated` carries the revision, the
-previous amount and the delta — never a second full credit.
+The outcome of every closed (or restated) SLA period is stored. The credits of a billing
+period are then decided by `settlement.settle` from the stored outcomes, the period's
+charges and the contract year so far (a pure function), and applied here: a credit whose
+amount changed gets a new revision and `billing.credit_calculated` with the previous amount
+and the delta (the whole amount on the first revision). Earn-backs follow the same road:
+`earn_back_moves` decides, this module books (`billing.credit_earned_back`, and
+`billing.credit_earn_back_reversed` when one no longer holds).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.charges.domain import MonthlyCharges
 from billing_reconciler.consumption.service import ensure_contract
 from billing_reconciler.credits.domain import (
+    REVERSE,
+    EarnBackBooking,
+    EarnBackMove,
+    EarnBackState,
     EarnBackStatus,
-    credit_due,
+    earn_back_moves,
     earn_back_state,
-    service_credit,
-    shift_period,
 )
 from billing_reconciler.credits.schemas import CreditRead, CreditRevisionRead, EarnBackRead
+from billing_reconciler.credits.settlement import (
+    CreditLine,
+    OutcomeFact,
+    Outcomes,
+    PeriodCase,
+    PeriodSettlement,
+    credit_month,
+    supersedes,
+)
 from billing_reconciler.models import (
     EarnBackGranted,
     EarnBackTransition,
@@ -38,17 +49,28 @@ from billing_reconciler.models import (
     ServiceCreditRevision,
     SlaOutcome,
 )
-from crm_events.schemas.billing import CreditCalculated, CreditEarnedBack, Explanation
-from crm_events.schemas.contracts import ContractTerms, SlaDefinition
+from crm_events.schemas.billing import (
+    CreditCalculated,
+    CreditEarnBackReversed,
+    CreditEarnedBack,
+    Explanation,
+)
+from crm_events.schemas.contracts import CreditedIn
 from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.types import round_money
+from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 
 log = structlog.get_logger(__name__)
 
-# sla_code → period label → stored outcome
-Outcomes = dict[str, dict[str, SlaOutcome]]
+# Years of SLA periods read around a billing period: repeated defaults look 12 periods
+# back (3 years for a quarterly SLA), earn-back a few periods ahead.
+YEARS_BACK = 3
+YEARS_AHEAD = 3
+
+
+# Outcomes ------------------------------------------------------------------------------
 
 
 async def store_outcome(
@@ -60,11 +82,8 @@ async def store_outcome(
     source_event_id: str,
     now: datetime,
 ) -> bool:
-    """Keep the latest outcome of an SLA period; True when it changed what we knew.
-
-    A close never overwrites a restatement; a restatement applies when it is at least as
-    recent as the one stored (redelivery and out-of-order arrival are harmless).
-    """
+    """Keep the latest outcome of an SLA period; True when it changed what we knew
+    (redelivery and out-of-order arrival are harmless)."""
     current = await session.get(
         SlaOutcome, (event.contract_id, event.sla_code, event.period.label), with_for_update=True
     )
@@ -74,6 +93,8 @@ async def store_outcome(
         "expected_level": event.expected_level,
         "minimum_level": event.minimum_level,
     }
+    if not supersedes(None if current is None else current.restatement, restatement):
+        return False
     if current is None:
         session.add(
             SlaOutcome(
@@ -90,8 +111,6 @@ async def store_outcome(
         )
         await session.flush()
         return True
-    if restatement < current.restatement:
-        return False
     changed = any(getattr(current, k) != v for k, v in values.items())
     for k, v in values.items():
         setattr(current, k, v)
@@ -102,21 +121,29 @@ async def store_outcome(
     return changed
 
 
-async def load_outcomes(
-    session: AsyncSession, contract_id: uuid.UUID, first: str, last: str
-) -> Outcomes:
+async def load_outcomes(session: AsyncSession, contract_id: uuid.UUID, around: str) -> Outcomes:
+    """Every stored SLA outcome within a few years of a billing month, of every period kind
+    (labels of a year, `2026`, sort before its months and quarters)."""
+    year = periods.parse(around).year
     rows = (
         await session.scalars(
             sa.select(SlaOutcome).where(
                 SlaOutcome.contract_id == contract_id,
-                SlaOutcome.period_label >= first,
-                SlaOutcome.period_label <= last,
+                SlaOutcome.period_label >= f"{year - YEARS_BACK:04d}",
+                SlaOutcome.period_label < f"{year + YEARS_AHEAD + 1:04d}",
             )
         )
     ).all()
-    out: Outcomes = defaultdict(dict)
+    out: dict[str, dict[str, OutcomeFact]] = defaultdict(dict)
     for r in rows:
-        out[r.sla_code][r.period_label] = r
+        out[r.sla_code][r.period_label] = OutcomeFact(
+            outcome=r.outcome,
+            attainment=r.attainment,
+            expected_level=r.expected_level,
+            minimum_level=r.minimum_level,
+            restatement=r.restatement,
+            source_event_id=r.source_event_id,
+        )
     return out
 
 
@@ -138,263 +165,181 @@ async def load_credits(
     )
 
 
-def _category_pct(terms: ContractTerms, sla: SlaDefinition) -> Decimal | None:
-    if not sla.performance_category:
-        return None
-    category = next(
-        (
-            c
-            for c in terms.credit_terms.performance_categories
-            if c.name == sla.performance_category
-        ),
-        None,
+# Applying a settlement ---------------------------------------------------------------------
+
+
+def credit_payload(
+    row: ServiceCredit, previous: Decimal, delta: Decimal, explanation: Explanation
+) -> CreditCalculated:
+    """The credit as an ERP books it (the event and the API carry the same fields)."""
+    return CreditCalculated(
+        credit_id=row.id,
+        contract_id=row.contract_id,
+        contract_version=row.contract_version,
+        sla_code=row.sla_code,
+        period_label=row.period_label,
+        measurement_period=row.measurement_period,
+        currency=row.currency,
+        monthly_charges=row.monthly_charges,
+        at_risk_pct=row.at_risk_pct,
+        at_risk_amount=row.at_risk_amount,
+        allocation_pct=row.allocation_pct,
+        uncapped_amount=row.uncapped_amount,
+        cap_reduction=row.cap_reduction,
+        credit_amount=row.credit_amount,
+        revision=row.revision,
+        previous_amount=previous,
+        delta_amount=delta,
+        outcome=row.outcome or "withdrawn",
+        reason=row.reason,
+        explanation=explanation,
+        calculated_at=row.calculated_at,
     )
-    return category.allocation_pct if category else None
 
 
-def _sla_clause(sla: SlaDefinition) -> str:
-    head = f"SLA {sla.code} ({sla.name or sla.metric_kind.value})"
-    return f"{sla.clause} — {head}" if sla.clause else head
+def _set_figures(row: ServiceCredit, case: PeriodCase, line: CreditLine) -> None:
+    """The row's figures follow the decision (amount included)."""
+    terms = case.terms
+    row.contract_version = terms.version
+    row.monthly_charges = case.charges.total
+    row.at_risk_pct = terms.credit_terms.at_risk_pct
+    row.at_risk_amount = case.at_risk_amount
+    if line.fact is not None:  # a withdrawn credit keeps the allocation it had
+        row.allocation_pct = line.allocation_pct
+    row.measurement_period = line.measurement_period
+    row.uncapped_amount = line.uncapped_amount
+    row.cap_reduction = line.cap_reduction
+    row.credit_amount = line.amount
+    row.outcome = line.outcome
+    row.reason = line.reason
+    row.explanation = line.explanation.model_dump(mode="json")
 
 
-async def settle_period(
+def _new_credit(case: PeriodCase, line: CreditLine, now: datetime, cause: str) -> ServiceCredit:
+    sla = next(s for s in case.terms.sla_definitions if s.code == line.sla_code)
+    row = ServiceCredit(
+        id=uuid.uuid4(),
+        tenant_id=case.terms.tenant_id,
+        contract_id=case.terms.contract_id,
+        sla_code=line.sla_code,
+        period_label=case.period_label,
+        currency=case.terms.currency,
+        allocation_pct=line.allocation_pct,
+        source_event_id=cause,
+        calculated_at=now,
+        revision=1,
+        first_calculated_at=now,
+        earn_back_status=EarnBackStatus.NEW,
+        earn_back_progress=0,
+        earn_back_periods=sla.earn_back_periods,
+        earn_back_period=None,
+    )
+    _set_figures(row, case, line)
+    return row
+
+
+async def apply_settlement(
     *,
     session: AsyncSession,
-    terms: ContractTerms,
-    period_label: str,
-    charges: MonthlyCharges,
-    at_risk: Decimal,
-    record_ids: Sequence[str],
-    outcomes: Outcomes,
+    case: PeriodCase,
+    settlement: PeriodSettlement,
     credits: list[ServiceCredit],
     emit: Emit,
     now: datetime,
     cause: str,
 ) -> bool:
-    """Bring the credits of one period in line with the stored outcomes and charges.
-
-    Credits are evaluated in the order they were first granted (then by SLA code), so a
-    later credit is the one the cap at the at-risk amount cuts, and re-evaluating a period
-    never moves money between SLAs that were already credited.
-    """
-    slas = {s.code: s for s in terms.sla_definitions}
-    existing = {c.sla_code: c for c in credits if c.period_label == period_label}
-    candidates = {code for code, by_period in outcomes.items() if period_label in by_period}
-    codes = sorted(
-        (candidates & set(slas)) | set(existing),
-        key=lambda code: (
-            0 if code in existing else 1,
-            existing[code].first_calculated_at or existing[code].calculated_at
-            if code in existing
-            else now,
-            code,
-        ),
-    )
-    already = Decimal(0)
+    """Bring the stored credits of the period in line with the settlement: a revision and
+    an event for each credit whose amount changed; the figures of the others follow
+    quietly. True when an amount changed."""
+    existing = {c.sla_code: c for c in credits if c.period_label == case.period_label}
     changed = False
-    for code in codes:
-        sla = slas.get(code)
-        stored = outcomes.get(code, {}).get(period_label)
-        history = {p: o.outcome for p, o in outcomes.get(code, {}).items()}
-        if sla is None or stored is None:
-            due_outcome = None
-            amount = round_money(Decimal(0), terms.currency)
-            reason = "none"
-            story = f"SLA {code} is not part of contract version {terms.version}"
-            uncapped_formula = "no credit"
-        else:
-            due_outcome = credit_due(
-                period_label=period_label,
-                outcome=stored.outcome,
-                repeated_default_count=sla.repeated_default_count,
-                outcomes=history,
-            )
-            reason = due_outcome.reason
-            story = due_outcome.explanation
-            if due_outcome.due:
-                credit = service_credit(
-                    at_risk=at_risk,
-                    allocation_pct=sla.allocation_pct,
-                    currency=terms.currency,
-                    already_credited=already,
-                    category_pct=_category_pct(terms, sla),
-                )
-                amount = credit.amount
-                uncapped_formula = credit.formula
-            else:
-                amount = round_money(Decimal(0), terms.currency)
-                uncapped_formula = "no credit"
-        row = existing.get(code)
-        if row is None and (due_outcome is None or not due_outcome.due):
+    for line in settlement.lines:
+        row = existing.get(line.sla_code)
+        if row is not None and row.credit_amount == line.amount:
+            _set_figures(row, case, line)
             continue
-        already += amount
-        if row is not None and row.credit_amount == amount:
-            continue
-        assert (sla is not None and stored is not None) or row is not None
-        explanation = _explanation(
-            terms=terms,
-            sla=sla,
-            code=code,
-            stored=stored,
-            charges=charges,
-            at_risk=at_risk,
-            story=story,
-            credit_formula=uncapped_formula,
-            already=already - amount,
-            record_ids=record_ids,
-            cause=cause,
-        )
-        outcome_value = stored.outcome if stored is not None else "withdrawn"
+        previous = round_money(Decimal(0), case.terms.currency)
         if row is None:
-            assert sla is not None
-            row = ServiceCredit(
-                id=uuid.uuid4(),
-                tenant_id=terms.tenant_id,
-                contract_id=terms.contract_id,
-                contract_version=terms.version,
-                sla_code=code,
-                period_label=period_label,
-                currency=terms.currency,
-                monthly_charges=charges.total,
-                at_risk_pct=terms.credit_terms.at_risk_pct,
-                at_risk_amount=at_risk,
-                allocation_pct=sla.allocation_pct,
-                credit_amount=amount,
-                explanation=explanation.model_dump(mode="json"),
-                source_event_id=cause,
-                calculated_at=now,
-                revision=1,
-                reason=reason,
-                first_calculated_at=now,
-                earn_back_status=EarnBackStatus.NEW,
-                earn_back_progress=0,
-                earn_back_periods=sla.earn_back_periods,
-                earn_back_period=None,
-            )
+            row = _new_credit(case, line, now, cause)
             session.add(row)
             credits.append(row)
-            previous: Decimal | None = None
         else:
             previous = row.credit_amount
             row.revision += 1
-            row.contract_version = terms.version
-            row.monthly_charges = charges.total
-            row.at_risk_pct = terms.credit_terms.at_risk_pct
-            row.at_risk_amount = at_risk
-            if sla is not None:
-                row.allocation_pct = sla.allocation_pct
-            row.credit_amount = amount
-            row.reason = reason
-            row.explanation = explanation.model_dump(mode="json")
             row.source_event_id = cause
             row.calculated_at = now
+            _set_figures(row, case, line)
         await session.flush()
-        delta = amount - previous if previous is not None else amount
-        session.add(
-            ServiceCreditRevision(
-                tenant_id=terms.tenant_id,
-                credit_id=row.id,
-                revision=row.revision,
-                credit_amount=amount,
-                previous_amount=previous,
-                delta_amount=delta,
-                monthly_charges=charges.total,
-                at_risk_amount=at_risk,
-                outcome=outcome_value,
-                reason=reason,
-                explanation=explanation.model_dump(mode="json"),
-                source_event_id=cause,
-                calculated_at=now,
-            )
-        )
-        await emit(
-            "billing.credit_calculated",
-            subject=str(terms.contract_id),
-            tenant=terms.tenant_id,
-            data=CreditCalculated(
-                credit_id=row.id,
-                contract_id=row.contract_id,
-                sla_code=code,
-                period_label=period_label,
-                currency=row.currency,
-                monthly_charges=row.monthly_charges,
-                at_risk_pct=row.at_risk_pct,
-                at_risk_amount=row.at_risk_amount,
-                allocation_pct=row.allocation_pct,
-                credit_amount=amount,
-                outcome=outcome_value,
-                explanation=explanation,
-                calculated_at=now,
-                revision=row.revision,
-                previous_amount=previous,
-                delta_amount=delta if previous is not None else None,
-            ),
-        )
-        log.info(
-            "credit.calculated",
-            contract_id=str(terms.contract_id),
-            sla_code=code,
-            period=period_label,
-            amount=str(amount),
-            revision=row.revision,
-        )
+        await _revise(session, row, case, line, previous, emit)
         changed = True
     return changed
 
 
-def _explanation(
-    *,
-    terms: ContractTerms,
-    sla: SlaDefinition | None,
-    code: str,
-    stored: SlaOutcome | None,
-    charges: MonthlyCharges,
-    at_risk: Decimal,
-    story: str,
-    credit_formula: str,
-    already: Decimal,
-    record_ids: Sequence[str],
-    cause: str,
-) -> Explanation:
-    pct = terms.credit_terms.at_risk_pct
-    clause = (
-        f"Service credits: {_sla_clause(sla)}, at-risk {pct}% of monthly charges"
-        if sla is not None
-        else f"Service credits: SLA {code}"
-    )
-    inputs = {
-        "monthly_charges": str(charges.total),
-        "at_risk_pct": str(pct),
-        "at_risk_amount": str(at_risk),
-        "already_credited_in_period": str(already),
-        **{f"charge.{line.kind}.{line.resource_unit}": str(line.amount) for line in charges.lines},
-    }
-    if sla is not None:
-        inputs["allocation_pct"] = str(sla.allocation_pct)
-        category = _category_pct(terms, sla)
-        if category is not None:
-            inputs["category_allocation_pct"] = str(category)
-    if stored is not None:
-        inputs.update(
-            {
-                "attainment": "" if stored.attainment is None else str(stored.attainment),
-                "outcome": stored.outcome,
-                "expected_level": str(stored.expected_level),
-                "minimum_level": str(stored.minimum_level),
-                "restatement": str(stored.restatement),
-            }
+async def _revise(
+    session: AsyncSession,
+    row: ServiceCredit,
+    case: PeriodCase,
+    line: CreditLine,
+    previous: Decimal,
+    emit: Emit,
+) -> None:
+    delta = line.amount - previous
+    session.add(
+        ServiceCreditRevision(
+            tenant_id=row.tenant_id,
+            credit_id=row.id,
+            revision=row.revision,
+            credit_amount=line.amount,
+            previous_amount=previous,
+            delta_amount=delta,
+            uncapped_amount=line.uncapped_amount,
+            cap_reduction=line.cap_reduction,
+            monthly_charges=case.charges.total,
+            at_risk_amount=case.at_risk_amount,
+            outcome=line.outcome,
+            reason=line.reason,
+            explanation=line.explanation.model_dump(mode="json"),
+            source_event_id=row.source_event_id,
+            calculated_at=row.calculated_at,
         )
-    sources = [cause]
-    if stored is not None and stored.source_event_id not in sources:
-        sources.append(stored.source_event_id)
-    return Explanation(
-        clause=clause,
-        contract_version=terms.version,
-        formula=f"{story}; M = base + ARC − RRC = {charges.total}; ARA = {pct}% × M = "
-        f"{at_risk}; credit = {credit_formula}",
-        inputs=inputs,
-        source_ids=[*sources, *record_ids],
     )
+    await emit(
+        "billing.credit_calculated",
+        subject=str(row.contract_id),
+        tenant=row.tenant_id,
+        data=credit_payload(row, previous, delta, line.explanation),
+    )
+    log.info(
+        "credit.calculated",
+        contract_id=str(row.contract_id),
+        sla_code=row.sla_code,
+        period=row.period_label,
+        amount=str(line.amount),
+        delta=str(delta),
+        revision=row.revision,
+    )
+
+
+# Earn-back ---------------------------------------------------------------------------------
+
+CreditedInOf = Callable[[str], CreditedIn]
+
+
+def _earn_back_of(
+    credit: ServiceCredit, outcomes: Outcomes, credited_in: CreditedIn
+) -> tuple[EarnBackState, EarnBackBooking | None]:
+    """The earn-back state of a credit and the booking it makes (pure)."""
+    history = {p: o.outcome for p, o in outcomes.get(credit.sla_code, {}).items()}
+    state = earn_back_state(
+        credited_period=credit.measurement_period or credit.period_label,
+        earn_back_periods=credit.earn_back_periods,
+        credit_amount=credit.credit_amount if credit.measurement_period else Decimal(0),
+        outcomes=history,
+    )
+    if state.status != EarnBackStatus.EARNED_BACK or state.decided_in is None:
+        return state, None
+    month = credit_month(state.decided_in, credited_in)
+    return state, EarnBackBooking(month, credit.credit_amount)
 
 
 async def update_earn_back(
@@ -402,88 +347,127 @@ async def update_earn_back(
     session: AsyncSession,
     credits: Sequence[ServiceCredit],
     outcomes: Outcomes,
+    credited_in_of: CreditedInOf,
     terms_version: int,
     emit: Emit,
     now: datetime,
 ) -> None:
-    """Move each credit's earn-back state machine (a transition row per change of state);
-    `billing.credit_earned_back` goes out once per credit, when it is earned back."""
+    """Move each credit's earn-back state machine (a transition row per change of state)
+    and book what changed: a grant, a revised grant or a reversal, each an event."""
+    published = {
+        p.credit_id: p
+        for p in await session.scalars(
+            sa.select(EarnBackGranted)
+            .where(EarnBackGranted.credit_id.in_([c.id for c in credits]))
+            .with_for_update()
+        )
+    }
     for credit in credits:
-        history = {p: o.outcome for p, o in outcomes.get(credit.sla_code, {}).items()}
-        state = earn_back_state(
-            credited_period=credit.period_label,
-            earn_back_periods=credit.earn_back_periods,
-            credit_amount=credit.credit_amount,
-            outcomes=history,
-        )
-        earned_period = state.decided_in if state.status == EarnBackStatus.EARNED_BACK else None
-        same = (
-            credit.earn_back_status == state.status
-            and credit.earn_back_progress == state.progress
-            and credit.earn_back_period == earned_period
-        )
-        explanation = _earn_back_explanation(credit, state.explanation, outcomes, terms_version)
-        if same and credit.earn_back_explanation == explanation.model_dump(mode="json"):
-            continue
-        if not same:
-            session.add(
-                EarnBackTransition(
-                    tenant_id=credit.tenant_id,
-                    credit_id=credit.id,
-                    from_status=None
-                    if credit.earn_back_status == EarnBackStatus.NEW
-                    else credit.earn_back_status,
-                    to_status=state.status,
-                    progress=state.progress,
-                    period_label=state.decided_in,
-                    explanation=state.explanation,
-                    at=now,
-                )
+        state, due = _earn_back_of(credit, outcomes, credited_in_of(credit.period_label))
+        explanation = _earn_back_explanation(credit, state, outcomes, terms_version)
+        _transition(session, credit, state, due, explanation, now)
+        booked = published.get(credit.id)
+        before = EarnBackBooking(booked.period_label, booked.amount) if booked else None
+        for move in earn_back_moves(before, due):
+            booked = await _book(session, credit, booked, move, explanation, emit, now)
+            published[credit.id] = booked
+    await session.flush()
+
+
+def _transition(
+    session: AsyncSession,
+    credit: ServiceCredit,
+    state: EarnBackState,
+    due: EarnBackBooking | None,
+    explanation: Explanation,
+    now: datetime,
+) -> None:
+    earned_period = due.period_label if due is not None else None
+    same = (
+        credit.earn_back_status == state.status
+        and credit.earn_back_progress == state.progress
+        and credit.earn_back_period == earned_period
+    )
+    if not same:
+        session.add(
+            EarnBackTransition(
+                tenant_id=credit.tenant_id,
+                credit_id=credit.id,
+                from_status=None
+                if credit.earn_back_status == EarnBackStatus.NEW
+                else credit.earn_back_status,
+                to_status=state.status,
+                progress=state.progress,
+                period_label=state.decided_in,
+                explanation=state.explanation,
+                at=now,
             )
-        credit.earn_back_status = state.status
-        credit.earn_back_progress = state.progress
-        credit.earn_back_period = earned_period
-        credit.earn_back_explanation = explanation.model_dump(mode="json")
-        await session.flush()
-        if earned_period is not None:
-            granted = await session.scalar(
-                pg_insert(EarnBackGranted)
-                .values(
-                    credit_id=credit.id,
-                    tenant_id=credit.tenant_id,
-                    period_label=earned_period,
-                    amount=credit.credit_amount,
-                    granted_at=now,
-                )
-                .on_conflict_do_nothing()
-                .returning(EarnBackGranted.credit_id)
-            )
-            if granted is not None:
-                await emit(
-                    "billing.credit_earned_back",
-                    subject=str(credit.contract_id),
-                    tenant=credit.tenant_id,
-                    data=CreditEarnedBack(
-                        credit_id=credit.id,
-                        contract_id=credit.contract_id,
-                        sla_code=credit.sla_code,
-                        credited_period=credit.period_label,
-                        earned_back_in_period=earned_period,
-                        currency=credit.currency,
-                        amount=credit.credit_amount,
-                        explanation=explanation,
-                        earned_back_at=now,
-                    ),
-                )
+        )
+    credit.earn_back_status = state.status
+    credit.earn_back_progress = state.progress
+    credit.earn_back_period = earned_period
+    credit.earn_back_explanation = explanation.model_dump(mode="json")
+
+
+async def _book(
+    session: AsyncSession,
+    credit: ServiceCredit,
+    published: EarnBackGranted | None,
+    move: EarnBackMove,
+    explanation: Explanation,
+    emit: Emit,
+    now: datetime,
+) -> EarnBackGranted:
+    if published is None:
+        published = EarnBackGranted(
+            credit_id=credit.id,
+            tenant_id=credit.tenant_id,
+            period_label=move.period_label,
+            amount=move.amount,
+            granted_at=now,
+            revision=1,
+            updated_at=now,
+        )
+        session.add(published)
+    else:
+        published.revision += 1
+        published.period_label = move.period_label
+        published.amount = move.amount
+        published.updated_at = now
+    common = {
+        "credit_id": credit.id,
+        "contract_id": credit.contract_id,
+        "sla_code": credit.sla_code,
+        "credited_period": credit.period_label,
+        "earned_back_in_period": move.period_label,
+        "currency": credit.currency,
+        "amount": move.amount,
+        "revision": published.revision,
+        "previous_amount": move.previous_amount,
+        "delta_amount": move.delta,
+        "explanation": explanation,
+    }
+    if move.kind == REVERSE:
+        data: CreditEarnedBack | CreditEarnBackReversed = CreditEarnBackReversed(
+            **common, reversed_at=now
+        )
+        event_type = "billing.credit_earn_back_reversed"
+    else:
+        data = CreditEarnedBack(**common, earned_back_at=now)
+        event_type = "billing.credit_earned_back"
+    await emit(event_type, subject=str(credit.contract_id), tenant=credit.tenant_id, data=data)
+    return published
 
 
 def _earn_back_explanation(
-    credit: ServiceCredit, story: str, outcomes: Outcomes, terms_version: int
+    credit: ServiceCredit, state: EarnBackState, outcomes: Outcomes, terms_version: int
 ) -> Explanation:
-    window = [shift_period(credit.period_label, i) for i in range(1, credit.earn_back_periods + 1)]
+    credited = credit.measurement_period or credit.period_label
+    window = [periods.shift(credited, i) for i in range(1, credit.earn_back_periods + 1)]
     known = outcomes.get(credit.sla_code, {})
     inputs = {
         "credited_period": credit.period_label,
+        "measurement_period": credited,
         "credit_amount": str(credit.credit_amount),
         "earn_back_periods": str(credit.earn_back_periods),
         **{f"outcome.{p}": known[p].outcome for p in window if p in known},
@@ -491,10 +475,14 @@ def _earn_back_explanation(
     return Explanation(
         clause=f"Service credits: earn-back of SLA {credit.sla_code}",
         contract_version=terms_version,
-        formula=f"{story}; earn-back = credit of {credit.period_label} = {credit.credit_amount}",
+        formula=f"{state.explanation}; earn-back = credit of {credit.period_label} = "
+        f"{credit.credit_amount}",
         inputs=inputs,
         source_ids=[str(credit.id), *(known[p].source_event_id for p in window if p in known)],
     )
+
+
+# Reading -------------------------------------------------------------------------------------
 
 
 async def list_for_contract(
@@ -511,17 +499,18 @@ async def list_for_contract(
             .order_by(ServiceCredit.period_label, ServiceCredit.sla_code)
         )
     ).all()
+    ids = [r.id for r in rows]
     revisions = (
         await session.scalars(
             sa.select(ServiceCreditRevision)
-            .where(ServiceCreditRevision.credit_id.in_([r.id for r in rows]))
+            .where(ServiceCreditRevision.credit_id.in_(ids))
             .order_by(ServiceCreditRevision.credit_id, ServiceCreditRevision.revision)
         )
     ).all()
     transitions = (
         await session.scalars(
             sa.select(EarnBackTransition)
-            .where(EarnBackTransition.credit_id.in_([r.id for r in rows]))
+            .where(EarnBackTransition.credit_id.in_(ids))
             .order_by(EarnBackTransition.id)
         )
     ).all()
@@ -531,17 +520,29 @@ async def list_for_contract(
     moves: dict[uuid.UUID, list[EarnBackTransition]] = defaultdict(list)
     for t in transitions:
         moves[t.credit_id].append(t)
-    out = []
-    for r in rows:
-        read = CreditRead.model_validate(r)
-        read.revisions = [CreditRevisionRead.model_validate(v) for v in by_credit[r.id]]
-        read.earn_back = EarnBackRead(
-            status=r.earn_back_status,
-            periods=r.earn_back_periods,
-            progress=r.earn_back_progress,
-            earned_back_in_period=r.earn_back_period,
-            explanation=Explanation.model_validate(r.earn_back_explanation)
-            if r.earn_back_explanation
+    return [_read(r, by_credit[r.id], moves[r.id]) for r in rows]
+
+
+def _read(
+    row: ServiceCredit,
+    revisions: list[ServiceCreditRevision],
+    transitions: list[EarnBackTransition],
+) -> CreditRead:
+    latest = revisions[-1] if revisions else None
+    previous = latest.previous_amount if latest is not None else Decimal(0)
+    delta = latest.delta_amount if latest is not None else row.credit_amount
+    fields = credit_payload(row, previous, delta, Explanation.model_validate(row.explanation))
+    return CreditRead(
+        **fields.model_dump(),
+        source_event_id=row.source_event_id,
+        revisions=[CreditRevisionRead.model_validate(v) for v in revisions],
+        earn_back=EarnBackRead(
+            status=row.earn_back_status,
+            periods=row.earn_back_periods,
+            progress=row.earn_back_progress,
+            earned_back_in_period=row.earn_back_period,
+            explanation=Explanation.model_validate(row.earn_back_explanation)
+            if row.earn_back_explanation
             else None,
             transitions=[
                 {
@@ -552,8 +553,7 @@ async def list_for_contract(
                     "explanation": t.explanation,
                     "at": t.at,
                 }
-                for t in moves[r.id]
+                for t in transitions
             ],
-        )
-        out.append(read)
-    return out
+        ),
+    )

@@ -21,27 +21,35 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.charges.domain import outside_volume_band
-from billing_reconciler.common import lock_contract, shift_period
+from billing_reconciler.common import in_term, lock_contract, shift_period
 from billing_reconciler.consumption.service import ensure_contract, record_ids
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
-    Outcomes,
+    apply_settlement,
     load_credits,
     load_outcomes,
-    settle_period,
     update_earn_back,
 )
+from billing_reconciler.credits.settlement import Outcomes, PeriodCase, YearToDate, settle
 from billing_reconciler.models import PeriodCharges, ServiceCredit, VolumeBandAlert
 from billing_reconciler.periods.schemas import PeriodChargesRead
-from billing_reconciler.periods.statement import ContractBook, Statement, build_statement, load_book
+from billing_reconciler.periods.statement import (
+    ContractBook,
+    Statement,
+    build_statement,
+    load_book,
+    year_start,
+)
 from billing_reconciler.reconciliation.service import reconcile_period_invoices
 from crm_events.schemas.billing import ChargeLine, ChargesComputed, VolumeBandExceeded
+from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
@@ -99,12 +107,7 @@ async def refresh(
         targets.insert(0, period_label)
     if not targets:
         return None
-    outcomes = await load_outcomes(
-        session,
-        contract_id,
-        shift_period(period_label, -WINDOW_BACK),
-        shift_period(period_label, WINDOW_AHEAD),
-    )
+    outcomes = await load_outcomes(session, contract_id, period_label)
     credits = await load_credits(
         session,
         contract_id,
@@ -144,17 +147,23 @@ async def _refresh_one(
     terms = book.terms_for(period_label)
     await book.actuals(session, [period_label])
     charges = book.monthly(period_label)
-    ara = at_risk_amount(charges.total, terms.credit_terms.at_risk_pct, terms.currency)
     ids = await record_ids(session=session, contract_id=book.contract_id, period_label=period_label)
-    flat_ids = sorted({i for unit_ids in ids.values() for i in unit_ids})
-    await settle_period(
-        session=session,
+    case = PeriodCase(
         terms=terms,
         period_label=period_label,
         charges=charges,
-        at_risk=ara,
-        record_ids=flat_ids,
+        at_risk_amount=at_risk_amount(
+            charges.total, terms.credit_terms.at_risk_pct, terms.currency
+        ),
         outcomes=outcomes,
+        year=await _year_to_date(session, book, period_label, credits),
+        held_before=frozenset(c.sla_code for c in credits if c.period_label == period_label),
+        record_ids=sorted({i for unit_ids in ids.values() for i in unit_ids}),
+    )
+    await apply_settlement(
+        session=session,
+        case=case,
+        settlement=settle(case),
         credits=credits,
         emit=emit,
         now=now,
@@ -164,6 +173,7 @@ async def _refresh_one(
         session=session,
         credits=credits,
         outcomes=outcomes,
+        credited_in_of=lambda label: book.terms_for(label).credit_terms.credited_in,
         terms_version=terms.version,
         emit=emit,
         now=now,
@@ -185,6 +195,26 @@ async def _refresh_one(
             now=now,
         )
     return statement, revision
+
+
+async def _year_to_date(
+    session: AsyncSession, book: ContractBook, period_label: str, credits: list[ServiceCredit]
+) -> YearToDate | None:
+    """The contract year so far, when the contract caps a year's credits."""
+    terms = book.terms_for(period_label)
+    if terms.credit_terms.contract_year_cap is None:
+        return None
+    first, _ = periods.contract_year(period_label, year_start(terms))
+    months = [m for m in periods.between(first, period_label) if in_term(terms, m)]
+    await book.actuals(session, months)
+    return YearToDate(
+        first_month=first,
+        credits_before=sum(
+            (c.credit_amount for c in credits if first <= c.period_label < period_label),
+            Decimal(0),
+        ),
+        charges_through=sum((book.monthly(m).total for m in months), Decimal(0)),
+    )
 
 
 async def _store(
