@@ -118,6 +118,14 @@ def _no_holidays_but_excluded(doc: Doc) -> None:
 
 
 SLA0, SLA1, SLA2 = "sla_definitions[0]", "sla_definitions[1]", "sla_definitions[2]"
+
+
+def _priorities(doc: Doc, priorities: list[int | None]) -> None:
+    doc["credit_terms"]["cap_split"] = "priority"
+    for sla, priority in zip(doc["sla_definitions"], priorities, strict=True):
+        sla["cap_priority"] = priority
+
+
 OB0 = "obligation_definitions[0]"
 
 # (what the rule says, how to break it, the path the problem names)
@@ -259,6 +267,42 @@ CASES: list[tuple[str, Callable[[Doc], None], str]] = [
         ),
         "credit_terms.performance_categories[1].name",
     ),
+    (
+        "amount cap without an amount",
+        _set("credit_terms.period_cap", {"basis": "amount"}),
+        "credit_terms.period_cap.amount",
+    ),
+    (
+        "percentage cap given an amount as well",
+        _set("credit_terms.period_cap", {"basis": "pct_of_charges", "pct": "10", "amount": "5"}),
+        "credit_terms.period_cap.amount",
+    ),
+    (
+        "cap percentage above 100",
+        _set("credit_terms.period_cap", {"basis": "pct_of_charges", "pct": "150"}),
+        "credit_terms.period_cap.pct",
+    ),
+    (
+        "negative cap amount",
+        _set("credit_terms.contract_year_cap", {"basis": "amount", "amount": "-1"}),
+        "credit_terms.contract_year_cap.amount",
+    ),
+    (
+        "contract-year cap at the at-risk amount",
+        _set("credit_terms.contract_year_cap", {"basis": "at_risk_amount"}),
+        "credit_terms.contract_year_cap.basis",
+    ),
+    (
+        "priority split without an SLA's priority",
+        lambda d: _priorities(d, [None, 1, 2]),
+        f"{SLA0}.cap_priority",
+    ),
+    (
+        "two SLAs with one cap priority",
+        lambda d: _priorities(d, [1, 2, 1]),
+        f"{SLA2}.cap_priority",
+    ),
+    ("cap priority with a pro-rata split", _set(f"{SLA0}.cap_priority", 1), f"{SLA0}.cap_priority"),
     ("obligation RRULE without FREQ", _set(f"{OB0}.rrule", "BYMONTHDAY=1"), f"{OB0}.rrule"),
     (
         "obligation RRULE that does not parse",

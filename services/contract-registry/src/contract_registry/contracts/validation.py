@@ -20,7 +20,10 @@ from zoneinfo import available_timezones
 from contract_registry.contracts.currencies import ISO_4217
 from contract_registry.recurrence import first_occurrence
 from crm_events.schemas.contracts import (
+    CapBasis,
+    CapSplit,
     ContractDocument,
+    CreditCap,
     Direction,
     MetricKind,
     SlaDefinition,
@@ -299,6 +302,47 @@ def _credit_terms(doc: ContractDocument, add: _Problems) -> None:
         add,
         what="name",
     )
+    _cap(ct.period_cap, "credit_terms.period_cap", add)
+    if ct.contract_year_cap is not None:
+        _cap(ct.contract_year_cap, "credit_terms.contract_year_cap", add)
+        if ct.contract_year_cap.basis is CapBasis.AT_RISK_AMOUNT:
+            add(
+                "credit_terms.contract_year_cap.basis",
+                "a contract year has no at-risk amount: cap it by amount or pct_of_charges",
+            )
+    _cap_priorities(doc, add)
+
+
+def _cap(cap: CreditCap, loc: str, add: _Problems) -> None:
+    wanted = {CapBasis.AMOUNT: "amount", CapBasis.PCT_OF_CHARGES: "pct"}.get(cap.basis)
+    for name in ("amount", "pct"):
+        given = getattr(cap, name) is not None
+        if name == wanted and not given:
+            add(f"{loc}.{name}", f"a cap with basis {cap.basis.value} needs {name}")
+        elif name != wanted and given:
+            add(f"{loc}.{name}", f"{name} does not apply to a cap with basis {cap.basis.value}")
+    if cap.amount is not None and cap.amount < 0:
+        add(f"{loc}.amount", "a cap amount cannot be negative")
+    if cap.pct is not None and not Decimal(0) <= cap.pct <= HUNDRED:
+        add(f"{loc}.pct", "a cap's pct must be between 0 and 100")
+
+
+def _cap_priorities(doc: ContractDocument, add: _Problems) -> None:
+    """cap_split = priority names the order of every SLA, once each; otherwise none."""
+    by_priority = doc.credit_terms.cap_split is CapSplit.PRIORITY
+    seen: dict[int, str] = {}
+    for i, sla in enumerate(doc.sla_definitions):
+        loc = f"sla_definitions[{i}].cap_priority"
+        if not by_priority:
+            if sla.cap_priority is not None:
+                add(loc, "cap_priority applies only with credit_terms.cap_split = priority")
+            continue
+        if sla.cap_priority is None:
+            add(loc, "credit_terms.cap_split = priority: every SLA needs a cap_priority")
+        elif sla.cap_priority in seen:
+            add(loc, f"cap_priority {sla.cap_priority} is already SLA {seen[sla.cap_priority]}'s")
+        else:
+            seen[sla.cap_priority] = sla.code
 
 
 def _obligations(doc: ContractDocument, add: _Problems) -> None:

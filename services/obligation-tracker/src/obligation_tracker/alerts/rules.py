@@ -129,14 +129,21 @@ def candidate(event_type: str, payload: Any) -> AlertCandidate | None:
             },
         )
     if event_type == "billing.credit_calculated" and isinstance(payload, CreditCalculated):
+        # The SLA's own period (2026-Q1 for a quarterly SLA), so it joins the breach's alert.
+        sla_period = payload.measurement_period or payload.period_label
         return AlertCandidate(
             contract_id=payload.contract_id,
             severity="high",
             title=(
-                f"SLA {payload.sla_code} failed in {payload.period_label}: service credit "
+                f"SLA {payload.sla_code} failed in {sla_period}: service credit "
                 f"{payload.credit_amount} {payload.currency}"
+                + (
+                    f" (billed in {payload.period_label})"
+                    if sla_period != payload.period_label
+                    else ""
+                )
             ),
-            dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, payload.period_label),
+            dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, sla_period),
             details={
                 "credit_id": str(payload.credit_id),
                 "credit_amount": str(payload.credit_amount),

@@ -61,7 +61,8 @@ async def record_credit(
         .values(
             contract_id=event.contract_id,
             sla_code=event.sla_code,
-            period_label=event.period_label,
+            # The SLA's own period (the one sla.period_closed names), not the billing month.
+            period_label=event.measurement_period or event.period_label,
             tenant_id=tenant_id,
             **values,
         )
