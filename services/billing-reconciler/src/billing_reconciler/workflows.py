@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_reconciler.common import lock_contract, period_label_of
 from billing_reconciler.consumption.service import Ingested, Locator, body_items, record
 from billing_reconciler.credits.service import store_outcome
+from billing_reconciler.credits.settlement import credit_month
 from billing_reconciler.periods.service import active_periods, refresh, refresh_changed
 from billing_reconciler.periods.statement import load_book
 from crm_events.errors import RetryableEventError
 from crm_events.schemas.consumption import ConsumptionItem
 from crm_events.schemas.contracts import ContractTerms
 from crm_events.schemas.sla import SlaPeriodClosed
+from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 
@@ -79,10 +81,12 @@ async def sla_outcome_received(
             period=event.period.label,
         )
         return
+    label = event.period.label
+    month = credit_month(label, book.terms_for(periods.last_month(label)).credit_terms.credited_in)
     await refresh(
         session=session,
         contract_id=event.contract_id,
-        period_label=event.period.label,
+        period_label=month,
         emit=emit,
         now=now,
         trigger="sla_period_restated" if restatement else "sla_period_closed",

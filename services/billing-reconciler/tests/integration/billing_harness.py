@@ -32,6 +32,7 @@ from crm_events.schemas.sla import (
     SlaPeriodClosed,
     SlaPeriodRestated,
 )
+from crm_platform import periods
 from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
 from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
@@ -45,8 +46,7 @@ def sla_closed(
     sla_code: str = "AVAIL-CORE",
     attainment: str | None = None,
 ) -> SlaPeriodClosed:
-    year, month = (int(p) for p in period.split("-"))
-    nxt = (year + month // 12, month % 12 + 1)
+    start, end = periods.bounds(period, "America/New_York")
     level = attainment or {"met": "99.95", "below_expected": "99.7", "failed": "99.4609"}.get(
         outcome, "0"
     )
@@ -55,11 +55,7 @@ def sla_closed(
         contract_version=1,
         sla_code=sla_code,
         metric_kind=MetricKind.AVAILABILITY,
-        period=Period(
-            label=period,
-            start=datetime(year, month, 1, 5, tzinfo=UTC),
-            end=datetime(nxt[0], nxt[1], 1, 4, tzinfo=UTC),
-        ),
+        period=Period(label=period, start=start, end=end),
         timezone="America/New_York",
         attainment=None if outcome == "no_data" else Decimal(level),
         expected_level=Decimal("99.9"),

@@ -183,6 +183,7 @@ def test_a_quarterly_slas_credit_falls_in_the_month_the_contract_says() -> None:
     assert credit_month("2026-Q1", CreditedIn.LAST_MONTH_OF_PERIOD) == "2026-03"
     assert credit_month("2026-Q1", CreditedIn.MONTH_AFTER_PERIOD) == "2026-04"
     assert credit_month("2026", CreditedIn.MONTH_AFTER_PERIOD) == "2027-01"
+    assert credit_month("2026-03", CreditedIn.MONTH_AFTER_PERIOD) == "2026-03"  # months: own
     last, after = CreditedIn.LAST_MONTH_OF_PERIOD, CreditedIn.MONTH_AFTER_PERIOD
     assert settled_period("2026-02", MeasurementPeriod.QUARTER, last) is None
     assert settled_period("2026-03", MeasurementPeriod.QUARTER, last) == "2026-Q1"

@@ -441,10 +441,10 @@ async def _book(
         "credited_period": credit.period_label,
         "earned_back_in_period": move.period_label,
         "currency": credit.currency,
-        "amount": move.amount,
+        "amount": round_money(move.amount, credit.currency),
         "revision": published.revision,
-        "previous_amount": move.previous_amount,
-        "delta_amount": move.delta,
+        "previous_amount": round_money(move.previous_amount, credit.currency),
+        "delta_amount": round_money(move.delta, credit.currency),
         "explanation": explanation,
     }
     if move.kind == REVERSE:

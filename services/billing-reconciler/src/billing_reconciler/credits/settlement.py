@@ -138,7 +138,10 @@ class PeriodSettlement:
 
 
 def credit_month(sla_period: str, credited_in: CreditedIn) -> str:
-    """The billing month that carries the credit of an SLA period."""
+    """The billing month that carries the credit of an SLA period (a month carries its
+    own; `credited_in` places the credit of a quarter or a year)."""
+    if periods.kind_of(sla_period) is MeasurementPeriod.MONTH:
+        return sla_period
     last = periods.last_month(sla_period)
     return last if credited_in is CreditedIn.LAST_MONTH_OF_PERIOD else periods.shift(last, 1)
 
