@@ -74,12 +74,14 @@ def case(
     )
 
 
-THREE = [
+THREE: list[dict[str, Any]] = [
     {"code": "AVAIL-CORE", "allocation_pct": "40", "cap_priority": 2},
     {"code": "AVAIL-EDGE", "allocation_pct": "50", "service_key": "edge", "cap_priority": 1},
     {"code": "AVAIL-WEB", "allocation_pct": "60", "service_key": "web", "cap_priority": 3},
 ]
-ALL_FAILED = {s["code"]: {"2026-03": fact("failed")} for s in THREE}
+ALL_FAILED: dict[str, dict[str, OutcomeFact]] = {
+    s["code"]: {"2026-03": fact("failed")} for s in THREE
+}
 
 
 def amounts(result: Any) -> dict[str, str]:
