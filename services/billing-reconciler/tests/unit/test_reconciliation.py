@@ -1,8 +1,11 @@
 """Invoice reconciliation, line by line, with exact figures for every discrepancy class."""
 
+import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing_reconciler.charges.domain import LineKind
 from billing_reconciler.reconciliation.domain import (
@@ -219,3 +222,45 @@ def test_differences_within_the_tolerance_are_not_discrepancies(
 ) -> None:
     lines = [InvoiceLine(1, "TCK-L1", "base", D("60000.50"), D(5000), D("12.0001"))]
     assert found(run(lines, expected=[EXPECTED[1]], tolerance=tolerance)) == expected
+
+
+# Properties ------------------------------------------------------------------------------
+
+
+@st.composite
+def invoices(draw: st.DrawFn) -> list[InvoiceLine]:
+    """Invoices an ERP could send: right and wrong quantities, prices, amounts, repeats,
+    lines of another period, unknown items, credits and rebates."""
+    lines = []
+    for n in range(1, draw(st.integers(0, 12)) + 1):
+        kind = draw(st.sampled_from(["base", "arc", "rrc", "credit", "rebate", "other"]))
+        item = draw(st.sampled_from(["SRV-WIN", "TCK-L1", "AVAIL-CORE", "NOPE"]))
+        quantity = D(draw(st.integers(0, 6000)))
+        price = draw(st.sampled_from([D("150.00"), D("140.00"), D("12.00"), D("9.99")]))
+        amount = quantity * price * (-1 if kind in ("rrc", "credit", "rebate") else 1)
+        amount += D(draw(st.sampled_from([0, 0, 0, 1, -5]))) / 100  # a computation slip
+        period = draw(st.sampled_from([None, None, "2026-03", "2026-02"]))
+        lines.append(InvoiceLine(n, item, kind, amount, quantity, price, "", period))
+        if draw(st.booleans()) and n % 4 == 0:
+            lines.append(lines[-1]._replace(line_number=n + 100))  # a repeated line
+    return lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(invoices(), st.integers(-3, 3))
+def test_the_classes_add_up_to_invoiced_minus_expected(lines: list[InvoiceLine], slip: int) -> None:
+    total = sum((ln.amount for ln in lines), D(0)) + D(slip)
+    result = run(lines, total)
+    assert sum(result.sums_by_class.values(), D(0)) == result.difference
+    assert sum((d.amount for d in result.discrepancies), D(0)) == result.difference
+
+
+@settings(max_examples=200, deadline=None)
+@given(invoices().filter(lambda ls: len(ls) > 1), st.randoms(use_true_random=False))
+def test_the_order_of_an_invoices_lines_never_changes_a_class_sum(
+    lines: list[InvoiceLine], rnd: random.Random
+) -> None:
+    shuffled = list(lines)
+    rnd.shuffle(shuffled)
+    assert run(shuffled).sums_by_class == run(lines).sums_by_class
+    assert run(lines) == run(lines)  # deciding again changes nothing

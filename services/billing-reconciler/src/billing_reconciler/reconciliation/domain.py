@@ -163,37 +163,63 @@ def reconcile(
     contract's term when `periods_in_term` is given.
     """
     out = _Builder(tolerance=tolerance)
-    price_items = {item for (_, item) in reference_rates}
+    screen = _Screen(
+        period_label=period_label,
+        periods_in_term=periods_in_term,
+        price_items={item for (_, item) in reference_rates},
+        sla_codes=sla_codes,
+    )
     groups: dict[tuple[str, str], list[InvoiceLine]] = defaultdict(list)
-    seen: dict[tuple[object, ...], int] = {}
-    lines_total = Decimal(0)
     for line in lines:
-        lines_total += line.amount
-        period = line.period_label or period_label
-        if period != period_label or (
-            periods_in_term is not None and period not in periods_in_term
+        found = screen.take_out(line)
+        if found is not None:
+            out.add(found)
+        else:
+            groups[_group_key(line.kind, line.item_code)].append(line)
+    expected_by_key: dict[tuple[str, str], list[ExpectedLine]] = defaultdict(list)
+    for e in expected:
+        expected_by_key[_group_key(e.kind.value, e.item_code)].append(e)
+    keys = list(expected_by_key) + [k for k in groups if k not in expected_by_key]
+    for key in keys:
+        _match_group(
+            out, key, groups.get(key, []), expected_by_key.get(key, []), reference_rates, currency
+        )
+    lines_total = sum((line.amount for line in lines), Decimal(0))
+    out.add(_total_mismatch(stated_total, lines_total))
+    sums = {c.value: Decimal(0) for c in DiscrepancyClass}
+    for d in out.found:
+        sums[d.discrepancy_class.value] += d.amount
+    return Reconciliation(
+        expected_total=round_money(sum((e.amount for e in expected), Decimal(0)), currency),
+        invoiced_total=stated_total,
+        lines_total=lines_total,
+        discrepancies=out.found,
+        sums_by_class={k: round_money(v, currency) for k, v in sums.items()},
+    )
+
+
+def _group_key(kind: str, item_code: str) -> tuple[str, str]:
+    """Lines are matched per kind and item; rebates in total, whatever their item code."""
+    return ("rebate", REBATE_POOL) if kind == "rebate" else (kind, item_code)
+
+
+@dataclass
+class _Screen:
+    """Takes out, with their whole amount, the lines that are not owed at all: outside the
+    period, repeated, or for something the contract does not know."""
+
+    period_label: str
+    periods_in_term: Collection[str] | None
+    price_items: set[str]
+    sla_codes: Collection[str]
+    seen: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+    def take_out(self, line: InvoiceLine) -> Discrepancy | None:
+        period = line.period_label or self.period_label
+        if period != self.period_label or (
+            self.periods_in_term is not None and period not in self.periods_in_term
         ):
-            why = (
-                f"billed for {period}, on the invoice of {period_label}"
-                if period != period_label
-                else f"{period} is outside the contract's term"
-            )
-            out.add(
-                Discrepancy(
-                    DiscrepancyClass.OUT_OF_PERIOD,
-                    line.amount,
-                    line.item_code,
-                    line.line_number,
-                    expected="0",
-                    invoiced=_s(line.amount),
-                    explanation=f"line {line.line_number} ({line.kind} {line.item_code}) {why}: "
-                    f"not owed in this period",
-                    formula=f"invoiced {_s(line.amount)} − owed in {period_label} 0 = "
-                    f"{_s(line.amount)}",
-                    inputs={"line_period": period, "invoice_period": period_label},
-                )
-            )
-            continue
+            return self._out_of_period(line, period)
         signature = (
             line.item_code,
             line.kind,
@@ -203,99 +229,125 @@ def reconcile(
             line.description,
             period,
         )
-        first = seen.get(signature)
+        first = self.seen.get(signature)
         if first is not None:
-            out.add(
-                Discrepancy(
-                    DiscrepancyClass.DUPLICATE_LINE,
-                    line.amount,
-                    line.item_code,
-                    line.line_number,
-                    expected="0",
-                    invoiced=_s(line.amount),
-                    explanation=f"line {line.line_number} repeats line {first} exactly "
-                    f"({line.kind} {line.item_code}, {_s(line.quantity)} × "
-                    f"{_s(line.unit_price)} = {_s(line.amount)})",
-                    formula=f"duplicate amount {_s(line.amount)}",
-                    inputs={"duplicate_of_line": str(first)},
-                )
-            )
-            continue
-        seen[signature] = line.line_number
-        known = (
-            (line.kind in QUANTITY_KINDS and line.item_code in price_items)
-            or (line.kind in ("credit", "earn_back") and line.item_code in sla_codes)
+            return _duplicate(line, first)
+        self.seen[signature] = line.line_number
+        return None if self._known(line) else _unknown(line)
+
+    def _known(self, line: InvoiceLine) -> bool:
+        return (
+            (line.kind in QUANTITY_KINDS and line.item_code in self.price_items)
+            or (line.kind in ("credit", "earn_back") and line.item_code in self.sla_codes)
             or line.kind == "rebate"
         )
-        if not known:
-            what = (
-                "an SLA code of the contract"
-                if line.kind in ("credit", "earn_back")
-                else "in the contract's price book"
-                if line.kind in QUANTITY_KINDS
-                else "something the contract charges for"
-            )
-            out.add(
-                Discrepancy(
-                    DiscrepancyClass.UNKNOWN_ITEM,
-                    line.amount,
-                    line.item_code,
-                    line.line_number,
-                    expected="0",
-                    invoiced=_s(line.amount),
-                    explanation=f"line {line.line_number}: {line.kind} item {line.item_code!r} "
-                    f"is not {what}",
-                    formula=f"invoiced {_s(line.amount)} − owed 0 = {_s(line.amount)}",
-                )
-            )
-            continue
-        key = ("rebate", REBATE_POOL) if line.kind == "rebate" else (line.kind, line.item_code)
-        groups[key].append(line)
 
-    expected_by_key: dict[tuple[str, str], list[ExpectedLine]] = defaultdict(list)
-    for e in expected:
-        key = ("rebate", REBATE_POOL) if e.kind is LineKind.REBATE else (e.kind.value, e.item_code)
-        expected_by_key[key].append(e)
-
-    keys = list(expected_by_key) + [k for k in groups if k not in expected_by_key]
-    for key in keys:
-        _match_group(
-            out,
-            key,
-            groups.get(key, []),
-            expected_by_key.get(key, []),
-            reference_rates,
-            currency,
+    def _out_of_period(self, line: InvoiceLine, period: str) -> Discrepancy:
+        why = (
+            f"billed for {period}, on the invoice of {self.period_label}"
+            if period != self.period_label
+            else f"{period} is outside the contract's term"
+        )
+        return Discrepancy(
+            DiscrepancyClass.OUT_OF_PERIOD,
+            line.amount,
+            line.item_code,
+            line.line_number,
+            expected="0",
+            invoiced=_s(line.amount),
+            explanation=f"line {line.line_number} ({line.kind} {line.item_code}) {why}: "
+            f"not owed in this period",
+            formula=f"invoiced {_s(line.amount)} − owed in {self.period_label} 0 = "
+            f"{_s(line.amount)}",
+            inputs={"line_period": period, "invoice_period": self.period_label},
         )
 
-    if stated_total != lines_total:
-        diff = stated_total - lines_total
-        out.add(
-            Discrepancy(
-                DiscrepancyClass.COMPUTATION_ERROR,
-                diff,
-                None,
-                None,
-                expected=_s(lines_total),
-                invoiced=_s(stated_total),
-                explanation=f"the invoice total {_s(stated_total)} is not the sum of its lines "
-                f"{_s(lines_total)}",
-                formula=f"stated total {_s(stated_total)} − sum of lines {_s(lines_total)} = "
-                f"{_s(diff)}",
-            )
-        )
 
-    sums = {c.value: Decimal(0) for c in DiscrepancyClass}
-    for d in out.found:
-        sums[d.discrepancy_class.value] += d.amount
-    expected_total = round_money(sum((e.amount for e in expected), Decimal(0)), currency)
-    return Reconciliation(
-        expected_total=expected_total,
-        invoiced_total=stated_total,
-        lines_total=lines_total,
-        discrepancies=out.found,
-        sums_by_class={k: round_money(v, currency) for k, v in sums.items()},
+def _duplicate(line: InvoiceLine, first: int) -> Discrepancy:
+    return Discrepancy(
+        DiscrepancyClass.DUPLICATE_LINE,
+        line.amount,
+        line.item_code,
+        line.line_number,
+        expected="0",
+        invoiced=_s(line.amount),
+        explanation=f"line {line.line_number} repeats line {first} exactly "
+        f"({line.kind} {line.item_code}, {_s(line.quantity)} × "
+        f"{_s(line.unit_price)} = {_s(line.amount)})",
+        formula=f"duplicate amount {_s(line.amount)}",
+        inputs={"duplicate_of_line": str(first)},
     )
+
+
+def _unknown(line: InvoiceLine) -> Discrepancy:
+    what = (
+        "an SLA code of the contract"
+        if line.kind in ("credit", "earn_back")
+        else "in the contract's price book"
+        if line.kind in QUANTITY_KINDS
+        else "something the contract charges for"
+    )
+    return Discrepancy(
+        DiscrepancyClass.UNKNOWN_ITEM,
+        line.amount,
+        line.item_code,
+        line.line_number,
+        expected="0",
+        invoiced=_s(line.amount),
+        explanation=f"line {line.line_number}: {line.kind} item {line.item_code!r} is not {what}",
+        formula=f"invoiced {_s(line.amount)} − owed 0 = {_s(line.amount)}",
+    )
+
+
+def _total_mismatch(stated_total: Decimal, lines_total: Decimal) -> Discrepancy:
+    """A stated total that is not the sum of the lines (amount 0, dropped, when it is)."""
+    diff = stated_total - lines_total
+    return Discrepancy(
+        DiscrepancyClass.COMPUTATION_ERROR,
+        diff,
+        None,
+        None,
+        expected=_s(lines_total),
+        invoiced=_s(stated_total),
+        explanation=f"the invoice total {_s(stated_total)} is not the sum of its lines "
+        f"{_s(lines_total)}",
+        formula=f"stated total {_s(stated_total)} − sum of lines {_s(lines_total)} = {_s(diff)}",
+    )
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One kind and item: the invoice's lines and what the contract expects."""
+
+    kind: str
+    item: str
+    lines: Sequence[InvoiceLine]
+    expected: Sequence[ExpectedLine]
+    currency: str
+
+    @property
+    def sign(self) -> Decimal:
+        return Decimal(-1) if self.kind in REDUCING_KINDS else Decimal(1)
+
+    @property
+    def expected_amount(self) -> Decimal:
+        return sum((e.amount for e in self.expected), Decimal(0))
+
+    @property
+    def clause(self) -> str:
+        return "; ".join(e.clause for e in self.expected if e.clause)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(s for e in self.expected for s in e.source_ids)
+
+    @property
+    def item_code(self) -> str | None:
+        return None if self.item == REBATE_POOL else self.item
+
+    @property
+    def expected_formula(self) -> str:
+        return "; ".join(e.formula for e in self.expected if e.formula)
 
 
 def _match_group(
@@ -306,165 +358,177 @@ def _match_group(
     reference_rates: Mapping[tuple[str, str], Decimal],
     currency: str,
 ) -> None:
-    kind, item = key
-    sign = Decimal(-1) if kind in REDUCING_KINDS else Decimal(1)
-    expected_amount = sum((e.amount for e in expected), Decimal(0))
-    exp = expected[0] if expected else None
-    clause = "; ".join(e.clause for e in expected if e.clause)
-    sources = tuple(s for e in expected for s in e.source_ids)
-    item_code = None if item == REBATE_POOL else item
-    # Computation errors, line by line: the amount is not quantity × unit price.
-    priced: list[tuple[InvoiceLine, Decimal]] = []
-    for line in lines:
-        if line.quantity is None or line.unit_price is None:
-            priced.append((line, line.amount))
-            continue
-        extended = sign * round_money(line.quantity * line.unit_price, currency)
-        priced.append((line, extended))
-        if line.amount != extended:
-            diff = line.amount - extended
-            out.add(
-                Discrepancy(
-                    DiscrepancyClass.COMPUTATION_ERROR,
-                    diff,
-                    line.item_code,
-                    line.line_number,
-                    expected=_s(extended),
-                    invoiced=_s(line.amount),
-                    explanation=f"line {line.line_number}: amount {_s(line.amount)} is not "
-                    f"quantity {_s(line.quantity)} × unit price {_s(line.unit_price)} = "
-                    f"{_s(abs(extended))}",
-                    formula=f"{_s(line.amount)} − {_s(extended)} = {_s(diff)}",
-                    clause=clause,
-                    inputs={
-                        "quantity": _s(line.quantity),
-                        "unit_price": _s(line.unit_price),
-                        "amount": _s(line.amount),
-                    },
-                )
-            )
-
-    if kind in ("credit", "earn_back", "rebate"):
-        invoiced = round_money(sum((amount for _, amount in priced), Decimal(0)), currency)
-        expected_amount = round_money(expected_amount, currency)
-        diff = invoiced - expected_amount
-        cls = (
-            DiscrepancyClass.UNAPPLIED_REBATE
-            if kind == "rebate"
-            else DiscrepancyClass.UNAPPLIED_CREDIT
-        )
-        what = {"credit": "service credit", "earn_back": "earn-back", "rebate": "rebate"}[kind]
-        for_item = f" for {item}" if item_code else ""
-        if not lines:
-            story = f"the {what}{for_item} of {_s(abs(expected_amount))} is not on the invoice"
-        elif not expected:
-            story = f"the invoice applies a {what}{for_item} of {_s(abs(invoiced))} that is not due"
-        else:
-            story = (
-                f"the invoice applies {_s(abs(invoiced))} as {what}{for_item} "
-                f"({_numbers(lines)}); the contract says {_s(abs(expected_amount))}"
-            )
-        out.add(
-            Discrepancy(
-                cls,
-                diff,
-                item_code,
-                lines[0].line_number if lines else None,
-                expected=_s(expected_amount),
-                invoiced=_s(invoiced),
-                explanation=story,
-                formula=f"invoiced {_s(invoiced)} − due {_s(expected_amount)} = {_s(diff)}",
-                clause=clause,
-                inputs={
-                    "expected_formula": "; ".join(e.formula for e in expected if e.formula),
-                },
-                source_ids=sources,
-            )
-        )
+    g = _Group(key[0], key[1], lines, expected, currency)
+    priced = [(line, _extended(g, line)) for line in lines]
+    for line, extended in priced:
+        out.add(_computation_error(g, line, extended))
+    if g.kind in ("credit", "earn_back", "rebate"):
+        out.add(_unapplied(g, priced))
         return
-
     # base, arc, rrc: quantities and rates.
-    rate = exp.rate if exp is not None else reference_rates[(kind, item)]
+    rate = g.expected[0].rate if g.expected else reference_rates[(g.kind, g.item)]
     by_price: dict[Decimal | None, list[tuple[InvoiceLine, Decimal]]] = defaultdict(list)
     for line, extended in priced:
         by_price[line.unit_price].append((line, extended))
     at_contract_rate = Decimal(0)
-    billed_quantity = Decimal(0)
     for unit_price, group in by_price.items():
-        group_lines = [ln for ln, _ in group]
-        quantity = sum((ln.quantity or Decimal(0) for ln in group_lines), Decimal(0))
-        billed_quantity += quantity
-        extended_total = sum((x for _, x in group), Decimal(0))
-        if unit_price is not None and unit_price == rate:
-            at_rate = extended_total  # the same products, already rounded line by line
-        else:
-            at_rate = sum(
-                (
-                    sign * round_money((ln.quantity or Decimal(0)) * rate, currency)
-                    for ln in group_lines
-                ),
-                Decimal(0),
-            )
+        at_rate, mispriced = _at_contract_rate(g, unit_price, group, rate)
         at_contract_rate += at_rate
-        if unit_price is not None and unit_price != rate:
-            diff = extended_total - at_rate
-            out.add(
-                Discrepancy(
-                    DiscrepancyClass.RATE_ERROR,
-                    diff,
-                    item,
-                    group_lines[0].line_number,
-                    expected=_s(rate),
-                    invoiced=_s(unit_price),
-                    explanation=f"{kind} {item}: unit price {_s(unit_price)} "
-                    f"({_numbers(group_lines)}), the contract's rate is {_s(rate)}",
-                    formula=f"quantity {_s(quantity)} × ({_s(unit_price)} − {_s(rate)}) = "
-                    f"{_s(extended_total)} − {_s(at_rate)} = {_s(diff)}",
-                    clause=clause,
-                    inputs={
-                        "invoiced_unit_price": _s(unit_price),
-                        "contract_rate": _s(rate),
-                        "quantity": _s(quantity),
-                    },
-                    source_ids=sources,
-                )
-            )
-    diff = at_contract_rate - expected_amount
+        if mispriced is not None:
+            out.add(mispriced)
+    out.add(_consumption_error(g, rate, at_contract_rate))
+
+
+def _extended(g: _Group, line: InvoiceLine) -> Decimal:
+    """quantity × unit price, signed and rounded (the amount when either is missing)."""
+    if line.quantity is None or line.unit_price is None:
+        return line.amount
+    return g.sign * round_money(line.quantity * line.unit_price, g.currency)
+
+
+def _computation_error(g: _Group, line: InvoiceLine, extended: Decimal) -> Discrepancy:
+    """The line's amount is not quantity × unit price (amount 0, dropped, when it is)."""
+    diff = line.amount - extended
+    return Discrepancy(
+        DiscrepancyClass.COMPUTATION_ERROR,
+        diff,
+        line.item_code,
+        line.line_number,
+        expected=_s(extended),
+        invoiced=_s(line.amount),
+        explanation=f"line {line.line_number}: amount {_s(line.amount)} is not "
+        f"quantity {_s(line.quantity)} × unit price {_s(line.unit_price)} = "
+        f"{_s(abs(extended))}",
+        formula=f"{_s(line.amount)} − {_s(extended)} = {_s(diff)}",
+        clause=g.clause,
+        inputs={
+            "quantity": _s(line.quantity),
+            "unit_price": _s(line.unit_price),
+            "amount": _s(line.amount),
+        },
+    )
+
+
+def _unapplied(g: _Group, priced: Sequence[tuple[InvoiceLine, Decimal]]) -> Discrepancy:
+    """Credits, earn-back and rebates are compared on amounts."""
+    invoiced = round_money(sum((amount for _, amount in priced), Decimal(0)), g.currency)
+    expected_amount = round_money(g.expected_amount, g.currency)
+    diff = invoiced - expected_amount
+    cls = (
+        DiscrepancyClass.UNAPPLIED_REBATE
+        if g.kind == "rebate"
+        else DiscrepancyClass.UNAPPLIED_CREDIT
+    )
+    what = {"credit": "service credit", "earn_back": "earn-back", "rebate": "rebate"}[g.kind]
+    for_item = f" for {g.item}" if g.item_code else ""
+    if not g.lines:
+        story = f"the {what}{for_item} of {_s(abs(expected_amount))} is not on the invoice"
+    elif not g.expected:
+        story = f"the invoice applies a {what}{for_item} of {_s(abs(invoiced))} that is not due"
+    else:
+        story = (
+            f"the invoice applies {_s(abs(invoiced))} as {what}{for_item} "
+            f"({_numbers(g.lines)}); the contract says {_s(abs(expected_amount))}"
+        )
+    return Discrepancy(
+        cls,
+        diff,
+        g.item_code,
+        g.lines[0].line_number if g.lines else None,
+        expected=_s(expected_amount),
+        invoiced=_s(invoiced),
+        explanation=story,
+        formula=f"invoiced {_s(invoiced)} − due {_s(expected_amount)} = {_s(diff)}",
+        clause=g.clause,
+        inputs={"expected_formula": g.expected_formula},
+        source_ids=g.sources,
+    )
+
+
+def _at_contract_rate(
+    g: _Group,
+    unit_price: Decimal | None,
+    group: Sequence[tuple[InvoiceLine, Decimal]],
+    rate: Decimal,
+) -> tuple[Decimal, Discrepancy | None]:
+    """Lines billed at one unit price, repriced at the contract's rate; a rate_error when
+    the unit price is not the rate."""
+    group_lines = [ln for ln, _ in group]
+    extended_total = sum((x for _, x in group), Decimal(0))
+    if unit_price is not None and unit_price == rate:
+        return extended_total, None  # the same products, already rounded line by line
+    at_rate = sum(
+        (
+            g.sign * round_money((ln.quantity or Decimal(0)) * rate, g.currency)
+            for ln in group_lines
+        ),
+        Decimal(0),
+    )
+    if unit_price is None:
+        return at_rate, None
+    quantity = sum((ln.quantity or Decimal(0) for ln in group_lines), Decimal(0))
+    diff = extended_total - at_rate
+    return at_rate, Discrepancy(
+        DiscrepancyClass.RATE_ERROR,
+        diff,
+        g.item,
+        group_lines[0].line_number,
+        expected=_s(rate),
+        invoiced=_s(unit_price),
+        explanation=f"{g.kind} {g.item}: unit price {_s(unit_price)} "
+        f"({_numbers(group_lines)}), the contract's rate is {_s(rate)}",
+        formula=f"quantity {_s(quantity)} × ({_s(unit_price)} − {_s(rate)}) = "
+        f"{_s(extended_total)} − {_s(at_rate)} = {_s(diff)}",
+        clause=g.clause,
+        inputs={
+            "invoiced_unit_price": _s(unit_price),
+            "contract_rate": _s(rate),
+            "quantity": _s(quantity),
+        },
+        source_ids=g.sources,
+    )
+
+
+def _consumption_error(g: _Group, rate: Decimal, at_contract_rate: Decimal) -> Discrepancy:
+    """What is left once every line is at the contract's rate: the billed quantity is not
+    the measured (or contracted) one."""
+    exp = g.expected[0] if g.expected else None
+    billed_quantity = sum((ln.quantity or Decimal(0) for ln in g.lines), Decimal(0))
+    diff = at_contract_rate - g.expected_amount
     expected_quantity = exp.quantity if exp is not None else Decimal(0)
-    measured = "contracted baseline" if kind == "base" else "measured"
-    if not lines:
+    measured = "contracted baseline" if g.kind == "base" else "measured"
+    kind, item = g.kind, g.item
+    if not g.lines:
         story = (
             f"{kind} {item} of {_s(expected_quantity)} × {_s(rate)} = "
-            f"{_s(abs(expected_amount))} is owed and not on the invoice"
+            f"{_s(abs(g.expected_amount))} is owed and not on the invoice"
         )
     elif exp is None:
         story = (
             f"{kind} {item}: the invoice bills quantity {_s(billed_quantity)} "
-            f"({_numbers(lines)}); the measured consumption gives no {kind}"
+            f"({_numbers(g.lines)}); the measured consumption gives no {kind}"
         )
     else:
         story = (
-            f"{kind} {item}: billed quantity {_s(billed_quantity)} ({_numbers(lines)}), "
+            f"{kind} {item}: billed quantity {_s(billed_quantity)} ({_numbers(g.lines)}), "
             f"{measured} {_s(expected_quantity)}"
         )
-    out.add(
-        Discrepancy(
-            DiscrepancyClass.CONSUMPTION_ERROR,
-            diff,
-            item,
-            lines[0].line_number if lines else None,
-            expected=_s(expected_quantity),
-            invoiced=_s(billed_quantity),
-            explanation=story,
-            formula=f"(billed {_s(billed_quantity)} − {measured} {_s(expected_quantity)}) × "
-            f"rate {_s(rate)} = {_s(at_contract_rate)} − {_s(expected_amount)} = {_s(diff)}",
-            clause=clause,
-            inputs={
-                "billed_quantity": _s(billed_quantity),
-                "expected_quantity": _s(expected_quantity),
-                "rate": _s(rate),
-                "expected_formula": "; ".join(e.formula for e in expected if e.formula),
-            },
-            source_ids=sources,
-        )
+    return Discrepancy(
+        DiscrepancyClass.CONSUMPTION_ERROR,
+        diff,
+        item,
+        g.lines[0].line_number if g.lines else None,
+        expected=_s(expected_quantity),
+        invoiced=_s(billed_quantity),
+        explanation=story,
+        formula=f"(billed {_s(billed_quantity)} − {measured} {_s(expected_quantity)}) × "
+        f"rate {_s(rate)} = {_s(at_contract_rate)} − {_s(g.expected_amount)} = {_s(diff)}",
+        clause=g.clause,
+        inputs={
+            "billed_quantity": _s(billed_quantity),
+            "expected_quantity": _s(expected_quantity),
+            "rate": _s(rate),
+            "expected_formula": g.expected_formula,
+        },
+        source_ids=g.sources,
     )
