@@ -108,23 +108,9 @@ def _explanation(invoice: Invoice, terms: ContractTerms, d: Discrepancy) -> Expl
     )
 
 
-async def reconcile_invoice(
-    *,
-    session: AsyncSession,
-    invoice: Invoice,
-    statement: Statement,
-    charges_revision: int,
-    trigger: str,
-    emit: Emit,
-    now: datetime,
-    lines: Sequence[InvoiceLine] | None = None,
-) -> ReconciliationRun:
-    """Reconcile an invoice against its period's statement; store and publish a new
-    revision when the result differs from the current one. `lines`: the invoice's lines
-    already parsed (when it was just received), else read from the stored invoice."""
-    terms = statement.terms
-    result = run_reconciliation(invoice, statement, lines)
-    marker = fingerprint(
+def _fingerprint(invoice: Invoice, result: Reconciliation) -> str:
+    """What must differ for a reconciliation to be a new revision."""
+    return fingerprint(
         {
             "invoice_version": invoice.version,
             "expected_total": str(result.expected_total),
@@ -143,6 +129,24 @@ async def reconcile_invoice(
             ],
         }
     )
+
+
+async def reconcile_invoice(
+    *,
+    session: AsyncSession,
+    invoice: Invoice,
+    statement: Statement,
+    charges_revision: int,
+    trigger: str,
+    emit: Emit,
+    now: datetime,
+    lines: Sequence[InvoiceLine] | None = None,
+) -> ReconciliationRun:
+    """Reconcile an invoice against its period's statement; store and publish a new
+    revision when the result differs from the current one. `lines`: the invoice's lines
+    already parsed (when it was just received), else read from the stored invoice."""
+    result = run_reconciliation(invoice, statement, lines)
+    marker = _fingerprint(invoice, result)
     current = await session.scalar(
         sa.select(ReconciliationRun).where(
             ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current
@@ -153,27 +157,18 @@ async def reconcile_invoice(
     revision = 1
     if current is not None:
         revision = current.revision + 1
-        await session.execute(
-            sa.update(ReconciliationRun)
-            .where(ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current)
-            .values(is_current=False)
-        )
-        await session.execute(
-            sa.update(DiscrepancyRow)
-            .where(DiscrepancyRow.invoice_id == invoice.id, DiscrepancyRow.is_current)
-            .values(is_current=False)
-        )
+        await _supersede(session, invoice.id)
     run = ReconciliationRun(
         id=uuid.uuid4(),
         tenant_id=invoice.tenant_id,
         invoice_id=invoice.id,
         invoice_version=invoice.version,
         contract_id=invoice.contract_id,
-        contract_version=terms.version,
+        contract_version=statement.terms.version,
         period_label=invoice.period_label,
         revision=revision,
         is_current=True,
-        currency=terms.currency,
+        currency=statement.terms.currency,
         expected_total=result.expected_total,
         invoiced_total=result.invoiced_total,
         lines_total=result.lines_total,
@@ -188,10 +183,38 @@ async def reconcile_invoice(
     )
     session.add(run)
     await session.flush()
+    await _store_and_publish(session, invoice, statement.terms, run, result, emit, now)
+    return run
+
+
+async def _supersede(session: AsyncSession, invoice_id: uuid.UUID) -> None:
+    """The current reconciliation and its discrepancies become history."""
+    await session.execute(
+        sa.update(ReconciliationRun)
+        .where(ReconciliationRun.invoice_id == invoice_id, ReconciliationRun.is_current)
+        .values(is_current=False)
+    )
+    await session.execute(
+        sa.update(DiscrepancyRow)
+        .where(DiscrepancyRow.invoice_id == invoice_id, DiscrepancyRow.is_current)
+        .values(is_current=False)
+    )
+
+
+async def _store_and_publish(
+    session: AsyncSession,
+    invoice: Invoice,
+    terms: ContractTerms,
+    run: ReconciliationRun,
+    result: Reconciliation,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    """The revision's discrepancies (rows and `reconciliation.discrepancy_found`), then
+    `reconciliation.completed`."""
     rows = []
     events = []
     for seq, d in enumerate(result.discrepancies, start=1):
-        explanation = _explanation(invoice, terms, d)
         row_id = uuid.uuid4()
         rows.append(
             {
@@ -202,7 +225,7 @@ async def reconcile_invoice(
                 "contract_id": invoice.contract_id,
                 "period_label": invoice.period_label,
                 "currency": terms.currency,
-                "revision": revision,
+                "revision": run.revision,
                 "seq": seq,
                 "is_current": True,
                 "discrepancy_class": d.discrepancy_class.value,
@@ -213,29 +236,10 @@ async def reconcile_invoice(
                 "expected": d.expected,
                 "invoiced": d.invoiced,
                 "summary": d.explanation,
-                "explanation": explanation.model_dump(mode="json"),
+                "explanation": _explanation(invoice, terms, d).model_dump(mode="json"),
             }
         )
-        events.append(
-            DiscrepancyFound(
-                discrepancy_id=row_id,
-                invoice_id=invoice.id,
-                invoice_number=invoice.invoice_number,
-                contract_id=invoice.contract_id,
-                period_label=invoice.period_label,
-                currency=terms.currency,
-                discrepancy_class=d.discrepancy_class.value,
-                direction=d.direction,
-                amount=d.amount,
-                item_code=d.item_code,
-                line_number=d.line_number,
-                expected=d.expected,
-                invoiced=d.invoiced,
-                explanation=f"{d.explanation}: {d.formula}",
-                revision=revision,
-                found_at=now,
-            )
-        )
+        events.append(_discrepancy_event(invoice, terms, d, row_id, run.revision, now))
     if rows:
         await session.execute(sa.insert(DiscrepancyRow), rows)
     subject = str(invoice.contract_id)
@@ -262,11 +266,38 @@ async def reconcile_invoice(
             sums_by_class=result.sums_by_class,
             discrepancies=len(result.discrepancies),
             status=result.status,
-            revision=revision,
+            revision=run.revision,
             reconciled_at=now,
         ),
     )
-    return run
+
+
+def _discrepancy_event(
+    invoice: Invoice,
+    terms: ContractTerms,
+    d: Discrepancy,
+    row_id: uuid.UUID,
+    revision: int,
+    now: datetime,
+) -> DiscrepancyFound:
+    return DiscrepancyFound(
+        discrepancy_id=row_id,
+        invoice_id=invoice.id,
+        invoice_number=invoice.invoice_number,
+        contract_id=invoice.contract_id,
+        period_label=invoice.period_label,
+        currency=terms.currency,
+        discrepancy_class=d.discrepancy_class.value,
+        direction=d.direction,
+        amount=d.amount,
+        item_code=d.item_code,
+        line_number=d.line_number,
+        expected=d.expected,
+        invoiced=d.invoiced,
+        explanation=f"{d.explanation}: {d.formula}",
+        revision=revision,
+        found_at=now,
+    )
 
 
 async def reconcile_period_invoices(
