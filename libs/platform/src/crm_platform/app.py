@@ -106,66 +106,14 @@ def create_service_app(
         app.state.consumers = []
         workers: list[asyncio.Task[None]] = []
         try:
-            if settings.kafka_create_topics:
-                await ensure_topics(
-                    settings.kafka_bootstrap_servers, partitions=settings.kafka_topic_partitions
-                )
-            producer = await _start_producer(settings)
-            app.state.producer = producer
-            if settings.relay_enabled:
-                relay = OutboxRelay(
-                    app.state.session_factory,
-                    producer,
-                    idle_interval=settings.relay_idle_interval_seconds,
-                )
-                relay.start()
-                app.state.relay = relay
-            if settings.consumers_enabled:
-                # Every service keeps the API keys it accepts (access.v1), in its own group.
-                access = ConsumerSpec(
-                    topics=[Topic.ACCESS.value], handlers=ACCESS_HANDLERS, name="access"
-                )
-                for spec in [*definition.consumers, access]:
-                    group = (
-                        settings.service_name
-                        + (f".{spec.name}" if spec.name else "")
-                        + settings.consumer_group_suffix
-                    )
-                    runner = ConsumerRunner(
-                        group_id=group,
-                        topics=spec.topics,
-                        handlers=spec.handlers,
-                        session_factory=app.state.session_factory,
-                        producer=producer,
-                        bootstrap_servers=settings.kafka_bootstrap_servers,
-                        source=settings.service_name,
-                        max_attempts=settings.consumer_max_attempts,
-                        backoff_initial=settings.consumer_backoff_initial_seconds,
-                        backoff_max=settings.consumer_backoff_max_seconds,
-                        clock=app.state.clock,
-                        offset_reset=settings.consumer_offset_reset,
-                    )
-                    await runner.start()
-                    app.state.consumers.append(runner)
+            await _start_messaging(app, definition, settings)
             for worker in definition.workers:
                 workers.append(asyncio.create_task(worker(app), name=worker.__name__))
             log.info("service.started")
             yield
         finally:
             log.info("service.stopping")
-            for task in workers:
-                task.cancel()
-            for task in workers:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for runner in reversed(app.state.consumers):
-                with contextlib.suppress(Exception):
-                    await runner.stop()
-            if app.state.relay is not None:
-                await app.state.relay.stop()
-            if app.state.producer is not None:
-                with contextlib.suppress(Exception):
-                    await app.state.producer.stop()
+            await _stop(app, workers)
             await engine.dispose()
             log.info("service.stopped")
 
@@ -192,3 +140,65 @@ def create_service_app(
             router, dependencies=[Depends(authenticate)], responses=COMMON_ERROR_RESPONSES
         )
     return app
+
+
+async def _start_messaging(
+    app: FastAPI, definition: ServiceDefinition, settings: ServiceSettings
+) -> None:
+    """Topics, the producer, the outbox relay and the consumers (each kept on app.state,
+    so a failure part-way is stopped by `_stop`)."""
+    if settings.kafka_create_topics:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, partitions=settings.kafka_topic_partitions
+        )
+    producer = await _start_producer(settings)
+    app.state.producer = producer
+    if settings.relay_enabled:
+        relay = OutboxRelay(
+            app.state.session_factory, producer, idle_interval=settings.relay_idle_interval_seconds
+        )
+        relay.start()
+        app.state.relay = relay
+    if not settings.consumers_enabled:
+        return
+    # Every service keeps the API keys it accepts (access.v1), in its own group.
+    access = ConsumerSpec(topics=[Topic.ACCESS.value], handlers=ACCESS_HANDLERS, name="access")
+    for spec in [*definition.consumers, access]:
+        group = (
+            settings.service_name
+            + (f".{spec.name}" if spec.name else "")
+            + settings.consumer_group_suffix
+        )
+        runner = ConsumerRunner(
+            group_id=group,
+            topics=spec.topics,
+            handlers=spec.handlers,
+            session_factory=app.state.session_factory,
+            producer=producer,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            source=settings.service_name,
+            max_attempts=settings.consumer_max_attempts,
+            backoff_initial=settings.consumer_backoff_initial_seconds,
+            backoff_max=settings.consumer_backoff_max_seconds,
+            clock=app.state.clock,
+            offset_reset=settings.consumer_offset_reset,
+        )
+        await runner.start()
+        app.state.consumers.append(runner)
+
+
+async def _stop(app: FastAPI, workers: list[asyncio.Task[None]]) -> None:
+    """Workers, then consumers, the relay and the producer, each whatever the others do."""
+    for task in workers:
+        task.cancel()
+    for task in workers:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    for runner in reversed(app.state.consumers):
+        with contextlib.suppress(Exception):
+            await runner.stop()
+    if app.state.relay is not None:
+        await app.state.relay.stop()
+    if app.state.producer is not None:
+        with contextlib.suppress(Exception):
+            await app.state.producer.stop()
