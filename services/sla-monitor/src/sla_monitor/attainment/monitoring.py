@@ -21,9 +21,10 @@ from sla_monitor.attainment.compute import (
     figures_strings,
     published_key,
 )
-from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds, periods_touching
+from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
 from sla_monitor.attainment.inputs import ContractVersions
-from sla_monitor.attainment.service import contract_bounds, published
+from sla_monitor.attainment.schedule import measured_periods
+from sla_monitor.attainment.service import published
 from sla_monitor.attainment.signals import (
     availability_at_risk,
     availability_breached,
@@ -55,18 +56,18 @@ async def affected(
     await versions.load(r.contract_id for r in rows)
     out = []
     for row in rows:
-        lo, hi = touched[row.service_key]
-        for period in periods_touching(lo, hi, row.timezone):
-            terms = versions.for_period(row.contract_id, period.start, row.timezone)
-            if terms is None:
-                continue
-            sla = next((s for s in terms.sla_definitions if s.code == row.sla_code), None)
-            if sla is None or sla.service_key != row.service_key:
-                continue
-            start, end = contract_bounds(terms)
-            if period.end <= start or (end is not None and period.start >= end):
-                continue
-            out.append((SlaRef(row.contract_id, tenant_id, terms, sla), period))
+        out += [
+            (ref, period)
+            for ref, period in measured_periods(
+                versions,
+                contract_id=row.contract_id,
+                tenant_id=tenant_id,
+                sla_code=row.sla_code,
+                timezone=row.timezone,
+                touching=touched[row.service_key],
+            )
+            if ref.sla.service_key == row.service_key
+        ]
     return out
 
 
