@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -145,5 +146,5 @@ def test_windows_never_overlap_and_never_leave_the_span(
     found = calendar.windows(start, end)
     for s, e in found:
         assert start <= s < e <= end
-    for (_, e1), (s2, _) in zip(found, found[1:], strict=False):
+    for (_, e1), (s2, _) in pairwise(found):
         assert e1 < s2
