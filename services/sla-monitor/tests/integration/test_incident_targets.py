@@ -90,9 +90,10 @@ async def test_business_hour_and_business_day_targets_count_only_service_time(
         "missed_ticket_ids": ["BH-3"],
         "small_sample_applied": False,
     }
-    assert (
-        "within 240 business minutes (4 business hours) of 08:00–18:00 Mon–Fri"
-        in (p1["explanation"])
+    assert p1["explanation"] == (
+        "3 of 4 P1 incidents resolved in 2026-03 were resolved within 240 business minutes "
+        "(4 business hours) of 08:00–18:00 Mon–Fri (America/New_York), 1 holiday(s) closed "
+        "= 75.0000% against expected 95 and minimum 90 → failed."
     )
     why = (await harness.client.get(url.format("P1-BH") + "/explanation")).json()
     assert why["detail"]["missed_incidents"] == [
