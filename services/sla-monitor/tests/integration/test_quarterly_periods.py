@@ -4,12 +4,14 @@ or by the job, restated by late telemetry, warned about over the quarter, and sh
 history and in the month's scorecard (docs/sla-monitor.md, "Measurement periods")."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sla_harness import Harness, sla_with
+from sla_harness import Harness, sla_with, terms_with_every_kind
 
+from crm_events.schemas.contracts import ContractAmended
 from crm_platform.scheduler import run_once
+from crm_testing.kafka import make_event, publish_envelope, wait_until
 from sla_monitor.attainment.jobs import close_due_periods
 from sla_monitor.main import CLOSE_JOB
 
@@ -158,3 +160,62 @@ async def test_early_warnings_look_at_the_whole_quarter(
     [breach] = await harness.wait_for("sla.breached", contract_id=cid)
     assert breach.data["period"] == Q1
     assert breach.data["best_possible_attainment"] == "99.4903"  # 128,820 / 129,480
+
+
+async def test_an_annual_sla_is_read_per_calendar_year(
+    harness: Harness, kafka_bootstrap: str
+) -> None:
+    key = f"annual-{uuid.uuid4().hex[:6]}"
+    avail = sla_with(harness.terms.sla_definitions[0], service_key=key, measurement_period="year")
+    cid = await harness.activate(kafka_bootstrap, sla_definitions=[avail])
+    await _post(harness, key, DESIGN_OUTAGE)
+    year = (await harness.client.get(_url(cid, "2026"))).json()
+    # 8,760 hours; (525,600 − 60 − 240) / (525,600 − 60) = 99.9543% → met.
+    assert (year["period"]["kind"], year["figures"]["period_minutes"]) == ("year", "525600")
+    assert (year["attainment"], year["outcome"]) == ("99.9543", "met")
+    quarter = (await harness.client.get(_url(cid, "2026-Q1"))).json()
+    assert "its periods are labelled YYYY (e.g. 2026), not '2026-Q1'" in quarter["error"]["message"]
+    card = (await harness.client.get(f"/contracts/{cid}/scorecard/2026-03")).json()
+    assert card["slas"][0]["period"]["label"] == "2026"
+
+
+async def test_an_amendment_that_makes_an_sla_quarterly_keeps_its_months_before_it(
+    harness: Harness, kafka_bootstrap: str
+) -> None:
+    key = f"amended-{uuid.uuid4().hex[:6]}"
+    monthly = sla_with(harness.terms.sla_definitions[0], service_key=key)
+    cid = await harness.activate(kafka_bootstrap, sla_definitions=[monthly])
+    # Version 2, effective 1 April: the SLA is measured per quarter from the second quarter.
+    v1 = terms_with_every_kind(cid, sla_definitions=[monthly])
+    v2 = v1.model_copy(
+        update={
+            "version": 2,
+            "effective_from": date(2026, 4, 1),
+            "sla_definitions": [sla_with(monthly, measurement_period="quarter")],
+        }
+    )
+    await publish_envelope(
+        kafka_bootstrap,
+        make_event(
+            "contract.amended",
+            subject=str(cid),
+            data=ContractAmended(terms=v2, previous_version=1, amended_at=harness.clock.now()),
+        ),
+    )
+
+    async def amended() -> bool:
+        return (await harness.client.get(f"/contracts/{cid}/terms")).json()["version"] == 2
+
+    await wait_until(amended, message="version 2 projected")
+    await _post(harness, key, DESIGN_OUTAGE)
+    codes = {
+        label: (await harness.client.get(_url(cid, label))).status_code
+        for label in ("2026-03", "2026-Q1", "2026-04", "2026-Q2")
+    }
+    assert codes == {"2026-03": 200, "2026-Q1": 422, "2026-04": 422, "2026-Q2": 200}
+
+    harness.clock.set(datetime(2026, 7, 5, tzinfo=UTC))
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    closed = await harness.wait_for("sla.period_closed", count=2, contract_id=cid)
+    assert sorted(e.data["period"]["label"] for e in closed) == ["2026-03", "2026-Q2"]
+    assert {e.data["contract_version"] for e in closed} == {1, 2}
