@@ -54,6 +54,7 @@ from crm_events.schemas.contracts import (
     WeeklyWindow,
 )
 from crm_events.topics import NAMESPACE_ENV, physical
+from crm_platform import periods
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 from crm_testing.infra import create_database, drop_database, to_async_url
@@ -62,10 +63,9 @@ from sla_monitor.attainment.domain import (
     Interval,
     availability,
     maintenance_intervals,
-    month_period,
-    period_label_for,
+    period_bounds,
 )
-from sla_monitor.attainment.incidents import Incident, compliance
+from sla_monitor.attainment.incidents import Incident, Target, compliance
 from sla_monitor.attainment.measurements import statistic_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ RESULTS = ROOT / "bench" / "results"
 TZ = "America/New_York"
 # The month in progress, so the service sees the telemetry as it would live (early
 # warnings are only looked for in periods that are running or within their grace time).
-PERIOD = month_period(period_label_for(datetime.now(UTC), TZ), TZ)
+PERIOD = period_bounds(periods.label_at(datetime.now(UTC), TZ), TZ)
 WEEKLY = MaintenanceWindows(weekly=[WeeklyWindow(weekday=6, start="02:00", duration_minutes=120)])
 MIX = {"sample": 880, "measurement": 100, "incident": 15, "outage": 5}  # per 1,000 items
 
@@ -110,7 +110,7 @@ class Expected:
         )
         in_march = [i for i in self.incidents if PERIOD.start <= i.resolved_at < PERIOD.end]
         incidents = compliance(
-            in_march, kind=MetricKind.INCIDENT_RESOLUTION, target_minutes=240, small_sample=None
+            in_march, kind=MetricKind.INCIDENT_RESOLUTION, target=Target(240), small_sample=None
         )
         p95 = statistic_of(self.values, Statistic.PERCENTILE, Decimal(95))
         return {

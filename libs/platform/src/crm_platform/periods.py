@@ -171,10 +171,19 @@ def between(first: str, last: str) -> list[str]:
 
 
 def bounds(label: str, timezone: str) -> tuple[datetime, datetime]:
-    """[start, end) of the period as UTC instants: local midnights in the zone."""
+    """[start, end) of the period as UTC instants: local midnights in the zone.
+    InvalidPeriod when it is no label, or when its start or end is not a date Python
+    holds (the end of 9999-12, the start of 0001-01 east of UTC)."""
+    parse(label)
     zone = ZoneInfo(timezone)
-    start = datetime.combine(first_day(label), time(0), zone).astimezone(UTC)
-    end = datetime.combine(end_day(label), time(0), zone).astimezone(UTC)
+    try:
+        start = datetime.combine(first_day(label), time(0), zone).astimezone(UTC)
+        end = datetime.combine(end_day(label), time(0), zone).astimezone(UTC)
+    except (OverflowError, InvalidPeriod):
+        raise InvalidPeriod(
+            f"period {label!r} starts or ends outside the dates this system holds "
+            "(years 0001 to 9999)"
+        ) from None
     return start, end
 
 

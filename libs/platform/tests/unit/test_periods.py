@@ -55,6 +55,14 @@ def test_bounds_are_local_midnights_dst_exact() -> None:
     assert (y_end - y_start).total_seconds() == 365 * 24 * 3600
 
 
+@pytest.mark.parametrize(
+    ("label", "zone"), [("9999-12", "UTC"), ("9999", "UTC"), ("0001-01", "Asia/Tokyo")]
+)
+def test_bounds_outside_the_dates_python_holds_are_an_invalid_period(label: str, zone: str) -> None:
+    with pytest.raises(InvalidPeriod, match=repr(label)):
+        periods.bounds(label, zone)
+
+
 def test_label_at_reads_the_instant_in_the_contracts_zone() -> None:
     instant = datetime(2026, 4, 1, 2, tzinfo=UTC)  # 22:00 on 31 March in New York
     assert periods.label_at(instant, "America/New_York") == "2026-03"

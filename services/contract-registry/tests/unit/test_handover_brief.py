@@ -183,3 +183,37 @@ def test_a_drafts_unreadable_rrule_gives_no_dates_rather_than_an_error() -> None
     )
     assert brief.obligations[0].next_due == []
     assert brief.governance is not None and brief.governance.next_reviews == []
+
+
+def test_incident_targets_say_which_time_they_count() -> None:
+    base = examples.contract_document(reference="ACME-ITO-2026", tenant_id=None)
+    incident = {
+        "metric_kind": "incident_resolution",
+        "service_key": "itsm",
+        "expected_level": "95",
+        "minimum_level": "90",
+        "allocation_pct": "10",
+        "service_hours": {"weekdays": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"},
+    }
+    slas = [
+        *base["sla_definitions"],
+        {**incident, "code": "P1", "priority": "P1", "target_minutes": 240},
+        {
+            **incident,
+            "code": "P2",
+            "priority": "P2",
+            "target_minutes": 480,
+            "target_clock": "business_hours",
+        },
+        {
+            **incident,
+            "code": "P3",
+            "priority": "P3",
+            "target_business_days": 3,
+            "target_clock": "business_hours",
+        },
+    ]
+    measured = {s.code: s.measured for s in _brief({"sla_definitions": slas}).slas}
+    assert "resolved within 240 minutes ÷" in measured["P1"]
+    assert "within 480 business minutes (counted in the service hours)" in measured["P2"]
+    assert "within 3 business days (service days of the service hours)" in measured["P3"]

@@ -53,6 +53,25 @@ def full_contract() -> Doc:
             "allocation_pct": "10",
         }
     )
+    doc["sla_definitions"].append(
+        {
+            "code": "P3-RES",
+            "name": "P3 incident resolution in 3 business days",
+            "metric_kind": "incident_resolution",
+            "service_key": "core-banking-itsm",
+            "expected_level": "90",
+            "minimum_level": "85",
+            "priority": "P3",
+            "target_clock": "business_hours",
+            "target_business_days": 3,
+            "allocation_pct": "0",
+            "service_hours": {
+                "weekdays": [0, 1, 2, 3, 4],
+                "start": "08:00",
+                "end": "18:00",
+            },
+        }
+    )
     doc["obligation_definitions"] = [
         {
             "code": "MSR",
@@ -118,6 +137,7 @@ def _no_holidays_but_excluded(doc: Doc) -> None:
 
 
 SLA0, SLA1, SLA2 = "sla_definitions[0]", "sla_definitions[1]", "sla_definitions[2]"
+SLA3 = "sla_definitions[3]"
 
 
 def _priorities(doc: Doc, priorities: list[int | None]) -> None:
@@ -189,6 +209,36 @@ CASES: list[tuple[str, Callable[[Doc], None], str]] = [
     ("availability above 100%", _set(f"{SLA0}.expected_level", "100.5"), f"{SLA0}.expected_level"),
     ("incident SLA without priority", _set(f"{SLA1}.priority", None), f"{SLA1}.priority"),
     ("incident SLA without target", _set(f"{SLA1}.target_minutes", 0), f"{SLA1}.target_minutes"),
+    (
+        "incident SLA without any target",
+        _set(f"{SLA3}.target_business_days", None),
+        f"{SLA3}.target_minutes",
+    ),
+    (
+        "target in minutes and in business days",
+        _set(f"{SLA3}.target_minutes", 240),
+        f"{SLA3}.target_business_days",
+    ),
+    (
+        "business days on the wall clock",
+        _set(f"{SLA3}.target_clock", "wall_clock"),
+        f"{SLA3}.target_clock",
+    ),
+    (
+        "business-hours target without service hours",
+        _set(f"{SLA3}.service_hours", None),
+        f"{SLA3}.service_hours",
+    ),
+    (
+        "business-hours target on an availability SLA",
+        _set(f"{SLA0}.target_clock", "business_hours"),
+        f"{SLA0}.target_clock",
+    ),
+    (
+        "business days on a measurement SLA",
+        _set(f"{SLA2}.target_business_days", 2),
+        f"{SLA2}.target_business_days",
+    ),
     ("negative allocation", _set(f"{SLA2}.allocation_pct", "-10"), f"{SLA2}.allocation_pct"),
     (
         "undefined performance category",
@@ -294,12 +344,12 @@ CASES: list[tuple[str, Callable[[Doc], None], str]] = [
     ),
     (
         "priority split without an SLA's priority",
-        lambda d: _priorities(d, [None, 1, 2]),
+        lambda d: _priorities(d, [None, 1, 2, 3]),
         f"{SLA0}.cap_priority",
     ),
     (
         "two SLAs with one cap priority",
-        lambda d: _priorities(d, [1, 2, 1]),
+        lambda d: _priorities(d, [1, 2, 1, 3]),
         f"{SLA2}.cap_priority",
     ),
     ("cap priority with a pro-rata split", _set(f"{SLA0}.cap_priority", 1), f"{SLA0}.cap_priority"),

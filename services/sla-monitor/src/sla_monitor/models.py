@@ -120,7 +120,14 @@ class Incident(Base):
     )
 
     __table_args__ = (
-        sa.Index("ix_incidents_resolved", "tenant_id", "service_key", "priority", "resolved_at"),
+        # SLAs match priorities case-insensitively: lower(priority) is what is looked up.
+        sa.Index(
+            "ix_incidents_resolved",
+            "tenant_id",
+            "service_key",
+            sa.func.lower(sa.literal_column("priority")),
+            "resolved_at",
+        ),
         sa.Index("ix_incidents_opened", "tenant_id", "service_key", "opened_at"),
     )
 

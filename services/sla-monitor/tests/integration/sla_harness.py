@@ -85,18 +85,39 @@ class Harness:
         }
         return await self.client.post("/telemetry", json=batch, headers=headers)
 
-    async def wait_for(self, event_type: str, count: int = 1) -> list[Any]:
+    async def wait_for(
+        self, event_type: str, count: int = 1, *, contract_id: uuid.UUID | None = None
+    ) -> list[Any]:
         """Events of this test's contract (other tests share the topic namespace)."""
+        subject = str(contract_id or self.contract_id)
         return await self.kafka.wait_for(
-            lambda e: e.type == event_type and e.subject == str(self.contract_id), count=count
+            lambda e: e.type == event_type and e.subject == subject, count=count
         )
 
-    def events(self, event_type: str) -> list[Any]:
-        return [
-            e
-            for e in self.kafka.events
-            if e.type == event_type and e.subject == str(self.contract_id)
-        ]
+    def events(self, event_type: str, *, contract_id: uuid.UUID | None = None) -> list[Any]:
+        subject = str(contract_id or self.contract_id)
+        return [e for e in self.kafka.events if e.type == event_type and e.subject == subject]
+
+    async def activate(self, kafka_bootstrap: str, **changes: Any) -> uuid.UUID:
+        """Another contract like the harness's (with `changes`), activated over Kafka and
+        known to the service once this returns."""
+        contract_id = uuid.uuid4()
+        terms = terms_with_every_kind(contract_id, **changes)
+        await publish_envelope(
+            kafka_bootstrap,
+            make_event(
+                "contract.activated",
+                subject=str(contract_id),
+                data=ContractActivated(terms=terms, activated_at=self.clock.now()),
+            ),
+        )
+
+        async def known() -> bool:
+            r = await self.client.get(f"/contracts/{contract_id}/terms")
+            return r.status_code == 200
+
+        await wait_until(known, message="another contract projected")
+        return contract_id
 
 
 @pytest.fixture

@@ -2,34 +2,10 @@
 warnings of incident and measurement SLAs."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sla_harness import Harness, sla_with, terms_with_every_kind
-
-from crm_events.schemas.contracts import ContractActivated
-from crm_testing.kafka import make_event, publish_envelope, wait_until
-
-
-async def _activate(harness: Harness, kafka_bootstrap: str, **changes: object) -> uuid.UUID:
-    contract_id = uuid.uuid4()
-    terms = terms_with_every_kind(contract_id, **changes)
-    await publish_envelope(
-        kafka_bootstrap,
-        make_event(
-            "contract.activated",
-            subject=str(contract_id),
-            data=ContractActivated(terms=terms, activated_at=datetime(2026, 3, 2, tzinfo=UTC)),
-        ),
-    )
-
-    async def known() -> bool:
-        r = await harness.client.get(f"/contracts/{contract_id}/terms")
-        return r.status_code == 200
-
-    await wait_until(known, message="second contract projected")
-    return contract_id
+from sla_harness import Harness, sla_with
 
 
 async def _get(client: httpx.AsyncClient, cid: uuid.UUID, sla: str) -> dict[str, Any]:
@@ -51,9 +27,7 @@ async def test_service_hours_and_holidays_shape_the_measured_period(
             "exclude_holidays": True,
         },
     )
-    cid = await _activate(
-        harness, kafka_bootstrap, sla_definitions=[avail], holidays=["2026-03-16"]
-    )
+    cid = await harness.activate(kafka_bootstrap, sla_definitions=[avail], holidays=["2026-03-16"])
     # 17:00-20:00 New York on Tuesday 10 March (EDT): one hour inside service hours.
     await harness.client.post(
         "/telemetry",
@@ -92,7 +66,7 @@ async def test_small_sample_rule_and_mean_measurements(
     )
     mean = sla_with(base[2], service_key=key, statistic="mean", percentile=None)
     avail = sla_with(base[0], service_key=key)
-    cid = await _activate(harness, kafka_bootstrap, sla_definitions=[avail, p1, mean])
+    cid = await harness.activate(kafka_bootstrap, sla_definitions=[avail, p1, mean])
     items = (
         [
             {

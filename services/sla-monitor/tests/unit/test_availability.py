@@ -11,7 +11,7 @@ from sla_monitor.attainment.domain import (
     classify,
     maintenance_intervals,
     merge,
-    month_period,
+    period_bounds,
 )
 
 
@@ -21,7 +21,7 @@ def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
 
 def test_design_worked_example_comes_out_exactly() -> None:
     # March 2026 in New York (743 h), a 300-minute outage, 60 minutes of it in maintenance.
-    period = month_period("2026-03", "America/New_York")
+    period = period_bounds("2026-03", "America/New_York")
     window = MaintenanceWindows(
         fixed=[FixedWindow(start=utc(2026, 3, 14, 6), end=utc(2026, 3, 14, 7))]
     )
@@ -49,13 +49,13 @@ def test_design_worked_example_comes_out_exactly() -> None:
     ],
 )
 def test_period_length_follows_the_contract_time_zone(label: str, zone: str, hours: int) -> None:
-    assert month_period(label, zone).seconds == hours * 3600
+    assert period_bounds(label, zone).seconds == hours * 3600
 
 
 def test_outage_across_a_month_boundary_counts_only_inside_each_period() -> None:
     outage = Interval(utc(2026, 4, 30, 23), utc(2026, 5, 1, 2))
-    april = month_period("2026-04", "UTC")
-    may = month_period("2026-05", "UTC")
+    april = period_bounds("2026-04", "UTC")
+    may = period_bounds("2026-05", "UTC")
     assert availability(april, [outage], []).downtime_seconds == 3600
     assert availability(may, [outage], []).downtime_seconds == 2 * 3600
 
@@ -64,14 +64,14 @@ def test_overlapping_and_duplicate_outages_are_merged() -> None:
     a = Interval(utc(2026, 6, 1, 10), utc(2026, 6, 1, 12))
     b = Interval(utc(2026, 6, 1, 11), utc(2026, 6, 1, 13))
     assert merge([a, b, a]) == [Interval(a.start, b.end)]
-    result = availability(month_period("2026-06", "UTC"), [a, b, a], [])
+    result = availability(period_bounds("2026-06", "UTC"), [a, b, a], [])
     assert result.downtime_seconds == 3 * 3600
 
 
 def test_weekly_maintenance_windows_use_local_wall_clock_time() -> None:
     # Sundays 02:00-04:00 New York. On 2026-03-08 (DST starts 02:00) the window is
     # 02:00 EST-equivalent -> 07:00 UTC; before DST Sundays are 07:00 UTC, after 06:00 UTC.
-    period = month_period("2026-03", "America/New_York")
+    period = period_bounds("2026-03", "America/New_York")
     windows = MaintenanceWindows(
         weekly=[WeeklyWindow(weekday=6, start="02:00", duration_minutes=120)]
     )

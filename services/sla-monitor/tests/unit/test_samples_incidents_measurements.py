@@ -9,7 +9,7 @@ import pytest
 from crm_events.schemas.contracts import MetricKind, SmallSampleRule, Statistic
 from crm_events.schemas.sla import Outcome
 from sla_monitor.attainment.domain import Interval
-from sla_monitor.attainment.incidents import Incident, compliance, incident_outcome
+from sla_monitor.attainment.incidents import Incident, Target, compliance, incident_outcome
 from sla_monitor.attainment.measurements import nearest_rank, statistic_of
 from sla_monitor.attainment.signals import (
     AvailabilityOutlook,
@@ -53,7 +53,7 @@ def test_resolution_compliance_is_the_design_example_90_percent() -> None:
     incidents = [_incident(f"INC{i}", 0, 5, 200) for i in range(18)]
     incidents += [_incident("INC-LATE-1", 0, 5, 241), _incident("INC-LATE-2", 0, 5, 300)]
     result = compliance(
-        incidents, kind=MetricKind.INCIDENT_RESOLUTION, target_minutes=240, small_sample=None
+        incidents, kind=MetricKind.INCIDENT_RESOLUTION, target=Target(240), small_sample=None
     )
     assert (result.incidents, result.within_target) == (20, 18)
     assert [t for t, _ in result.missed] == ["INC-LATE-1", "INC-LATE-2"]
@@ -67,7 +67,7 @@ def test_resolution_compliance_is_the_design_example_90_percent() -> None:
 def test_response_compliance_uses_the_response_time() -> None:
     incidents = [_incident("A", 0, 14, 600), _incident("B", 0, 16, 20), _incident("C", 0, None, 12)]
     result = compliance(
-        incidents, kind=MetricKind.INCIDENT_RESPONSE, target_minutes=15, small_sample=None
+        incidents, kind=MetricKind.INCIDENT_RESPONSE, target=Target(15), small_sample=None
     )
     # C has no response time: resolved after 12 minutes, so it was responded to by then.
     assert (result.incidents, result.within_target, [t for t, _ in result.missed]) == (3, 2, ["B"])
@@ -77,7 +77,7 @@ def test_target_is_inclusive() -> None:
     result = compliance(
         [_incident("A", 0, 1, 240)],
         kind=MetricKind.INCIDENT_RESOLUTION,
-        target_minutes=240,
+        target=Target(240),
         small_sample=None,
     )
     assert result.within_target == 1
@@ -91,7 +91,7 @@ def test_small_samples_use_the_allowed_misses(misses: int, outcome: Outcome) -> 
     incidents = [_incident(f"OK{i}", 0, 1, 10) for i in range(5 - misses)]
     incidents += [_incident(f"MISS{i}", 0, 1, 500) for i in range(misses)]
     result = compliance(
-        incidents, kind=MetricKind.INCIDENT_RESOLUTION, target_minutes=240, small_sample=rule
+        incidents, kind=MetricKind.INCIDENT_RESOLUTION, target=Target(240), small_sample=rule
     )
     assert result.small_sample_applied
     _, got = incident_outcome(
@@ -102,7 +102,7 @@ def test_small_samples_use_the_allowed_misses(misses: int, outcome: Outcome) -> 
 
 def test_no_incident_closed_is_met_with_evidence_and_no_data_without() -> None:
     empty = compliance(
-        [], kind=MetricKind.INCIDENT_RESOLUTION, target_minutes=60, small_sample=None
+        [], kind=MetricKind.INCIDENT_RESOLUTION, target=Target(60), small_sample=None
     )
     levels: dict[str, Any] = {"expected": Decimal(95), "minimum": Decimal(90), "small_sample": None}
     assert incident_outcome(empty, has_data=True, **levels) == (Decimal(100), Outcome.MET)

@@ -118,6 +118,13 @@ class SmallSampleRule(_Model):
     allowed_misses: int = Field(default=0, ge=0, examples=[1])
 
 
+class TargetClock(StrEnum):
+    """Which time an incident target counts."""
+
+    WALL_CLOCK = "wall_clock"
+    BUSINESS_HOURS = "business_hours"
+
+
 class Statistic(StrEnum):
     MEAN = "mean"
     PERCENTILE = "percentile"
@@ -134,7 +141,22 @@ class SlaDefinition(_Model):
     measurement_period: MeasurementPeriod = MeasurementPeriod.MONTH
     priority: str | None = Field(default=None, description="Incident priority, for incident SLAs.")
     target_minutes: int | None = Field(
-        default=None, description="Incident response/resolution target."
+        default=None,
+        description="Incident response/resolution target in minutes of `target_clock`: "
+        "wall-clock minutes, or business minutes (240 = 4 business hours).",
+    )
+    target_clock: TargetClock = Field(
+        default=TargetClock.WALL_CLOCK,
+        description="wall_clock: the target counts all elapsed time. business_hours: only "
+        "time inside the SLA's `service_hours` (its weekdays and hours in the contract's "
+        "time zone; the contract's `holidays` closed when `exclude_holidays`).",
+    )
+    target_business_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Incident target in business days instead of `target_minutes` (needs "
+        "target_clock=business_hours): N days = N × the length of the SLA's service day in "
+        "business time (3 days of 08:00-18:00 = 1,800 business minutes).",
     )
     maintenance_windows: MaintenanceWindows = Field(default_factory=MaintenanceWindows)
     allocation_pct: Percent = Field(description="Share of the at-risk amount credited on failure.")

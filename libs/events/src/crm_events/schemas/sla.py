@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_events.schemas.contracts import MetricKind
+from crm_events.schemas.contracts import MeasurementPeriod, MetricKind, TargetClock
 from crm_events.types import Percent, Quantity
 
 
@@ -22,9 +22,18 @@ class Outcome(StrEnum):
 class Period(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    label: str = Field(examples=["2026-03"], description="Calendar period in the contract's zone.")
+    label: str = Field(
+        examples=["2026-03", "2026-Q1", "2026"],
+        description="Calendar period in the contract's zone: a month (`2026-03`), a quarter "
+        "(`2026-Q1`) or a year (`2026`), as the SLA's `measurement_period` says.",
+    )
     start: datetime = Field(description="UTC instant the period starts (inclusive).")
     end: datetime = Field(description="UTC instant the period ends (exclusive).")
+    kind: MeasurementPeriod = Field(
+        default=MeasurementPeriod.MONTH,
+        description="The kind of period `label` names (absent in events before quarters "
+        "and years existed: month).",
+    )
 
 
 class AvailabilityFigures(BaseModel):
@@ -41,7 +50,14 @@ class IncidentFigures(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     priority: str
-    target_minutes: int
+    target_minutes: int = Field(
+        description="The target in minutes of `target_clock` (a target in business days as "
+        "its business minutes)."
+    )
+    target_clock: TargetClock = TargetClock.WALL_CLOCK
+    target_business_days: int | None = Field(
+        default=None, description="The target as the contract states it, when in business days."
+    )
     incidents: int
     within_target: int
     missed_ticket_ids: list[str] = Field(default_factory=list)

@@ -28,6 +28,7 @@ from crm_events.schemas.contracts import (
     MetricKind,
     SlaDefinition,
     Statistic,
+    TargetClock,
 )
 from crm_platform.contract_calendar import InvalidRecurrence, parse_rrule
 
@@ -184,11 +185,9 @@ def _slas(doc: ContractDocument, add: _Problems) -> None:
         if not sla.service_key.strip():
             add(f"{base}.service_key", "an SLA needs the telemetry service key it reads")
         _levels(sla, base, add)
-        if sla.metric_kind in INCIDENT_METRICS:
-            if not sla.priority:
-                add(f"{base}.priority", "incident SLAs need the priority they measure")
-            if not sla.target_minutes or sla.target_minutes <= 0:
-                add(f"{base}.target_minutes", "incident SLAs need a positive target in minutes")
+        if sla.metric_kind in INCIDENT_METRICS and not sla.priority:
+            add(f"{base}.priority", "incident SLAs need the priority they measure")
+        _target(sla, base, add)
         if sla.allocation_pct < 0:
             add(f"{base}.allocation_pct", "allocation_pct cannot be negative")
         if sla.performance_category and sla.performance_category not in categories:
@@ -255,6 +254,42 @@ def _service_hours(doc: ContractDocument, sla: SlaDefinition, base: str, add: _P
         add(
             f"{loc}.exclude_holidays",
             "exclude_holidays needs the contract's holiday calendar (holidays is empty)",
+        )
+
+
+def _target(sla: SlaDefinition, base: str, add: _Problems) -> None:
+    """An incident target in minutes (wall-clock or business), or in business days; business
+    time is counted in the SLA's service hours, so a business target needs them."""
+    minutes, days = sla.target_minutes, sla.target_business_days
+    business = sla.target_clock is TargetClock.BUSINESS_HOURS
+    if sla.metric_kind not in INCIDENT_METRICS:
+        if days is not None:
+            add(f"{base}.target_business_days", "a target in business days is for incident SLAs")
+        elif business:
+            add(f"{base}.target_clock", "a business-hours target is for incident SLAs")
+        return
+    if minutes is not None and days is not None:
+        add(
+            f"{base}.target_business_days",
+            "give the target in target_minutes or in target_business_days, not both",
+        )
+    elif days is None and (not minutes or minutes <= 0):
+        add(
+            f"{base}.target_minutes",
+            "incident SLAs need a positive target: target_minutes, or target_business_days "
+            "with target_clock business_hours",
+        )
+    if days is not None and not business:
+        add(
+            f"{base}.target_clock",
+            "target_business_days counts days of the service calendar: set target_clock to "
+            "business_hours",
+        )
+    if business and sla.service_hours is None:
+        add(
+            f"{base}.service_hours",
+            "a business-hours target is counted in the SLA's service_hours: give them "
+            "(weekdays, start, end, exclude_holidays)",
         )
 
 

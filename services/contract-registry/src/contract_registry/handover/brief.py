@@ -33,6 +33,7 @@ from crm_events.schemas.contracts import (
     ResourceUnit,
     SlaDefinition,
     Statistic,
+    TargetClock,
 )
 from crm_events.types import round_money
 from crm_platform.contract_calendar import InvalidRecurrence
@@ -111,6 +112,14 @@ def _resource_unit(unit: ResourceUnit, currency: str) -> ResourceUnitBrief:
     )
 
 
+def _target(sla: SlaDefinition) -> str:
+    if sla.target_business_days is not None:
+        return f"{sla.target_business_days} business days (service days of the service hours)"
+    if sla.target_clock is TargetClock.BUSINESS_HOURS:
+        return f"{sla.target_minutes} business minutes (counted in the service hours)"
+    return f"{sla.target_minutes} minutes"
+
+
 def _measured(sla: SlaDefinition) -> str:
     period = sla.measurement_period.value
     better = "higher" if sla.direction.value == "higher_is_better" else "lower"
@@ -122,7 +131,7 @@ def _measured(sla: SlaDefinition) -> str:
     elif sla.metric_kind in (MetricKind.INCIDENT_RESPONSE, MetricKind.INCIDENT_RESOLUTION):
         verb = "responded to" if sla.metric_kind is MetricKind.INCIDENT_RESPONSE else "resolved"
         what = (
-            f"{sla.priority} incidents {verb} within {sla.target_minutes} minutes ÷ "
+            f"{sla.priority} incidents {verb} within {_target(sla)} ÷ "
             f"{sla.priority} incidents closed in the period × 100"
         )
         if sla.small_sample:

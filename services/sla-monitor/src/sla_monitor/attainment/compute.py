@@ -31,7 +31,7 @@ from sla_monitor.attainment.domain import (
     subtract,
     total_seconds,
 )
-from sla_monitor.attainment.incidents import IncidentResult, compliance, incident_outcome
+from sla_monitor.attainment.incidents import IncidentResult, Target, compliance, incident_outcome
 from sla_monitor.attainment.measurements import mean, nearest_rank
 from sla_monitor.attainment.signals import AvailabilityOutlook
 
@@ -61,6 +61,7 @@ class Computation:
     availability: AvailabilityResult | None = None
     exclusions: inputs.Exclusions | None = None
     incidents: IncidentResult | None = None
+    target: Target | None = None
     measurement: MeasurementResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -87,12 +88,14 @@ class Computation:
 
     @property
     def incident_figures(self) -> IncidentFigures | None:
-        i = self.incidents
-        if i is None:
+        i, target = self.incidents, self.target
+        if i is None or target is None:
             return None
         return IncidentFigures(
             priority=self.sla.priority or "",
-            target_minutes=self.sla.target_minutes or 0,
+            target_minutes=target.minutes,
+            target_clock=target.clock,
+            target_business_days=target.business_days,
             incidents=i.incidents,
             within_target=i.within_target,
             missed_ticket_ids=[t for t, _ in i.missed],
@@ -116,7 +119,7 @@ class Computation:
         return figures_strings(self.closed_payload(self.period.end))
 
     def period_model(self) -> Period:
-        return Period(label=self.period.label, start=self.period.start, end=self.period.end)
+        return self.period.as_model()
 
     def closed_payload(self, closed_at: datetime) -> SlaPeriodClosed:
         return SlaPeriodClosed(
@@ -167,13 +170,19 @@ class Computation:
                     ],
                 }
             )
-        if self.incidents is not None:
+        if self.incidents is not None and self.target is not None:
             out.update(
                 {
+                    "target": self.target.describe(),
+                    "target_clock": self.target.clock.value,
                     "incidents": self.incidents.incidents,
                     "within_target": self.incidents.within_target,
                     "missed_incidents": [
-                        {"ticket_id": t, "minutes": str(m.quantize(ATTAINMENT_PLACES))}
+                        {
+                            "ticket_id": t,
+                            "minutes": str(m.quantize(ATTAINMENT_PLACES)),
+                            "unit": self.target.unit,
+                        }
                         for t, m in self.incidents.missed
                     ],
                     "small_sample_applied": self.incidents.small_sample_applied,
@@ -282,13 +291,11 @@ async def _availability(session: AsyncSession, ref: SlaRef, period: PeriodBounds
 async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
     sla = ref.sla
     priority = sla.priority or ""
-    target = sla.target_minutes or 0
+    target = Target.of(sla, ref.terms)
     found = await inputs.resolved_incidents(
         session, ref.tenant_id, sla.service_key, priority, period
     )
-    result = compliance(
-        found, kind=sla.metric_kind, target_minutes=target, small_sample=sla.small_sample
-    )
+    result = compliance(found, kind=sla.metric_kind, target=target, small_sample=sla.small_sample)
     has_data = bool(found) or await inputs.any_telemetry(
         session, ref.tenant_id, sla.service_key, period
     )
@@ -313,7 +320,7 @@ async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -
         rounded = (attainment or Decimal(0)).quantize(ATTAINMENT_PLACES, ROUND_HALF_EVEN)
         explanation = (
             f"{result.within_target} of {result.incidents} {priority} incidents resolved in "
-            f"{period.label} were {what} within {target} minutes = {rounded}%"
+            f"{period.label} were {what} within {target.describe()} = {rounded}%"
         )
         if result.small_sample_applied and sla.small_sample is not None:
             misses = result.incidents - result.within_target
@@ -332,6 +339,7 @@ async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -
         has_data=has_data,
         explanation=explanation,
         incidents=result,
+        target=target,
     )
 
 

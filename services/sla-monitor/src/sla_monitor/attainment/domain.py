@@ -1,5 +1,7 @@
 """Pure SLA arithmetic: periods in the contract's time zone, outage intervals, availability,
 and the outcome rule. No I/O; every figure is exact (integer seconds, Decimal percentages).
+Period labels and their arithmetic are crm_platform.periods'; service hours are the SLA's
+crm_platform.contract_calendar.ServiceCalendar.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from crm_events.schemas.contracts import Direction, MaintenanceWindows, ServiceHours
-from crm_events.schemas.sla import Outcome
+from crm_events.schemas.sla import Outcome, Period
+from crm_platform import periods
+from crm_platform.contract_calendar import ServiceCalendar
+from crm_platform.periods import PeriodKind
 
 ATTAINMENT_PLACES = Decimal("0.0001")
 
@@ -28,7 +33,7 @@ class Interval:
 
 @dataclass(frozen=True)
 class PeriodBounds:
-    label: str
+    label: str  # a month, quarter or year (crm_platform.periods)
     start: datetime  # UTC, inclusive
     end: datetime  # UTC, exclusive
 
@@ -36,40 +41,29 @@ class PeriodBounds:
     def seconds(self) -> int:
         return int((self.end - self.start).total_seconds())
 
+    @property
+    def kind(self) -> PeriodKind:
+        return periods.kind_of(self.label)
 
-def month_period(label: str, timezone: str) -> PeriodBounds:
-    """The calendar month `YYYY-MM` in the contract's zone, as UTC instants."""
-    try:
-        year, month = (int(p) for p in label.split("-"))
-        first = date(year, month, 1)
-    except ValueError:
-        raise ValueError(f"period label {label!r} is not YYYY-MM") from None
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(first, time(0), zone).astimezone(UTC)
-    end = datetime.combine(nxt, time(0), zone).astimezone(UTC)
-    return PeriodBounds(label=label, start=start, end=end)
+    def as_model(self) -> Period:
+        """The period as events and the API show it."""
+        return Period(label=self.label, start=self.start, end=self.end, kind=self.kind)
 
 
-def period_label_for(instant: datetime, timezone: str) -> str:
-    local = instant.astimezone(ZoneInfo(timezone))
-    return f"{local.year:04d}-{local.month:02d}"
+def period_bounds(label: str, timezone: str) -> PeriodBounds:
+    """The calendar period a label names (`2026-03`, `2026-Q1`, `2026`) in the contract's
+    zone, as UTC instants (crm_platform.periods; InvalidPeriod when it is no label)."""
+    start, end = periods.bounds(label, timezone)
+    return PeriodBounds(label=periods.parse(label).label, start=start, end=end)
 
 
-def next_label(label: str) -> str:
-    year, month = (int(p) for p in label.split("-"))
-    return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
-
-
-def periods_touching(start: datetime, end: datetime, timezone: str) -> list[PeriodBounds]:
-    """The monthly periods in the zone that [start, end] touches (end inclusive)."""
-    label = period_label_for(start, timezone)
-    last = period_label_for(end, timezone)
-    out = [month_period(label, timezone)]
-    while label != last:
-        label = next_label(label)
-        out.append(month_period(label, timezone))
-    return out
+def periods_touching(
+    start: datetime, end: datetime, timezone: str, kind: PeriodKind
+) -> list[PeriodBounds]:
+    """The periods of `kind` in the zone that [start, end] touches (end inclusive)."""
+    return [
+        period_bounds(label, timezone) for label in periods.touching(start, end, timezone, kind)
+    ]
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -141,39 +135,15 @@ def maintenance_intervals(
     return merge(clip(found, period.start, period.end))
 
 
-def _hhmm(value: str) -> tuple[int, int]:
-    hh, mm = (int(x) for x in value.split(":"))
-    return hh, mm
-
-
 def service_hours_intervals(
     hours: ServiceHours, holidays: Iterable[date], timezone: str, period: PeriodBounds
 ) -> list[Interval]:
-    """The measured hours inside the period, as UTC intervals.
-
-    Hours are local wall-clock times on the listed weekdays; `24:00` is the next midnight;
-    an end at or before the start runs overnight into the next day. With
-    `exclude_holidays`, a day of the contract's holiday calendar has no service hours.
-    """
-    zone = ZoneInfo(timezone)
-    skip = set(holidays) if hours.exclude_holidays else set()
-    sh, sm = _hhmm(hours.start)
-    eh, em = _hhmm(hours.end)
-    found = []
-    day = period.start.astimezone(zone).date() - timedelta(days=1)
-    last = period.end.astimezone(zone).date()
-    while day <= last:
-        if day.weekday() in hours.weekdays and day not in skip:
-            start = datetime.combine(day, time(sh, sm), zone)
-            if (eh, em) == (24, 0):
-                end = datetime.combine(day + timedelta(days=1), time(0), zone)
-            elif (eh, em) <= (sh, sm):
-                end = datetime.combine(day + timedelta(days=1), time(eh, em), zone)
-            else:
-                end = datetime.combine(day, time(eh, em), zone)
-            found.append(Interval(start.astimezone(UTC), end.astimezone(UTC)))
-        day += timedelta(days=1)
-    return merge(clip(found, period.start, period.end))
+    """The measured hours inside the period, as UTC intervals: the windows of the SLA's
+    service calendar (crm_platform.contract_calendar.ServiceCalendar — local hours on the
+    listed weekdays, overnight when the end is not after the start, holidays closed with
+    `exclude_holidays`)."""
+    calendar = ServiceCalendar.of(hours, holidays, timezone)
+    return [Interval(s, e) for s, e in calendar.windows(period.start, period.end)]
 
 
 def outside_service_hours(

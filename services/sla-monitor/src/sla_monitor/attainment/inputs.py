@@ -84,6 +84,13 @@ class ContractVersions:
             for r in found:
                 _TERMS_CACHE[(r.contract_id, r.version)] = ContractTerms.model_validate(r.terms)
 
+    def every(self, contract_id: uuid.UUID) -> list[ContractTerms]:
+        """Every version of the contract's terms, oldest first."""
+        found = (
+            _TERMS_CACHE.get((contract_id, v.version)) for v in self._versions.get(contract_id, [])
+        )
+        return [t for t in found if t is not None]
+
     def latest(self, contract_id: uuid.UUID) -> ContractTerms | None:
         versions = self._versions.get(contract_id) or []
         return _TERMS_CACHE.get((contract_id, versions[-1].version)) if versions else None
@@ -231,6 +238,7 @@ async def any_telemetry(
 async def resolved_incidents(
     session: AsyncSession, tenant_id: str, service_key: str, priority: str, period: PeriodBounds
 ) -> list[Incident]:
+    """Incidents of the priority (in any letter case) resolved in the period."""
     rows = (
         await session.execute(
             sa.select(
@@ -241,7 +249,8 @@ async def resolved_incidents(
             ).where(
                 IncidentRow.tenant_id == tenant_id,
                 IncidentRow.service_key == service_key,
-                IncidentRow.priority == priority,
+                # Priorities match case-insensitively (P1 = p1), on the index's lower().
+                sa.func.lower(IncidentRow.priority) == sa.func.lower(priority),
                 IncidentRow.resolved_at >= period.start,
                 IncidentRow.resolved_at < period.end,
             )

@@ -10,17 +10,20 @@ import structlog
 
 from crm_platform.scheduler import JobContext
 from sla_monitor.attainment.compute import SlaRef
-from sla_monitor.attainment.domain import PeriodBounds, month_period, next_label, period_label_for
+from sla_monitor.attainment.domain import PeriodBounds
 from sla_monitor.attainment.inputs import ContractVersions
-from sla_monitor.attainment.service import close_one, contract_bounds
+from sla_monitor.attainment.schedule import measured_periods
+from sla_monitor.attainment.service import close_one
 from sla_monitor.models import SlaDefinitionRow, SlaPeriod
 
 log = structlog.get_logger(__name__)
 
 
 async def close_due_periods(job: JobContext) -> None:
-    """Periods that ended after the SLA became known here are closed automatically;
-    periods that had already ended (history loaded afterwards) wait for an operator."""
+    """Periods of each SLA's own kind (a quarter for a quarterly SLA) that ended after the
+    SLA became known here are closed automatically once their end plus the contract's
+    grace hours has passed; periods that had already ended (history loaded afterwards)
+    wait for an operator."""
     session = job.session
     now = job.clock.now()
     rows = (
@@ -35,24 +38,19 @@ async def close_due_periods(job: JobContext) -> None:
     due: list[tuple[SlaRef, PeriodBounds]] = []
     for row in rows:
         assert row.tracked_since is not None
-        label = period_label_for(row.tracked_since, row.timezone)
-        while True:
-            period = month_period(label, row.timezone)
-            if period.start > now:
-                break
-            label = next_label(label)
-            if period.end <= row.tracked_since:
-                continue
-            terms = versions.for_period(row.contract_id, period.start, row.timezone)
-            if terms is None:
-                continue
-            if period.end + timedelta(hours=terms.period_close_grace_hours) > now:
-                continue
-            sla = next((s for s in terms.sla_definitions if s.code == row.sla_code), None)
-            start, end = contract_bounds(terms)
-            if sla is None or period.end <= start or (end is not None and period.start >= end):
-                continue
-            due.append((SlaRef(row.contract_id, row.tenant_id, terms, sla), period))
+        due += [
+            (ref, period)
+            for ref, period in measured_periods(
+                versions,
+                contract_id=row.contract_id,
+                tenant_id=row.tenant_id,
+                sla_code=row.sla_code,
+                timezone=row.timezone,
+                touching=(row.tracked_since, now),
+            )
+            if period.end > row.tracked_since
+            and period.end + timedelta(hours=ref.terms.period_close_grace_hours) <= now
+        ]
     if not due:
         return
     closed = set(

@@ -16,15 +16,18 @@ from crm_events.schemas.contracts import MetricKind
 from crm_events.schemas.sla import PreviousFigures, SlaAtRisk, SlaBreached, SlaPeriodRestated
 from crm_platform.emitter import Emit
 from sla_monitor.attainment.compute import (
+    Computation,
     SlaRef,
     compute,
     figures_strings,
     published_key,
 )
-from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds, periods_touching
+from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
 from sla_monitor.attainment.inputs import ContractVersions
-from sla_monitor.attainment.service import contract_bounds, published
+from sla_monitor.attainment.schedule import measured_periods
+from sla_monitor.attainment.service import published
 from sla_monitor.attainment.signals import (
+    AvailabilityOutlook,
     availability_at_risk,
     availability_breached,
     figure_at_risk,
@@ -55,18 +58,18 @@ async def affected(
     await versions.load(r.contract_id for r in rows)
     out = []
     for row in rows:
-        lo, hi = touched[row.service_key]
-        for period in periods_touching(lo, hi, row.timezone):
-            terms = versions.for_period(row.contract_id, period.start, row.timezone)
-            if terms is None:
-                continue
-            sla = next((s for s in terms.sla_definitions if s.code == row.sla_code), None)
-            if sla is None or sla.service_key != row.service_key:
-                continue
-            start, end = contract_bounds(terms)
-            if period.end <= start or (end is not None and period.start >= end):
-                continue
-            out.append((SlaRef(row.contract_id, tenant_id, terms, sla), period))
+        out += [
+            (ref, period)
+            for ref, period in measured_periods(
+                versions,
+                contract_id=row.contract_id,
+                tenant_id=tenant_id,
+                sla_code=row.sla_code,
+                timezone=row.timezone,
+                touching=touched[row.service_key],
+            )
+            if ref.sla.service_key == row.service_key
+        ]
     return out
 
 
@@ -177,6 +180,84 @@ async def _signal(
     return True
 
 
+def _breached(c: Computation, outlook: AvailabilityOutlook, now: datetime) -> SlaBreached:
+    sla, best = c.sla, outlook.best_possible
+    return SlaBreached(
+        contract_id=c.ref.contract_id,
+        contract_version=c.ref.terms.version,
+        sla_code=sla.code,
+        period=c.period_model(),
+        best_possible_attainment=_q(best),  # type: ignore[arg-type]
+        minimum_level=sla.minimum_level,
+        explanation=(
+            f"{outlook.downtime_seconds / 60:g} minutes of downtime already "
+            f"counted in {c.period.label}: even with no more, availability cannot "
+            f"exceed {_q(best)}%, below the minimum {sla.minimum_level}%."
+        ),
+        detected_at=now,
+    )
+
+
+def _availability_at_risk(c: Computation, outlook: AvailabilityOutlook, now: datetime) -> SlaAtRisk:
+    sla = c.sla
+    budget = outlook.budget_seconds(sla.minimum_level) / 60
+    return SlaAtRisk(
+        contract_id=c.ref.contract_id,
+        contract_version=c.ref.terms.version,
+        sla_code=sla.code,
+        period=c.period_model(),
+        attainment_so_far=_q(outlook.attainment_so_far),  # type: ignore[arg-type]
+        projected_attainment=_q(outlook.projected),  # type: ignore[arg-type]
+        expected_level=sla.expected_level,
+        minimum_level=sla.minimum_level,
+        remaining_budget_minutes=_q(budget),  # type: ignore[arg-type]
+        explanation=(
+            f"{outlook.downtime_seconds / 60:g} minutes of downtime in "
+            f"{outlook.elapsed_seconds / 60:g} measured minutes so far; at that "
+            f"rate {c.period.label} ends at {_q(outlook.projected)}%, below the "
+            f"expected {sla.expected_level}%. {_q(budget)} minutes of downtime "
+            f"remain before the minimum {sla.minimum_level}% is missed."
+        ),
+        detected_at=now,
+    )
+
+
+def _figure_at_risk(c: Computation, now: datetime) -> SlaAtRisk:
+    return SlaAtRisk(
+        contract_id=c.ref.contract_id,
+        contract_version=c.ref.terms.version,
+        sla_code=c.sla.code,
+        period=c.period_model(),
+        attainment_so_far=c.attainment_rounded,
+        projected_attainment=c.attainment_rounded,
+        expected_level=c.sla.expected_level,
+        minimum_level=c.sla.minimum_level,
+        explanation=f"So far: {c.explanation}",
+        detected_at=now,
+    )
+
+
+def warning(
+    c: Computation, now: datetime, done: set[str]
+) -> tuple[str, SlaAtRisk | SlaBreached] | None:
+    """Which early warning a period's figures call for, if any (pure): `breached` when an
+    availability failure is certain, else `at_risk` when the period is headed for a miss —
+    each at most once (`done` are the kinds already sent). A breach supersedes the risk."""
+    if not c.has_data or BREACHED in done:
+        return None
+    if c.sla.metric_kind is MetricKind.AVAILABILITY:
+        outlook = c.outlook(now)
+        assert outlook is not None
+        if availability_breached(outlook, minimum=c.sla.minimum_level):
+            return BREACHED, _breached(c, outlook, now)
+        if AT_RISK not in done and availability_at_risk(outlook, expected=c.sla.expected_level):
+            return AT_RISK, _availability_at_risk(c, outlook, now)
+        return None
+    if AT_RISK not in done and figure_at_risk(c.outcome):
+        return AT_RISK, _figure_at_risk(c, now)
+    return None
+
+
 async def detect(
     *,
     session: AsyncSession,
@@ -186,97 +267,16 @@ async def detect(
     period: PeriodBounds,
     sent: Iterable[str],
 ) -> None:
-    """Say `sla.breached` when a failure is certain, else `sla.at_risk` when the period is
-    headed for a miss — each at most once per SLA and period. A breach supersedes the risk:
-    a period that goes straight to a certain failure gets `sla.breached` only."""
+    """Say `sla.breached` or `sla.at_risk` for an open period when its figures call for it
+    (see `warning`), once per SLA, period and kind."""
     done = set(sent)
-    sla = ref.sla
-    availability = sla.metric_kind is MetricKind.AVAILABILITY
+    availability = ref.sla.metric_kind is MetricKind.AVAILABILITY
     if BREACHED in done or (AT_RISK in done and not availability):
-        return
-    c = await compute(session, ref, period)
-    if not c.has_data:
-        return
-    pm = c.period_model()
-    if availability:
-        outlook = c.outlook(now)
-        assert outlook is not None
-        if availability_breached(outlook, minimum=sla.minimum_level):
-            best = outlook.best_possible
-            await _signal(
-                session,
-                emit,
-                ref,
-                period,
-                BREACHED,
-                now,
-                SlaBreached(
-                    contract_id=ref.contract_id,
-                    contract_version=ref.terms.version,
-                    sla_code=sla.code,
-                    period=pm,
-                    best_possible_attainment=_q(best),  # type: ignore[arg-type]
-                    minimum_level=sla.minimum_level,
-                    explanation=(
-                        f"{outlook.downtime_seconds / 60:g} minutes of downtime already "
-                        f"counted in {period.label}: even with no more, availability cannot "
-                        f"exceed {_q(best)}%, below the minimum {sla.minimum_level}%."
-                    ),
-                    detected_at=now,
-                ),
-            )
-            return
-        if AT_RISK not in done and availability_at_risk(outlook, expected=sla.expected_level):
-            budget = outlook.budget_seconds(sla.minimum_level) / 60
-            await _signal(
-                session,
-                emit,
-                ref,
-                period,
-                AT_RISK,
-                now,
-                SlaAtRisk(
-                    contract_id=ref.contract_id,
-                    contract_version=ref.terms.version,
-                    sla_code=sla.code,
-                    period=pm,
-                    attainment_so_far=_q(outlook.attainment_so_far),  # type: ignore[arg-type]
-                    projected_attainment=_q(outlook.projected),  # type: ignore[arg-type]
-                    expected_level=sla.expected_level,
-                    minimum_level=sla.minimum_level,
-                    remaining_budget_minutes=_q(budget),  # type: ignore[arg-type]
-                    explanation=(
-                        f"{outlook.downtime_seconds / 60:g} minutes of downtime in "
-                        f"{outlook.elapsed_seconds / 60:g} measured minutes so far; at that "
-                        f"rate {period.label} ends at {_q(outlook.projected)}%, below the "
-                        f"expected {sla.expected_level}%. {_q(budget)} minutes of downtime "
-                        f"remain before the minimum {sla.minimum_level}% is missed."
-                    ),
-                    detected_at=now,
-                ),
-            )
-        return
-    if AT_RISK not in done and figure_at_risk(c.outcome):
-        await _signal(
-            session,
-            emit,
-            ref,
-            period,
-            AT_RISK,
-            now,
-            SlaAtRisk(
-                contract_id=ref.contract_id,
-                contract_version=ref.terms.version,
-                sla_code=sla.code,
-                period=pm,
-                attainment_so_far=c.attainment_rounded,
-                projected_attainment=c.attainment_rounded,
-                expected_level=sla.expected_level,
-                minimum_level=sla.minimum_level,
-                explanation=f"So far: {c.explanation}",
-                detected_at=now,
-            ),
-        )
+        return  # nothing left to say: skip the computation
+    found = warning(await compute(session, ref, period), now, done)
+    if found is not None:
+        kind, data = found
+        await _signal(session, emit, ref, period, kind, now, data)
 
 
 async def restate_if_changed(

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
+from crm_platform.periods import LABEL_PATTERN
 from sla_monitor.attainment import maintenance, service
 from sla_monitor.attainment.schemas import (
     AttainmentRead,
@@ -21,9 +22,20 @@ router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["attainment"])
 PeriodLabel = Annotated[
     str,
     Path(
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        pattern=LABEL_PATTERN,
+        examples=["2026-03", "2026-Q1"],
+        description="The SLA's calendar period in the contract's time zone, of the kind its "
+        "`measurement_period` says: a month `2026-03`, a quarter `2026-Q1` or a year `2026` "
+        "(another kind is a 422 that names the form the SLA takes).",
+    ),
+]
+ScorecardMonth = Annotated[
+    str,
+    Path(
+        pattern=LABEL_PATTERN,
         examples=["2026-03"],
-        description="Calendar month in the contract's time zone.",
+        description="A calendar month `YYYY-MM` in the contract's time zone; quarterly and "
+        "annual SLAs show the quarter or year that holds it.",
     ),
 ]
 
@@ -32,6 +44,8 @@ PeriodLabel = Annotated[
     "/slas/{sla_code}/periods",
     response_model=list[AttainmentRead],
     summary="Attainment history of one SLA (closed periods as published, the open one live)",
+    description="The last `last` periods of the SLA's own kind (months, quarters or years) "
+    "up to the current one.",
 )
 async def list_attainment(
     contract_id: uuid.UUID,
@@ -152,11 +166,13 @@ async def close_period(
 @router.get(
     "/scorecard/{period}",
     response_model=ScorecardRead,
-    summary="Every SLA of a contract in one period",
+    summary="Every SLA of a contract in one month",
+    description="Monthly SLAs show the month; quarterly and annual SLAs show the quarter or "
+    "year that holds it (each line's `period` says which, with its `kind`).",
 )
 async def get_scorecard(
     contract_id: uuid.UUID,
-    period: PeriodLabel,
+    period: ScorecardMonth,
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> ScorecardRead:

@@ -74,6 +74,11 @@ class ScorecardLine(BaseModel):
     sla_code: str
     name: str
     metric_kind: MetricKind
+    period: Period = Field(
+        description="The SLA's own period that holds the scorecard's month: the month for a "
+        "monthly SLA, the quarter (`2026-Q1`, kind `quarter`) or year for quarterly and "
+        "annual ones; status, attainment and outcome are that period's."
+    )
     status: str
     attainment: Percent | None
     expected_level: Percent

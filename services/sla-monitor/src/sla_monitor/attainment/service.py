@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.schemas.contracts import ContractTerms
-from crm_events.schemas.sla import AvailabilityFigures, Outcome, Period, SlaPeriodClosed
+from crm_events.schemas.contracts import SlaDefinition
+from crm_events.schemas.sla import AvailabilityFigures, Outcome, SlaPeriodClosed
+from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.periods import PeriodKind
 from sla_monitor.attainment.compute import Computation, SlaRef, compute
-from sla_monitor.attainment.domain import (
-    PeriodBounds,
-    minutes,
-    month_period,
-    period_label_for,
-)
+from sla_monitor.attainment.domain import PeriodBounds, minutes, period_bounds
 from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.schedule import (
+    WrongPeriodKind,
+    check_kind,
+    parse_period,
+    sla_in,
+    within_term,
+)
 from sla_monitor.attainment.schemas import (
     AttainmentRead,
     DowntimeInterval,
@@ -45,25 +48,6 @@ FORMULAS = {
     "measurement": "the SLA's statistic (mean, or nearest-rank percentile) of the period's "
     "values, in the SLA's unit",
 }
-
-
-def parse_period(label: str, timezone: str) -> PeriodBounds:
-    try:
-        return month_period(label, timezone)
-    except ValueError as exc:
-        raise Unprocessable(
-            str(exc), details=[{"loc": "path.period", "message": str(exc)}]
-        ) from None
-
-
-def contract_bounds(terms: ContractTerms) -> tuple[datetime, datetime | None]:
-    """The contract's first and last instants (local midnights) as UTC."""
-    zone = ZoneInfo(terms.timezone)
-    start = datetime.combine(terms.start_date, time(0), zone)
-    end = None
-    if terms.end_date is not None:
-        end = datetime.combine(date.fromordinal(terms.end_date.toordinal() + 1), time(0), zone)
-    return start, end
 
 
 async def definition_row(
@@ -95,9 +79,10 @@ async def resolve(
     terms = versions.for_period(contract_id, period.start, row.timezone)
     if terms is None:
         raise NotFound(f"terms of contract {contract_id} not found")
-    sla = next((s for s in terms.sla_definitions if s.code == sla_code), None)
+    sla = sla_in(terms, sla_code)
     if sla is None:
         raise NotFound(f"SLA {sla_code!r} is not in version {terms.version} of the contract")
+    check_kind(sla, period)
     return SlaRef(contract_id, row.tenant_id, terms, sla), period
 
 
@@ -134,7 +119,7 @@ def published(row: SlaPeriod, ref: SlaRef, period: PeriodBounds) -> SlaPeriodClo
         contract_version=row.contract_version,
         sla_code=row.sla_code,
         metric_kind=ref.sla.metric_kind,
-        period=Period(label=period.label, start=period.start, end=period.end),
+        period=period.as_model(),
         timezone=ref.terms.timezone,
         attainment=row.attainment,
         expected_level=ref.sla.expected_level,
@@ -193,6 +178,11 @@ async def get(
     period_label: str,
 ) -> AttainmentRead:
     ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
+    return await attainment_of(session, ref, period)
+
+
+async def attainment_of(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> AttainmentRead:
+    """A period as published once closed, else live."""
     row = await _closed_row(session, ref, period.label)
     if row is not None:
         return read_closed(row, ref, period)
@@ -220,7 +210,7 @@ async def explain(
     return ExplanationRead(
         contract_id=contract_id,
         sla_code=sla_code,
-        period=Period(label=period.label, start=period.start, end=period.end),
+        period=period.as_model(),
         status=status,
         outcome=outcome,
         attainment=attainment,
@@ -239,28 +229,53 @@ async def history(
     sla_code: str,
     last: int,
 ) -> list[AttainmentRead]:
-    """The last `last` periods up to the current one (closed ones as published)."""
-    tz = (await definition_row(session, principal, contract_id, sla_code)).timezone
-    labels = [period_label_for(clock.now(), tz)]
-    while len(labels) < last:
-        year, month = (int(p) for p in labels[-1].split("-"))
-        labels.append(f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}")
+    """The last `last` periods of the SLA's own kind (months, quarters or years, as the
+    terms in force now say) up to the current one; closed ones as published."""
+    row = await definition_row(session, principal, contract_id, sla_code)
+    versions = ContractVersions(session)
+    await versions.load([contract_id])
+    now = clock.now()
+    terms = versions.for_period(contract_id, now, row.timezone) or versions.latest(contract_id)
+    sla = None if terms is None else sla_in(terms, sla_code)
+    kind = PeriodKind.MONTH if sla is None else sla.measurement_period
+    current = periods.label_at(now, row.timezone, kind)
     out = []
-    for label in reversed(labels):
+    for back in range(last - 1, -1, -1):
+        label = periods.shift(current, -back)
         try:
             ref, period = await resolve(session, principal, contract_id, sla_code, label)
-        except NotFound:
-            continue  # the SLA is not in the version of the terms in force then
-        start, end = contract_bounds(ref.terms)
-        if period.end <= start or (end is not None and period.start >= end):
-            continue
-        row = await _closed_row(session, ref, label)
-        out.append(
-            read_closed(row, ref, period)
-            if row is not None
-            else read_live(await compute(session, ref, period))
-        )
+        except (NotFound, WrongPeriodKind):
+            continue  # the SLA was not in, or not measured so in, the terms in force then
+        if within_term(ref.terms, period):
+            out.append(await attainment_of(session, ref, period))
     return out
+
+
+def _period_holding(
+    versions: ContractVersions, ref: SlaRef, month: PeriodBounds
+) -> tuple[SlaRef, PeriodBounds] | None:
+    """The SLA's own period that holds a month, with the terms in force at its start (None
+    when those terms do not measure the SLA in periods of that kind)."""
+    kind = ref.sla.measurement_period
+    if kind is PeriodKind.MONTH:
+        return ref, month
+    period = period_bounds(periods.containing(month.label, kind), ref.terms.timezone)
+    terms = versions.for_period(ref.contract_id, period.start, ref.terms.timezone)
+    sla: SlaDefinition | None = None if terms is None else sla_in(terms, ref.sla.code)
+    if terms is None or sla is None or sla.measurement_period is not kind:
+        return None
+    return SlaRef(ref.contract_id, ref.tenant_id, terms, sla), period
+
+
+def _scorecard_month(label: str, timezone: str) -> PeriodBounds:
+    month = parse_period(label, timezone)
+    if month.kind is not PeriodKind.MONTH:
+        message = (
+            f"a scorecard is per month (YYYY-MM), not {label!r}; quarterly and annual SLAs "
+            "show the quarter or year that holds the month"
+        )
+        raise Unprocessable(message, details=[{"loc": "path.period", "message": message}])
+    return month
 
 
 async def scorecard(
@@ -270,27 +285,27 @@ async def scorecard(
     contract_id: uuid.UUID,
     period_label: str,
 ) -> ScorecardRead:
+    """Every SLA of the contract in a month: monthly SLAs that month, quarterly and annual
+    ones the quarter or year that holds it (each line says its period)."""
     rows = await contract_slas(session, principal, contract_id)
-    period = parse_period(period_label, rows[0].timezone)
+    month = _scorecard_month(period_label, rows[0].timezone)
     versions = ContractVersions(session)
     await versions.load([contract_id])
-    terms = versions.for_period(contract_id, period.start, rows[0].timezone)
+    terms = versions.for_period(contract_id, month.start, rows[0].timezone)
     if terms is None:
         raise NotFound(f"terms of contract {contract_id} not found")
     lines = []
     for sla in terms.sla_definitions:
-        ref = SlaRef(contract_id, rows[0].tenant_id, terms, sla)
-        row = await _closed_row(session, ref, period.label)
-        read = (
-            read_closed(row, ref, period)
-            if row is not None
-            else read_live(await compute(session, ref, period))
-        )
+        found = _period_holding(versions, SlaRef(contract_id, rows[0].tenant_id, terms, sla), month)
+        if found is None:
+            continue  # added in the middle of its quarter or year: measured from the next
+        read = await attainment_of(session, *found)
         lines.append(
             ScorecardLine(
                 sla_code=sla.code,
                 name=sla.name,
                 metric_kind=sla.metric_kind,
+                period=read.period,
                 status=read.status,
                 attainment=read.attainment,
                 expected_level=sla.expected_level,
@@ -303,7 +318,7 @@ async def scorecard(
     return ScorecardRead(
         contract_id=contract_id,
         contract_version=terms.version,
-        period=Period(label=period.label, start=period.start, end=period.end),
+        period=month.as_model(),
         timezone=terms.timezone,
         slas=lines,
         summary={o.value: counts.get(o.value, 0) for o in Outcome},
