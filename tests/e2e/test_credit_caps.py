@@ -10,10 +10,12 @@ second: the credits, and the deltas an ERP books from billing.v1, are the same.
 
 from collections import defaultdict
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
 
+from crm_events.envelope import Envelope
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS
 from crm_testing.kafka import EventCollector, wait_until
@@ -68,6 +70,10 @@ async def _contract_with_three_failed_slas(
     return cid, doc
 
 
+def _credit_of(cid: str, code: str, e: Envelope) -> bool:
+    return e.type == "billing.credit_calculated" and e.subject == cid and e.data["sla_code"] == code
+
+
 async def _close_in_order(
     http: httpx.AsyncClient, stack: Stack, kafka: EventCollector, cid: str, order: list[str]
 ) -> None:
@@ -79,14 +85,7 @@ async def _close_in_order(
         assert closed.status_code == 200, closed.text
         assert closed.json()["outcome"] == "failed"
         # The credit of this close is computed before the next close is made.
-        await kafka.wait_for(
-            lambda e, code=code: (
-                e.type == "billing.credit_calculated"
-                and e.subject == cid
-                and e.data["sla_code"] == code
-            ),
-            timeout=60,
-        )
+        await kafka.wait_for(partial(_credit_of, cid, code), timeout=60)
 
 
 async def test_closing_three_capped_slas_in_two_orders_gives_the_same_credits(
@@ -108,7 +107,7 @@ async def test_closing_three_capped_slas_in_two_orders_gives_the_same_credits(
             return found if found == EXPECTED else None
 
         for cid in (first, second):
-            await wait_until(lambda cid=cid: settled(cid), timeout=60, message="capped credits")
+            await wait_until(partial(settled, cid), timeout=60, message="capped credits")
 
         def credit_events(cid: str) -> list[dict[str, Any]]:
             return [
@@ -124,8 +123,12 @@ async def test_closing_three_capped_slas_in_two_orders_gives_the_same_credits(
             return dict(deltas)
 
         want = {k: Decimal(v) for k, v in EXPECTED.items()}
+
+        def all_booked(cid: str) -> bool:
+            return booked(cid) == want
+
         for cid in (first, second):
-            await wait_until(lambda cid=cid: booked(cid) == want, message="every delta on Kafka")
+            await wait_until(partial(all_booked, cid), message="every delta on Kafka")
         last: dict[str, dict[str, dict[str, Any]]] = {}
         for cid in (first, second):
             latest: dict[str, dict[str, Any]] = {}
