@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from crm_events.types import Amount, Percent, Quantity
+from crm_events.types import Amount, Instant, Percent, Quantity
 
 
 class Explanation(BaseModel):
@@ -16,7 +15,7 @@ class Explanation(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     clause: str
-    contract_version: int
+    contract_version: StrictInt
     formula: str
     inputs: dict[str, str] = Field(description="Every input of the formula, as exact strings.")
     source_ids: list[str] = Field(default_factory=list, description="Ids of the records used.")
@@ -37,8 +36,8 @@ class CreditCalculated(BaseModel):
     credit_amount: Amount
     outcome: str
     explanation: Explanation
-    calculated_at: datetime
-    revision: int = Field(
+    calculated_at: Instant
+    revision: StrictInt = Field(
         default=1, ge=1, description="1 for the first calculation; more after a restatement."
     )
     previous_amount: Amount | None = Field(
@@ -66,7 +65,7 @@ class ChargesComputed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     period_label: str
     currency: str
     lines: list[ChargeLine]
@@ -74,8 +73,8 @@ class ChargesComputed(BaseModel):
     credits_total: Amount
     rebates_total: Amount
     expected_total: Amount = Field(description="What the invoice should total.")
-    revision: int = 1
-    computed_at: datetime
+    revision: StrictInt = 1
+    computed_at: Instant
 
 
 class CreditEarnedBack(BaseModel):
@@ -91,7 +90,7 @@ class CreditEarnedBack(BaseModel):
     currency: str
     amount: Amount
     explanation: Explanation
-    earned_back_at: datetime
+    earned_back_at: Instant
 
 
 class VolumeBandExceeded(BaseModel):
@@ -107,7 +106,7 @@ class VolumeBandExceeded(BaseModel):
     floor_pct: Percent
     ceiling_pct: Percent
     direction: str = Field(description="above or below")
-    detected_at: datetime
+    detected_at: Instant
 
 
 class ReconciliationCompleted(BaseModel):
@@ -126,10 +125,10 @@ class ReconciliationCompleted(BaseModel):
     sums_by_class: dict[str, Amount] = Field(
         description="Signed sum per discrepancy class (positive = over-billed)."
     )
-    discrepancies: int
+    discrepancies: StrictInt
     status: str = Field(description="matched or discrepancies")
-    revision: int = Field(default=1, description="Increases when an input changed later.")
-    reconciled_at: datetime
+    revision: StrictInt = Field(default=1, description="Increases when an input changed later.")
+    reconciled_at: Instant
 
 
 class DiscrepancyFound(BaseModel):
@@ -150,9 +149,9 @@ class DiscrepancyFound(BaseModel):
     direction: str = Field(description="over_billed or under_billed")
     amount: Amount = Field(description="Signed: positive when over-billed.")
     item_code: str | None = None
-    line_number: int | None = None
+    line_number: StrictInt | None = None
     expected: str | None = None
     invoiced: str | None = None
     explanation: str
-    revision: int = 1
-    found_at: datetime
+    revision: StrictInt = 1
+    found_at: Instant

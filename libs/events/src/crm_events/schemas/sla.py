@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from crm_events.schemas.contracts import MetricKind
-from crm_events.types import Percent, Quantity
+from crm_events.types import Instant, Percent, Quantity
 
 
 class Outcome(StrEnum):
@@ -23,8 +22,8 @@ class Period(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     label: str = Field(examples=["2026-03"], description="Calendar period in the contract's zone.")
-    start: datetime = Field(description="UTC instant the period starts (inclusive).")
-    end: datetime = Field(description="UTC instant the period ends (exclusive).")
+    start: Instant = Field(description="UTC instant the period starts (inclusive).")
+    end: Instant = Field(description="UTC instant the period ends (exclusive).")
 
 
 class AvailabilityFigures(BaseModel):
@@ -41,11 +40,11 @@ class IncidentFigures(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     priority: str
-    target_minutes: int
-    incidents: int
-    within_target: int
+    target_minutes: StrictInt
+    incidents: StrictInt
+    within_target: StrictInt
     missed_ticket_ids: list[str] = Field(default_factory=list)
-    small_sample_applied: bool = False
+    small_sample_applied: StrictBool = False
 
 
 class MeasurementFigures(BaseModel):
@@ -54,7 +53,7 @@ class MeasurementFigures(BaseModel):
     statistic: str
     percentile: Percent | None = None
     unit: str | None = None
-    values: int
+    values: StrictInt
     value: Quantity | None
 
 
@@ -62,7 +61,7 @@ class SlaPeriodClosed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     metric_kind: MetricKind
     period: Period
@@ -75,7 +74,7 @@ class SlaPeriodClosed(BaseModel):
     incident_figures: IncidentFigures | None = None
     measurement_figures: MeasurementFigures | None = None
     explanation: str
-    closed_at: datetime
+    closed_at: Instant
 
 
 class SlaAtRisk(BaseModel):
@@ -84,7 +83,7 @@ class SlaAtRisk(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     period: Period
     attainment_so_far: Percent | None
@@ -95,7 +94,7 @@ class SlaAtRisk(BaseModel):
         default=None, description="Availability: downtime still allowed before a failure."
     )
     explanation: str
-    detected_at: datetime
+    detected_at: Instant
 
 
 class SlaBreached(BaseModel):
@@ -104,7 +103,7 @@ class SlaBreached(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     period: Period
     best_possible_attainment: Percent | None = Field(
@@ -112,7 +111,7 @@ class SlaBreached(BaseModel):
     )
     minimum_level: Percent
     explanation: str
-    detected_at: datetime
+    detected_at: Instant
 
 
 class PreviousFigures(BaseModel):
@@ -126,6 +125,6 @@ class PreviousFigures(BaseModel):
 class SlaPeriodRestated(SlaPeriodClosed):
     """Late telemetry changed a closed period: the new figures, and the old ones."""
 
-    restatement: int = Field(ge=1, description="1 for the first restatement of the period.")
+    restatement: StrictInt = Field(ge=1, description="1 for the first restatement of the period.")
     previous: PreviousFigures
     reason: str
