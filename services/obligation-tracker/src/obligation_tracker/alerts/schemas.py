@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.types import Amount
 
@@ -73,7 +73,7 @@ class AlertRuleCreate(BaseModel):
         default=None,
         description="Events with an amount (credits, invoice differences) below it raise nothing.",
     )
-    enabled: bool = Field(default=True, description="false silences this event type here.")
+    enabled: StrictBool = Field(default=True, description="false silences this event type here.")
     description: str = Field(default="", max_length=500)
 
 
@@ -83,7 +83,7 @@ class AlertRuleUpdate(BaseModel):
     min_severity: Severity | None = None
     alert_severity: Severity | None = None
     min_amount: Amount | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     description: str | None = Field(default=None, max_length=500)
 
 
