@@ -51,7 +51,11 @@ class AlertRuleCreate(BaseModel):
                     "alert_severity": "high",
                     "description": "Only invoice differences of 500 or more",
                 },
-                {"event_type": "sla.at_risk", "contract_id": "…", "enabled": False},
+                {
+                    "event_type": "sla.at_risk",
+                    "contract_id": "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f",
+                    "enabled": False,
+                },
             ]
         },
     )
