@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 
 from billing_reconciler.consumption.router import CSV_EXAMPLE as CONSUMPTION_CSV
@@ -97,7 +98,7 @@ def test_the_csv_ndjson_and_docs_examples_are_accepted() -> None:
     [ndjson] = [
         r.openapi_extra
         for r in telemetry_router.routes
-        if getattr(r, "path", "").endswith("ndjson")
+        if isinstance(r, APIRoute) and r.path.endswith("ndjson")
     ]
     assert ndjson is not None
     example = ndjson["requestBody"]["content"]["application/x-ndjson"]["example"]
