@@ -77,11 +77,7 @@ async def test_lax_decimals_dates_and_integers_are_refused_with_their_loc(
         f"c1,{billing.subject},SRV-WIN,2026-03,1e3,\n"
         f"c2,{billing.subject},SRV-WIN,2026-03,10,yes\n"
     )
-    found = refusals(
-        await billing.client.post(
-            "/consumption/csv", content=csv, headers={"content-type": "text/csv"}
-        )
-    )
+    found = refusals(await billing.consume_csv(csv))
     assert set(found) == {"body.line[2].quantity", "body.line[3].correction"}, found
 
 
@@ -105,12 +101,7 @@ async def test_consumption_for_a_unit_the_contract_does_not_have_is_refused_nami
         f"c1,{billing.subject},SRV-WIN,2026-03,214\n"
         f"c2,{billing.subject},srv-win,2026-03,1\n"
     )
-    found = refusals(
-        await billing.client.post(
-            "/consumption/csv", content=csv, headers={"content-type": "text/csv"}
-        ),
-        code="unknown_resource_unit",
-    )
+    found = refusals(await billing.consume_csv(csv), code="unknown_resource_unit")
     assert list(found) == ["body.line[3].resource_unit"]
 
 
