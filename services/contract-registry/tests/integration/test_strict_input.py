@@ -41,10 +41,10 @@ async def test_lax_values_in_query_path_and_bodies_are_refused_with_their_loc(
         doc["credit_terms"]["at_risk_pct"] = "NaN"
         sla = doc["sla_definitions"][0]
         sla["earn_back_periods"] = "3"
-        sla["maintenance_windows"]["fixed"][0]["start"] = "2026-03-14T06:00:00"  # no offset
-        sla["maintenance_windows"]["weekly"] = [
-            {"weekday": 6.0, "start": "02:00", "duration_minutes": 120}
-        ]
+        sla["maintenance_windows"] = {
+            "fixed": [{**examples.MAINTENANCE, "start": "2026-03-14T06:00:00"}],  # no offset
+            "weekly": [{"weekday": 6.0, "start": "02:00", "duration_minutes": 120}],
+        }
         found = refusals(await client.post("/contracts", json=doc))
         expected = {
             "body.start_date": "YYYY-MM-DD",
