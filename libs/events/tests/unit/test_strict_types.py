@@ -127,6 +127,8 @@ def test_an_instant_needs_a_utc_offset(value: Any) -> None:
         ("2026-03-13T22:00:00-05:00", datetime(2026, 3, 14, 3, tzinfo=UTC)),
         ("2026-03-14T08:30:00+0530", datetime(2026, 3, 14, 3, tzinfo=UTC)),
         ("2026-03-14T03:00:00.250000+00:00", datetime(2026, 3, 14, 3, 0, 0, 250000, tzinfo=UTC)),
+        # RFC 3339 allows any number of fraction digits; microseconds are kept.
+        ("2026-03-14T03:00:00.123456789012Z", datetime(2026, 3, 14, 3, 0, 0, 123456, tzinfo=UTC)),
     ],
 )
 def test_iso_instants_with_an_offset_are_read(text: str, expected: datetime) -> None:
