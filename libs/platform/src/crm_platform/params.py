@@ -4,8 +4,9 @@ FastAPI validates query and path parameters in pydantic's python mode from strin
 lax `int` reads `"5.0"`, `" 5 "`, `"+5"` and `"1_000"`, and lax `bool` reads `"1"`, `"yes"`,
 `"on"` and `"t"`; `StrictInt` / `StrictBool` would refuse every string. These types take
 exactly the written forms: an integer is ASCII digits with an optional minus sign, a boolean
-is `true` or `false` (in any case: spreadsheets write TRUE, nothing else is read as one). Dates and decimals need nothing HTTP-specific: `crm_events.types`'
-`Date`, `Instant`, `Amount`, `Percent` and `Quantity` already read strings strictly.
+is `true` or `false` (in any case: spreadsheets write TRUE; nothing else is read as one).
+Dates and decimals need nothing HTTP-specific: `crm_events.types`' `Date`, `Instant`,
+`Amount`, `Percent` and `Quantity` already read strings strictly.
 
 Put the validator after `Query(...)` / `Path(...)`:
 
