@@ -84,3 +84,28 @@ async def test_ndjson_names_the_line_and_field_of_a_lax_value(harness: Harness) 
     )
     found = refusals(rejected)
     assert set(found) == {"line[1].observed_at", "line[2].value"}, found
+
+
+async def test_a_maintenance_window_and_the_history_length_are_read_strictly(
+    harness: Harness,
+) -> None:
+    base = f"/contracts/{harness.contract_id}"
+    found = refusals(
+        await harness.client.post(
+            f"{base}/maintenance-windows",
+            json={
+                "start": 0,
+                "end": "2026-03-14T08:00:00",
+                "reason": "storage firmware",
+                "approved_by": "J. Smith",
+            },
+        )
+    )
+    assert set(found) == {"body.start", "body.end"}, found
+    assert "UTC offset" in found["body.end"]
+    for lax in ("12.0", " 12", "1_2"):
+        history = await harness.client.get(f"{base}/slas/AVAIL-CORE/periods", params={"last": lax})
+        assert set(refusals(history)) == {"query.last"}, lax
+    assert (
+        await harness.client.get(f"{base}/slas/AVAIL-CORE/periods", params={"last": "2"})
+    ).status_code == 200
