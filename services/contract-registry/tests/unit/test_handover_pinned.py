@@ -143,16 +143,13 @@ def _document() -> ContractDocument:
 def _brief() -> HandoverBrief:
     doc = _document()
     facts = ContractFacts(
+        **doc.model_dump(
+            include={"reference", "customer", "supplier", "currency", "timezone"}
+            | {"start_date", "end_date"}
+        ),
         id=uuid.UUID("6f1c2a9e-3b57-4d0e-9a43-2a7c5e1b8d10"),
         tenant_id="acme-bank",
-        reference=doc.reference,
-        customer=doc.customer,
-        supplier=doc.supplier,
-        currency=doc.currency,
-        timezone=doc.timezone,
         status="terminated",
-        start_date=doc.start_date,
-        end_date=doc.end_date,
         version=2,
         effective_from=date(2026, 3, 1),
         terminates_on=date(2027, 7, 1),
@@ -160,27 +157,18 @@ def _brief() -> HandoverBrief:
         days_to_end=471,
     )
     versions = [
-        VersionLine(
-            version=1,
-            state="activated",
-            effective_from=doc.start_date,
-            note="",
-            activated_at=datetime(2025, 12, 20, tzinfo=UTC),
-        ),
-        VersionLine(
-            version=2,
-            state="activated",
-            effective_from=date(2026, 3, 1),
-            note="P1 resolution and API latency added",
-            activated_at=datetime(2026, 2, 25, 9, 30, tzinfo=UTC),
-        ),
-        VersionLine(
-            version=3,
-            state="draft",
-            effective_from=date(2026, 7, 1),
-            note="ticket baseline | raised",
-            activated_at=None,
-        ),
+        VersionLine(version=v, state=state, effective_from=start, note=note, activated_at=at)
+        for v, state, start, note, at in [
+            (1, "activated", doc.start_date, "", datetime(2025, 12, 20, tzinfo=UTC)),
+            (
+                2,
+                "activated",
+                date(2026, 3, 1),
+                "P1 resolution and API latency added",
+                datetime(2026, 2, 25, 9, 30, tzinfo=UTC),
+            ),
+            (3, "draft", date(2026, 7, 1), "ticket baseline | raised", None),
+        ]
     ]
     health = [
         HealthLine(

@@ -2,6 +2,7 @@
 and amount (a characterisation of `candidate`, one case per event type and variant)."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -143,43 +144,79 @@ OBLIGATION_DETAILS = {
     "owner": "m.jones",
 }
 
+BREACH = AlertCandidate(
+    contract_id=CONTRACT,
+    severity="high",
+    title="SLA AVAIL-CORE breached in 2026-03: below its minimum of 99.5% (at best 99.4609%)",
+    dedup_key=FAILURE_KEY,
+    details={
+        "sla_code": "AVAIL-CORE",
+        "period": "2026-03",
+        "minimum_level": "99.5",
+        "best_possible_attainment": "99.4609",
+        "breach_explanation": "240 minutes down",
+        "detected_at": "2026-03-14T08:01:00+00:00",
+    },
+)
+AT_RISK = AlertCandidate(
+    contract_id=CONTRACT,
+    severity="medium",
+    title="SLA AVAIL-CORE at risk in 2026-03: projected 99.41% against a minimum of 99.5%",
+    dedup_key=f"sla_at_risk:{CONTRACT}:AVAIL-CORE:2026-03",
+    details={
+        "sla_code": "AVAIL-CORE",
+        "period": "2026-03",
+        "projected_attainment": "99.41",
+        "remaining_budget_minutes": "12.5",
+        "risk_explanation": "budget nearly spent",
+    },
+)
+CREDIT_ALERT = AlertCandidate(
+    contract_id=CONTRACT,
+    severity="high",
+    title="SLA AVAIL-CORE failed in 2026-03: service credit 4414.08 USD",
+    dedup_key=FAILURE_KEY,
+    details={
+        "credit_id": str(CREDIT),
+        "credit_amount": "4414.08",
+        "credit_revision": 2,
+        "currency": "USD",
+        "sla_code": "AVAIL-CORE",
+        "period": "2026-03",
+        "formula": "11035.20 × 40%",
+    },
+    amount=D("4414.08"),
+)
+INVOICE_ALERT = AlertCandidate(
+    contract_id=CONTRACT,
+    severity="medium",
+    title="Invoice GLX-2026-0314 (2026-03) differs from the contract",
+    dedup_key=f"invoice_discrepancy:{CONTRACT}:{INVOICE}",
+    details={
+        "invoice_id": str(INVOICE),
+        "invoice_number": "GLX-2026-0314",
+        "period": "2026-03",
+        "currency": "USD",
+        "discrepancies": ["rate_error under_billed -240.00 on SRV-WIN"],
+    },
+    amount=D("240.00"),
+)
+
+
+def _but(alert: AlertCandidate, *, title: str | None = None, **details: Any) -> AlertCandidate:
+    """The alert with another title and some details changed."""
+    return replace(alert, title=title or alert.title, details={**alert.details, **details})
+
+
 CASES: list[tuple[str, Any, AlertCandidate | None]] = [
-    (
-        "sla.breached",
-        _breached(D("99.4609")),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="high",
-            title=(
-                "SLA AVAIL-CORE breached in 2026-03: below its minimum of 99.5% (at best 99.4609%)"
-            ),
-            dedup_key=FAILURE_KEY,
-            details={
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-03",
-                "minimum_level": "99.5",
-                "best_possible_attainment": "99.4609",
-                "breach_explanation": "240 minutes down",
-                "detected_at": "2026-03-14T08:01:00+00:00",
-            },
-        ),
-    ),
+    ("sla.breached", _breached(D("99.4609")), BREACH),
     (
         "sla.breached",
         _breached(None),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="high",
+        _but(
+            BREACH,
             title="SLA AVAIL-CORE breached in 2026-03: below its minimum of 99.5%",
-            dedup_key=FAILURE_KEY,
-            details={
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-03",
-                "minimum_level": "99.5",
-                "best_possible_attainment": None,
-                "breach_explanation": "240 minutes down",
-                "detected_at": "2026-03-14T08:01:00+00:00",
-            },
+            best_possible_attainment=None,
         ),
     ),
     (
@@ -216,80 +253,22 @@ CASES: list[tuple[str, Any, AlertCandidate | None]] = [
         ),
     ),
     ("sla.period_restated", _restated("met"), None),
-    (
-        "sla.at_risk",
-        _at_risk(D("12.5")),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="medium",
-            title="SLA AVAIL-CORE at risk in 2026-03: projected 99.41% against a minimum of 99.5%",
-            dedup_key=f"sla_at_risk:{CONTRACT}:AVAIL-CORE:2026-03",
-            details={
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-03",
-                "projected_attainment": "99.41",
-                "remaining_budget_minutes": "12.5",
-                "risk_explanation": "budget nearly spent",
-            },
-        ),
-    ),
-    (
-        "sla.at_risk",
-        _at_risk(None),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="medium",
-            title="SLA AVAIL-CORE at risk in 2026-03: projected 99.41% against a minimum of 99.5%",
-            dedup_key=f"sla_at_risk:{CONTRACT}:AVAIL-CORE:2026-03",
-            details={
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-03",
-                "projected_attainment": "99.41",
-                "remaining_budget_minutes": None,
-                "risk_explanation": "budget nearly spent",
-            },
-        ),
-    ),
-    (
-        "billing.credit_calculated",
-        _credit(None),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="high",
-            title="SLA AVAIL-CORE failed in 2026-03: service credit 4414.08 USD",
-            dedup_key=FAILURE_KEY,
-            details={
-                "credit_id": str(CREDIT),
-                "credit_amount": "4414.08",
-                "credit_revision": 2,
-                "currency": "USD",
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-03",
-                "formula": "11035.20 × 40%",
-            },
-            amount=D("4414.08"),
-        ),
-    ),
+    ("sla.at_risk", _at_risk(D("12.5")), AT_RISK),
+    ("sla.at_risk", _at_risk(None), _but(AT_RISK, remaining_budget_minutes=None)),
+    ("billing.credit_calculated", _credit(None), CREDIT_ALERT),
     (
         "billing.credit_calculated",
         _credit("2026-Q1"),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="high",
-            title=(
-                "SLA AVAIL-CORE failed in 2026-Q1: service credit 4414.08 USD (billed in 2026-04)"
+        replace(
+            _but(
+                CREDIT_ALERT,
+                title=(
+                    "SLA AVAIL-CORE failed in 2026-Q1: service credit 4414.08 USD "
+                    "(billed in 2026-04)"
+                ),
+                period="2026-04",
             ),
             dedup_key=f"sla_failure:{CONTRACT}:AVAIL-CORE:2026-Q1",
-            details={
-                "credit_id": str(CREDIT),
-                "credit_amount": "4414.08",
-                "credit_revision": 2,
-                "currency": "USD",
-                "sla_code": "AVAIL-CORE",
-                "period": "2026-04",
-                "formula": "11035.20 × 40%",
-            },
-            amount=D("4414.08"),
         ),
     ),
     (
@@ -320,41 +299,11 @@ CASES: list[tuple[str, Any, AlertCandidate | None]] = [
             },
         ),
     ),
-    (
-        "reconciliation.discrepancy_found",
-        _discrepancy("SRV-WIN"),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="medium",
-            title="Invoice GLX-2026-0314 (2026-03) differs from the contract",
-            dedup_key=f"invoice_discrepancy:{CONTRACT}:{INVOICE}",
-            details={
-                "invoice_id": str(INVOICE),
-                "invoice_number": "GLX-2026-0314",
-                "period": "2026-03",
-                "currency": "USD",
-                "discrepancies": ["rate_error under_billed -240.00 on SRV-WIN"],
-            },
-            amount=D("240.00"),
-        ),
-    ),
+    ("reconciliation.discrepancy_found", _discrepancy("SRV-WIN"), INVOICE_ALERT),
     (
         "reconciliation.discrepancy_found",
         _discrepancy(None),
-        AlertCandidate(
-            contract_id=CONTRACT,
-            severity="medium",
-            title="Invoice GLX-2026-0314 (2026-03) differs from the contract",
-            dedup_key=f"invoice_discrepancy:{CONTRACT}:{INVOICE}",
-            details={
-                "invoice_id": str(INVOICE),
-                "invoice_number": "GLX-2026-0314",
-                "period": "2026-03",
-                "currency": "USD",
-                "discrepancies": ["rate_error under_billed -240.00"],
-            },
-            amount=D("240.00"),
-        ),
+        _but(INVOICE_ALERT, discrepancies=["rate_error under_billed -240.00"]),
     ),
     (
         "obligation.overdue",
