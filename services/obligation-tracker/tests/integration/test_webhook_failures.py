@@ -35,15 +35,20 @@ async def _settled(tracker: Any, hook_id: str) -> tuple[dict[str, Any], dict[str
     """The subscription and its one delivery, once the subscription is disabled or the
     delivery is no longer pending."""
 
-    async def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
+    async def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         hook = (await tracker.client.get(f"/webhooks/{hook_id}")).json()
         log = (await tracker.client.get(f"/webhooks/{hook_id}/deliveries")).json()
-        if log and (not hook["enabled"] or log[0]["status"] != "pending"):
-            return hook, log[0]
-        return None
+        return hook, log
 
-    found: Any = await wait_until(settled, message="the delivery settled")
-    return found
+    async def settled() -> bool:
+        hook, log = await read()
+        return bool(log) and (not hook["enabled"] or log[0]["status"] != "pending")
+
+    await wait_until(settled, message="the delivery settled")
+    # Read both again: the two reads that saw it settle may straddle its commit. Nothing
+    # changes after it (neither a disabled subscription nor a failed delivery is attempted).
+    hook, log = await read()
+    return hook, log[0]
 
 
 async def test_a_receiver_answering_410_gone_is_unsubscribed_at_its_first_attempt(
