@@ -24,12 +24,7 @@ from sla_monitor.attainment.domain import (
     outside_service_hours,
 )
 from sla_monitor.attainment.incidents import Incident
-from sla_monitor.models import (
-    DowntimeSpan,
-    MaintenanceWindowRow,
-    Measurement,
-    Sample,
-)
+from sla_monitor.models import DowntimeSpan, MaintenanceWindowRow, Measurement
 from sla_monitor.models import Incident as IncidentRow
 
 # A version's terms never change, so parsed terms are cached by (contract, version).
@@ -179,59 +174,6 @@ async def downtime_spans(
     ).all()
     return [Interval(r.started_at, r.ended_at) for r in rows], any(
         r.source == "outages" for r in rows
-    )
-
-
-async def has_samples(
-    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
-) -> bool:
-    return bool(
-        await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                Sample.tenant_id == tenant_id,
-                Sample.service_key == service_key,
-                Sample.observed_at >= period.start,
-                Sample.observed_at < period.end,
-            )
-            .limit(1)
-        )
-    )
-
-
-async def any_telemetry(
-    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
-) -> bool:
-    """Evidence that the service key was reported on during the period (any kind)."""
-    if await has_samples(session, tenant_id, service_key, period):
-        return True
-    spans, _ = await downtime_spans(session, tenant_id, service_key, period)
-    if spans:
-        return True
-    for column in (IncidentRow.opened_at, IncidentRow.resolved_at):
-        found = await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                IncidentRow.tenant_id == tenant_id,
-                IncidentRow.service_key == service_key,
-                column >= period.start,
-                column < period.end,
-            )
-            .limit(1)
-        )
-        if found:
-            return True
-    return bool(
-        await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                Measurement.tenant_id == tenant_id,
-                Measurement.service_key == service_key,
-                Measurement.measured_at >= period.start,
-                Measurement.measured_at < period.end,
-            )
-            .limit(1)
-        )
     )
 
 

@@ -20,6 +20,9 @@ from crm_events.schemas.telemetry import IncidentItem, MeasurementItem, OutageIt
 from sla_monitor.attainment.domain import Interval, merge
 from sla_monitor.telemetry.samples import down_runs
 
+# What a write touched: a service key and the first and last instants concerned.
+Touch = tuple[str, datetime, datetime]
+
 
 async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, inside the session's transaction."""
@@ -192,7 +195,7 @@ async def _insert_spans(
 
 
 async def merge_outage_spans(
-    db: Any, tenant_id: str, new: Sequence[tuple[str, datetime, datetime]], changes: SpanChanges
+    db: Any, tenant_id: str, new: Sequence[Touch], changes: SpanChanges
 ) -> None:
     """Fold new outages into the merged outage spans of their service keys."""
     if not new:
@@ -321,7 +324,7 @@ async def _drop_sample_spans(
 
 
 async def rebuild_sample_spans(
-    db: Any, tenant_id: str, new: Sequence[tuple[str, datetime]], changes: SpanChanges
+    db: Any, tenant_id: str, new: Sequence[Touch], changes: SpanChanges
 ) -> None:
     """Recompute the down runs around new samples.
 
@@ -332,9 +335,9 @@ async def rebuild_sample_spans(
     if not new:
         return
     bounds: dict[str, tuple[datetime, datetime]] = {}
-    for key, at in new:
-        lo, hi = bounds.get(key, (at, at))
-        bounds[key] = (min(lo, at), max(hi, at))
+    for key, first, last in new:
+        lo, hi = bounds.get(key, (first, last))
+        bounds[key] = (min(lo, first), max(hi, last))
     windows = await _sample_windows(db, tenant_id, bounds)
     samples = await _samples_in(db, tenant_id, windows)
     await _drop_sample_spans(db, tenant_id, windows, changes)
