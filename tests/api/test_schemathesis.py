@@ -6,8 +6,9 @@ Two checks are left out. `positive_data_acceptance` expects every schema-valid r
 succeed, while our services rightly refuse schema-valid requests that break a business rule
 (a consumption record for a contract nobody knows, a period already closed) with a
 documented 4xx. `negative_data_rejection` expects every schema-invalid request refused;
-pydantic's lax mode still reads a number as a date or a boolean (`"expires_at": 0` is
-1970-01-01), a known leniency rather than a wrong answer.
+input is strict (a number is never a date, decimals match their pattern), but a decimal
+field also takes a JSON integer on purpose (exact; said in its description, while the
+schema shows the canonical string form).
 """
 
 from __future__ import annotations

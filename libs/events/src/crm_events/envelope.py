@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crm_events.types import Instant
+
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
@@ -31,7 +33,7 @@ class Envelope(BaseModel):
     source: str
     type: str
     subject: str
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: Instant = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: str = CONTENT_TYPE
     dataschema: str
     tenant: str

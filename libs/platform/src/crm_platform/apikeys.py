@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
+from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
@@ -170,7 +171,7 @@ class ApiKeyCreate(BaseModel):
         description="The tenant the key acts for; omit for the supplier's operators (all).",
     )
     scopes: list[str] = Field(min_length=1, description="Scopes: " + ", ".join(SCOPES))
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
 
     @field_validator("scopes")
     @classmethod

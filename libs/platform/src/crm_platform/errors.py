@@ -171,121 +171,136 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(
-            error_body(request, exc.code, exc.message, exc.details),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+    """One error shape for every failure a request can meet (see `error_body`)."""
+    for exc_type, handler in _HANDLERS:
+        app.add_exception_handler(exc_type, handler)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = validation_details(exc.errors())
-        summary = "; ".join(f"{d['loc']}: {d['message']}" for d in details[:3])
-        more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+
+async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    return JSONResponse(
+        error_body(request, exc.code, exc.message, exc.details),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = validation_details(exc.errors())
+    summary = "; ".join(f"{d['loc']}: {d['message']}" for d in details[:3])
+    more = f" (and {len(details) - 3} more)" if len(details) > 3 else ""
+    return JSONResponse(
+        error_body(request, "validation_failed", f"request is invalid: {summary}{more}", details),
+        status_code=422,
+    )
+
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "payload_too_large",
+}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        # FastAPI's answer to a body that is not UTF-8 JSON: one shape for bad input.
         return JSONResponse(
             error_body(
-                request, "validation_failed", f"request is invalid: {summary}{more}", details
+                request,
+                "validation_failed",
+                "the request body is not valid JSON (UTF-8)",
+                [{"loc": "body", "message": "not valid JSON"}],
             ),
             status_code=422,
         )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; list them all.
+        allowed = _allowed_methods(request.app, request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return JSONResponse(
+        error_body(request, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)),
+        status_code=exc.status_code,
+        headers=headers or None,
+    )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {
-            404: "not_found",
-            405: "method_not_allowed",
-            401: "unauthorized",
-            403: "forbidden",
-            413: "payload_too_large",
-        }.get(exc.status_code, "http_error")
-        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            # FastAPI's answer to a body that is not UTF-8 JSON: one shape for bad input.
-            return JSONResponse(
-                error_body(
-                    request,
-                    "validation_failed",
-                    "the request body is not valid JSON (UTF-8)",
-                    [{"loc": "body", "message": "not valid JSON"}],
-                ),
-                status_code=422,
-            )
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            # Starlette names only the first route that matched the path; list them all.
-            allowed = _allowed_methods(app, request.url.path)
-            if allowed:
-                headers["Allow"] = ", ".join(allowed)
-        return JSONResponse(
-            error_body(request, code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=headers or None,
-        )
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        # A concurrent request created the same thing first (a unique key).
-        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    # A concurrent request created the same thing first (a unique key).
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    return JSONResponse(
+        error_body(
+            request,
+            "conflict",
+            "the request conflicts with data stored meanwhile; read it and retry",
+            [{"loc": "body", "message": f"constraint {constraint}"}] if constraint else [],
+        ),
+        status_code=409,
+    )
+
+
+async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    state = _sqlstate(exc)
+    if state is not None and state.startswith("22"):
+        # A data exception: a value PostgreSQL cannot store (a NUL character in text,
+        # a number out of range, a date beyond the calendar). The input's fault.
         return JSONResponse(
             error_body(
                 request,
-                "conflict",
-                "the request conflicts with data stored meanwhile; read it and retry",
-                [{"loc": "body", "message": f"constraint {constraint}"}] if constraint else [],
+                "validation_failed",
+                "a value in the request cannot be stored: "
+                f"{_first_line(exc)} (text may not contain NUL characters; "
+                "numbers and dates must be within range)",
+                [{"loc": "body", "message": _first_line(exc)}],
             ),
-            status_code=409,
+            status_code=422,
         )
-
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        state = _sqlstate(exc)
-        if state is not None and state.startswith("22"):
-            # A data exception: a value PostgreSQL cannot store (a NUL character in text,
-            # a number out of range, a date beyond the calendar). The input's fault.
-            return JSONResponse(
-                error_body(
-                    request,
-                    "validation_failed",
-                    "a value in the request cannot be stored: "
-                    f"{_first_line(exc)} (text may not contain NUL characters; "
-                    "numbers and dates must be within range)",
-                    [{"loc": "body", "message": _first_line(exc)}],
-                ),
-                status_code=422,
-            )
-        if is_infrastructure_error(exc):
-            log.warning("request.database_unavailable", path=request.url.path, error=repr(exc))
-            return JSONResponse(
-                error_body(
-                    request,
-                    "service_unavailable",
-                    "the database is not reachable right now; retry the request "
-                    "(with the same Idempotency-Key)",
-                ),
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
-        return await _unexpected(request, exc)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_infrastructure_error(exc):
-            return JSONResponse(
-                error_body(
-                    request,
-                    "service_unavailable",
-                    "a backing service is not reachable right now; retry the request",
-                ),
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
-        log.exception("request.unhandled_error", path=request.url.path)
+    if is_infrastructure_error(exc):
+        log.warning("request.database_unavailable", path=request.url.path, error=repr(exc))
         return JSONResponse(
             error_body(
                 request,
-                "internal_error",
-                "unexpected error; quote the correlation id when reporting it",
+                "service_unavailable",
+                "the database is not reachable right now; retry the request "
+                "(with the same Idempotency-Key)",
             ),
-            status_code=500,
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_infrastructure_error(exc):
+        return JSONResponse(
+            error_body(
+                request,
+                "service_unavailable",
+                "a backing service is not reachable right now; retry the request",
+            ),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    log.exception("request.unhandled_error", path=request.url.path)
+    return JSONResponse(
+        error_body(
+            request,
+            "internal_error",
+            "unexpected error; quote the correlation id when reporting it",
+        ),
+        status_code=500,
+    )
+
+
+# Each handler takes its own exception type, which Starlette's signature cannot express.
+_HANDLERS: list[tuple[type[Exception], Any]] = [
+    (ServiceError, _service_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (IntegrityError, _integrity),
+    (DBAPIError, _database),
+    (Exception, _unexpected),
+]

@@ -42,3 +42,11 @@ def settings_for(
         consumer_backoff_max_seconds=0.5,
         **overrides,
     )
+
+
+def refusals(response: httpx.Response, *, code: str = "validation_failed") -> dict[str, str]:
+    """A 422 in the project's error shape, as {loc: message} of its details."""
+    assert response.status_code == 422, (response.status_code, response.text)
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    return {d["loc"]: d["message"] for d in error["details"]}

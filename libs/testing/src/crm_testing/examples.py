@@ -83,7 +83,7 @@ def contract_document(
                 "expected_level": "99.9",
                 "minimum_level": "99.5",
                 "allocation_pct": "40",
-                "maintenance_windows": {"fixed": [MAINTENANCE]},
+                "maintenance_windows": {"fixed": [dict(MAINTENANCE)]},  # a copy: tests edit it
             },
         ],
         "credit_terms": {

@@ -1,9 +1,11 @@
 """CSV uploads from ERP systems: invoices and consumption records.
 
 One header row names the columns (any order, case-insensitive); comma or semicolon
-separated; UTF-8 (a byte-order mark is fine). Decimals are written with a dot and no
-thousands separator. Errors name the file's line number (the header is line 1) and the
-column: `body.line[4].quantity`.
+separated; UTF-8 (a byte-order mark is fine). Cells are trimmed. Decimals are written with a
+dot and no thousands separator or exponent (as in JSON: -?digits[.digits]), integers with
+digits only, booleans as true or false (any case; empty is false), dates as YYYY-MM-DD.
+Errors name the file's line number (the header is line 1) and the column:
+`body.line[4].quantity`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from billing_reconciler.invoices.schemas import InvoiceIn
 from billing_reconciler.invoices.service import Locator
 from crm_events.schemas.consumption import ConsumptionItem
 from crm_platform.errors import Unprocessable
+from crm_platform.params import parse_bool, parse_int
 
 INVOICE_REQUIRED = (
     "invoice_number",
@@ -53,8 +56,6 @@ LINE_FIELDS = {  # model field → CSV column
 CONSUMPTION_REQUIRED = ("record_id", "contract_id", "resource_unit", "period_label", "quantity")
 CONSUMPTION_OPTIONAL = ("correction",)
 MAX_ROWS = 50_000
-TRUE = {"true", "1", "yes", "y"}
-FALSE = {"false", "0", "no", "n", ""}
 
 
 def _malformed(line: int, exc: csv.Error) -> Unprocessable:
@@ -143,12 +144,24 @@ def _rows(
 
 
 def _bool(value: str, loc: str, problems: list[dict[str, str]]) -> bool:
-    low = value.lower()
-    if low in TRUE:
-        return True
-    if low not in FALSE:
-        problems.append({"loc": loc, "message": "expected true or false"})
-    return False
+    try:
+        return parse_bool(value) if value else False
+    except ValueError as exc:
+        problems.append({"loc": loc, "message": str(exc)})
+        return False
+
+
+def _line(row: dict[str, str], loc: str, problems: list[dict[str, str]]) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        name: row[column] for name, column in LINE_FIELDS.items() if row.get(column, "")
+    }
+    if "line_number" in line:
+        try:
+            line["line_number"] = parse_int(line["line_number"])
+        except ValueError as exc:
+            problems.append({"loc": f"{loc}.line_number", "message": str(exc)})
+            del line["line_number"]
+    return line
 
 
 def parse_invoices(raw: bytes) -> list[tuple[InvoiceIn, Locator]]:
@@ -183,11 +196,10 @@ def parse_invoices(raw: bytes) -> list[tuple[InvoiceIn, Locator]]:
                 doc[column] = _bool(value, f"body.line[{first_line}].correction", problems)
             elif value:
                 doc[column] = value
-        doc["lines"] = [
-            {name: row[column] for name, column in LINE_FIELDS.items() if row.get(column, "")}
-            for _, row in group
-        ]
         line_locs = [f"body.line[{line}]" for line, _ in group]
+        doc["lines"] = [
+            _line(row, loc, problems) for (_, row), loc in zip(group, line_locs, strict=True)
+        ]
         try:
             invoice = InvoiceIn.model_validate(doc)
         except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billing_reconciler.consumption.service import UnknownResourceUnit
 from billing_reconciler.workflows import (
     consumption_received,
     contract_amended,
@@ -29,6 +30,8 @@ async def on_consumption_recorded(ctx: EventContext, event: ConsumptionRecorded)
             cause=ctx.envelope.id,
         )
     except Conflict as exc:  # a different quantity under a known id, without correction
+        raise PermanentEventError(f"{exc.message}: {exc.details}") from exc
+    except UnknownResourceUnit as exc:  # no redelivery adds the unit to the price book
         raise PermanentEventError(f"{exc.message}: {exc.details}") from exc
     except Unprocessable as exc:  # the contract's activation may not have arrived yet
         raise RetryableEventError(f"{exc.message}: {exc.details}") from exc

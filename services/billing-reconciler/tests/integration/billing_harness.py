@@ -140,6 +140,11 @@ class Billing:
     async def consume(self, items: list[dict[str, Any]], **headers: str) -> httpx.Response:
         return await self.client.post("/consumption", json={"items": items}, headers=headers)
 
+    async def consume_csv(self, text: str) -> httpx.Response:
+        return await self.client.post(
+            "/consumption/csv", content=text, headers={"content-type": "text/csv"}
+        )
+
     def of(
         self, event_type: str, where: Callable[[Envelope], bool] = lambda e: True
     ) -> list[Envelope]:

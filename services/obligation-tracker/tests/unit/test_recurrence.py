@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -7,6 +8,7 @@ import crm_testing.examples as examples
 from crm_events.schemas.contracts import ContractTerms
 from obligation_tracker.obligations.recurrence import (
     GOVERNANCE_REVIEW,
+    PlannedInstance,
     RecurrenceError,
     occurrences,
     plan_instances,
@@ -169,3 +171,75 @@ def test_dedup_keys_name_the_contract_the_definition_and_the_occurrence() -> Non
     assert (
         planned[0].dedup_key(t.contract_id) == f"contractual:{t.contract_id}:SVC-REPORT:2026-12-01"
     )
+
+
+def test_a_plan_is_pinned_whole_for_recurring_one_off_and_review_instances() -> None:
+    once = {
+        "code": "EXIT-PLAN",
+        "title": "Exit plan",
+        "owner_role": "account_executive",
+        "due_offset_business_days": -3,  # read as 0: due on the day it occurs
+    }
+    planned, problems = plan_instances(
+        [
+            terms(
+                start_date="2026-12-01",
+                obligation_definitions=[MONTHLY_REPORT, once],
+                governance={
+                    "review_rrule": "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1",
+                    "owner_role": "account_executive",
+                    "due_offset_business_days": 2,
+                },
+            )
+        ],
+        today=date(2026, 11, 30),
+        horizon_end=date(2027, 1, 31),
+    )
+    assert problems == []
+    report = PlannedInstance(
+        kind="contractual",
+        code="SVC-REPORT",
+        title="Monthly service report",
+        clause="Schedule 5 §3",
+        owner_role="service_delivery_manager",
+        severity="high",
+        evidence_required=True,
+        occurrence=date(2026, 12, 1),
+        due_date=date(2026, 12, 7),
+        contract_version=1,
+        rule="FREQ=MONTHLY;BYMONTHDAY=1",
+        offset_business_days=4,
+    )
+    review = PlannedInstance(
+        kind=GOVERNANCE_REVIEW,
+        code="GOVERNANCE-REVIEW",
+        title="Governance review with the customer",
+        clause="Governance",
+        owner_role="account_executive",
+        severity="medium",
+        evidence_required=False,
+        occurrence=date(2026, 12, 1),
+        due_date=date(2026, 12, 3),
+        contract_version=1,
+        rule="FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=1",
+        offset_business_days=2,
+    )
+    assert planned == [
+        PlannedInstance(
+            kind="contractual",
+            code="EXIT-PLAN",
+            title="Exit plan",
+            clause="",
+            owner_role="account_executive",
+            severity="medium",
+            evidence_required=False,
+            occurrence=date(2026, 12, 1),
+            due_date=date(2026, 12, 1),
+            contract_version=1,
+            rule="once, on the contract's start date",
+            offset_business_days=0,
+        ),
+        review,
+        report,
+        replace(report, occurrence=date(2027, 1, 1), due_date=date(2027, 1, 8)),
+    ]

@@ -4,9 +4,9 @@ ever leaves the registry."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from crm_events.types import Instant
 
 
 class ApiKeyIssued(BaseModel):
@@ -17,8 +17,8 @@ class ApiKeyIssued(BaseModel):
     tenant_id: str | None = Field(description="The tenant the key acts for; null: all tenants.")
     scopes: list[str] = Field(examples=[["contracts:read", "billing:read"]])
     secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    issued_at: datetime
-    expires_at: datetime | None = None
+    issued_at: Instant
+    expires_at: Instant | None = None
 
 
 class ApiKeyRevoked(BaseModel):
@@ -26,4 +26,4 @@ class ApiKeyRevoked(BaseModel):
 
     key_id: str
     reason: str = ""
-    revoked_at: datetime
+    revoked_at: Instant

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from crm_events.types import Instant
 
 
 class AlertRaised(BaseModel):
@@ -20,4 +21,4 @@ class AlertRaised(BaseModel):
     source_event_id: str
     source_event_type: str
     details: dict[str, Any]
-    raised_at: datetime
+    raised_at: Instant

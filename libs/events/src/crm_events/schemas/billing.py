@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from crm_events.types import Amount, Percent, Quantity
+from crm_events.types import Amount, Instant, Percent, Quantity
 
 
 class Explanation(BaseModel):
@@ -18,7 +17,7 @@ class Explanation(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     clause: str
-    contract_version: int
+    contract_version: StrictInt
     formula: str
     inputs: dict[str, str] = Field(description="Every input of the formula, as exact strings.")
     source_ids: list[str] = Field(default_factory=list, description="Ids of the records used.")
@@ -44,7 +43,7 @@ class CreditFields(BaseModel):
 
     credit_id: uuid.UUID
     contract_id: uuid.UUID
-    contract_version: int | None = Field(
+    contract_version: StrictInt | None = Field(
         default=None, description="The contract version the credit was computed under."
     )
     sla_code: str
@@ -66,7 +65,7 @@ class CreditFields(BaseModel):
         default=Decimal("0"), description="How much the period's ceiling took (uncapped − credit)."
     )
     credit_amount: Amount = Field(description="The credit now (latest revision).")
-    revision: int = Field(
+    revision: StrictInt = Field(
         default=1, ge=1, description="1 for the first calculation; more after each change."
     )
     previous_amount: Amount = Field(
@@ -86,7 +85,7 @@ class CreditFields(BaseModel):
         description="Why a credit is due: failed, repeated_default, or none (no credit due).",
     )
     explanation: Explanation
-    calculated_at: datetime
+    calculated_at: Instant
 
     @model_validator(mode="before")
     @classmethod
@@ -115,7 +114,7 @@ class ChargesComputed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     period_label: str
     currency: str
     lines: list[ChargeLine]
@@ -123,8 +122,8 @@ class ChargesComputed(BaseModel):
     credits_total: Amount
     rebates_total: Amount
     expected_total: Amount = Field(description="What the invoice should total.")
-    revision: int = 1
-    computed_at: datetime
+    revision: StrictInt = 1
+    computed_at: Instant
 
 
 class CreditEarnedBack(BaseModel):
@@ -140,7 +139,7 @@ class CreditEarnedBack(BaseModel):
     earned_back_in_period: str = Field(description="The billing month that returns it.")
     currency: str
     amount: Amount = Field(description="The amount returned now.")
-    revision: int = Field(default=1, ge=1)
+    revision: StrictInt = Field(default=1, ge=1)
     previous_amount: Amount = Field(
         default=Decimal("0"), description="The amount returned before this revision."
     )
@@ -149,7 +148,7 @@ class CreditEarnedBack(BaseModel):
         description="amount − previous_amount: what to book now.",
     )
     explanation: Explanation
-    earned_back_at: datetime
+    earned_back_at: Instant
 
     @model_validator(mode="before")
     @classmethod
@@ -170,11 +169,11 @@ class CreditEarnBackReversed(BaseModel):
     earned_back_in_period: str = Field(description="The billing month that had returned it.")
     currency: str
     amount: Amount = Field(description="The amount returned now: 0.00.")
-    revision: int = Field(ge=1)
+    revision: StrictInt = Field(ge=1)
     previous_amount: Amount = Field(description="The amount that had been returned.")
     delta_amount: Amount = Field(description="−previous_amount: what to book now.")
     explanation: Explanation
-    reversed_at: datetime
+    reversed_at: Instant
 
 
 class VolumeBandExceeded(BaseModel):
@@ -190,7 +189,7 @@ class VolumeBandExceeded(BaseModel):
     floor_pct: Percent
     ceiling_pct: Percent
     direction: str = Field(description="above or below")
-    detected_at: datetime
+    detected_at: Instant
 
 
 class ReconciliationCompleted(BaseModel):
@@ -209,10 +208,10 @@ class ReconciliationCompleted(BaseModel):
     sums_by_class: dict[str, Amount] = Field(
         description="Signed sum per discrepancy class (positive = over-billed)."
     )
-    discrepancies: int
+    discrepancies: StrictInt
     status: str = Field(description="matched or discrepancies")
-    revision: int = Field(default=1, description="Increases when an input changed later.")
-    reconciled_at: datetime
+    revision: StrictInt = Field(default=1, description="Increases when an input changed later.")
+    reconciled_at: Instant
 
 
 class DiscrepancyFound(BaseModel):
@@ -233,9 +232,9 @@ class DiscrepancyFound(BaseModel):
     direction: str = Field(description="over_billed or under_billed")
     amount: Amount = Field(description="Signed: positive when over-billed.")
     item_code: str | None = None
-    line_number: int | None = None
+    line_number: StrictInt | None = None
     expected: str | None = None
     invoiced: str | None = None
     explanation: str
-    revision: int = 1
-    found_at: datetime
+    revision: StrictInt = 1
+    found_at: Instant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.types import Quantity
 
@@ -19,7 +19,7 @@ class ConsumptionItem(BaseModel):
     resource_unit: str = Field(examples=["SRV-WIN"])
     period_label: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-03"])
     quantity: Quantity = Field(ge=0)
-    correction: bool = Field(
+    correction: StrictBool = Field(
         default=False,
         description="True to replace an earlier record with the same record_id (the "
         "history is kept); without it a different quantity under a known id is refused.",

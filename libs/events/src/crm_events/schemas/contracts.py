@@ -7,12 +7,11 @@ consumers keep the projection they need and never call the registry.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from crm_events.types import Amount, Percent, Quantity
+from crm_events.types import Amount, Date, Instant, Percent, Quantity
 
 
 class _Model(BaseModel):
@@ -75,16 +74,16 @@ class ResourceUnit(_Model):
 class WeeklyWindow(_Model):
     """A recurring maintenance window in the contract's time zone."""
 
-    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday.")
+    weekday: StrictInt = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday.")
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["02:00"])
-    duration_minutes: int = Field(gt=0, le=7 * 24 * 60)
+    duration_minutes: StrictInt = Field(gt=0, le=7 * 24 * 60)
 
 
 class FixedWindow(_Model):
     """A one-off maintenance window (UTC instants)."""
 
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     description: str = ""
 
 
@@ -100,12 +99,12 @@ class ServiceHours(_Model):
     """When the service is measured, in the contract's time zone. Outside these hours
     downtime does not count and the minutes are not part of the measured period."""
 
-    weekdays: list[int] = Field(
+    weekdays: list[StrictInt] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4, 5, 6], description="0 = Monday … 6 = Sunday."
     )
     start: str = Field(default="00:00", pattern=_HHMM, examples=["07:00"])
     end: str = Field(default="24:00", pattern=_HHMM, examples=["19:00"])
-    exclude_holidays: bool = Field(
+    exclude_holidays: StrictBool = Field(
         default=False, description="Holidays of the contract's calendar are outside hours."
     )
 
@@ -114,8 +113,8 @@ class SmallSampleRule(_Model):
     """Incident SLAs with few incidents: below `minimum_sample` incidents in a period the
     percentage is not used; the period is met when misses ≤ `allowed_misses`, else failed."""
 
-    minimum_sample: int = Field(ge=1, examples=[20])
-    allowed_misses: int = Field(default=0, ge=0, examples=[1])
+    minimum_sample: StrictInt = Field(ge=1, examples=[20])
+    allowed_misses: StrictInt = Field(default=0, ge=0, examples=[1])
 
 
 class TargetClock(StrEnum):
@@ -140,7 +139,7 @@ class SlaDefinition(_Model):
     minimum_level: Percent
     measurement_period: MeasurementPeriod = MeasurementPeriod.MONTH
     priority: str | None = Field(default=None, description="Incident priority, for incident SLAs.")
-    target_minutes: int | None = Field(
+    target_minutes: StrictInt | None = Field(
         default=None,
         description="Incident response/resolution target in minutes of `target_clock`: "
         "wall-clock minutes, or business minutes (240 = 4 business hours).",
@@ -151,7 +150,7 @@ class SlaDefinition(_Model):
         "time inside the SLA's `service_hours` (its weekdays and hours in the contract's "
         "time zone; the contract's `holidays` closed when `exclude_holidays`).",
     )
-    target_business_days: int | None = Field(
+    target_business_days: StrictInt | None = Field(
         default=None,
         ge=1,
         description="Incident target in business days instead of `target_minutes` (needs "
@@ -161,14 +160,14 @@ class SlaDefinition(_Model):
     maintenance_windows: MaintenanceWindows = Field(default_factory=MaintenanceWindows)
     allocation_pct: Percent = Field(description="Share of the at-risk amount credited on failure.")
     performance_category: str | None = None
-    cap_priority: int | None = Field(
+    cap_priority: StrictInt | None = Field(
         default=None,
         ge=1,
         description="With credit_terms.cap_split = priority: the order in which a capped "
         "period's credits are paid (1 first).",
     )
-    earn_back_periods: int = Field(default=0, ge=0)
-    repeated_default_count: int | None = Field(
+    earn_back_periods: StrictInt = Field(default=0, ge=0)
+    repeated_default_count: StrictInt | None = Field(
         default=None,
         ge=2,
         le=12,
@@ -225,7 +224,7 @@ class CreditTerms(_Model):
         default=Percent("100"), description="Total of SLA allocations allowed."
     )
     performance_categories: list[PerformanceCategory] = Field(default_factory=list)
-    root_cause_due_business_days: int = Field(default=10, ge=1)
+    root_cause_due_business_days: StrictInt = Field(default=10, ge=1)
     period_cap: CreditCap = Field(
         default_factory=lambda: CreditCap(basis=CapBasis.AT_RISK_AMOUNT),
         description="The most a billing period's credits may total (default: the at-risk amount).",
@@ -253,8 +252,8 @@ class ObligationDefinition(_Model):
     clause: str = ""
     owner_role: str
     rrule: str | None = Field(default=None, examples=["FREQ=MONTHLY;BYMONTHDAY=1"])
-    due_offset_business_days: int = 0
-    evidence_required: bool = False
+    due_offset_business_days: StrictInt = 0
+    evidence_required: StrictBool = False
     severity: str = "medium"
 
 
@@ -266,13 +265,13 @@ class Governance(_Model):
         description="RFC 5545 RRULE of the review (quarterly by default).",
     )
     owner_role: str = "account_executive"
-    due_offset_business_days: int = Field(default=0, ge=0)
+    due_offset_business_days: StrictInt = Field(default=0, ge=0)
 
 
 class Escalation(_Model):
     """Who hears of an overdue obligation, and when."""
 
-    delay_business_days: int = Field(
+    delay_business_days: StrictInt = Field(
         default=3, ge=0, description="Business days overdue before each escalation."
     )
     levels: list[str] = Field(
@@ -290,7 +289,7 @@ class InterpretationNote(_Model):
 
     note: str
     agreed_by: list[str] = Field(min_length=1, examples=[["J. Smith (Acme)", "A. Lee (Globex)"]])
-    agreed_on: date
+    agreed_on: Date
 
 
 class Clause(_Model):
@@ -304,7 +303,7 @@ class RebateTier(_Model):
     from_amount: Amount
     to_amount: Amount | None = None
     rebate_pct: Percent
-    retroactive: bool = False
+    retroactive: StrictBool = False
 
 
 class ContractDocument(_Model):
@@ -317,18 +316,18 @@ class ContractDocument(_Model):
         min_length=3, max_length=3, examples=["USD"], description="ISO 4217 code."
     )
     timezone: str = Field(examples=["America/New_York"], description="IANA time zone.")
-    start_date: date
-    end_date: date | None = None
+    start_date: Date
+    end_date: Date | None = None
     price_book: list[ResourceUnit] = Field(default_factory=list)
     sla_definitions: list[SlaDefinition] = Field(default_factory=list)
     credit_terms: CreditTerms
     obligation_definitions: list[ObligationDefinition] = Field(default_factory=list)
     rebate_tiers: list[RebateTier] = Field(default_factory=list)
-    period_close_grace_hours: int = Field(default=72, ge=0)
-    restatement_window_days: int = Field(
+    period_close_grace_hours: StrictInt = Field(default=72, ge=0)
+    restatement_window_days: StrictInt = Field(
         default=90, ge=0, description="Telemetry this many days after a close restates it."
     )
-    holidays: list[date] = Field(
+    holidays: list[Date] = Field(
         default_factory=list, description="The contract's holiday calendar (local dates)."
     )
     governance: Governance | None = None
@@ -338,7 +337,7 @@ class ContractDocument(_Model):
         default=Amount("0.00"),
         description="Invoice differences up to this amount per line are not discrepancies.",
     )
-    contract_year_start: date | None = Field(
+    contract_year_start: Date | None = Field(
         default=None, description="First day of contract year 1 (rebates); start_date if empty."
     )
 
@@ -348,22 +347,22 @@ class ContractTerms(ContractDocument):
 
     contract_id: uuid.UUID
     tenant_id: str
-    version: int
-    effective_from: date
+    version: StrictInt
+    effective_from: Date
 
 
 class ContractActivated(_Model):
     terms: ContractTerms
-    activated_at: datetime
+    activated_at: Instant
 
 
 class ContractAmended(_Model):
     terms: ContractTerms
-    previous_version: int
-    amended_at: datetime
+    previous_version: StrictInt
+    amended_at: Instant
 
 
 class ContractTerminated(_Model):
     terms: ContractTerms
-    terminated_at: datetime
+    terminated_at: Instant
     reason: str = ""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from crm_events.types import Date, Instant
 
 
 class ObligationCreated(BaseModel):
@@ -17,12 +18,12 @@ class ObligationCreated(BaseModel):
     title: str
     owner_role: str
     severity: str
-    due_date: date
+    due_date: Date
     source_event_id: str | None = None
     period_label: str | None = Field(
         default=None, description="The contract period the obligation follows up, if any."
     )
-    created_at: datetime
+    created_at: Instant
 
 
 class ObligationTransitioned(BaseModel):
@@ -36,12 +37,12 @@ class ObligationTransitioned(BaseModel):
     title: str
     from_status: str
     status: str
-    due_date: date
+    due_date: Date
     owner_role: str
     owner: str | None = None
-    escalation_level: int = 0
+    escalation_level: StrictInt = 0
     escalated_to: str | None = None
     evidence: dict[str, str] | None = None
     reason: str | None = None
     by: str | None = None
-    at: datetime
+    at: Instant

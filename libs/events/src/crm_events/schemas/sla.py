@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from crm_events.schemas.contracts import MeasurementPeriod, MetricKind, TargetClock
-from crm_events.types import Percent, Quantity
+from crm_events.types import Instant, Percent, Quantity
 
 
 class Outcome(StrEnum):
@@ -27,8 +26,8 @@ class Period(BaseModel):
         description="Calendar period in the contract's zone: a month (`2026-03`), a quarter "
         "(`2026-Q1`) or a year (`2026`), as the SLA's `measurement_period` says.",
     )
-    start: datetime = Field(description="UTC instant the period starts (inclusive).")
-    end: datetime = Field(description="UTC instant the period ends (exclusive).")
+    start: Instant = Field(description="UTC instant the period starts (inclusive).")
+    end: Instant = Field(description="UTC instant the period ends (exclusive).")
     kind: MeasurementPeriod = Field(
         default=MeasurementPeriod.MONTH,
         description="The kind of period `label` names (absent in events before quarters "
@@ -50,18 +49,18 @@ class IncidentFigures(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     priority: str
-    target_minutes: int = Field(
+    target_minutes: StrictInt = Field(
         description="The target in minutes of `target_clock` (a target in business days as "
         "its business minutes)."
     )
     target_clock: TargetClock = TargetClock.WALL_CLOCK
-    target_business_days: int | None = Field(
+    target_business_days: StrictInt | None = Field(
         default=None, description="The target as the contract states it, when in business days."
     )
-    incidents: int
-    within_target: int
+    incidents: StrictInt
+    within_target: StrictInt
     missed_ticket_ids: list[str] = Field(default_factory=list)
-    small_sample_applied: bool = False
+    small_sample_applied: StrictBool = False
 
 
 class MeasurementFigures(BaseModel):
@@ -70,7 +69,7 @@ class MeasurementFigures(BaseModel):
     statistic: str
     percentile: Percent | None = None
     unit: str | None = None
-    values: int
+    values: StrictInt
     value: Quantity | None
 
 
@@ -78,7 +77,7 @@ class SlaPeriodClosed(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     metric_kind: MetricKind
     period: Period
@@ -91,7 +90,7 @@ class SlaPeriodClosed(BaseModel):
     incident_figures: IncidentFigures | None = None
     measurement_figures: MeasurementFigures | None = None
     explanation: str
-    closed_at: datetime
+    closed_at: Instant
 
 
 class SlaAtRisk(BaseModel):
@@ -100,7 +99,7 @@ class SlaAtRisk(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     period: Period
     attainment_so_far: Percent | None
@@ -111,7 +110,7 @@ class SlaAtRisk(BaseModel):
         default=None, description="Availability: downtime still allowed before a failure."
     )
     explanation: str
-    detected_at: datetime
+    detected_at: Instant
 
 
 class SlaBreached(BaseModel):
@@ -120,7 +119,7 @@ class SlaBreached(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     contract_id: uuid.UUID
-    contract_version: int
+    contract_version: StrictInt
     sla_code: str
     period: Period
     best_possible_attainment: Percent | None = Field(
@@ -128,7 +127,7 @@ class SlaBreached(BaseModel):
     )
     minimum_level: Percent
     explanation: str
-    detected_at: datetime
+    detected_at: Instant
 
 
 class PreviousFigures(BaseModel):
@@ -142,6 +141,6 @@ class PreviousFigures(BaseModel):
 class SlaPeriodRestated(SlaPeriodClosed):
     """Late telemetry changed a closed period: the new figures, and the old ones."""
 
-    restatement: int = Field(ge=1, description="1 for the first restatement of the period.")
+    restatement: StrictInt = Field(ge=1, description="1 for the first restatement of the period.")
     previous: PreviousFigures
     reason: str

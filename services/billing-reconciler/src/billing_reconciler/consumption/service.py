@@ -3,15 +3,19 @@
 A record id is stored once per tenant. The same record again is a duplicate and changes
 nothing; a different quantity under a known id is refused unless the item says
 `correction: true`, which replaces the quantity and keeps every earlier version in
-`consumption_record_revisions`. The actual volume per contract, period and resource unit is
+`consumption_record_revisions`. A record whose resource unit is not in the contract's price
+book for its period is refused. The actual volume per contract, period and resource unit is
 kept in `consumption_totals` as records arrive, so charges read one row per unit.
+
+`record` loads the state a batch needs (under the contracts' locks), lets
+`consumption.domain.decide` decide, and applies the decision.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +25,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.common import lock_contract
+from billing_reconciler.consumption.domain import (
+    ConsumptionDecision,
+    ConsumptionState,
+    Locator,
+    PriceBookVersion,
+    RecordVersion,
+    StoredRecord,
+    body_items,
+    decide,
+)
 from billing_reconciler.models import (
     ConsumptionRecord,
     ConsumptionRecordRevision,
@@ -31,11 +45,16 @@ from crm_platform.auth import Principal
 from crm_platform.contract_terms import contract_terms_table
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 
-Locator = Callable[[int, str], str]
+__all__ = ["Ingested", "Locator", "UnknownResourceUnit", "body_items", "record"]
+
+CHUNK = 5000
 
 
-def body_items(index: int, field_name: str) -> str:
-    return f"body.items[{index}].{field_name}"
+class UnknownResourceUnit(Unprocessable):
+    """Consumption for a resource unit the contract's price book does not have. Unlike an
+    unknown contract (whose activation may still be on its way), waiting will not help."""
+
+    code = "unknown_resource_unit"
 
 
 @dataclass
@@ -59,17 +78,6 @@ async def contract_tenants(
     return {r.contract_id: r.tenant_id for r in rows}
 
 
-@dataclass
-class _State:
-    contract_id: uuid.UUID
-    resource_unit: str
-    period_label: str
-    quantity: Decimal
-    revision: int
-    in_db: bool
-    initial: Decimal | None  # quantity before this batch (None: new record)
-
-
 async def record(
     *,
     session: AsyncSession,
@@ -79,124 +87,117 @@ async def record(
     loc: Locator = body_items,
 ) -> Ingested:
     """Store a batch of consumption records, accepted or refused whole."""
-    tenants = await contract_tenants(session, {i.contract_id for i in items})
-    problems = []
-    for index, item in enumerate(items):
-        tenant = tenants.get(item.contract_id)
-        if tenant is None or not principal.can_access(tenant):
-            problems.append(
-                {
-                    "loc": loc(index, "contract_id"),
-                    "message": f"contract {item.contract_id} is not known here",
-                }
-            )
+    state = await _load(session, principal, items, loc)
+    decision = decide(state, items, loc)
+    if decision.unknown_units:
+        first = decision.unknown_units[0]["message"]
+        raise UnknownResourceUnit(
+            f"{len(decision.unknown_units)} item(s) name a resource unit their contract does "
+            f"not have: {first}",
+            details=decision.unknown_units,
+        )
+    if decision.conflicts:
+        raise Conflict(
+            f"{len(decision.conflicts)} item(s) conflict with records already received",
+            details=decision.conflicts,
+            code="consumption_conflict",
+        )
+    await _apply(session, decision, now)
+    return Ingested(
+        accepted=decision.accepted,
+        duplicates=len(decision.duplicates),
+        corrected=decision.corrected,
+        changed=decision.changed,
+    )
+
+
+async def _price_books(
+    session: AsyncSession, contract_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, list[PriceBookVersion]]]:
+    """Every version's resource units (and each contract's tenant) from the terms projection."""
+    t = contract_terms_table
+    rows = await session.execute(
+        sa.select(
+            t.c.contract_id,
+            t.c.tenant_id,
+            t.c.version,
+            t.c.effective_from,
+            t.c.terms["price_book"].label("price_book"),
+        ).where(t.c.contract_id.in_(contract_ids))
+    )
+    tenants: dict[uuid.UUID, str] = {}
+    books: dict[uuid.UUID, list[PriceBookVersion]] = defaultdict(list)
+    for r in rows:
+        tenants[r.contract_id] = r.tenant_id
+        units = frozenset(unit["code"] for unit in r.price_book or [])
+        books[r.contract_id].append(PriceBookVersion(r.version, r.effective_from, units))
+    return tenants, dict(books)
+
+
+async def _load(
+    session: AsyncSession, principal: Principal, items: Sequence[ConsumptionItem], loc: Locator
+) -> ConsumptionState:
+    """The contracts (refused when unknown here: 422, their activation may be on its way),
+    their locks, their price books and the stored records among the batch's ids."""
+    tenants, books = await _price_books(session, {i.contract_id for i in items})
+    problems = [
+        {
+            "loc": loc(index, "contract_id"),
+            "message": f"contract {item.contract_id} is not known here",
+        }
+        for index, item in enumerate(items)
+        if item.contract_id not in tenants or not principal.can_access(tenants[item.contract_id])
+    ]
     if problems:
         raise Unprocessable(f"{len(problems)} item(s) refer to unknown contracts", details=problems)
-    for contract_id in sorted({i.contract_id for i in items}):
+    for contract_id in sorted(tenants):
         await lock_contract(session, contract_id)
-
-    record_ids = list({i.record_id for i in items})
-    existing = (
-        await session.execute(
-            sa.select(
-                ConsumptionRecord.tenant_id,
-                ConsumptionRecord.record_id,
-                ConsumptionRecord.contract_id,
-                ConsumptionRecord.resource_unit,
-                ConsumptionRecord.period_label,
-                ConsumptionRecord.quantity,
-                ConsumptionRecord.revision,
-            ).where(
-                ConsumptionRecord.record_id.in_(record_ids),
-                ConsumptionRecord.tenant_id.in_(set(tenants.values())),
-            )
-        )
-    ).all()
-    state: dict[tuple[str, str], _State] = {
-        (r.tenant_id, r.record_id): _State(
+    r = ConsumptionRecord
+    rows = await session.execute(
+        sa.select(
+            r.tenant_id,
+            r.record_id,
             r.contract_id,
             r.resource_unit,
             r.period_label,
-            Decimal(r.quantity),
+            r.quantity,
             r.revision,
-            in_db=True,
-            initial=Decimal(r.quantity),
+        ).where(
+            r.record_id.in_({i.record_id for i in items}),
+            r.tenant_id.in_(set(tenants.values())),
         )
-        for r in existing
+    )
+    stored = {
+        (row.tenant_id, row.record_id): StoredRecord(
+            row.contract_id,
+            row.resource_unit,
+            row.period_label,
+            Decimal(row.quantity),
+            row.revision,
+        )
+        for row in rows
     }
-    result = Ingested()
-    versions: list[dict[str, object]] = []
-    conflicts = []
-    for index, item in enumerate(items):
-        tenant = tenants[item.contract_id]
-        key = (tenant, item.record_id)
-        current = state.get(key)
-        if current is None:
-            state[key] = _State(
-                item.contract_id,
-                item.resource_unit,
-                item.period_label,
-                item.quantity,
-                1,
-                in_db=False,
-                initial=None,
-            )
-            result.accepted += 1
-            versions.append(_version(tenant, item, 1, now))
-            continue
-        moved = (current.contract_id, current.resource_unit, current.period_label) != (
-            item.contract_id,
-            item.resource_unit,
-            item.period_label,
-        )
-        if moved:
-            conflicts.append(
-                {
-                    "loc": loc(index, "record_id"),
-                    "message": f"record {item.record_id} belongs to contract "
-                    f"{current.contract_id}, {current.resource_unit}, {current.period_label}; "
-                    "a correction may change only the quantity (send a new record id)",
-                }
-            )
-            continue
-        if item.quantity == current.quantity:
-            result.duplicates += 1
-            continue
-        if not item.correction:
-            conflicts.append(
-                {
-                    "loc": loc(index, "quantity"),
-                    "message": f"record {item.record_id} was received with quantity "
-                    f"{current.quantity}; send correction=true to replace it",
-                }
-            )
-            continue
-        current.quantity = item.quantity
-        current.revision += 1
-        result.corrected += 1
-        versions.append(_version(tenant, item, current.revision, now))
-    if conflicts:
-        raise Conflict(
-            f"{len(conflicts)} item(s) conflict with records already received",
-            details=conflicts,
-            code="consumption_conflict",
-        )
+    return ConsumptionState(tenants=tenants, records=stored, price_books=books)
 
-    new_rows = [
-        {
-            "tenant_id": tenant,
-            "record_id": record_id,
-            "contract_id": s.contract_id,
-            "resource_unit": s.resource_unit,
-            "period_label": s.period_label,
-            "quantity": s.quantity,
-            "revision": s.revision,
-        }
-        for (tenant, record_id), s in state.items()
-        if not s.in_db
-    ]
-    for start in range(0, len(new_rows), 5000):
-        chunk = new_rows[start : start + 5000]
+
+def _row(version: RecordVersion) -> dict[str, object]:
+    r = version.record
+    return {
+        "tenant_id": version.tenant_id,
+        "record_id": version.record_id,
+        "contract_id": r.contract_id,
+        "resource_unit": r.resource_unit,
+        "period_label": r.period_label,
+        "quantity": r.quantity,
+        "revision": r.revision,
+    }
+
+
+async def _apply(session: AsyncSession, decision: ConsumptionDecision, now: datetime) -> None:
+    """Write a decision: new records, corrected ones, every version, the totals' deltas."""
+    new_rows = [_row(v) for v in decision.inserts]
+    for start in range(0, len(new_rows), CHUNK):
+        chunk = new_rows[start : start + CHUNK]
         inserted = await session.execute(
             pg_insert(ConsumptionRecord)
             .values(chunk)
@@ -205,44 +206,37 @@ async def record(
         )
         if len(inserted.all()) != len(chunk):  # cannot happen under the contract lock
             raise Conflict("consumption records were stored concurrently; retry the request")
-    for (tenant, record_id), s in state.items():
-        if s.in_db and s.initial is not None and s.quantity != s.initial:
-            await session.execute(
-                sa.update(ConsumptionRecord)
-                .where(
-                    ConsumptionRecord.tenant_id == tenant,
-                    ConsumptionRecord.record_id == record_id,
-                )
-                .values(quantity=s.quantity, revision=s.revision, received_at=now)
-            )
-    for start in range(0, len(versions), 5000):
+    for update in decision.updates:
         await session.execute(
-            sa.insert(ConsumptionRecordRevision).values(versions[start : start + 5000])
+            sa.update(ConsumptionRecord)
+            .where(
+                ConsumptionRecord.tenant_id == update.tenant_id,
+                ConsumptionRecord.record_id == update.record_id,
+            )
+            .values(
+                quantity=update.record.quantity,
+                revision=update.record.revision,
+                received_at=now,
+            )
         )
-
-    deltas: dict[tuple[uuid.UUID, str, str], tuple[Decimal, int, str]] = {}
-    for (tenant, record_id), s in state.items():
-        if s.in_db and (s.initial is None or s.quantity == s.initial):
-            continue
-        key3 = (s.contract_id, s.period_label, s.resource_unit)
-        quantity, count, _ = deltas.get(key3, (Decimal(0), 0, tenant))
-        quantity += s.quantity - (s.initial or Decimal(0))
-        count += 0 if s.in_db else 1
-        deltas[key3] = (quantity, count, tenant)
-        result.changed.setdefault((s.contract_id, s.period_label), []).append(record_id)
-    if deltas:
+    versions = [{**_row(v), "received_at": now} for v in decision.versions]
+    for start in range(0, len(versions), CHUNK):
+        await session.execute(
+            sa.insert(ConsumptionRecordRevision).values(versions[start : start + CHUNK])
+        )
+    if decision.deltas:
         stmt = pg_insert(ConsumptionTotal).values(
             [
                 {
                     "contract_id": c,
                     "period_label": p,
                     "resource_unit": u,
-                    "tenant_id": tenant,
-                    "quantity": q,
-                    "record_count": n,
+                    "tenant_id": d.tenant_id,
+                    "quantity": d.quantity,
+                    "record_count": d.record_count,
                     "updated_at": now,
                 }
-                for (c, p, u), (q, n, tenant) in deltas.items()
+                for (c, p, u), d in decision.deltas.items()
             ]
         )
         await session.execute(
@@ -255,20 +249,6 @@ async def record(
                 },
             )
         )
-    return result
-
-
-def _version(tenant: str, item: ConsumptionItem, revision: int, now: datetime) -> dict[str, object]:
-    return {
-        "tenant_id": tenant,
-        "record_id": item.record_id,
-        "revision": revision,
-        "contract_id": item.contract_id,
-        "resource_unit": item.resource_unit,
-        "period_label": item.period_label,
-        "quantity": item.quantity,
-        "received_at": now,
-    }
 
 
 async def actuals(

@@ -19,6 +19,7 @@ from billing_reconciler.invoices.schemas import (
 from billing_reconciler.reconciliation import service as reconciliation
 from billing_reconciler.reconciliation.schemas import ReconciliationRead, ReconciliationSummary
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.params import TEXT_INT
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -129,8 +130,8 @@ async def list_invoices(
     principal: CurrentPrincipal,
     contract_id: uuid.UUID | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
+    offset: Annotated[int, Query(ge=0), TEXT_INT] = 0,
 ) -> list[InvoiceRead]:
     return await service.search(
         session=session,
@@ -164,7 +165,7 @@ async def get_reconciliation(
     invoice_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
-    revision: Annotated[int | None, Query(ge=1)] = None,
+    revision: Annotated[int | None, Query(ge=1), TEXT_INT] = None,
 ) -> ReconciliationRead:
     return await reconciliation.read(
         session=session, principal=principal, invoice_id=invoice_id, revision=revision

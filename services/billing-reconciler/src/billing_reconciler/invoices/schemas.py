@@ -4,11 +4,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from billing_reconciler.common import PERIOD_PATTERN
 from billing_reconciler.reconciliation.schemas import ReconciliationRead
-from crm_events.types import Amount, Quantity
+from crm_events.types import Amount, Date, Quantity
 
 InvoiceKind = Literal["base", "arc", "rrc", "credit", "earn_back", "rebate", "other"]
 
@@ -56,7 +56,7 @@ class InvoiceLineIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    line_number: int | None = Field(
+    line_number: StrictInt | None = Field(
         default=None, ge=1, description="The ERP's line number; 1, 2, … when omitted."
     )
     item_code: str = Field(
@@ -89,10 +89,10 @@ class InvoiceIn(BaseModel):
     currency: str | None = Field(
         default=None, min_length=3, max_length=3, description="Must be the contract's."
     )
-    issued_on: date | None = None
+    issued_on: Date | None = None
     total: Amount = Field(description="The invoice total as printed.")
     lines: list[InvoiceLineIn] = Field(min_length=1, max_length=50_000)
-    correction: bool = Field(
+    correction: StrictBool = Field(
         default=False,
         description="True to replace an invoice already received under this number.",
     )

@@ -189,6 +189,8 @@ async def receive(
     now: datetime,
     loc: Locator | None = None,
 ) -> InvoiceReceipt:
+    """Store an invoice (new, or a correction of one received before) and reconcile it;
+    the same invoice again answers with its current reconciliation."""
     loc = loc or Locator()
     tenant = (await contract_tenants(session, {doc.contract_id})).get(doc.contract_id)
     if tenant is None or not principal.can_access(tenant):
@@ -213,17 +215,7 @@ async def receive(
         .with_for_update()
     )
     if invoice is not None and invoice.content_hash == content_hash:
-        run = await session.scalar(
-            sa.select(ReconciliationRun).where(
-                ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current
-            )
-        )
-        assert run is not None
-        return InvoiceReceipt(
-            status="duplicate",
-            invoice=InvoiceRead.model_validate(invoice),
-            reconciliation=await to_read(session, invoice, run),
-        )
+        return await _duplicate(session, invoice)
     if invoice is not None and not doc.correction:
         raise Conflict(
             f"invoice {doc.invoice_number} was already received with different content; "
@@ -231,59 +223,111 @@ async def receive(
             details=[{"loc": loc.field("invoice_number"), "message": "already received"}],
             code="invoice_number_taken",
         )
+    status = "created" if invoice is None else "corrected"
+    stored = _Stored(tenant, terms.currency, lines, content_hash)
     if invoice is None:
-        status = "created"
-        invoice = Invoice(
-            id=uuid.uuid4(),
-            tenant_id=tenant,
-            invoice_number=doc.invoice_number,
-            version=1,
-            received_at=now,
-            contract_id=doc.contract_id,
-            period_label=doc.period_label,
-            currency=terms.currency,
-            total=doc.total,
-            issued_on=doc.issued_on,
-            line_count=len(lines),
-            lines=lines,
-            content_hash=content_hash,
-            updated_at=now,
-        )
+        invoice = _new_invoice(doc, stored, now)
         session.add(invoice)
     else:
-        # A corrected invoice may move to another period: its new reconciliation revision
-        # replaces the old one in the ledger wherever it was. The version it replaces is
-        # kept in invoice_versions.
-        status = "corrected"
-        session.add(
-            InvoiceVersion(
-                invoice_id=invoice.id,
-                version=invoice.version,
-                tenant_id=tenant,
-                content_hash=invoice.content_hash,
-                document={
-                    "invoice_number": invoice.invoice_number,
-                    "contract_id": str(invoice.contract_id),
-                    "period_label": invoice.period_label,
-                    "currency": invoice.currency,
-                    "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
-                    "total": format(invoice.total, "f"),
-                    "lines": invoice.lines,
-                },
-                received_at=invoice.updated_at,
-            )
-        )
-        invoice.version += 1
-        invoice.contract_id = doc.contract_id
-        invoice.period_label = doc.period_label
-        invoice.currency = terms.currency
-        invoice.total = doc.total
-        invoice.issued_on = doc.issued_on
-        invoice.line_count = len(lines)
-        invoice.lines = lines
-        invoice.content_hash = content_hash
-        invoice.updated_at = now
+        _correct(session, invoice, doc, stored, now)
     await session.flush()
+    run = await _reconcile_received(session, invoice, doc, parsed, status, emit, now)
+    return InvoiceReceipt(
+        status=status,  # type: ignore[arg-type]
+        invoice=InvoiceRead.model_validate(invoice),
+        reconciliation=await to_read(session, invoice, run),
+    )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What an invoice stores besides the document's own fields."""
+
+    tenant_id: str
+    currency: str
+    lines: list[dict[str, Any]]
+    content_hash: str
+
+
+async def _duplicate(session: AsyncSession, invoice: Invoice) -> InvoiceReceipt:
+    run = await session.scalar(
+        sa.select(ReconciliationRun).where(
+            ReconciliationRun.invoice_id == invoice.id, ReconciliationRun.is_current
+        )
+    )
+    assert run is not None
+    return InvoiceReceipt(
+        status="duplicate",
+        invoice=InvoiceRead.model_validate(invoice),
+        reconciliation=await to_read(session, invoice, run),
+    )
+
+
+def _new_invoice(doc: InvoiceIn, stored: _Stored, now: datetime) -> Invoice:
+    return Invoice(
+        id=uuid.uuid4(),
+        tenant_id=stored.tenant_id,
+        invoice_number=doc.invoice_number,
+        version=1,
+        received_at=now,
+        contract_id=doc.contract_id,
+        period_label=doc.period_label,
+        currency=stored.currency,
+        total=doc.total,
+        issued_on=doc.issued_on,
+        line_count=len(stored.lines),
+        lines=stored.lines,
+        content_hash=stored.content_hash,
+        updated_at=now,
+    )
+
+
+def _correct(
+    session: AsyncSession, invoice: Invoice, doc: InvoiceIn, stored: _Stored, now: datetime
+) -> None:
+    """A corrected invoice may move to another period: its new reconciliation revision
+    replaces the old one in the ledger wherever it was. The version it replaces is kept in
+    invoice_versions."""
+    session.add(
+        InvoiceVersion(
+            invoice_id=invoice.id,
+            version=invoice.version,
+            tenant_id=stored.tenant_id,
+            content_hash=invoice.content_hash,
+            document={
+                "invoice_number": invoice.invoice_number,
+                "contract_id": str(invoice.contract_id),
+                "period_label": invoice.period_label,
+                "currency": invoice.currency,
+                "issued_on": invoice.issued_on.isoformat() if invoice.issued_on else None,
+                "total": format(invoice.total, "f"),
+                "lines": invoice.lines,
+            },
+            received_at=invoice.updated_at,
+        )
+    )
+    invoice.version += 1
+    invoice.contract_id = doc.contract_id
+    invoice.period_label = doc.period_label
+    invoice.currency = stored.currency
+    invoice.total = doc.total
+    invoice.issued_on = doc.issued_on
+    invoice.line_count = len(stored.lines)
+    invoice.lines = stored.lines
+    invoice.content_hash = stored.content_hash
+    invoice.updated_at = now
+
+
+async def _reconcile_received(
+    session: AsyncSession,
+    invoice: Invoice,
+    doc: InvoiceIn,
+    parsed: list[InvoiceLine],
+    status: str,
+    emit: Emit,
+    now: datetime,
+) -> ReconciliationRun:
+    """The period's statement (computed when it was not yet), then the reconciliation."""
     trigger = "invoice_received" if status == "created" else "invoice_corrected"
     done = await refresh(
         session=session,
@@ -297,7 +341,7 @@ async def receive(
     )
     assert done is not None
     statement, revision = done
-    run = await reconcile_invoice(
+    return await reconcile_invoice(
         session=session,
         invoice=invoice,
         statement=statement,
@@ -306,11 +350,6 @@ async def receive(
         emit=emit,
         now=now,
         lines=parsed,
-    )
-    return InvoiceReceipt(
-        status=status,  # type: ignore[arg-type]
-        invoice=InvoiceRead.model_validate(invoice),
-        reconciliation=await to_read(session, invoice, run),
     )
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -15,6 +14,7 @@ from billing_reconciler.periods.schemas import (
     PriceBookRead,
 )
 from billing_reconciler.periods.statement import load_book, year_start
+from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 
@@ -94,7 +94,7 @@ async def get_price_book(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    on: Annotated[date | None, Query(description="Date, e.g. 2026-03-01")] = None,
+    on: Annotated[Date | None, Query(description="Date, e.g. 2026-03-01")] = None,
 ) -> PriceBookRead:
     await ensure_contract(session, principal, contract_id)
     book = await load_book(session, contract_id)

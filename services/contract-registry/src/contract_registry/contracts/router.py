@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -19,14 +18,18 @@ from contract_registry.contracts.schemas import (
     VersionRead,
     VersionSummary,
 )
+from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.params import TEXT_INT
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "The version has problems; all are listed, each with its loc"}
 }
-VersionNumber = Annotated[int, Path(ge=1, description="Version number (1 is the original).")]
+VersionNumber = Annotated[
+    int, Path(ge=1, description="Version number (1 is the original)."), TEXT_INT
+]
 
 
 @router.post(
@@ -108,7 +111,7 @@ async def get_contract(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    as_of: Annotated[date | None, Query(description="A date, e.g. 2026-07-15.")] = None,
+    as_of: Annotated[Date | None, Query(description="A date, e.g. 2026-07-15.")] = None,
 ) -> ContractRead:
     return await service.get(
         session=session, principal=principal, clock=clock, contract_id=contract_id, as_of=as_of
@@ -131,10 +134,10 @@ async def list_contracts(
     customer: Annotated[str | None, Query(max_length=200)] = None,
     supplier: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(pattern="^(draft|active|terminated|expired)$")] = None,
-    expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+    expiring_within_days: Annotated[int | None, Query(ge=0, le=3650), TEXT_INT] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200), TEXT_INT] = 50,
 ) -> ContractPage:
     return await service.list_contracts(
         session=session,

@@ -4,9 +4,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.schemas.contracts import ContractDocument
+from crm_events.types import Date
 
 EXAMPLE: dict[str, Any] = {
     "tenant_id": "acme-bank",
@@ -144,10 +145,10 @@ class AmendmentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_AMENDMENT_EXAMPLE]})
 
-    effective_from: date = Field(description="The first day the new terms are in force.")
+    effective_from: Date = Field(description="The first day the new terms are in force.")
     note: str = Field(default="", max_length=2000)
     terms: ContractDocument
-    activate: bool = Field(
+    activate: StrictBool = Field(
         default=False,
         description="Validate and activate at once (publishes contract.amended); on any "
         "problem nothing is created. False keeps the version as an editable draft.",
@@ -159,7 +160,7 @@ class AmendmentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: date
+    effective_from: Date
     note: str = Field(default="", max_length=2000)
     terms: ContractDocument
 
@@ -178,7 +179,7 @@ class TerminationRequest(BaseModel):
     )
 
     reason: str = Field(min_length=1, max_length=500)
-    effective_on: date | None = Field(
+    effective_on: Date | None = Field(
         default=None,
         description="The first day the contract is no longer in force; today (in the "
         "contract's time zone) when omitted. A future date schedules the termination.",

@@ -297,21 +297,8 @@ def _due_dates(
     return [DueDate(occurrence=occ, due_date=due) for occ, due in pairs]
 
 
-def build_brief(
-    *,
-    facts: ContractFacts,
-    doc: ContractDocument,
-    versions: list[VersionLine],
-    health: list[HealthLine],
-    as_of: date,
-    generated_at: datetime,
-) -> HandoverBrief:
-    base = base_charges(doc)
-    ct = doc.credit_terms
-    at_risk_amount = round_money(base * ct.at_risk_pct / HUNDRED, doc.currency)
-    allocated = sum((s.allocation_pct for s in doc.sla_definitions), Decimal(0))
-    end = _last_day(facts)
-    obligations = [
+def _obligations(doc: ContractDocument, end: date | None, as_of: date) -> list[ObligationBrief]:
+    return [
         ObligationBrief(
             code=o.code,
             title=o.title,
@@ -327,56 +314,90 @@ def build_brief(
         )
         for o in doc.obligation_definitions
     ]
-    governance = (
-        GovernanceBrief(
-            review_rrule=doc.governance.review_rrule,
-            owner_role=doc.governance.owner_role,
-            due_offset_business_days=doc.governance.due_offset_business_days,
-            next_reviews=_due_dates(
-                doc.governance.review_rrule,
-                doc,
-                end,
-                doc.governance.due_offset_business_days,
-                as_of,
-                NEXT_REVIEWS_COUNT,
-            ),
-        )
-        if doc.governance
-        else None
+
+
+def _governance(doc: ContractDocument, end: date | None, as_of: date) -> GovernanceBrief | None:
+    if doc.governance is None:
+        return None
+    return GovernanceBrief(
+        review_rrule=doc.governance.review_rrule,
+        owner_role=doc.governance.owner_role,
+        due_offset_business_days=doc.governance.due_offset_business_days,
+        next_reviews=_due_dates(
+            doc.governance.review_rrule,
+            doc,
+            end,
+            doc.governance.due_offset_business_days,
+            as_of,
+            NEXT_REVIEWS_COUNT,
+        ),
     )
-    root_cause_days = ct.root_cause_due_business_days
+
+
+def _commercials(
+    doc: ContractDocument, base: Decimal, at_risk_amount: Decimal, allocated: Decimal
+) -> Commercials:
+    ct = doc.credit_terms
+    return Commercials(
+        monthly_base_charges=base,
+        at_risk_pct=ct.at_risk_pct,
+        at_risk_amount_at_baseline=at_risk_amount,
+        pool_pct=ct.pool_pct,
+        allocated_pct=allocated,
+        explanation=(
+            f"M at baseline = Σ baseline × unit price = {base} {doc.currency}; "
+            f"at-risk amount = {plain(ct.at_risk_pct)}% × M = {at_risk_amount} "
+            f"{doc.currency}. Actual M each period = base + ARC − RRC."
+        ),
+    )
+
+
+def _credit_cap(doc: ContractDocument, at_risk_amount: Decimal, allocated: Decimal) -> str:
+    ct = doc.credit_terms
+    return (
+        f"Credits in a period never exceed the at-risk amount, {plain(ct.at_risk_pct)}% "
+        f"of that period's M ({at_risk_amount} {doc.currency} at baseline). Pool "
+        f"{plain(ct.pool_pct)}%, allocated {plain(allocated)}%."
+    )
+
+
+def _event_obligations(doc: ContractDocument) -> list[EventObligation]:
+    root_cause_days = doc.credit_terms.root_cause_due_business_days
+    return [
+        EventObligation(
+            trigger="an SLA period closes failed or below_expected",
+            obligation="root-cause report",
+            due=f"{root_cause_days} business days after the close, in {doc.timezone}",
+        )
+    ]
+
+
+def build_brief(
+    *,
+    facts: ContractFacts,
+    doc: ContractDocument,
+    versions: list[VersionLine],
+    health: list[HealthLine],
+    as_of: date,
+    generated_at: datetime,
+) -> HandoverBrief:
+    base = base_charges(doc)
+    at_risk_amount = round_money(base * doc.credit_terms.at_risk_pct / HUNDRED, doc.currency)
+    allocated = sum((s.allocation_pct for s in doc.sla_definitions), Decimal(0))
+    end = _last_day(facts)
+    obligations = _obligations(doc, end, as_of)
+    governance = _governance(doc, end, as_of)
     return HandoverBrief(
         as_of=as_of,
         generated_at=generated_at,
         contract=facts,
         key_dates=_key_dates(doc, facts, versions, obligations, governance, as_of),
-        commercials=Commercials(
-            monthly_base_charges=base,
-            at_risk_pct=ct.at_risk_pct,
-            at_risk_amount_at_baseline=at_risk_amount,
-            pool_pct=ct.pool_pct,
-            allocated_pct=allocated,
-            explanation=(
-                f"M at baseline = Σ baseline × unit price = {base} {doc.currency}; "
-                f"at-risk amount = {plain(ct.at_risk_pct)}% × M = {at_risk_amount} "
-                f"{doc.currency}. Actual M each period = base + ARC − RRC."
-            ),
-        ),
+        commercials=_commercials(doc, base, at_risk_amount, allocated),
         price_book=[_resource_unit(u, doc.currency) for u in doc.price_book],
         slas=[_sla(doc, s, base) for s in doc.sla_definitions],
-        credit_cap=(
-            f"Credits in a period never exceed the at-risk amount, {plain(ct.at_risk_pct)}% "
-            f"of that period's M ({at_risk_amount} {doc.currency} at baseline). Pool "
-            f"{plain(ct.pool_pct)}%, allocated {plain(allocated)}%."
-        ),
+        credit_cap=_credit_cap(doc, at_risk_amount, allocated),
         obligations=obligations,
-        event_obligations=[
-            EventObligation(
-                trigger="an SLA period closes failed or below_expected",
-                obligation="root-cause report",
-                due=f"{root_cause_days} business days after the close, in {doc.timezone}",
-            )
-        ],
+        event_obligations=_event_obligations(doc),
         governance=governance,
         escalation=doc.escalation,
         rebate_tiers=doc.rebate_tiers,

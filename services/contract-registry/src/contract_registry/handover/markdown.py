@@ -1,10 +1,14 @@
-"""The handover brief as Markdown, for people (pure)."""
+"""The handover brief as Markdown, for people (pure).
+
+One function per section of the document, each giving its lines (a blank line after each
+block); `SECTIONS` puts them in the order people read them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from contract_registry.handover.schemas import HandoverBrief
+from contract_registry.handover.schemas import HandoverBrief, SlaBrief
 
 
 def _cell(value: object) -> str:
@@ -21,31 +25,46 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str
     return lines
 
 
-def render_markdown(brief: HandoverBrief) -> str:
+def _introduction(brief: HandoverBrief) -> list[str]:
     c = brief.contract
-    cur = c.currency
-    out: list[str] = [
+    return [
         f"# Handover brief — {c.reference}",
         "",
         f"{c.customer} (customer) and {c.supplier} (supplier). Status **{c.status}**; "
-        f"version {c.version} in force since {c.effective_from}. Amounts in {cur}, dates in "
-        f"{c.timezone}. As of {brief.as_of}"
+        f"version {c.version} in force since {c.effective_from}. Amounts in {c.currency}, "
+        f"dates in {c.timezone}. As of {brief.as_of}"
         + (
             f", {c.days_to_end} days to the last day in force."
             if c.days_to_end is not None
             else "."
         ),
         "",
+    ]
+
+
+def _key_dates(brief: HandoverBrief) -> list[str]:
+    return [
         "## Key dates",
         "",
         *_table(["date", "what"], [(k.date, k.what) for k in brief.key_dates]),
         "",
+    ]
+
+
+def _money(brief: HandoverBrief) -> list[str]:
+    return [
         "## Money at a glance",
         "",
         brief.commercials.explanation,
         "",
         brief.credit_cap,
         "",
+    ]
+
+
+def _service_levels(brief: HandoverBrief) -> list[str]:
+    cur = brief.contract.currency
+    lines = [
         "## Service levels and credits",
         "",
         *_table(
@@ -78,26 +97,35 @@ def render_markdown(brief: HandoverBrief) -> str:
         "",
     ]
     for s in brief.slas:
-        out += [f"### {s.code}", "", f"- Measured: {s.measured}", f"- Credit: {s.credit_formula}"]
-        if s.service_hours:
-            h = s.service_hours
-            out.append(
-                f"- Service hours: {h.start}–{h.end} on weekdays {h.weekdays}"
-                + (", holidays excluded" if h.exclude_holidays else "")
-            )
-        if s.maintenance_windows:
-            out.append("- Maintenance windows: " + "; ".join(s.maintenance_windows))
-        if s.repeated_default_count:
-            out.append(
-                f"- Repeated default: below expected in {s.repeated_default_count} of the last "
-                "12 periods counts as a failure"
-            )
-        if s.clause:
-            out.append(f"- Clause: {s.clause}")
-        for n in s.interpretation_notes:
-            out.append(f"- Agreed reading ({n.agreed_on}, {', '.join(n.agreed_by)}): {n.note}")
-        out.append("")
-    out += [
+        lines += _service_level(s)
+    return lines
+
+
+def _service_level(s: SlaBrief) -> list[str]:
+    lines = [f"### {s.code}", "", f"- Measured: {s.measured}", f"- Credit: {s.credit_formula}"]
+    if s.service_hours:
+        h = s.service_hours
+        lines.append(
+            f"- Service hours: {h.start}–{h.end} on weekdays {h.weekdays}"
+            + (", holidays excluded" if h.exclude_holidays else "")
+        )
+    if s.maintenance_windows:
+        lines.append("- Maintenance windows: " + "; ".join(s.maintenance_windows))
+    if s.repeated_default_count:
+        lines.append(
+            f"- Repeated default: below expected in {s.repeated_default_count} of the last "
+            "12 periods counts as a failure"
+        )
+    if s.clause:
+        lines.append(f"- Clause: {s.clause}")
+    for n in s.interpretation_notes:
+        lines.append(f"- Agreed reading ({n.agreed_on}, {', '.join(n.agreed_by)}): {n.note}")
+    lines.append("")
+    return lines
+
+
+def _price_book(brief: HandoverBrief) -> list[str]:
+    return [
         "## Price book, ARC and RRC",
         "",
         *_table(
@@ -130,6 +158,11 @@ def render_markdown(brief: HandoverBrief) -> str:
         "",
         *[f"- {u.code}: {u.how_adjustments_work}" for u in brief.price_book],
         "",
+    ]
+
+
+def _obligations(brief: HandoverBrief) -> list[str]:
+    return [
         "## Obligations",
         "",
         *_table(
@@ -161,53 +194,74 @@ def render_markdown(brief: HandoverBrief) -> str:
         *[f"- When {e.trigger}: {e.obligation}, due {e.due}." for e in brief.event_obligations],
         "",
     ]
-    if brief.governance:
-        g = brief.governance
-        out += [
-            "## Governance",
-            "",
-            f"Reviews `{g.review_rrule}`, owned by {g.owner_role}; next: "
-            + ", ".join(str(r.due_date) for r in g.next_reviews),
-            "",
-        ]
-    out += [
+
+
+def _governance(brief: HandoverBrief) -> list[str]:
+    if not brief.governance:
+        return []
+    g = brief.governance
+    return [
+        "## Governance",
+        "",
+        f"Reviews `{g.review_rrule}`, owned by {g.owner_role}; next: "
+        + ", ".join(str(r.due_date) for r in g.next_reviews),
+        "",
+    ]
+
+
+def _escalation(brief: HandoverBrief) -> list[str]:
+    return [
         f"Escalation of overdue obligations every {brief.escalation.delay_business_days} "
         f"business days to: {' → '.join(brief.escalation.levels)}.",
         "",
     ]
-    if brief.rebate_tiers:
-        out += [
-            "## Rebates",
-            "",
-            *_table(
-                ["from", "to", "rebate", "applies"],
-                [
-                    (
-                        t.from_amount,
-                        t.to_amount if t.to_amount is not None else "and above",
-                        f"{t.rebate_pct}%",
-                        "retroactive (whole spend)"
-                        if t.retroactive
-                        else "marginal (spend in tier)",
-                    )
-                    for t in brief.rebate_tiers
-                ],
-            ),
-            "",
-        ]
-    if brief.clauses:
-        out += ["## Clauses and agreed interpretations", ""]
-        for cl in brief.clauses:
-            out.append(f"### {cl.ref} {cl.title}".rstrip())
-            out.append("")
-            if cl.text:
-                out += [f"> {cl.text}", ""]
-            for n in cl.interpretation_notes:
-                out.append(f"- Agreed on {n.agreed_on} by {', '.join(n.agreed_by)}: {n.note}")
-            out.append("")
-    if brief.holidays:
-        out += ["Holidays: " + ", ".join(str(d) for d in brief.holidays), ""]
-    out += [
+
+
+def _rebates(brief: HandoverBrief) -> list[str]:
+    if not brief.rebate_tiers:
+        return []
+    return [
+        "## Rebates",
+        "",
+        *_table(
+            ["from", "to", "rebate", "applies"],
+            [
+                (
+                    t.from_amount,
+                    t.to_amount if t.to_amount is not None else "and above",
+                    f"{t.rebate_pct}%",
+                    "retroactive (whole spend)" if t.retroactive else "marginal (spend in tier)",
+                )
+                for t in brief.rebate_tiers
+            ],
+        ),
+        "",
+    ]
+
+
+def _clauses(brief: HandoverBrief) -> list[str]:
+    if not brief.clauses:
+        return []
+    lines = ["## Clauses and agreed interpretations", ""]
+    for cl in brief.clauses:
+        lines.append(f"### {cl.ref} {cl.title}".rstrip())
+        lines.append("")
+        if cl.text:
+            lines += [f"> {cl.text}", ""]
+        for n in cl.interpretation_notes:
+            lines.append(f"- Agreed on {n.agreed_on} by {', '.join(n.agreed_by)}: {n.note}")
+        lines.append("")
+    return lines
+
+
+def _holidays(brief: HandoverBrief) -> list[str]:
+    if not brief.holidays:
+        return []
+    return ["Holidays: " + ", ".join(str(d) for d in brief.holidays), ""]
+
+
+def _versions(brief: HandoverBrief) -> list[str]:
+    return [
         "## Versions",
         "",
         *_table(
@@ -216,24 +270,48 @@ def render_markdown(brief: HandoverBrief) -> str:
         ),
         "",
     ]
-    if brief.recent_health:
-        out += [
-            "## Recent health",
-            "",
-            *_table(
-                ["period", "score", "SLAs failed", "below expected", "credits", "leakage"],
-                [
-                    (
-                        h.period_label,
-                        h.score if h.score is not None else "no data",
-                        h.slas_failed,
-                        h.slas_below_expected,
-                        h.credits_total,
-                        h.leakage_total,
-                    )
-                    for h in brief.recent_health
-                ],
-            ),
-            "",
-        ]
-    return "\n".join(out)
+
+
+def _recent_health(brief: HandoverBrief) -> list[str]:
+    if not brief.recent_health:
+        return []
+    return [
+        "## Recent health",
+        "",
+        *_table(
+            ["period", "score", "SLAs failed", "below expected", "credits", "leakage"],
+            [
+                (
+                    h.period_label,
+                    h.score if h.score is not None else "no data",
+                    h.slas_failed,
+                    h.slas_below_expected,
+                    h.credits_total,
+                    h.leakage_total,
+                )
+                for h in brief.recent_health
+            ],
+        ),
+        "",
+    ]
+
+
+SECTIONS: tuple[Callable[[HandoverBrief], list[str]], ...] = (
+    _introduction,
+    _key_dates,
+    _money,
+    _service_levels,
+    _price_book,
+    _obligations,
+    _governance,
+    _escalation,
+    _rebates,
+    _clauses,
+    _holidays,
+    _versions,
+    _recent_health,
+)
+
+
+def render_markdown(brief: HandoverBrief) -> str:
+    return "\n".join(line for section in SECTIONS for line in section(brief))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from contract_registry.handover import service
 from contract_registry.handover.markdown import render_markdown
 from contract_registry.handover.schemas import HandoverBrief
+from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["handover"])
@@ -34,7 +34,7 @@ async def get_handover(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    as_of: Annotated[date | None, Query(description="A date, e.g. 2026-03-16.")] = None,
+    as_of: Annotated[Date | None, Query(description="A date, e.g. 2026-03-16.")] = None,
     format: Annotated[Literal["json", "markdown"], Query()] = "json",
 ) -> Response | HandoverBrief:
     brief = await service.brief(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from crm_events.schemas.contracts import ContractDocument
+from crm_events.types import Date, Instant
 
 ExportFormat = Literal["contract-registry.contract/1"]
 EXPORT_FORMAT: ExportFormat = "contract-registry.contract/1"
@@ -24,21 +24,21 @@ class ExportedContract(BaseModel):
     )
     tenant_id: str | None = Field(default=None, min_length=1, max_length=100)
     status: ContractStatus = "draft"
-    created_at: datetime | None = None
-    terminates_on: date | None = None
+    created_at: Instant | None = None
+    terminates_on: Date | None = None
     termination_reason: str | None = Field(default=None, max_length=500)
-    terminated_at: datetime | None = None
+    terminated_at: Instant | None = None
 
 
 class ExportedVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: StrictInt = Field(ge=1)
     state: VersionState
-    effective_from: date
+    effective_from: Date
     note: str = Field(default="", max_length=2000)
-    created_at: datetime | None = None
-    activated_at: datetime | None = None
+    created_at: Instant | None = None
+    activated_at: Instant | None = None
     terms: ContractDocument
 
 
@@ -51,6 +51,6 @@ class ContractExport(BaseModel):
     format: ExportFormat = Field(
         default=EXPORT_FORMAT, description="The document's format and version."
     )
-    exported_at: datetime | None = None
+    exported_at: Instant | None = None
     contract: ExportedContract
     versions: list[ExportedVersion] = Field(min_length=1, max_length=1000)

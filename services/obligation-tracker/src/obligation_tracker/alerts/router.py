@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
+from crm_platform.params import TEXT_INT
 from obligation_tracker.alerts import rule_service, service
 from obligation_tracker.alerts.schemas import (
     AlertRead,
@@ -32,7 +33,7 @@ async def list_alerts(
     principal: CurrentPrincipal,
     contract_id: uuid.UUID | None = None,
     severity: Severity | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
 ) -> list[AlertRead]:
     return await service.list_alerts(
         session=session,

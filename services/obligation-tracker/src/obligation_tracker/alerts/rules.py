@@ -13,10 +13,10 @@ alert through when its severity reaches `min_severity` (and the amount `min_amou
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from crm_events.schemas.billing import CreditCalculated, DiscrepancyFound, VolumeBandExceeded
 from crm_events.schemas.obligations import ObligationTransitioned
@@ -43,182 +43,219 @@ def sla_failure_key(contract_id: object, sla_code: str, period: str) -> str:
     return f"sla_failure:{contract_id}:{sla_code}:{period}"
 
 
-def candidate(event_type: str, payload: Any) -> AlertCandidate | None:
-    """The alert this event would raise, or None when it never raises one."""
-    if event_type == "sla.breached" and isinstance(payload, SlaBreached):
-        best = payload.best_possible_attainment
-        return AlertCandidate(
-            contract_id=payload.contract_id,
-            severity="high",
-            title=(
-                f"SLA {payload.sla_code} breached in {payload.period.label}: below its minimum "
-                f"of {payload.minimum_level}%" + (f" (at best {best}%)" if best is not None else "")
-            ),
-            dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, payload.period.label),
-            details={
-                "sla_code": payload.sla_code,
-                "period": payload.period.label,
-                "minimum_level": str(payload.minimum_level),
-                "best_possible_attainment": None if best is None else str(best),
-                "breach_explanation": payload.explanation,
-                "detected_at": payload.detected_at.isoformat(),
-            },
-        )
-    if event_type in ("sla.period_closed", "sla.period_restated") and isinstance(
-        payload, SlaPeriodClosed
-    ):
-        base = {
+def _sla_breached_alert(payload: SlaBreached) -> AlertCandidate:
+    best = payload.best_possible_attainment
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="high",
+        title=(
+            f"SLA {payload.sla_code} breached in {payload.period.label}: below its minimum "
+            f"of {payload.minimum_level}%" + (f" (at best {best}%)" if best is not None else "")
+        ),
+        dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, payload.period.label),
+        details={
             "sla_code": payload.sla_code,
             "period": payload.period.label,
-            "attainment": None if payload.attainment is None else str(payload.attainment),
-            "outcome": payload.outcome.value,
-            "expected_level": str(payload.expected_level),
             "minimum_level": str(payload.minimum_level),
-        }
-        label = payload.period.label
-        if payload.outcome is Outcome.FAILED:
-            return AlertCandidate(
-                contract_id=payload.contract_id,
-                severity="high",
-                title=(
-                    f"SLA {payload.sla_code} failed in {label}: {payload.attainment}% against "
-                    f"a minimum of {payload.minimum_level}%"
-                ),
-                dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, label),
-                details=base,
-            )
-        if payload.outcome is Outcome.BELOW_EXPECTED:
-            return AlertCandidate(
-                contract_id=payload.contract_id,
-                severity="medium",
-                title=(
-                    f"SLA {payload.sla_code} below expected in {label}: {payload.attainment}% "
-                    f"against {payload.expected_level}%"
-                ),
-                dedup_key=f"sla_below_expected:{payload.contract_id}:{payload.sla_code}:{label}",
-                details=base,
-            )
-        if payload.outcome is Outcome.NO_DATA:
-            return AlertCandidate(
-                contract_id=payload.contract_id,
-                severity="low",
-                title=f"SLA {payload.sla_code} had no data in {label}",
-                dedup_key=f"sla_no_data:{payload.contract_id}:{payload.sla_code}:{label}",
-                details=base,
-            )
-        return None
-    if event_type == "sla.at_risk" and isinstance(payload, SlaAtRisk):
-        return AlertCandidate(
-            contract_id=payload.contract_id,
-            severity="medium",
-            title=(
-                f"SLA {payload.sla_code} at risk in {payload.period.label}: projected "
-                f"{payload.projected_attainment}% against a minimum of {payload.minimum_level}%"
-            ),
-            dedup_key=f"sla_at_risk:{payload.contract_id}:{payload.sla_code}:{payload.period.label}",
-            details={
-                "sla_code": payload.sla_code,
-                "period": payload.period.label,
-                "projected_attainment": str(payload.projected_attainment),
-                "remaining_budget_minutes": (
-                    None
-                    if payload.remaining_budget_minutes is None
-                    else str(payload.remaining_budget_minutes)
-                ),
-                "risk_explanation": payload.explanation,
-            },
-        )
-    if event_type == "billing.credit_calculated" and isinstance(payload, CreditCalculated):
-        # The SLA's own period (2026-Q1 for a quarterly SLA), so it joins the breach's alert.
-        sla_period = payload.measurement_period or payload.period_label
+            "best_possible_attainment": None if best is None else str(best),
+            "breach_explanation": payload.explanation,
+            "detected_at": payload.detected_at.isoformat(),
+        },
+    )
+
+
+def _sla_period_closed_alert(payload: SlaPeriodClosed) -> AlertCandidate | None:
+    """A period closed (or restated): failed, below expected and no data each raise their
+    own alert; a met period raises none."""
+    base = {
+        "sla_code": payload.sla_code,
+        "period": payload.period.label,
+        "attainment": None if payload.attainment is None else str(payload.attainment),
+        "outcome": payload.outcome.value,
+        "expected_level": str(payload.expected_level),
+        "minimum_level": str(payload.minimum_level),
+    }
+    label = payload.period.label
+    if payload.outcome is Outcome.FAILED:
         return AlertCandidate(
             contract_id=payload.contract_id,
             severity="high",
             title=(
-                f"SLA {payload.sla_code} failed in {sla_period}: service credit "
-                f"{payload.credit_amount} {payload.currency}"
-                + (
-                    f" (billed in {payload.period_label})"
-                    if sla_period != payload.period_label
-                    else ""
-                )
+                f"SLA {payload.sla_code} failed in {label}: {payload.attainment}% against "
+                f"a minimum of {payload.minimum_level}%"
             ),
-            dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, sla_period),
-            details={
-                "credit_id": str(payload.credit_id),
-                "credit_amount": str(payload.credit_amount),
-                "credit_revision": payload.revision,
-                "currency": payload.currency,
-                "sla_code": payload.sla_code,
-                "period": payload.period_label,
-                "formula": payload.explanation.formula,
-            },
-            amount=payload.credit_amount,
+            dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, label),
+            details=base,
         )
-    if event_type == "billing.volume_band_exceeded" and isinstance(payload, VolumeBandExceeded):
-        key = f"volume_band:{payload.contract_id}:{payload.resource_unit}:{payload.period_label}"
+    if payload.outcome is Outcome.BELOW_EXPECTED:
         return AlertCandidate(
             contract_id=payload.contract_id,
             severity="medium",
             title=(
-                f"{payload.resource_unit} volume {payload.direction} its band in "
-                f"{payload.period_label}: {payload.actual} against a baseline of "
-                f"{payload.baseline}"
+                f"SLA {payload.sla_code} below expected in {label}: {payload.attainment}% "
+                f"against {payload.expected_level}%"
             ),
-            dedup_key=key,
-            details={
-                "resource_unit": payload.resource_unit,
-                "period": payload.period_label,
-                "actual": str(payload.actual),
-                "baseline": str(payload.baseline),
-                "band": f"{payload.floor_pct}%–{payload.ceiling_pct}%",
-                "direction": payload.direction,
-            },
+            dedup_key=f"sla_below_expected:{payload.contract_id}:{payload.sla_code}:{label}",
+            details=base,
         )
-    if event_type == "reconciliation.discrepancy_found" and isinstance(payload, DiscrepancyFound):
-        # One alert per invoice: its discrepancies gather on it.
+    if payload.outcome is Outcome.NO_DATA:
         return AlertCandidate(
             contract_id=payload.contract_id,
-            severity="medium",
-            title=(
-                f"Invoice {payload.invoice_number} ({payload.period_label}) differs from the "
-                f"contract"
-            ),
-            dedup_key=f"invoice_discrepancy:{payload.contract_id}:{payload.invoice_id}",
-            details={
-                "invoice_id": str(payload.invoice_id),
-                "invoice_number": payload.invoice_number,
-                "period": payload.period_label,
-                "currency": payload.currency,
-                "discrepancies": [
-                    f"{payload.discrepancy_class} {payload.direction} {payload.amount}"
-                    + (f" on {payload.item_code}" if payload.item_code else "")
-                ],
-            },
-            amount=abs(payload.amount),
-        )
-    if event_type in ("obligation.overdue", "obligation.escalated") and isinstance(
-        payload, ObligationTransitioned
-    ):
-        if event_type == "obligation.overdue":
-            return AlertCandidate(
-                contract_id=payload.contract_id,
-                severity="medium",
-                title=f"Overdue since {payload.due_date}: {payload.title}",
-                dedup_key=f"obligation_overdue:{payload.obligation_id}",
-                details=_obligation_details(payload),
-            )
-        return AlertCandidate(
-            contract_id=payload.contract_id,
-            severity="high",
-            title=(
-                f"Escalated to {payload.escalated_to} (level {payload.escalation_level}): "
-                f"{payload.title}, due {payload.due_date}"
-            ),
-            dedup_key=f"obligation_escalated:{payload.obligation_id}:{payload.escalation_level}",
-            details=_obligation_details(payload),
+            severity="low",
+            title=f"SLA {payload.sla_code} had no data in {label}",
+            dedup_key=f"sla_no_data:{payload.contract_id}:{payload.sla_code}:{label}",
+            details=base,
         )
     return None
+
+
+def _sla_at_risk_alert(payload: SlaAtRisk) -> AlertCandidate:
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="medium",
+        title=(
+            f"SLA {payload.sla_code} at risk in {payload.period.label}: projected "
+            f"{payload.projected_attainment}% against a minimum of {payload.minimum_level}%"
+        ),
+        dedup_key=f"sla_at_risk:{payload.contract_id}:{payload.sla_code}:{payload.period.label}",
+        details={
+            "sla_code": payload.sla_code,
+            "period": payload.period.label,
+            "projected_attainment": str(payload.projected_attainment),
+            "remaining_budget_minutes": (
+                None
+                if payload.remaining_budget_minutes is None
+                else str(payload.remaining_budget_minutes)
+            ),
+            "risk_explanation": payload.explanation,
+        },
+    )
+
+
+def _credit_calculated_alert(payload: CreditCalculated) -> AlertCandidate:
+    # The SLA's own period (2026-Q1 for a quarterly SLA), so it joins the breach's alert.
+    sla_period = payload.measurement_period or payload.period_label
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="high",
+        title=(
+            f"SLA {payload.sla_code} failed in {sla_period}: service credit "
+            f"{payload.credit_amount} {payload.currency}"
+            + (f" (billed in {payload.period_label})" if sla_period != payload.period_label else "")
+        ),
+        dedup_key=sla_failure_key(payload.contract_id, payload.sla_code, sla_period),
+        details={
+            "credit_id": str(payload.credit_id),
+            "credit_amount": str(payload.credit_amount),
+            "credit_revision": payload.revision,
+            "currency": payload.currency,
+            "sla_code": payload.sla_code,
+            "period": payload.period_label,
+            "formula": payload.explanation.formula,
+        },
+        amount=payload.credit_amount,
+    )
+
+
+def _volume_band_exceeded_alert(payload: VolumeBandExceeded) -> AlertCandidate:
+    key = f"volume_band:{payload.contract_id}:{payload.resource_unit}:{payload.period_label}"
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="medium",
+        title=(
+            f"{payload.resource_unit} volume {payload.direction} its band in "
+            f"{payload.period_label}: {payload.actual} against a baseline of "
+            f"{payload.baseline}"
+        ),
+        dedup_key=key,
+        details={
+            "resource_unit": payload.resource_unit,
+            "period": payload.period_label,
+            "actual": str(payload.actual),
+            "baseline": str(payload.baseline),
+            "band": f"{payload.floor_pct}%–{payload.ceiling_pct}%",
+            "direction": payload.direction,
+        },
+    )
+
+
+def _discrepancy_found_alert(payload: DiscrepancyFound) -> AlertCandidate:
+    # One alert per invoice: its discrepancies gather on it.
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="medium",
+        title=(
+            f"Invoice {payload.invoice_number} ({payload.period_label}) differs from the contract"
+        ),
+        dedup_key=f"invoice_discrepancy:{payload.contract_id}:{payload.invoice_id}",
+        details={
+            "invoice_id": str(payload.invoice_id),
+            "invoice_number": payload.invoice_number,
+            "period": payload.period_label,
+            "currency": payload.currency,
+            "discrepancies": [
+                f"{payload.discrepancy_class} {payload.direction} {payload.amount}"
+                + (f" on {payload.item_code}" if payload.item_code else "")
+            ],
+        },
+        amount=abs(payload.amount),
+    )
+
+
+def _obligation_overdue_alert(payload: ObligationTransitioned) -> AlertCandidate:
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="medium",
+        title=f"Overdue since {payload.due_date}: {payload.title}",
+        dedup_key=f"obligation_overdue:{payload.obligation_id}",
+        details=_obligation_details(payload),
+    )
+
+
+def _obligation_escalated_alert(payload: ObligationTransitioned) -> AlertCandidate:
+    return AlertCandidate(
+        contract_id=payload.contract_id,
+        severity="high",
+        title=(
+            f"Escalated to {payload.escalated_to} (level {payload.escalation_level}): "
+            f"{payload.title}, due {payload.due_date}"
+        ),
+        dedup_key=f"obligation_escalated:{payload.obligation_id}:{payload.escalation_level}",
+        details=_obligation_details(payload),
+    )
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class _AlertOf(Generic[P]):
+    """What an event type carries, and the alert that payload raises."""
+
+    payload_type: type[P]
+    alert: Callable[[P], AlertCandidate | None]
+
+
+ALERTS_BY_EVENT_TYPE: dict[str, _AlertOf[Any]] = {
+    "sla.breached": _AlertOf(SlaBreached, _sla_breached_alert),
+    # A restatement is the period closed again with new figures.
+    "sla.period_closed": _AlertOf(SlaPeriodClosed, _sla_period_closed_alert),
+    "sla.period_restated": _AlertOf(SlaPeriodClosed, _sla_period_closed_alert),
+    "sla.at_risk": _AlertOf(SlaAtRisk, _sla_at_risk_alert),
+    "billing.credit_calculated": _AlertOf(CreditCalculated, _credit_calculated_alert),
+    "billing.volume_band_exceeded": _AlertOf(VolumeBandExceeded, _volume_band_exceeded_alert),
+    "reconciliation.discrepancy_found": _AlertOf(DiscrepancyFound, _discrepancy_found_alert),
+    "obligation.overdue": _AlertOf(ObligationTransitioned, _obligation_overdue_alert),
+    "obligation.escalated": _AlertOf(ObligationTransitioned, _obligation_escalated_alert),
+}
+
+
+def candidate(event_type: str, payload: Any) -> AlertCandidate | None:
+    """The alert this event would raise, or None when it never raises one."""
+    alert_of = ALERTS_BY_EVENT_TYPE.get(event_type)
+    if alert_of is None or not isinstance(payload, alert_of.payload_type):
+        return None
+    return alert_of.alert(payload)
 
 
 def _obligation_details(payload: ObligationTransitioned) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.types import Amount
 
@@ -51,7 +51,11 @@ class AlertRuleCreate(BaseModel):
                     "alert_severity": "high",
                     "description": "Only invoice differences of 500 or more",
                 },
-                {"event_type": "sla.at_risk", "contract_id": "…", "enabled": False},
+                {
+                    "event_type": "sla.at_risk",
+                    "contract_id": "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f",
+                    "enabled": False,
+                },
             ]
         },
     )
@@ -73,7 +77,7 @@ class AlertRuleCreate(BaseModel):
         default=None,
         description="Events with an amount (credits, invoice differences) below it raise nothing.",
     )
-    enabled: bool = Field(default=True, description="false silences this event type here.")
+    enabled: StrictBool = Field(default=True, description="false silences this event type here.")
     description: str = Field(default="", max_length=500)
 
 
@@ -83,7 +87,7 @@ class AlertRuleUpdate(BaseModel):
     min_severity: Severity | None = None
     alert_severity: Severity | None = None
     min_amount: Amount | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     description: str | None = Field(default=None, max_length=500)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import islice
 
-from crm_events.schemas.contracts import ContractTerms
+from crm_events.schemas.contracts import ContractTerms, Governance, ObligationDefinition
 from crm_platform.contract_calendar import (
     InvalidRecurrence,
     due_after_occurrence,
@@ -103,6 +103,62 @@ def _version_windows(versions: Sequence[ContractTerms]) -> list[tuple[ContractTe
     return windows
 
 
+def _review(governance: Governance) -> ObligationDefinition:
+    """The governance review, as one more recurring obligation."""
+    return ObligationDefinition(
+        code=GOVERNANCE_CODE,
+        title="Governance review with the customer",
+        clause="Governance",
+        owner_role=governance.owner_role,
+        rrule=governance.review_rrule,
+        due_offset_business_days=governance.due_offset_business_days,
+        evidence_required=False,
+        severity="medium",
+    )
+
+
+def _recurring_obligations(terms: ContractTerms) -> list[tuple[str, ObligationDefinition]]:
+    """The version's obligation definitions and its governance review, each with its kind."""
+    found = [(CONTRACTUAL, d) for d in terms.obligation_definitions]
+    if terms.governance is not None:
+        found.append((GOVERNANCE_REVIEW, _review(terms.governance)))
+    return found
+
+
+def _occurrence_days(
+    definition: ObligationDefinition, terms: ContractTerms, *, first: date, last: date
+) -> list[date]:
+    """Its occurrences within [first, last]; without an RRULE, the contract's start date."""
+    if definition.rrule:
+        return occurrences(definition.rrule, dtstart=terms.start_date, first=first, last=last)
+    return [terms.start_date] if first <= terms.start_date <= last else []
+
+
+def _planned(
+    kind: str,
+    definition: ObligationDefinition,
+    terms: ContractTerms,
+    occurrence: date,
+    *,
+    offset: int,
+    holidays: set[date],
+) -> PlannedInstance:
+    return PlannedInstance(
+        kind=kind,
+        code=definition.code,
+        title=definition.title,
+        clause=definition.clause,
+        owner_role=definition.owner_role,
+        severity=definition.severity,
+        evidence_required=definition.evidence_required,
+        occurrence=occurrence,
+        due_date=due_after_occurrence(occurrence, offset, holidays),
+        contract_version=terms.version,
+        rule=definition.rrule or "once, on the contract's start date",
+        offset_business_days=offset,
+    )
+
+
 def plan_instances(
     versions: Sequence[ContractTerms],
     *,
@@ -120,69 +176,21 @@ def plan_instances(
     problems: list[PlanProblem] = []
     for terms, window_start, window_end in _version_windows(versions):
         holidays = set(terms.holidays)
-        specs = []
-        for d in terms.obligation_definitions:
-            specs.append(
-                (
-                    CONTRACTUAL,
-                    d.code,
-                    d.title,
-                    d.clause,
-                    d.owner_role,
-                    d.severity,
-                    d.evidence_required,
-                    max(d.due_offset_business_days, 0),
-                    d.rrule,
-                )
-            )
-        if terms.governance is not None:
-            g = terms.governance
-            specs.append(
-                (
-                    GOVERNANCE_REVIEW,
-                    GOVERNANCE_CODE,
-                    "Governance review with the customer",
-                    "Governance",
-                    g.owner_role,
-                    "medium",
-                    False,
-                    g.due_offset_business_days,
-                    g.review_rrule,
-                )
-            )
-        for kind, code, title, clause, owner_role, severity, evidence, offset, rule in specs:
+        for kind, definition in _recurring_obligations(terms):
+            offset = max(definition.due_offset_business_days, 0)
             # Look back far enough that an occurrence still due today is seen.
             lookback = today - timedelta(days=offset * 2 + 31)
             first = max(window_start, occurrence_from or lookback)
             last = min(window_end, horizon_end)
             try:
-                if rule:
-                    days = occurrences(rule, dtstart=terms.start_date, first=first, last=last)
-                else:
-                    days = [terms.start_date] if first <= terms.start_date <= last else []
+                days = _occurrence_days(definition, terms, first=first, last=last)
             except RecurrenceError as exc:
-                problems.append(PlanProblem(code, str(exc)))
+                problems.append(PlanProblem(definition.code, str(exc)))
                 continue
             for day in days:
-                due = due_after_occurrence(day, offset, holidays)
-                if occurrence_from is None and due < today:
-                    continue
-                planned.append(
-                    PlannedInstance(
-                        kind=kind,
-                        code=code,
-                        title=title,
-                        clause=clause,
-                        owner_role=owner_role,
-                        severity=severity,
-                        evidence_required=evidence,
-                        occurrence=day,
-                        due_date=due,
-                        contract_version=terms.version,
-                        rule=rule or "once, on the contract's start date",
-                        offset_business_days=offset,
-                    )
-                )
+                instance = _planned(kind, definition, terms, day, offset=offset, holidays=holidays)
+                if occurrence_from is not None or instance.due_date >= today:
+                    planned.append(instance)
     planned.sort(key=lambda p: (p.occurrence, p.code))
     return planned, problems
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from crm_events.types import Date
 from crm_platform.auth import FeedPrincipal, Principal
 from crm_platform.deps import (
     ClockDep,
@@ -16,6 +16,7 @@ from crm_platform.deps import (
     SessionDep,
 )
 from crm_platform.errors import NotFound
+from crm_platform.params import TEXT_INT
 from obligation_tracker.models import OPEN_STATUSES, Obligation
 from obligation_tracker.obligations import service
 from obligation_tracker.obligations.ical import calendar_feed
@@ -30,7 +31,7 @@ from obligation_tracker.obligations.schemas import (
 router = APIRouter(tags=["obligations"])
 
 Status = Literal["open", "overdue", "escalated", "fulfilled", "waived"]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=1000), TEXT_INT]
 
 
 @router.get(
@@ -48,10 +49,10 @@ async def list_obligations(
     owner: str | None = None,
     owner_role: str | None = None,
     kind: str | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: Date | None = None,
+    due_to: Date | None = None,
     limit: Limit = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0), TEXT_INT] = 0,
 ) -> list[ObligationRead]:
     return await service.list_obligations(
         session=session,
@@ -78,7 +79,7 @@ async def due_soon(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    within_days: Annotated[int, Query(ge=0, le=366)] = 7,
+    within_days: Annotated[int, Query(ge=0, le=366), TEXT_INT] = 7,
     owner: str | None = None,
     owner_role: str | None = None,
     contract_id: uuid.UUID | None = None,

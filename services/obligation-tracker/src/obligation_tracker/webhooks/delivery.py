@@ -52,6 +52,10 @@ class _Claimed:
     url: str
     secret: str
 
+    def log_fields(self) -> dict[str, object]:
+        """Which delivery and attempt a log line speaks of."""
+        return {"delivery_id": str(self.id), "event_id": self.event_id, "attempt": self.attempt}
+
 
 @dataclass(frozen=True)
 class _Result:
@@ -227,7 +231,6 @@ class DeliveryWorker:
         )
 
     async def _record(self, claimed: _Claimed, result: _Result) -> None:
-        settings = self._settings
         async with self._session_factory() as session, session.begin():
             now = _now()
             session.add(
@@ -241,85 +244,113 @@ class DeliveryWorker:
                     at=now,
                 )
             )
-            delivery = WebhookDelivery
-            subscription = WebhookSubscription
             if result.ok:
-                await session.execute(
-                    sa.update(delivery)
-                    .where(delivery.id == claimed.id)
-                    .values(
-                        status="delivered",
-                        delivered_at=now,
-                        last_status_code=result.status_code,
-                        last_error=None,
-                    )
-                )
-                await session.execute(
-                    sa.update(subscription)
-                    .where(subscription.id == claimed.subscription_id)
-                    .values(consecutive_failures=0)
-                )
-                log.info(
-                    "webhooks.delivered",
-                    delivery_id=str(claimed.id),
-                    event_id=claimed.event_id,
-                    attempt=claimed.attempt,
-                    duration_ms=result.duration_ms,
-                )
-                return
-            used = claimed.attempt - claimed.budget_start
-            exhausted = used >= settings.webhook_max_attempts
-            delay = signing.backoff_seconds(
-                used,
-                initial=settings.webhook_backoff_initial_seconds,
-                maximum=settings.webhook_backoff_max_seconds,
-            )
-            await session.execute(
-                sa.update(delivery)
-                .where(delivery.id == claimed.id)
-                .values(
-                    status="failed" if exhausted else "pending",
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    last_status_code=result.status_code,
-                    last_error=result.error,
-                )
-            )
-            failures = await session.scalar(
-                sa.update(subscription)
-                .where(subscription.id == claimed.subscription_id)
-                .values(consecutive_failures=subscription.consecutive_failures + 1)
-                .returning(subscription.consecutive_failures)
-            )
-            reason = None
-            if result.status_code == 410:
-                reason = "the receiver answered 410 Gone"
-            elif failures is not None and failures >= settings.webhook_disable_after_failures:
-                reason = f"{failures} consecutive failed attempts; last: {result.error}"
-            if reason is not None:
-                disabled = await session.scalar(
-                    sa.update(subscription)
-                    .where(
-                        subscription.id == claimed.subscription_id,
-                        subscription.enabled.is_(True),
-                    )
-                    .values(enabled=False, disabled_reason=reason[:500], disabled_at=now)
-                    .returning(subscription.id)
-                )
-                if disabled is not None:
-                    DISABLED.inc()
-                    log.warning(
-                        "webhooks.subscription_disabled",
-                        subscription_id=str(claimed.subscription_id),
-                        reason=reason,
-                    )
-            log.info(
-                "webhooks.attempt_failed",
-                delivery_id=str(claimed.id),
-                event_id=claimed.event_id,
-                attempt=claimed.attempt,
-                error=result.error,
-                retry_in=None if exhausted else delay,
-            )
+                await _record_delivered(session, claimed, result, now)
+            else:
+                await _record_failed(session, claimed, result, now, self._settings)
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """After a failed attempt: whether the delivery's attempts are spent, and the backoff."""
+
+    exhausted: bool
+    delay: float
+
+
+def _retry(claimed: _Claimed, settings: Settings) -> _Retry:
+    used = claimed.attempt - claimed.budget_start
+    return _Retry(
+        exhausted=used >= settings.webhook_max_attempts,
+        delay=signing.backoff_seconds(
+            used,
+            initial=settings.webhook_backoff_initial_seconds,
+            maximum=settings.webhook_backoff_max_seconds,
+        ),
+    )
+
+
+def _disable_reason(result: _Result, failures: int | None, settings: Settings) -> str | None:
+    """Why the subscription stops after this failed attempt, or None when it goes on."""
+    if result.status_code == 410:
+        return "the receiver answered 410 Gone"
+    if failures is not None and failures >= settings.webhook_disable_after_failures:
+        return f"{failures} consecutive failed attempts; last: {result.error}"
+    return None
+
+
+async def _record_delivered(
+    session: AsyncSession, claimed: _Claimed, result: _Result, now: datetime
+) -> None:
+    await session.execute(
+        sa.update(WebhookDelivery)
+        .where(WebhookDelivery.id == claimed.id)
+        .values(
+            status="delivered",
+            delivered_at=now,
+            last_status_code=result.status_code,
+            last_error=None,
+        )
+    )
+    await session.execute(
+        sa.update(WebhookSubscription)
+        .where(WebhookSubscription.id == claimed.subscription_id)
+        .values(consecutive_failures=0)
+    )
+    log.info("webhooks.delivered", **claimed.log_fields(), duration_ms=result.duration_ms)
+
+
+async def _record_failed(
+    session: AsyncSession, claimed: _Claimed, result: _Result, now: datetime, settings: Settings
+) -> None:
+    """Retried after the backoff, or failed for good; the subscription's failures counted,
+    and the subscription disabled when they say so."""
+    retry = _retry(claimed, settings)
+    await session.execute(
+        sa.update(WebhookDelivery)
+        .where(WebhookDelivery.id == claimed.id)
+        .values(
+            status="failed" if retry.exhausted else "pending",
+            next_attempt_at=now + timedelta(seconds=retry.delay),
+            last_status_code=result.status_code,
+            last_error=result.error,
+        )
+    )
+    subscription = WebhookSubscription
+    failures = await session.scalar(
+        sa.update(subscription)
+        .where(subscription.id == claimed.subscription_id)
+        .values(consecutive_failures=subscription.consecutive_failures + 1)
+        .returning(subscription.consecutive_failures)
+    )
+    reason = _disable_reason(result, failures, settings)
+    if reason is not None:
+        await _disable(session, claimed.subscription_id, reason, now)
+    log.info(
+        "webhooks.attempt_failed",
+        **claimed.log_fields(),
+        error=result.error,
+        retry_in=None if retry.exhausted else retry.delay,
+    )
+
+
+async def _disable(
+    session: AsyncSession, subscription_id: uuid.UUID, reason: str, now: datetime
+) -> None:
+    subscription = WebhookSubscription
+    disabled = await session.scalar(
+        sa.update(subscription)
+        .where(subscription.id == subscription_id, subscription.enabled.is_(True))
+        .values(enabled=False, disabled_reason=reason[:500], disabled_at=now)
+        .returning(subscription.id)
+    )
+    if disabled is not None:
+        DISABLED.inc()
+        log.warning(
+            "webhooks.subscription_disabled",
+            subscription_id=str(subscription_id),
+            reason=reason,
+        )
 
 
 def _elapsed_ms(started: float) -> int:

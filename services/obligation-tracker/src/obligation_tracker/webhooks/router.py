@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from crm_platform.deps import CurrentPrincipal, SessionDep
+from crm_platform.params import TEXT_INT
 from obligation_tracker.webhooks import service
 from obligation_tracker.webhooks.schemas import (
     DeliveryRead,
@@ -100,7 +101,7 @@ async def list_deliveries(
     session: SessionDep,
     principal: CurrentPrincipal,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
 ) -> list[DeliveryRead]:
     return await service.list_deliveries(
         session=session, principal=principal, webhook_id=webhook_id, status=status, limit=limit

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool
 
 WebhookEventType = Literal[
     "alert.raised",
@@ -60,7 +60,7 @@ class WebhookUpdate(BaseModel):
     url: AnyHttpUrl | None = None
     event_types: list[WebhookEventType] | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = Field(
+    enabled: StrictBool | None = Field(
         default=None,
         description="true re-enables a subscription disabled after failures (and resets the "
         "failure count); false pauses it. Pending deliveries wait while it is disabled.",

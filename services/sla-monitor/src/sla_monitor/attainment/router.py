@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
+from crm_platform.params import TEXT_INT
 from crm_platform.periods import LABEL_PATTERN
 from sla_monitor.attainment import maintenance, service
 from sla_monitor.attainment.schemas import (
@@ -53,7 +54,9 @@ async def list_attainment(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    last: Annotated[int, Query(ge=1, le=36, description="How many periods, up to now.")] = 12,
+    last: Annotated[
+        int, Query(ge=1, le=36, description="How many periods, up to now."), TEXT_INT
+    ] = 12,
 ) -> list[AttainmentRead]:
     return await service.history(
         session=session,

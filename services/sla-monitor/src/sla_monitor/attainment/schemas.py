@@ -14,7 +14,7 @@ from crm_events.schemas.sla import (
     Outcome,
     Period,
 )
-from crm_events.types import Percent, Quantity
+from crm_events.types import Instant, Percent, Quantity
 
 
 class DowntimeInterval(BaseModel):
@@ -121,8 +121,8 @@ class MaintenanceWindowCreate(BaseModel):
         }
     }
 
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     reason: str = Field(min_length=1, max_length=500)
     approved_by: str = Field(
         min_length=1, max_length=200, description="Who approved it on the customer's side."

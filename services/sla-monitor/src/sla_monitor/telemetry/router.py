@@ -105,7 +105,7 @@ def _line_errors(lines: list[tuple[int, bytes]]) -> tuple[list[Any], list[dict[s
     try:
         items = ITEMS.validate_python(raw)
     except ValidationError as exc:
-        for detail in item_errors(exc, raw, prefix=("line",)):
+        for detail in item_errors(exc, prefix=("line",)):
             # item_errors numbers items from 0 within the chunk; say the line instead
             head, _, rest = detail["loc"].partition("]")
             index = int(head.split("[", 1)[1])

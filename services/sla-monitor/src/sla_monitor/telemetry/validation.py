@@ -5,7 +5,6 @@ and field — `body.items[3].ended_at` — so a sender can fix them all in one g
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -30,23 +29,14 @@ class TelemetryBody(BaseModel):
     items: list[Any] = Field(min_length=1)
 
 
-def _field_of(message: str, raw: Any) -> list[str]:
-    """Item-level errors point at the fields they are about."""
+def _field_of(message: str) -> str:
+    """Item-level errors point at the field they are about ("ended_at must be after …")."""
     match = _NAMED_FIELD.match(message)
-    if match and match.group(1) in TIMESTAMPS:
-        return [match.group(1)]
-    if message.startswith("timestamps need a UTC offset") and isinstance(raw, dict):
-        naive = []
-        for name in TIMESTAMPS:
-            value = raw.get(name)
-            if isinstance(value, str) and not re.search(r"(Z|[+-]\d\d:?\d\d)$", value):
-                naive.append(name)
-        return naive or [""]
-    return [""]
+    return match.group(1) if match and match.group(1) in TIMESTAMPS else ""
 
 
 def item_errors(
-    exc: ValidationError, raw_items: Sequence[Any], *, prefix: tuple[Any, ...], offset: int = 0
+    exc: ValidationError, *, prefix: tuple[Any, ...], offset: int = 0
 ) -> list[dict[str, Any]]:
     """pydantic errors of a list of items as `{"loc", "message", "type"}` details."""
     details = []
@@ -57,16 +47,13 @@ def item_errors(
         rest = loc[1:]
         if rest and rest[0] in KINDS:
             rest = rest[1:]  # the union's tag says nothing the sender needs
-        names: list[str] = [""]
+        name = ""
         if not rest and index is not None and err["type"] == "value_error":
-            names = _field_of(message, raw_items[index] if index < len(raw_items) else None)
-        for name in names:
-            parts = [*prefix, (index + offset) if index is not None else "items", *rest]
-            if name:
-                parts.append(name)
-            details.append(
-                {"loc": format_loc(tuple(parts)), "message": message, "type": err["type"]}
-            )
+            name = _field_of(message)
+        parts = [*prefix, (index + offset) if index is not None else "items", *rest]
+        if name:
+            parts.append(name)
+        details.append({"loc": format_loc(tuple(parts)), "message": message, "type": err["type"]})
     return details
 
 
@@ -108,5 +95,5 @@ def parse_batch(body: bytes, *, max_items: int) -> tuple[str | None, list[Any]]:
     try:
         items = ITEMS.validate_python(envelope.items)
     except ValidationError as exc:
-        raise reject(item_errors(exc, envelope.items, prefix=("body", "items")), "batch") from None
+        raise reject(item_errors(exc, prefix=("body", "items")), "batch") from None
     return envelope.tenant_id, items
