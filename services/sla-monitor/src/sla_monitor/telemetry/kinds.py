@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar, get_args
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -78,10 +78,18 @@ class TelemetryKind(Generic[ItemT]):
     def timestamps(self) -> tuple[str, ...]:
         """The item's instants (each must carry a UTC offset)."""
         return tuple(
-            name
-            for name, f in self.item.model_fields.items()
-            if datetime in (f.annotation, *get_args(f.annotation))
+            name for name, f in self.item.model_fields.items() if _is_instant(f.annotation)
         )
+
+
+def _is_instant(annotation: Any) -> bool:
+    """datetime, or an Annotated datetime (crm_events.types.Instant), optional or not."""
+    for member in (annotation, *get_args(annotation)):
+        if get_origin(member) is Annotated:
+            member = get_args(member)[0]
+        if member is datetime:
+            return True
+    return False
 
 
 async def _store_outages(db: Any, tenant_id: str, items: Sequence[OutageItem]) -> Stored:
