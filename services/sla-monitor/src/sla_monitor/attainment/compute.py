@@ -225,8 +225,16 @@ def figures_strings(payload: SlaPeriodClosed) -> dict[str, str]:
 
 
 def published_key(payload: SlaPeriodClosed) -> tuple[Any, ...]:
-    """What must differ for a closed period to be restated."""
-    return (payload.attainment, payload.outcome, figures_strings(payload))
+    """What must differ for a closed period to be restated: its figures, its outcome, and
+    the levels it is judged against (an amendment may lower them without moving the
+    attainment). The contract version alone is not a change."""
+    return (
+        payload.attainment,
+        payload.outcome,
+        payload.expected_level,
+        payload.minimum_level,
+        figures_strings(payload),
+    )
 
 
 def _levels(sla: SlaDefinition) -> str:
