@@ -124,36 +124,37 @@ async def _closed_periods(session: AsyncSession, terms: ContractTerms) -> list[C
     return [ClosedPeriod(r[0], r[1], r[2]) for r in rows]
 
 
-def _logged(terms: ContractTerms, g: Governed, outcome: Restatement | None) -> None:
-    fields = {
-        "contract_id": str(terms.contract_id),
-        "sla_code": g.closed.sla_code,
-        "period": g.closed.label,
-        "contract_version": terms.version,
-    }
-    if outcome is Restatement.RESTATED:
-        log.info("amendment.period_restated", **fields)
-    elif outcome is Restatement.WINDOW_PASSED:
+def _log(terms: ContractTerms, done: dict[str, Restatement | None]) -> None:
+    """One line per amendment and result: which periods were restated, which stand."""
+    by_result: dict[Restatement | None, list[str]] = {}
+    for key, result in done.items():
+        by_result.setdefault(result, []).append(key)
+    fields = {"contract_id": str(terms.contract_id), "contract_version": terms.version}
+    if Restatement.RESTATED in by_result:
+        log.info("amendment.periods_restated", periods=by_result[Restatement.RESTATED], **fields)
+    if Restatement.WINDOW_PASSED in by_result:
         log.info(
-            "amendment.period_outside_restatement_window",
+            "amendment.periods_outside_restatement_window",
+            periods=by_result[Restatement.WINDOW_PASSED],
             restatement_window_days=terms.restatement_window_days,
-            detail="the published figures stand",
+            detail="closed longer ago than the restatement window: the published figures stand",
             **fields,
         )
-    elif outcome is None:
+    if None in by_result:
         log.info(
-            "amendment.period_not_measured",
-            detail=f"version {terms.version} does not measure the SLA in this period's kind; "
-            "the published figures stand",
+            "amendment.periods_not_measured",
+            periods=by_result[None],
+            detail=f"version {terms.version} does not measure these SLAs in periods of this "
+            "kind: the published figures stand",
             **fields,
         )
 
 
 async def restate_amended(
     *, session: AsyncSession, emit: Emit, now: datetime, terms: ContractTerms
-) -> dict[str, Restatement]:
+) -> dict[str, Restatement | None]:
     """Restate the closed periods a newly received version governs (see the module).
-    Returns what happened to each, by `SLA/period`."""
+    Returns what happened to each, by `SLA/period` (None: no longer measured so)."""
     closed = await _closed_periods(session, terms)
     if not closed:
         return {}
@@ -161,11 +162,12 @@ async def restate_amended(
     await versions.load([terms.contract_id])
     every = versions.every(terms.contract_id)
     by_number = {t.version: t for t in every}
-    done: dict[str, Restatement] = {}
+    done: dict[str, Restatement | None] = {}
     for g in governed(terms, every, closed):
-        outcome = None
+        key = f"{g.closed.sla_code}/{g.closed.label}"
+        done[key] = None
         if g.ref is not None:
-            outcome = await restate_if_changed(
+            done[key] = await restate_if_changed(
                 session=session,
                 emit=emit,
                 now=now,
@@ -175,6 +177,5 @@ async def restate_amended(
                     terms, by_number.get(g.closed.contract_version), g.closed.sla_code
                 ),
             )
-            done[f"{g.closed.sla_code}/{g.closed.label}"] = outcome
-        _logged(terms, g, outcome)
+    _log(terms, done)
     return done
