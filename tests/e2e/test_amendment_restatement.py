@@ -18,7 +18,8 @@ import httpx
 from crm_events.envelope import Envelope
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS
-from crm_testing.kafka import EventCollector, wait_until
+from crm_testing.chain import activate_contract
+from crm_testing.kafka import EventCollector
 from crm_testing.stack import Stack
 
 TOPICS = ["sla.v1", "billing.v1"]
@@ -27,19 +28,8 @@ TOPICS = ["sla.v1", "billing.v1"]
 async def _failed_march_with_invoice(
     http: httpx.AsyncClient, stack: Stack, kafka: EventCollector, doc: dict[str, Any]
 ) -> str:
-    registry, sla, billing = (
-        stack.url(n) for n in ("contract-registry", "sla-monitor", "billing-reconciler")
-    )
-    created = await http.post(f"{registry}/contracts", json=doc)
-    assert created.status_code == 201, created.text
-    cid: str = created.json()["id"]
-    assert (await http.post(f"{registry}/contracts/{cid}/activate")).status_code == 200
-    for base in (sla, billing):
-
-        async def known(base: str = base) -> bool:
-            return (await http.get(f"{base}/contracts/{cid}/terms")).status_code == 200
-
-        await wait_until(known, timeout=60, message=f"terms at {base}")
+    sla, billing = stack.url("sla-monitor"), stack.url("billing-reconciler")
+    cid = await activate_contract(http, stack, doc)
     consumption = await http.post(
         f"{billing}/consumption", json={"items": examples.consumption_items(cid)}
     )
