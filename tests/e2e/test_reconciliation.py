@@ -12,6 +12,7 @@ import httpx
 
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS
+from crm_testing.chain import activate_contract
 from crm_testing.kafka import EventCollector, wait_until
 from crm_testing.stack import Stack
 
@@ -30,16 +31,7 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
         httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http,
         EventCollector(kafka_bootstrap, ["billing.v1"]) as kafka,
     ):
-        created = await http.post(f"{registry}/contracts", json=doc)
-        assert created.status_code == 201, created.text
-        cid = created.json()["id"]
-        assert (await http.post(f"{registry}/contracts/{cid}/activate")).status_code == 200
-        for base in (sla, billing):
-
-            async def known(base: str = base) -> bool:
-                return (await http.get(f"{base}/contracts/{cid}/terms")).status_code == 200
-
-            await wait_until(known, timeout=60, message=f"terms at {base}")
+        cid = await activate_contract(http, stack, doc)
 
         # Consumption from the ERP, the outage from monitoring, then March closes.
         consumption = await http.post(

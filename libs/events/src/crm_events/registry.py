@@ -136,7 +136,8 @@ _SPECS = [
         "sla.period_restated",
         Topic.SLA,
         sla.SlaPeriodRestated,
-        "Late telemetry changed a closed period; the old and the new figures.",
+        "Late telemetry, an approved maintenance window or a retroactive amendment changed "
+        "a closed period; the old and the new figures.",
     ),
     _spec(
         "billing.charges_computed",

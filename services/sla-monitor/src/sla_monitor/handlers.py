@@ -6,6 +6,7 @@ from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
+from sla_monitor.attainment.amendments import restate_amended
 from sla_monitor.contracts.service import apply_terms
 from sla_monitor.telemetry.service import ingest
 
@@ -28,7 +29,11 @@ async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> 
 
 
 async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
-    await apply_terms(ctx.session, event.terms, "active", now=ctx.clock.now())
+    # A version seen before (a redelivery, or the same version published again) changes
+    # nothing more; a new one restates the closed periods it governs.
+    now = ctx.clock.now()
+    if await apply_terms(ctx.session, event.terms, "active", now=now):
+        await restate_amended(session=ctx.session, emit=ctx.emit, now=now, terms=event.terms)
 
 
 async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:

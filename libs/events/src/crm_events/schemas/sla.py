@@ -136,10 +136,21 @@ class PreviousFigures(BaseModel):
     attainment: Percent | None
     outcome: Outcome
     figures: dict[str, str] = Field(default_factory=dict)
+    expected_level: Percent | None = Field(
+        default=None,
+        description="The levels the period was judged against before (an amendment may "
+        "change them); absent in restatements published before they were carried.",
+    )
+    minimum_level: Percent | None = None
+    contract_version: StrictInt | None = Field(
+        default=None, description="The contract version the previous figures were computed with."
+    )
 
 
 class SlaPeriodRestated(SlaPeriodClosed):
-    """Late telemetry changed a closed period: the new figures, and the old ones."""
+    """A closed period changed within the restatement window — late telemetry, an approved
+    maintenance window, or an amendment whose terms govern the period: the new figures,
+    and the old ones."""
 
     restatement: StrictInt = Field(ge=1, description="1 for the first restatement of the period.")
     previous: PreviousFigures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -34,6 +35,7 @@ from sla_monitor.attainment.domain import (
 from sla_monitor.attainment.incidents import IncidentResult, Target, compliance, incident_outcome
 from sla_monitor.attainment.measurements import mean, nearest_rank
 from sla_monitor.attainment.signals import AvailabilityOutlook
+from sla_monitor.telemetry.kinds import observed
 
 
 @dataclass(frozen=True)
@@ -223,21 +225,20 @@ def figures_strings(payload: SlaPeriodClosed) -> dict[str, str]:
 
 
 def published_key(payload: SlaPeriodClosed) -> tuple[Any, ...]:
-    """What must differ for a closed period to be restated."""
-    return (payload.attainment, payload.outcome, figures_strings(payload))
+    """What must differ for a closed period to be restated: its figures, its outcome, and
+    the levels it is judged against (an amendment may lower them without moving the
+    attainment). The contract version alone is not a change."""
+    return (
+        payload.attainment,
+        payload.outcome,
+        payload.expected_level,
+        payload.minimum_level,
+        figures_strings(payload),
+    )
 
 
 def _levels(sla: SlaDefinition) -> str:
     return f"expected {sla.expected_level} and minimum {sla.minimum_level}"
-
-
-async def compute(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
-    kind = ref.sla.metric_kind
-    if kind is MetricKind.AVAILABILITY:
-        return await _availability(session, ref, period)
-    if kind in (MetricKind.INCIDENT_RESPONSE, MetricKind.INCIDENT_RESOLUTION):
-        return await _incidents(session, ref, period)
-    return await _measurement(session, ref, period)
 
 
 async def _availability(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
@@ -247,8 +248,8 @@ async def _availability(session: AsyncSession, ref: SlaRef, period: PeriodBounds
     # Evidence of observation: a downtime span (an outage or a down run) touching the
     # period, or any sample inside it. A clean month reported by outages alone is
     # indistinguishable from a silent monitor, so it needs at least one `up` sample.
-    has_data = bool(spans) or await inputs.has_samples(
-        session, ref.tenant_id, sla.service_key, period
+    has_data = bool(spans) or await observed(
+        session, ref.tenant_id, sla.service_key, period, MetricKind.AVAILABILITY
     )
     result = availability(period, spans, excl.all)
     attainment = result.attainment if has_data else None
@@ -296,8 +297,8 @@ async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -
         session, ref.tenant_id, sla.service_key, priority, period
     )
     result = compliance(found, kind=sla.metric_kind, target=target, small_sample=sla.small_sample)
-    has_data = bool(found) or await inputs.any_telemetry(
-        session, ref.tenant_id, sla.service_key, period
+    has_data = bool(found) or await observed(
+        session, ref.tenant_id, sla.service_key, period, sla.metric_kind
     )
     attainment, outcome = incident_outcome(
         result,
@@ -387,3 +388,40 @@ async def _measurement(session: AsyncSession, ref: SlaRef, period: PeriodBounds)
         explanation=explanation,
         measurement=MeasurementResult(values=count, value=value),
     )
+
+
+@dataclass(frozen=True)
+class MetricComputation:
+    """How one kind of SLA metric is computed for a period, and its formula in words."""
+
+    compute: Callable[[AsyncSession, SlaRef, PeriodBounds], Awaitable[Computation]]
+    formula: str
+
+
+_INCIDENT_FORMULA = (
+    "incidents of the priority {} within the target / "
+    "incidents of the priority resolved in the period × 100"
+)
+
+# Every MetricKind has an entry (tests/unit/test_registries.py).
+COMPUTATIONS: dict[MetricKind, MetricComputation] = {
+    MetricKind.AVAILABILITY: MetricComputation(
+        _availability,
+        "(period minutes − excluded − downtime) / (period minutes − excluded) × 100",
+    ),
+    MetricKind.INCIDENT_RESPONSE: MetricComputation(
+        _incidents, _INCIDENT_FORMULA.format("responded to")
+    ),
+    MetricKind.INCIDENT_RESOLUTION: MetricComputation(
+        _incidents, _INCIDENT_FORMULA.format("resolved")
+    ),
+    MetricKind.MEASUREMENT: MetricComputation(
+        _measurement,
+        "the SLA's statistic (mean, or nearest-rank percentile) of the period's values, "
+        "in the SLA's unit",
+    ),
+}
+
+
+async def compute(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
+    return await COMPUTATIONS[ref.sla.metric_kind].compute(session, ref, period)

@@ -4,7 +4,7 @@ incidents and measurements. Queries only; the arithmetic is in the pure modules.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,12 +24,7 @@ from sla_monitor.attainment.domain import (
     outside_service_hours,
 )
 from sla_monitor.attainment.incidents import Incident
-from sla_monitor.models import (
-    DowntimeSpan,
-    MaintenanceWindowRow,
-    Measurement,
-    Sample,
-)
+from sla_monitor.models import DowntimeSpan, MaintenanceWindowRow, Measurement
 from sla_monitor.models import Incident as IncidentRow
 
 # A version's terms never change, so parsed terms are cached by (contract, version).
@@ -41,6 +36,22 @@ _CACHE_LIMIT = 5000
 class TermsVersion:
     version: int
     effective_from: date
+
+
+def version_in_force(versions: Sequence[TermsVersion], on: date) -> TermsVersion | None:
+    """Of a contract's versions (in version order), the one in force on `on`: the latest
+    effective on that day (an amendment effective the same day as the version it amends
+    supersedes it), else the first one."""
+    chosen = versions[0] if versions else None
+    for v in versions:
+        if v.effective_from <= on:
+            chosen = v
+    return chosen
+
+
+def local_day(instant: datetime, tz: str) -> date:
+    """The day an instant falls on in the contract's zone (a period's first day)."""
+    return instant.astimezone(ZoneInfo(tz)).date()
 
 
 class ContractVersions:
@@ -96,20 +107,13 @@ class ContractVersions:
         return _TERMS_CACHE.get((contract_id, versions[-1].version)) if versions else None
 
     def in_force(self, contract_id: uuid.UUID, on: date) -> ContractTerms | None:
-        """The latest version effective on `on` (else the first one)."""
-        versions = self._versions.get(contract_id) or []
-        if not versions:
-            return None
-        chosen = versions[0]
-        for v in versions:
-            if v.effective_from <= on:
-                chosen = v
-        return _TERMS_CACHE.get((contract_id, chosen.version))
+        chosen = version_in_force(self._versions.get(contract_id) or [], on)
+        return None if chosen is None else _TERMS_CACHE.get((contract_id, chosen.version))
 
     def for_period(
         self, contract_id: uuid.UUID, period_start: datetime, tz: str
     ) -> ContractTerms | None:
-        return self.in_force(contract_id, period_start.astimezone(ZoneInfo(tz)).date())
+        return self.in_force(contract_id, local_day(period_start, tz))
 
 
 @dataclass(frozen=True)
@@ -179,59 +183,6 @@ async def downtime_spans(
     ).all()
     return [Interval(r.started_at, r.ended_at) for r in rows], any(
         r.source == "outages" for r in rows
-    )
-
-
-async def has_samples(
-    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
-) -> bool:
-    return bool(
-        await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                Sample.tenant_id == tenant_id,
-                Sample.service_key == service_key,
-                Sample.observed_at >= period.start,
-                Sample.observed_at < period.end,
-            )
-            .limit(1)
-        )
-    )
-
-
-async def any_telemetry(
-    session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
-) -> bool:
-    """Evidence that the service key was reported on during the period (any kind)."""
-    if await has_samples(session, tenant_id, service_key, period):
-        return True
-    spans, _ = await downtime_spans(session, tenant_id, service_key, period)
-    if spans:
-        return True
-    for column in (IncidentRow.opened_at, IncidentRow.resolved_at):
-        found = await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                IncidentRow.tenant_id == tenant_id,
-                IncidentRow.service_key == service_key,
-                column >= period.start,
-                column < period.end,
-            )
-            .limit(1)
-        )
-        if found:
-            return True
-    return bool(
-        await session.scalar(
-            sa.select(sa.literal(True))
-            .where(
-                Measurement.tenant_id == tenant_id,
-                Measurement.service_key == service_key,
-                Measurement.measured_at >= period.start,
-                Measurement.measured_at < period.end,
-            )
-            .limit(1)
-        )
     )
 
 

@@ -13,7 +13,8 @@ from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Unprocessable
 from sla_monitor.attainment.inputs import ContractVersions
-from sla_monitor.attainment.monitoring import affected, restate_if_changed
+from sla_monitor.attainment.monitoring import affected
+from sla_monitor.attainment.restatement import Restatement, restate_if_changed
 from sla_monitor.attainment.schemas import MaintenanceWindowCreate, MaintenanceWindowRead
 from sla_monitor.attainment.service import contract_slas
 from sla_monitor.models import MaintenanceWindowRow
@@ -92,14 +93,15 @@ async def approve(
     for ref, period in pairs:
         if body.sla_codes and ref.sla.code not in body.sla_codes:
             continue
-        if await restate_if_changed(
+        found = await restate_if_changed(
             session=session,
             emit=emit,
             now=now,
             ref=ref,
             period=period,
             reason=f"ad-hoc maintenance window approved by {body.approved_by}: {body.reason}",
-        ):
+        )
+        if found is Restatement.RESTATED:
             restated.append(f"{ref.sla.code}/{period.label}")
     return _read(row, restated)
 

@@ -13,26 +13,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import MetricKind
-from crm_events.schemas.sla import PreviousFigures, SlaAtRisk, SlaBreached, SlaPeriodRestated
+from crm_events.schemas.sla import SlaAtRisk, SlaBreached
 from crm_platform.emitter import Emit
-from sla_monitor.attainment.compute import (
-    Computation,
-    SlaRef,
-    compute,
-    figures_strings,
-    published_key,
-)
+from sla_monitor.attainment.compute import Computation, SlaRef, compute
 from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
 from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.restatement import restate_if_changed
 from sla_monitor.attainment.schedule import measured_periods
-from sla_monitor.attainment.service import published
 from sla_monitor.attainment.signals import (
     AvailabilityOutlook,
     availability_at_risk,
     availability_breached,
     figure_at_risk,
 )
-from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaRestatement, SlaSignal
+from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaSignal
 
 AT_RISK = "at_risk"
 BREACHED = "breached"
@@ -277,82 +271,3 @@ async def detect(
     if found is not None:
         kind, data = found
         await _signal(session, emit, ref, period, kind, now, data)
-
-
-async def restate_if_changed(
-    *,
-    session: AsyncSession,
-    emit: Emit,
-    now: datetime,
-    ref: SlaRef,
-    period: PeriodBounds,
-    reason: str,
-) -> bool:
-    """Recompute a closed period; when its figures changed within the contract's
-    restatement window, publish `sla.period_restated` and keep the audit row."""
-    row = await session.scalar(
-        sa.select(SlaPeriod)
-        .where(
-            SlaPeriod.tenant_id == ref.tenant_id,
-            SlaPeriod.contract_id == ref.contract_id,
-            SlaPeriod.sla_code == ref.sla.code,
-            SlaPeriod.period_label == period.label,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if row is None:
-        return False
-    if now - row.closed_at > timedelta(days=ref.terms.restatement_window_days):
-        return False  # past the window: the published figures stand
-    before = published(row, ref, period)
-    c = await compute(session, ref, period)
-    after = c.closed_payload(row.closed_at)
-    if published_key(after) == published_key(before):
-        return False
-    number = row.restatements + 1
-    event = SlaPeriodRestated(
-        **after.model_dump(),
-        restatement=number,
-        previous=PreviousFigures(
-            attainment=before.attainment, outcome=before.outcome, figures=figures_strings(before)
-        ),
-        reason=reason,
-    )
-    envelope = await emit(
-        "sla.period_restated", subject=str(ref.contract_id), data=event, tenant=ref.tenant_id
-    )
-    session.add(
-        SlaRestatement(
-            contract_id=ref.contract_id,
-            sla_code=ref.sla.code,
-            period_label=period.label,
-            restatement=number,
-            tenant_id=ref.tenant_id,
-            previous={
-                "attainment": None if before.attainment is None else str(before.attainment),
-                "outcome": before.outcome.value,
-                "figures": figures_strings(before),
-                "explanation": before.explanation,
-            },
-            current={
-                "attainment": None if after.attainment is None else str(after.attainment),
-                "outcome": after.outcome.value,
-                "figures": figures_strings(after),
-                "explanation": after.explanation,
-            },
-            reason=reason,
-            restated_at=now,
-            event_id=envelope.id,
-        )
-    )
-    row.attainment = c.attainment_rounded
-    row.outcome = c.outcome.value
-    row.figures = c.availability_figures.model_dump(mode="json") if c.availability_figures else {}
-    row.explanation = c.explanation
-    row.published = after.model_dump(mode="json")
-    row.detail = c.detail()
-    row.restatements = number
-    row.last_restated_at = now
-    await session.flush()
-    return True

@@ -19,7 +19,7 @@ from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 from crm_platform.periods import PeriodKind
-from sla_monitor.attainment.compute import Computation, SlaRef, compute
+from sla_monitor.attainment.compute import COMPUTATIONS, Computation, SlaRef, compute
 from sla_monitor.attainment.domain import PeriodBounds, minutes, period_bounds
 from sla_monitor.attainment.inputs import ContractVersions
 from sla_monitor.attainment.schedule import (
@@ -38,16 +38,6 @@ from sla_monitor.attainment.schemas import (
     ScorecardRead,
 )
 from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaRestatement
-
-FORMULAS = {
-    "availability": "(period minutes − excluded − downtime) / (period minutes − excluded) × 100",
-    "incident_response": "incidents of the priority responded to within the target / "
-    "incidents of the priority resolved in the period × 100",
-    "incident_resolution": "incidents of the priority resolved within the target / "
-    "incidents of the priority resolved in the period × 100",
-    "measurement": "the SLA's statistic (mean, or nearest-rank percentile) of the period's "
-    "values, in the SLA's unit",
-}
 
 
 async def definition_row(
@@ -214,7 +204,7 @@ async def explain(
         status=status,
         outcome=outcome,
         attainment=attainment,
-        formula=FORMULAS[ref.sla.metric_kind.value],
+        formula=COMPUTATIONS[ref.sla.metric_kind].formula,
         explanation=text,
         detail=detail,
     )

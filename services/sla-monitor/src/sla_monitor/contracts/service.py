@@ -14,8 +14,10 @@ from sla_monitor.models import SlaDefinitionRow
 
 async def apply_terms(
     session: AsyncSession, terms: ContractTerms, status: str, *, now: datetime
-) -> None:
-    await record_terms(session, terms, status)
+) -> bool:
+    """Keep a version's terms and index the SLA definitions of the newest one. Returns
+    whether the version was new here (False for a redelivered or republished version)."""
+    new = await record_terms(session, terms, status)
     existing = (
         await session.execute(
             sa.select(
@@ -27,7 +29,7 @@ async def apply_terms(
     ).all()
     current = max((r.contract_version for r in existing), default=None)
     if current is not None and current > terms.version:
-        return  # an older version arriving late does not replace the newer definitions
+        return new  # an older version arriving late does not replace the newer definitions
     since = {r.sla_code: r.tracked_since for r in existing}
     await session.execute(
         sa.delete(SlaDefinitionRow).where(SlaDefinitionRow.contract_id == terms.contract_id)
@@ -47,3 +49,4 @@ async def apply_terms(
             )
         )
     await session.flush()
+    return new

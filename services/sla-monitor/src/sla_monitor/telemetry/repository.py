@@ -20,6 +20,9 @@ from crm_events.schemas.telemetry import IncidentItem, MeasurementItem, OutageIt
 from sla_monitor.attainment.domain import Interval, merge
 from sla_monitor.telemetry.samples import down_runs
 
+# What a write touched: a service key and the first and last instants concerned.
+Touch = tuple[str, datetime, datetime]
+
 
 async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, inside the session's transaction."""
@@ -175,8 +178,24 @@ class SpanChanges:
         self.hull[key] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
 
 
+async def _insert_spans(
+    db: Any, tenant_id: str, source: str, spans: Sequence[tuple[str, Interval]]
+) -> None:
+    """Write downtime spans of one source (`outages` or `samples`)."""
+    await db.execute(
+        "INSERT INTO downtime_spans (tenant_id, service_key, source, started_at, ended_at) "
+        "SELECT $1, k, $2, s, e FROM unnest($3::text[], $4::timestamptz[], "
+        "$5::timestamptz[]) AS n(k, s, e)",
+        tenant_id,
+        source,
+        [key for key, _ in spans],
+        [iv.start for _, iv in spans],
+        [iv.end for _, iv in spans],
+    )
+
+
 async def merge_outage_spans(
-    db: Any, tenant_id: str, new: Sequence[tuple[str, datetime, datetime]], changes: SpanChanges
+    db: Any, tenant_id: str, new: Sequence[Touch], changes: SpanChanges
 ) -> None:
     """Fold new outages into the merged outage spans of their service keys."""
     if not new:
@@ -205,41 +224,29 @@ async def merge_outage_spans(
     )
     for r in removed:
         by_key[r[0]].append(Interval(r[1], r[2]))
-    out_keys, out_starts, out_ends = [], [], []
-    for key, intervals in by_key.items():
-        for iv in merge(intervals):
-            out_keys.append(key)
-            out_starts.append(iv.start)
-            out_ends.append(iv.end)
-            changes.touch(key, iv.start, iv.end)
-    await db.execute(
-        "INSERT INTO downtime_spans (tenant_id, service_key, source, started_at, ended_at) "
-        "SELECT $1, k, 'outages', s, e FROM unnest($2::text[], $3::timestamptz[], "
-        "$4::timestamptz[]) AS n(k, s, e)",
-        tenant_id,
-        out_keys,
-        out_starts,
-        out_ends,
-    )
+    merged = [(key, iv) for key, intervals in by_key.items() for iv in merge(intervals)]
+    for key, iv in merged:
+        changes.touch(key, iv.start, iv.end)
+    await _insert_spans(db, tenant_id, "outages", merged)
 
 
-async def rebuild_sample_spans(
-    db: Any, tenant_id: str, new: Sequence[tuple[str, datetime]], changes: SpanChanges
-) -> None:
-    """Recompute the down runs around new samples.
+@dataclass(frozen=True)
+class SampleWindow:
+    """Where down runs of a service key may have changed: from the last `up` sample before
+    the new samples to the first `up` sample after them (None: unbounded)."""
 
-    Runs are cut by `up` samples, so the window from the last `up` sample before the new
-    ones to the first `up` sample after them holds every run they can change; runs outside
-    it stay as they are.
-    """
-    if not new:
-        return
-    bounds: dict[str, tuple[datetime, datetime]] = {}
-    for key, at in new:
-        lo, hi = bounds.get(key, (at, at))
-        bounds[key] = (min(lo, at), max(hi, at))
+    service_key: str
+    lo: datetime | None
+    hi: datetime | None
+
+
+async def _sample_windows(
+    db: Any, tenant_id: str, bounds: dict[str, tuple[datetime, datetime]]
+) -> list[SampleWindow]:
+    """The window around [first, last] new sample of each service key. An instant whose
+    samples disagree counts as `down` (samples.collapse), so it does not bound a window."""
     keys = list(bounds)
-    windows = await db.fetch(
+    rows = await db.fetch(
         """
         SELECT n.k,
           (SELECT s.observed_at FROM samples s
@@ -263,9 +270,21 @@ async def rebuild_sample_spans(
         [bounds[k][0] for k in keys],
         [bounds[k][1] for k in keys],
     )
-    lows = [r[1] for r in windows]
-    highs = [r[2] for r in windows]
-    wkeys = [r[0] for r in windows]
+    return [SampleWindow(r[0], r[1], r[2]) for r in rows]
+
+
+def _window_arrays(windows: Sequence[SampleWindow]) -> tuple[list[Any], list[Any], list[Any]]:
+    return (
+        [w.service_key for w in windows],
+        [w.lo for w in windows],
+        [w.hi for w in windows],
+    )
+
+
+async def _samples_in(
+    db: Any, tenant_id: str, windows: Sequence[SampleWindow]
+) -> dict[str, list[tuple[datetime, str]]]:
+    """Every sample inside the windows, per service key, in time order."""
     rows = await db.fetch(
         """
         SELECT s.service_key, s.observed_at, s.status
@@ -276,13 +295,18 @@ async def rebuild_sample_spans(
         ORDER BY s.service_key, s.observed_at
         """,
         tenant_id,
-        wkeys,
-        lows,
-        highs,
+        *_window_arrays(windows),
     )
     samples: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for r in rows:
         samples[r[0]].append((r[1], r[2]))
+    return samples
+
+
+async def _drop_sample_spans(
+    db: Any, tenant_id: str, windows: Sequence[SampleWindow], changes: SpanChanges
+) -> None:
+    """Delete the down runs that start inside the windows (they are recomputed)."""
     removed = await db.fetch(
         """
         DELETE FROM downtime_spans d
@@ -293,26 +317,34 @@ async def rebuild_sample_spans(
         RETURNING d.service_key, d.started_at, d.ended_at
         """,
         tenant_id,
-        wkeys,
-        lows,
-        highs,
+        *_window_arrays(windows),
     )
     for r in removed:
         changes.touch(r[0], r[1], r[2])
-    out_keys, out_starts, out_ends = [], [], []
-    for key in wkeys:
-        for run in down_runs(samples.get(key, [])):
-            out_keys.append(key)
-            out_starts.append(run.start)
-            out_ends.append(run.end)
-            changes.touch(key, run.start, run.end)
-    if out_keys:
-        await db.execute(
-            "INSERT INTO downtime_spans (tenant_id, service_key, source, started_at, ended_at) "
-            "SELECT $1, k, 'samples', s, e FROM unnest($2::text[], $3::timestamptz[], "
-            "$4::timestamptz[]) AS n(k, s, e)",
-            tenant_id,
-            out_keys,
-            out_starts,
-            out_ends,
-        )
+
+
+async def rebuild_sample_spans(
+    db: Any, tenant_id: str, new: Sequence[Touch], changes: SpanChanges
+) -> None:
+    """Recompute the down runs around new samples.
+
+    Runs are cut by `up` samples, so the window from the last `up` sample before the new
+    ones to the first `up` sample after them holds every run they can change; runs outside
+    it stay as they are.
+    """
+    if not new:
+        return
+    bounds: dict[str, tuple[datetime, datetime]] = {}
+    for key, first, last in new:
+        lo, hi = bounds.get(key, (first, last))
+        bounds[key] = (min(lo, first), max(hi, last))
+    windows = await _sample_windows(db, tenant_id, bounds)
+    samples = await _samples_in(db, tenant_id, windows)
+    await _drop_sample_spans(db, tenant_id, windows, changes)
+    runs = [
+        (w.service_key, run) for w in windows for run in down_runs(samples.get(w.service_key, []))
+    ]
+    for key, run in runs:
+        changes.touch(key, run.start, run.end)
+    if runs:
+        await _insert_spans(db, tenant_id, "samples", runs)

@@ -8,20 +8,19 @@ restated (closed). Everything commits together or not at all.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.schemas.telemetry import IncidentItem, MeasurementItem, OutageItem, SampleItem
+from crm_events.schemas.telemetry import TelemetryItem
 from crm_platform.emitter import Emit
 from sla_monitor.attainment.monitoring import on_telemetry
 from sla_monitor.telemetry import repository as repo
-
-TelemetryItemT: TypeAlias = OutageItem | SampleItem | IncidentItem | MeasurementItem
+from sla_monitor.telemetry.kinds import TELEMETRY_KINDS, Stored
+from sla_monitor.telemetry.repository import Touch
 
 
 @dataclass
@@ -29,51 +28,33 @@ class IngestResult:
     accepted: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     touched: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
-    # New rows that downtime spans still have to absorb.
-    new_outages: list[tuple[str, datetime, datetime]] = field(default_factory=list)
-    new_samples: list[tuple[str, datetime]] = field(default_factory=list)
+    # New rows that downtime spans still have to absorb, per kind.
+    downtime: dict[str, list[Touch]] = field(default_factory=dict)
 
     def touch(self, key: str, start: datetime, end: datetime) -> None:
         old = self.touched.get(key)
         self.touched[key] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
 
+    def add(self, kind: str, stored: Stored) -> None:
+        self.accepted[kind] += stored.accepted
+        self.duplicates[kind] += stored.duplicates
+        for key, start, end in stored.touched:
+            self.touch(key, start, end)
+        if stored.downtime:
+            self.downtime.setdefault(kind, []).extend(stored.downtime)
+
 
 async def store_raw(
-    *, session: AsyncSession, tenant_id: str, items: Sequence[TelemetryItemT], result: IngestResult
+    *, session: AsyncSession, tenant_id: str, items: Sequence[TelemetryItem], result: IngestResult
 ) -> None:
     """Write one chunk of items as raw rows (duplicates skipped); spans come after."""
-    outages = [i for i in items if isinstance(i, OutageItem)]
-    samples = [i for i in items if isinstance(i, SampleItem)]
-    incidents = [i for i in items if isinstance(i, IncidentItem)]
-    measurements = [i for i in items if isinstance(i, MeasurementItem)]
+    by_kind: dict[str, list[TelemetryItem]] = defaultdict(list)
+    for item in items:
+        by_kind[item.kind].append(item)
     db = await repo.driver(session)
-    if outages:
-        new = await repo.insert_outages(db, tenant_id, outages)
-        result.accepted["outage"] += len(new)
-        result.duplicates["outage"] += len(outages) - len(new)
-        for key, start, end in new:
-            result.touch(key, start, end)
-        result.new_outages.extend(new)
-    if samples:
-        stored = await repo.insert_samples(db, tenant_id, samples)
-        result.accepted["sample"] += stored
-        result.duplicates["sample"] += len(samples) - stored
-        if stored:
-            for sample in samples:
-                result.touch(sample.service_key, sample.observed_at, sample.observed_at)
-                result.new_samples.append((sample.service_key, sample.observed_at))
-    if incidents:
-        changed, moves = await repo.upsert_incidents(db, tenant_id, incidents)
-        result.accepted["incident"] += changed
-        result.duplicates["incident"] += len(incidents) - changed
-        for move in moves:
-            result.touch(move.service_key, move.opened_at, move.resolved_at or move.opened_at)
-    if measurements:
-        new_values = await repo.insert_measurements(db, tenant_id, measurements)
-        result.accepted["measurement"] += len(new_values)
-        result.duplicates["measurement"] += len(measurements) - len(new_values)
-        for key, at in new_values:
-            result.touch(key, at, at)
+    for kind in TELEMETRY_KINDS.values():
+        if by_kind[kind.name]:
+            result.add(kind.name, await kind.store(db, tenant_id, by_kind[kind.name]))
 
 
 async def update_spans(*, session: AsyncSession, tenant_id: str, result: IngestResult) -> None:
@@ -84,18 +65,19 @@ async def update_spans(*, session: AsyncSession, tenant_id: str, result: IngestR
     and nothing waited on while holding them can be held by a transaction waiting for
     them, so concurrent batches queue instead of deadlocking.
     """
-    if not result.new_outages and not result.new_samples:
+    if not any(result.downtime.values()):
         return
     db = await repo.driver(session)
-    keys = {k for k, _, _ in result.new_outages} | {k for k, _ in result.new_samples}
+    keys = {key for rows in result.downtime.values() for key, _, _ in rows}
     await repo.lock_service_keys(db, tenant_id, sorted(keys))
     spans = repo.SpanChanges()
-    await repo.merge_outage_spans(db, tenant_id, result.new_outages, spans)
-    await repo.rebuild_sample_spans(db, tenant_id, result.new_samples, spans)
+    for kind in TELEMETRY_KINDS.values():
+        new = result.downtime.get(kind.name)
+        if new and kind.fold_downtime is not None:
+            await kind.fold_downtime(db, tenant_id, new, spans)
     for key, (start, end) in spans.hull.items():
         result.touch(key, start, end)
-    result.new_outages.clear()
-    result.new_samples.clear()
+    result.downtime.clear()
 
 
 async def settle(
@@ -113,7 +95,7 @@ async def ingest(
     emit: Emit,
     now: datetime,
     tenant_id: str,
-    items: Sequence[TelemetryItemT],
+    items: Sequence[TelemetryItem],
 ) -> IngestResult:
     result = IngestResult()
     await store_raw(session=session, tenant_id=tenant_id, items=items, result=result)

@@ -12,17 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from crm_events.schemas.telemetry import TelemetryItem
 from crm_platform.errors import Unprocessable, format_loc
+from sla_monitor.telemetry.kinds import TELEMETRY_KINDS, TIMESTAMPS
 
-KINDS = {"outage", "sample", "incident", "measurement"}
-TIMESTAMPS = (
-    "started_at",
-    "ended_at",
-    "observed_at",
-    "opened_at",
-    "responded_at",
-    "resolved_at",
-    "measured_at",
-)
+KINDS = set(TELEMETRY_KINDS)
 _NAMED_FIELD = re.compile(r"^([a-z_]+) (must|is) ")
 MAX_LISTED_ERRORS = 1000
 
