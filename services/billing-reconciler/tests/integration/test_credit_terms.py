@@ -198,3 +198,45 @@ async def test_an_earn_back_a_restatement_undoes_is_reversed_by_an_event(
         "billing.credit_earn_back_reversed"
     )
     assert sum(Decimal(e.data["delta_amount"]) for e in earn_back_events) == Decimal("4320.00")
+
+
+async def test_restating_one_capped_sla_re_splits_the_month_with_deltas(billing: Billing) -> None:
+    slas = [
+        {**SLA, "allocation_pct": "60"},
+        {**SLA, "code": "AVAIL-EDGE", "service_key": "edge", "allocation_pct": "60"},
+        {**SLA, "code": "AVAIL-WEB", "service_key": "web", "allocation_pct": "30"},
+    ]
+    await billing.activate(terms_with(billing.contract_id, sla_definitions=slas))
+    for code in ("AVAIL-CORE", "AVAIL-EDGE", "AVAIL-WEB"):
+        await billing.close("2026-03", "failed", sla_code=code)
+    # 6,480 + 6,480 + 3,240 = 16,200 > ARA 10,800: pro rata 4,320.00 / 4,320.00 / 2,160.00.
+    await billing.wait("billing.credit_calculated", _credit_of("AVAIL-WEB", "2026-03"))
+
+    async def split() -> dict[str, str]:
+        rows = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+        return {r["sla_code"]: r["credit_amount"] for r in rows}
+
+    assert await split() == {
+        "AVAIL-CORE": "4320.00",
+        "AVAIL-EDGE": "4320.00",
+        "AVAIL-WEB": "2160.00",
+    }
+    before = len(billing.of("billing.credit_calculated"))
+    # EDGE is restated to met: 6,480 + 3,240 = 9,720 fits; CORE and WEB go back up.
+    await billing.publish(
+        "sla.period_restated",
+        sla_restated(
+            billing.contract_id, "2026-03", "met", restatement=1, previous="failed"
+        ).model_copy(update={"sla_code": "AVAIL-EDGE"}),
+    )
+    revised = await billing.wait("billing.credit_calculated", lambda e: True, count=before + 3)
+    moved = {e.data["sla_code"]: e.data for e in revised[before:]}
+    assert {k: (v["credit_amount"], v["delta_amount"]) for k, v in moved.items()} == {
+        "AVAIL-EDGE": ("0.00", "-4320.00"),
+        "AVAIL-CORE": ("6480.00", "2160.00"),
+        "AVAIL-WEB": ("3240.00", "1080.00"),
+    }
+    assert moved["AVAIL-CORE"]["cap_reduction"] == "0.00"
+    await billing.settle()
+    assert len(billing.of("billing.credit_calculated")) == before + 3
+    assert await split() == {"AVAIL-CORE": "6480.00", "AVAIL-EDGE": "0.00", "AVAIL-WEB": "3240.00"}
