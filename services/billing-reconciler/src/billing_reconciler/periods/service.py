@@ -48,7 +48,7 @@ from billing_reconciler.periods.statement import (
     year_start,
 )
 from billing_reconciler.reconciliation.service import reconcile_period_invoices
-from crm_events.schemas.billing import ChargeLine, ChargesComputed, VolumeBandExceeded
+from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
 from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
@@ -184,7 +184,7 @@ async def _refresh_one(
     revision, changed = await _store(session, statement, trigger, now)
     statement.revision, statement.computed_at = revision, now
     if changed:
-        await _publish_charges(statement, revision, emit, now)
+        await _publish_charges(statement, emit)
         await _check_volume_bands(session, statement, emit, now)
         await reconcile_period_invoices(
             session=session,
@@ -257,35 +257,15 @@ async def _store(
     return revision, True
 
 
-async def _publish_charges(statement: Statement, revision: int, emit: Emit, now: datetime) -> None:
+async def _publish_charges(statement: Statement, emit: Emit) -> None:
+    """The stored revision as the charges API shows it, less the API's own extras."""
     terms = statement.terms
+    read = statement.to_read()
     await emit(
         "billing.charges_computed",
         subject=str(terms.contract_id),
         tenant=terms.tenant_id,
-        data=ChargesComputed(
-            contract_id=terms.contract_id,
-            contract_version=terms.version,
-            period_label=statement.period_label,
-            currency=terms.currency,
-            lines=[
-                ChargeLine(
-                    kind=ln.kind.value,
-                    item_code=ln.item_code,
-                    quantity=ln.quantity,
-                    rate=ln.rate,
-                    amount=ln.amount,
-                    formula=ln.explanation.formula,
-                )
-                for ln in statement.lines
-            ],
-            monthly_charges=statement.monthly_charges,
-            credits_total=statement.credits_total,
-            rebates_total=statement.rebates_total,
-            expected_total=statement.expected_total,
-            revision=revision,
-            computed_at=now,
-        ),
+        data=ChargesComputed.model_validate(read.model_dump(exclude={"consumption_record_ids"})),
     )
 
 
