@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -38,6 +38,10 @@ class PeriodChargesRead(ChargesFields):
     fields of `billing.charges_computed`, plus the ids of the consumption records behind it
     (HTTP only). `revision` and `computed_at` are null when the figures read have not been
     stored (a period never computed, or one whose inputs changed since)."""
+
+    http_only: ClassVar[frozenset[str]] = frozenset({"consumption_record_ids"})
+    # Null here, never in `billing.charges_computed` (which always carries a stored revision).
+    null_when_not_stored: ClassVar[frozenset[str]] = frozenset({"revision", "computed_at"})
 
     lines: Sequence[ChargeLineRead]
     at_risk_pct: Percent

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, StrictInt
 
@@ -14,6 +15,8 @@ class DiscrepancyRead(DiscrepancyFields):
     """A discrepancy as `reconciliation.discrepancy_found` carries it (same fields, names
     and types)."""
 
+    http_only: ClassVar[frozenset[str]] = frozenset()
+
     explanation_detail: Explanation
 
 
@@ -21,6 +24,10 @@ class ReconciliationRead(ReconciliationFields):
     """An invoice checked line by line against the expected charges of its period: the
     fields of `reconciliation.completed`, plus (HTTP only) whether this revision is the
     current one, its discrepancies and the statement it was checked against."""
+
+    http_only: ClassVar[frozenset[str]] = frozenset(
+        {"is_current", "discrepancies_found", "expected_charges"}
+    )
 
     reconciliation_id: uuid.UUID
     invoice_version: StrictInt
