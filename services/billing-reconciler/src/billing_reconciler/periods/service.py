@@ -19,16 +19,23 @@ A contract's recomputations are serialised by an advisory lock, across instances
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.charges.domain import outside_volume_band
-from billing_reconciler.common import in_term, lock_contract, shift_period
+from billing_reconciler.common import (
+    EXPORT_BATCH,
+    ContractPeriods,
+    in_term,
+    lock_contract,
+    shift_period,
+)
 from billing_reconciler.consumption.service import ensure_contract, record_ids
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
@@ -392,3 +399,21 @@ async def read(
     if latest is not None and latest.fingerprint == statement.fingerprint():
         statement.revision, statement.computed_at = latest.revision, latest.computed_at
     return statement.to_read()
+
+
+async def export_statements(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods
+) -> AsyncIterator[PeriodChargesRead]:
+    """The latest stored statement of every computed period in the scope (what
+    `billing.charges_computed` last published), by contract and period, read through a
+    server-side cursor."""
+    pc = PeriodCharges
+    query = (
+        sa.select(pc.statement)
+        .where(principal.tenant_filter(pc.tenant_id), *scope.where(pc.contract_id, pc.period_label))
+        .ext(distinct_on(pc.contract_id, pc.period_label))
+        .order_by(pc.contract_id, pc.period_label, pc.revision.desc())
+        .execution_options(yield_per=EXPORT_BATCH // 10)
+    )
+    async for statement in await session.stream_scalars(query):
+        yield PeriodChargesRead.model_validate(statement)

@@ -9,7 +9,7 @@ it replaces the earlier one in the leakage ledger.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.common import fingerprint, in_term
+from billing_reconciler.common import EXPORT_BATCH, ContractPeriods, fingerprint, in_term
 from billing_reconciler.models import DiscrepancyRow, Invoice, PeriodCharges, ReconciliationRun
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.periods.statement import Statement
@@ -413,18 +413,41 @@ async def history(
             .order_by(ReconciliationRun.revision)
         )
     ).all()
+    names = ReconciliationSummary.model_fields
     return [
         ReconciliationSummary(
-            reconciliation_id=r.id,
-            revision=r.revision,
+            **{
+                k: v
+                for k, v in reconciliation_fields(r, invoice.invoice_number).items()
+                if k in names
+            },
             is_current=r.is_current,
-            expected_total=r.expected_total,
-            invoiced_total=r.invoiced_total,
-            difference=r.difference,
-            status=r.status,
-            discrepancies=r.discrepancy_count,
-            trigger=r.trigger,
-            reconciled_at=r.reconciled_at,
         )
         for r in runs
     ]
+
+
+async def export_discrepancies(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods
+) -> AsyncIterator[DiscrepancyRead]:
+    """The discrepancies of every invoice's current reconciliation in the scope (those the
+    leakage ledger sums), by contract, period, invoice number and line, read through a
+    server-side cursor."""
+    d = DiscrepancyRow.__table__.c
+    query = (
+        sa.select(DiscrepancyRow.__table__, Invoice.invoice_number, ReconciliationRun.reconciled_at)
+        .join(Invoice, Invoice.id == d.invoice_id)
+        .join(ReconciliationRun, ReconciliationRun.id == d.reconciliation_id)
+        .where(
+            d.is_current,
+            principal.tenant_filter(d.tenant_id),
+            *scope.where(d.contract_id, d.period_label),
+        )
+        .order_by(d.contract_id, d.period_label, Invoice.invoice_number, d.seq)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    result = await session.stream(query)
+    async for row in result.mappings():
+        yield DiscrepancyRead(
+            **discrepancy_fields(row, row["invoice_number"], row["reconciled_at"])
+        )
