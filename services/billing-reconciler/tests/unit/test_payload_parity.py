@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from billing_reconciler.credits.schemas import CreditRead
+from billing_reconciler.exports.examples import STATEMENT
 from billing_reconciler.main import create_app
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.reconciliation.schemas import DiscrepancyRead, ReconciliationRead
@@ -197,3 +198,14 @@ def test_a_renamed_or_retyped_field_is_reported() -> None:
         "explanation: ['integer'] in the API, ['string'] in events",
     ]
     assert differences({"id": text}, {}, http_only=frozenset({"id"})) == []
+
+
+def test_a_statement_stored_before_lines_had_a_formula_reads_it_from_the_explanation() -> None:
+    stored = {
+        **STATEMENT,
+        "lines": [{k: v for k, v in ln.items() if k != "formula"} for ln in STATEMENT["lines"]],
+    }
+    statement = PeriodChargesRead.model_validate(stored)
+    assert [ln.formula for ln in statement.lines] == [
+        ln["explanation"]["formula"] for ln in STATEMENT["lines"]
+    ]
