@@ -157,7 +157,7 @@ def test_a_dataschema_names_the_schema_wherever_it_is_served() -> None:
         "https://crm.example.com/schemas/events/alert.raised@1.json",
     ):
         moved = env.model_copy(update={"dataschema": dataschema})
-        with pytest.raises(InvalidPayload, match="alert_id|validation|field"):
+        with pytest.raises(InvalidPayload, match=r"alert_id|validation|field"):
             parse_payload(moved)  # the schema is accepted; the toy data is not
     with pytest.raises(InvalidPayload, match="does not name"):
         parse_payload(env.model_copy(update={"dataschema": "https://x/alert.raised@2.json"}))
