@@ -91,10 +91,14 @@ async def activate_contract(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> ContractRead:
-    return await service.activate(
-        session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
-    )
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    async def work() -> ContractRead:
+        return await service.activate(
+            session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
+        )
+
+    return await idempotency.run(work)
 
 
 @router.get(
@@ -256,15 +260,19 @@ async def activate_amendment(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> VersionRead:
-    return await amendments.activate(
-        session=session,
-        principal=principal,
-        clock=clock,
-        emit=emit,
-        contract_id=contract_id,
-        version=version,
-    )
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    async def work() -> VersionRead:
+        return await amendments.activate(
+            session=session,
+            principal=principal,
+            clock=clock,
+            emit=emit,
+            contract_id=contract_id,
+            version=version,
+        )
+
+    return await idempotency.run(work)
 
 
 @router.delete(
@@ -300,12 +308,16 @@ async def terminate_contract(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> ContractRead:
-    return await termination.terminate(
-        session=session,
-        principal=principal,
-        clock=clock,
-        emit=emit,
-        contract_id=contract_id,
-        body=body,
-    )
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    async def work() -> ContractRead:
+        return await termination.terminate(
+            session=session,
+            principal=principal,
+            clock=clock,
+            emit=emit,
+            contract_id=contract_id,
+            body=body,
+        )
+
+    return await idempotency.run(work)
