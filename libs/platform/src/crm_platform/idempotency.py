@@ -164,9 +164,11 @@ class Idempotency:
         self._shown_once = tuple(shown_once)
 
     async def run(
-        self, work: Callable[[], Awaitable[Any]], *, status_code: int = 200
+        self, work: Awaitable[Any] | Callable[[], Awaitable[Any]], *, status_code: int = 200
     ) -> JSONResponse:
-        body = jsonable_encoder(await work())
+        """Await the work (the service call, or a function making it), answer its result and
+        store it under the key."""
+        body = jsonable_encoder(await (work() if callable(work) else work))
         if self._key is not None:
             stored = {**body, **dict.fromkeys(self._shown_once)} if self._shown_once else body
             await remember(

@@ -68,8 +68,8 @@ def new_tenant() -> str:
     return f"tenant-{uuid.uuid4().hex[:8]}"
 
 
-async def subscribe(tracker: Any, url: str, tenant: str, **body: Any) -> dict[str, Any]:
-    resp = await tracker.client.post("/webhooks", json={"url": url, "tenant_id": tenant, **body})
+async def subscribe(client: Any, url: str, tenant: str, **body: Any) -> dict[str, Any]:
+    resp = await client.post("/webhooks", json={"url": url, "tenant_id": tenant, **body})
     assert resp.status_code == 201, resp.text
     created: dict[str, Any] = resp.json()
     return created
@@ -115,7 +115,7 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
 ) -> None:
     tenant = new_tenant()
     async with WebhookReceiver() as receiver:
-        hook = await subscribe(tracker, receiver.url, tenant, description="ERP")
+        hook = await subscribe(tracker.client, receiver.url, tenant, description="ERP")
         assert hook["secret"].startswith("whsec_") and hook["event_types"] == ["alert.raised"]
         cid = await failed_period(tracker, make_terms, tenant)
         credit = examples.credit_calculated(cid)
@@ -156,7 +156,7 @@ async def test_every_attempt_verifies_with_the_official_library_and_the_document
 ) -> None:
     tenant = new_tenant()
     async with WebhookReceiver(statuses=[500]) as receiver:
-        hook = await subscribe(tracker, receiver.url, tenant)
+        hook = await subscribe(tracker.client, receiver.url, tenant)
         await failed_period(tracker, make_terms, tenant)
         first, retry = await receiver.wait_for(count=2)
 
@@ -178,7 +178,7 @@ async def test_during_a_rotation_deliveries_carry_both_signatures(
 ) -> None:
     tenant = new_tenant()
     async with WebhookReceiver() as receiver:
-        hook = await subscribe(tracker, receiver.url, tenant)
+        hook = await subscribe(tracker.client, receiver.url, tenant)
         old = hook["secret"]
         await failed_period(tracker, make_terms, tenant)
         [before] = await receiver.wait_for()
@@ -228,16 +228,7 @@ async def test_a_stale_timestamp_is_refused(
         WebhookReceiver() as receiver,
         running_app(create_app(settings, clock=clock)) as (app, client),
     ):
-        hook = (
-            await client.post(
-                "/webhooks",
-                json={
-                    "url": receiver.url,
-                    "tenant_id": tenant,
-                    "event_types": ["obligation.created"],
-                },
-            )
-        ).json()
+        hook = await subscribe(client, receiver.url, tenant, event_types=["obligation.created"])
         await kickoff(kafka_bootstrap, make_terms, clock, tenant)
         worker = DeliveryWorker(
             app.state.session_factory, settings, wall_clock=lambda: time.time() - 600
@@ -267,16 +258,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
         WebhookReceiver(default_status=503) as receiver,
         running_app(create_app(settings, clock=clock)) as (_, client),
     ):
-        hook = (
-            await client.post(
-                "/webhooks",
-                json={
-                    "url": receiver.url,
-                    "tenant_id": tenant,
-                    "event_types": ["obligation.created"],
-                },
-            )
-        ).json()
+        hook = await subscribe(client, receiver.url, tenant, event_types=["obligation.created"])
         await kickoff(kafka_bootstrap, make_terms, clock, tenant)  # one delivery
 
         async def disabled() -> dict[str, Any] | None:
@@ -310,7 +292,7 @@ async def test_a_subscription_receives_only_its_tenant_and_its_event_types(
 ) -> None:
     cid, tenant, other = uuid.uuid4(), new_tenant(), new_tenant()
     async with WebhookReceiver() as mine, WebhookReceiver() as theirs:
-        await subscribe(tracker, mine.url, tenant, event_types=["obligation.created"])
+        await subscribe(tracker.client, mine.url, tenant, event_types=["obligation.created"])
         await tracker.client.post(
             "/webhooks",
             json={"url": theirs.url, "event_types": ["obligation.created"]},

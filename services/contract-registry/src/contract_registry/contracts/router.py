@@ -93,11 +93,9 @@ async def activate_contract(
     emit: EmitDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> ContractRead:
-        return await service.activate(
-            session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
-        )
-
+    work = service.activate(
+        session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
+    )
     return await idempotency.run(work)
 
 
@@ -262,16 +260,14 @@ async def activate_amendment(
     emit: EmitDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> VersionRead:
-        return await amendments.activate(
-            session=session,
-            principal=principal,
-            clock=clock,
-            emit=emit,
-            contract_id=contract_id,
-            version=version,
-        )
-
+    work = amendments.activate(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        contract_id=contract_id,
+        version=version,
+    )
     return await idempotency.run(work)
 
 
@@ -310,14 +306,12 @@ async def terminate_contract(
     emit: EmitDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> ContractRead:
-        return await termination.terminate(
-            session=session,
-            principal=principal,
-            clock=clock,
-            emit=emit,
-            contract_id=contract_id,
-            body=body,
-        )
-
+    work = termination.terminate(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        contract_id=contract_id,
+        body=body,
+    )
     return await idempotency.run(work)

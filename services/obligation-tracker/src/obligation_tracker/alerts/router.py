@@ -82,11 +82,7 @@ async def create_rule(
     clock: ClockDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> AlertRuleRead:
-        return await rule_service.create(
-            session=session, principal=principal, clock=clock, body=body
-        )
-
+    work = rule_service.create(session=session, principal=principal, clock=clock, body=body)
     return await idempotency.run(work, status_code=201)
 
 

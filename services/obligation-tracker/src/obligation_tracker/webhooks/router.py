@@ -53,9 +53,7 @@ async def create_webhook(
     principal: CurrentPrincipal,
     idempotency: Annotated[Idempotency, SHOWN_ONCE],
 ) -> JSONResponse:
-    async def work() -> WebhookCreated:
-        return await service.create(session=session, principal=principal, body=body)
-
+    work = service.create(session=session, principal=principal, body=body)
     return await idempotency.run(work, status_code=201)
 
 
@@ -114,12 +112,9 @@ async def rotate_secret(
     assert isinstance(settings, Settings)
     requested = body.overlap_seconds if body is not None else None
     overlap = settings.webhook_secret_overlap_seconds if requested is None else requested
-
-    async def work() -> WebhookCreated:
-        return await service.rotate_secret(
-            session=session, principal=principal, webhook_id=webhook_id, overlap_seconds=overlap
-        )
-
+    work = service.rotate_secret(
+        session=session, principal=principal, webhook_id=webhook_id, overlap_seconds=overlap
+    )
     return await idempotency.run(work)
 
 

@@ -157,17 +157,15 @@ async def close_period(
     emit: EmitDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> AttainmentRead:
-        return await service.close(
-            session=session,
-            principal=principal,
-            clock=clock,
-            emit=emit,
-            contract_id=contract_id,
-            sla_code=sla_code,
-            period_label=period,
-        )
-
+    work = service.close(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        contract_id=contract_id,
+        sla_code=sla_code,
+        period_label=period,
+    )
     return await idempotency.run(work)
 
 
@@ -207,16 +205,14 @@ async def approve_maintenance_window(
     emit: EmitDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    async def work() -> MaintenanceWindowRead:
-        return await maintenance.approve(
-            session=session,
-            principal=principal,
-            clock=clock,
-            emit=emit,
-            contract_id=contract_id,
-            body=body,
-        )
-
+    work = maintenance.approve(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        contract_id=contract_id,
+        body=body,
+    )
     return await idempotency.run(work, status_code=201)
 
 
