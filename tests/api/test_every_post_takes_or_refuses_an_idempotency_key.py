@@ -45,7 +45,8 @@ REFUSED = "Not accepted here"
 
 
 def _posts(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
-    """(concrete path, the Idempotency-Key parameter it documents) for every POST."""
+    """(concrete path, the Idempotency-Key parameter it documents) for every POST; a route
+    that refuses the key documents its 400."""
     out = []
     for template, operations in app.openapi()["paths"].items():
         if "post" not in operations:
@@ -58,6 +59,8 @@ def _posts(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
         ]
         assert len(documented) == 1, f"POST {template} does not document Idempotency-Key"
         assert documented[0].get("description"), f"POST {template}: the header says nothing"
+        refuses = documented[0]["description"].startswith(REFUSED)
+        assert ("400" in operations["post"]["responses"]) == refuses, f"POST {template}: 400"
         out.append((path, documented[0]))
     return out
 

@@ -21,9 +21,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -245,7 +246,30 @@ def refuse_idempotency_key(why: str) -> Any:
                 details=[{"loc": "header.Idempotency-Key", "message": "not supported here"}],
             )
 
+    refuse.refuses_idempotency_key = True  # type: ignore[attr-defined]
     return Depends(refuse)
+
+
+_REFUSAL_RESPONSE = {
+    "description": "`Idempotency-Key` was sent where it is not supported "
+    "(`idempotency_key_not_supported`).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}
+
+
+def _refuses(dependant: Any) -> bool:
+    return any(
+        getattr(d.call, "refuses_idempotency_key", False) or _refuses(d)
+        for d in dependant.dependencies
+    )
+
+
+def document_refusals(router: APIRouter) -> None:
+    """Document the 400 on each of the router's routes that refuse the key (before the
+    router is included in an app)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and _refuses(route.dependant):
+            route.responses.setdefault(400, _REFUSAL_RESPONSE)
 
 
 def canonical_json(value: Any) -> str:
