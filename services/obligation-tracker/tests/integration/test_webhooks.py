@@ -20,7 +20,7 @@ from crm_testing.apps import running_app
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver
 from obligation_tracker.main import PURGE_JOB, create_app
-from obligation_tracker.models import WebhookDelivery
+from obligation_tracker.models import WebhookDelivery, WebhookSubscription
 from obligation_tracker.webhooks.delivery import DeliveryWorker
 from obligation_tracker.webhooks.service import purge_delivery_log
 
@@ -215,6 +215,28 @@ async def test_during_a_rotation_deliveries_carry_both_signatures(
     assert (
         before.headers["webhook-id"] == during.headers["webhook-id"] == after.headers["webhook-id"]
     )
+
+
+async def test_a_previous_secret_is_forgotten_once_its_overlap_ended(tracker: Any) -> None:
+    hook = await subscribe(tracker.client, "https://x.example/h", new_tenant())
+    await tracker.client.post(f"/webhooks/{hook['id']}/rotate-secret")
+    subscriptions = WebhookSubscription.__table__
+
+    async def previous() -> Any:
+        async with tracker.app.state.session_factory() as session:
+            query = sa.select(subscriptions.c.previous_secret).where(
+                subscriptions.c.id == uuid.UUID(hook["id"])
+            )
+            return await session.scalar(query)
+
+    await tracker.run(PURGE_JOB, purge_delivery_log)
+    assert await previous() == hook["secret"]  # the overlap lasts
+    async with tracker.app.state.session_factory() as session, session.begin():
+        await session.execute(
+            sa.update(subscriptions).values(previous_secret_expires_at=sa.func.now())
+        )
+    await tracker.run(PURGE_JOB, purge_delivery_log)
+    assert await previous() is None
 
 
 async def test_a_stale_timestamp_is_refused(

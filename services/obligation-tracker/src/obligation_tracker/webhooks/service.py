@@ -244,7 +244,10 @@ async def purge_delivery_log(job: JobContext) -> None:
     now = _now()
     await job.session.execute(
         sa.update(WebhookSubscription)
-        .where(WebhookSubscription.previous_secret_expires_at <= now)
+        .where(
+            WebhookSubscription.previous_secret.is_not(None),
+            WebhookSubscription.previous_secret_expires_at <= now,
+        )
         .values(previous_secret=None)
     )
     cutoff = now - timedelta(days=settings.webhook_log_retention_days)
