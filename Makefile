@@ -31,8 +31,10 @@ lint:
 format:
 	uv run ruff check --fix . && uv run ruff format .
 
-schemas:       ## re-export the event JSON Schemas after a compatible change
+schemas:       ## re-export the event JSON Schemas, the catalog and the AsyncAPI document
 	uv run crm-events schemas export libs/events/schemas
+	uv run crm-events catalog > docs/events.md
+	uv run crm-events asyncapi > docs/asyncapi.json
 
 compose-check: ## validate docker-compose.yml without a Docker engine
 	bash scripts/check-compose.sh

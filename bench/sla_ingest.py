@@ -43,6 +43,7 @@ import httpx
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from crm_events.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE
 from crm_events.kafka import ensure_topics, make_producer
 from crm_events.schemas.contracts import (
     ContractActivated,
@@ -354,7 +355,12 @@ async def activate(bootstrap: str, roster: list[dict[str, Any]], url: str) -> No
                 data=ContractActivated(terms=terms, activated_at=datetime.now(UTC)),
                 tenant=c["tenant"],
             )
-            await producer.send(physical("contracts.v1"), envelope.to_bytes(), key=envelope.key)
+            await producer.send(
+                physical("contracts.v1"),
+                envelope.to_bytes(),
+                key=envelope.key,
+                headers=envelope.kafka_headers(),
+            )
         await producer.flush()
     finally:
         await producer.stop()
@@ -485,7 +491,11 @@ async def raw_produce(bootstrap: str, path: Path, total_items: int) -> dict[str,
                 + b"}}"
             )
             size += len(value)
-            futures.append(await producer.send(topic, value, key=f"batch-{n}".encode()))
+            futures.append(
+                await producer.send(
+                    topic, value, key=f"batch-{n}".encode(), headers=STRUCTURED_HEADERS
+                )
+            )
         await asyncio.gather(*futures)
         seconds = time.perf_counter() - started
     finally:
@@ -502,6 +512,9 @@ async def raw_produce(bootstrap: str, path: Path, total_items: int) -> dict[str,
         "messages": len(futures),
         "megabytes": round(size / 1e6, 1),
     }
+
+
+STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
 
 
 async def raw_produce_per_item(bootstrap: str, path: Path) -> dict[str, Any]:

@@ -50,7 +50,17 @@ def render_markdown() -> str:
         "fails when this file is out of date. JSON Schemas of every payload: "
         "`libs/events/schemas/<type>@<version>.json`.",
         "",
-        "Every event is a CloudEvents 1.0 JSON envelope (structured mode):",
+        "The same catalog as an AsyncAPI 3.0 document: [asyncapi.json](asyncapi.json) "
+        "(every service also serves its own channels at `/asyncapi.json`; "
+        "`uv run crm-events asyncapi > docs/asyncapi.json` regenerates it).",
+        "",
+        "Every event is a CloudEvents 1.0 JSON envelope in the Kafka protocol binding's "
+        "**structured content mode**: the message value is the whole event, the "
+        "`content-type` header is `application/cloudevents+json; charset=UTF-8` (no `ce_` "
+        "headers), and the message key is the `subject`. Any CloudEvents SDK reads it (the "
+        "Python SDK: `cloudevents.core.bindings.kafka.from_kafka_event`). Producers of "
+        "`telemetry.v1` and `consumption.v1` may also use binary mode (`ce_` headers, JSON "
+        "data in the value).",
         "",
         "| attribute | meaning |",
         "|---|---|",
@@ -60,7 +70,9 @@ def render_markdown() -> str:
         "| `type` | e.g. `sla.period_closed` |",
         "| `subject` | the contract id (the service key for telemetry); also the Kafka key |",
         "| `time` | UTC instant of emission |",
-        "| `dataschema` | `<type>@<version>` of the payload schema |",
+        "| `dataschema` | URI of the payload's JSON Schema: "
+        "`<CRM_EVENT_SCHEMA_BASE_URL>/<type>@<version>.json`, served by every service at "
+        "`/schemas/events/` (the envelope's own schema at `/schemas/events/envelope.json`) |",
         "| `tenant` | the customer account the contract belongs to |",
         "| `correlationid` | the id of the request or event that started the story |",
         "| `causationid` | the id of the event that directly caused this one |",
@@ -84,7 +96,7 @@ def render_markdown() -> str:
                 continue
             schema = spec.model.model_json_schema(mode="serialization")
             lines += [
-                f"### `{spec.type}` (`{spec.dataschema}`)",
+                f"### `{spec.type}` (`{spec.schema_name}`)",
                 "",
                 spec.description,
                 "",

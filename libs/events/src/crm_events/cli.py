@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from crm_events import asyncapi as asyncapi_document
 from crm_events.catalog import render_markdown
 from crm_events.dlq import read_dead_letters, replay
 from crm_events.kafka import ensure_topics
@@ -93,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("directory")
 
     sub.add_parser("catalog")
+    asyncapi = sub.add_parser("asyncapi", help="the AsyncAPI 3.0 document (JSON)")
+    asyncapi.add_argument("--service", help="one service's channels (default: all)")
 
     args = parser.parse_args(argv)
     if args.group == "catalog":
         print(render_markdown())
+        return 0
+    if args.group == "asyncapi":
+        sys.stdout.write(asyncapi_document.render(args.service))
         return 0
     if args.group == "topics":
         asyncio.run(ensure_topics(_bootstrap(args), partitions=args.partitions))

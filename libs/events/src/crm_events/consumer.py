@@ -273,7 +273,7 @@ class ConsumerRunner:
 
     async def _process_record(self, record: ConsumerRecord) -> None:
         try:
-            envelope = Envelope.from_bytes(record.value)
+            envelope = Envelope.from_kafka(record.value, record.headers)
         except EnvelopeError as exc:
             await self._dead_letter(record, _Failure("undecodable", exc, 1))
             return

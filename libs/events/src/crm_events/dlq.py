@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.kafka import make_producer
 from crm_events.topics import DLQ_SUFFIX
 
@@ -24,7 +25,15 @@ class DeadLetter:
 
     @property
     def event_id(self) -> str | None:
-        return self.headers.get("ce_id")
+        """The CloudEvents id of the dead letter (None when its bytes are no event)."""
+        try:
+            return Envelope.from_kafka(self.value, _encoded(self.headers)).id
+        except EnvelopeError:
+            return None
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in headers.items()]
 
 
 async def read_dead_letters(bootstrap_servers: str, dlq: str) -> list[DeadLetter]:
@@ -83,7 +92,7 @@ async def replay(
     The `dlq.*` headers are dropped; the event id is kept, so consumers that already
     handled it (inbox) ignore the replay.
     """
-    headers = [(k, v.encode()) for k, v in letter.headers.items() if not k.startswith("dlq.")]
+    headers = [(k, v) for k, v in _encoded(letter.headers) if not k.startswith("dlq.")]
     own = producer is None
     producer = producer or make_producer(bootstrap_servers, client_id="crm-dlq-replay")
     if own:

@@ -1,9 +1,22 @@
-"""The CloudEvents 1.0 envelope (JSON, structured mode) every event travels in."""
+"""The CloudEvents 1.0 envelope every event travels in, and its Kafka protocol binding.
+
+We publish in the binding's **structured content mode**: the whole event (attributes and
+`data`) is the JSON message value, the `content-type` header is
+`application/cloudevents+json; charset=UTF-8`, there are no `ce_` headers, and the message
+key is the `subject` (the contract id, so one contract's events stay in order). Any
+CloudEvents SDK reads it (`from_kafka` picks structured mode from that header).
+
+We read both modes, so a producer of our own (a monitoring system on `telemetry.v1`) may
+use either: a `content-type` of `application/cloudevents…` means structured; `ce_`
+headers mean binary (attributes in the headers, `data` in the value); a message with
+neither is read as a structured event (what this system published before the header).
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +26,11 @@ from crm_events.types import Instant
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+CONTENT_TYPE_HEADER = "content-type"
+_CE_PREFIX = "ce_"
+
+KafkaHeaders = list[tuple[str, bytes]]
 
 
 class EnvelopeError(ValueError):
@@ -64,6 +82,42 @@ class Envelope(BaseModel):
     @property
     def key(self) -> bytes:
         return self.subject.encode()
+
+    def kafka_headers(self) -> KafkaHeaders:
+        """The headers of a structured-mode message: the content type, nothing else."""
+        return [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
+
+    @classmethod
+    def from_kafka(
+        cls, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None
+    ) -> Envelope:
+        """Read a Kafka message in either content mode of the CloudEvents binding."""
+        found = {k.lower(): v for k, v in (headers or [])}
+        content_type = found.get(CONTENT_TYPE_HEADER, b"").decode(errors="replace")
+        if content_type.startswith("application/cloudevents"):
+            return cls.from_bytes(value)
+        if any(k.startswith(_CE_PREFIX) for k in found):
+            return cls._from_binary(value, found, content_type)
+        return cls.from_bytes(value)
+
+    @classmethod
+    def _from_binary(
+        cls, value: bytes | None, headers: dict[str, bytes], content_type: str
+    ) -> Envelope:
+        """Binary mode: attributes in `ce_` headers, the data (JSON) in the value."""
+        attributes: dict[str, Any] = {
+            k[len(_CE_PREFIX) :]: v.decode(errors="replace")
+            for k, v in headers.items()
+            if k.startswith(_CE_PREFIX)
+        }
+        if content_type and not content_type.split(";")[0].strip().endswith("json"):
+            raise EnvelopeError(f"binary-mode data must be JSON, not {content_type!r}")
+        attributes["datacontenttype"] = content_type.split(";")[0].strip() or CONTENT_TYPE
+        try:
+            attributes["data"] = json.loads(value) if value is not None else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeError(f"binary-mode data is not JSON: {exc}") from exc
+        return cls.from_bytes(json.dumps(attributes).encode())
 
 
 def _first_errors(exc: ValidationError, limit: int = 5) -> str:

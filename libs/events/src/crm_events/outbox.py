@@ -58,11 +58,7 @@ async def publish(session: AsyncSession, envelope: Envelope) -> None:
             key=envelope.subject,
             tenant=envelope.tenant,
             value=envelope.to_bytes().decode(),
-            headers={
-                "ce_type": envelope.type,
-                "ce_id": envelope.id,
-                "correlationid": envelope.correlationid,
-            },
+            headers={k: v.decode() for k, v in envelope.kafka_headers()},
         )
     )
     sync_session = session.sync_session

@@ -7,6 +7,7 @@ a producer builds envelopes through `EventSpec.envelope` so `dataschema` is alwa
 from __future__ import annotations
 
 import builtins
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,22 @@ from crm_events.schemas import (
     telemetry,
 )
 from crm_events.topics import Topic
+
+SCHEMA_BASE_ENV = "CRM_EVENT_SCHEMA_BASE_URL"
+DEFAULT_SCHEMA_BASE_URL = "http://localhost:8001/schemas/events"
+
+
+def schema_base_url() -> str:
+    """Where consumers fetch the payload schemas from (`dataschema` URIs start with it):
+    set CRM_EVENT_SCHEMA_BASE_URL to any service's public `/schemas/events`; the default
+    is contract-registry's on a local stack."""
+    return os.environ.get(SCHEMA_BASE_ENV, DEFAULT_SCHEMA_BASE_URL).rstrip("/")
+
+
+def schema_name_of(dataschema: str) -> str:
+    """`contract.activated@1` from a dataschema URI (or from the bare name events carried
+    before dataschema was a URI)."""
+    return dataschema.rsplit("/", 1)[-1].removesuffix(".json")
 
 
 class UnknownEventType(LookupError):
@@ -43,8 +60,15 @@ class EventSpec:
     description: str = ""
 
     @property
-    def dataschema(self) -> str:
+    def schema_name(self) -> str:
+        """`<type>@<version>`: the released JSON Schema's file name (without `.json`)."""
         return f"{self.type}@{self.version}"
+
+    @property
+    def dataschema(self) -> str:
+        """The URI of the payload's JSON Schema, as the envelope's `dataschema` carries it:
+        every service serves it at `/schemas/events/<type>@<version>.json`."""
+        return f"{schema_base_url()}/{self.schema_name}.json"
 
     def envelope(
         self,
@@ -226,13 +250,12 @@ def spec_for(event_type: str) -> EventSpec:
 def parse_payload(envelope: Envelope) -> Any:
     """Validate an envelope's data against its registered schema and return the model."""
     spec = spec_for(envelope.type)
-    if envelope.dataschema != spec.dataschema:
-        # Same major schema only; a newer minor producer must stay compatible with v1 readers.
-        name, _, version = envelope.dataschema.partition("@")
-        if name != spec.type or version != str(spec.version):
-            raise InvalidPayload(
-                f"dataschema {envelope.dataschema!r} does not match {spec.dataschema!r}"
-            )
+    if schema_name_of(envelope.dataschema) != spec.schema_name:
+        # The schema's name and major version must be ours, wherever it is served from; a
+        # newer minor producer stays compatible with v1 readers.
+        raise InvalidPayload(
+            f"dataschema {envelope.dataschema!r} does not name {spec.schema_name!r}"
+        )
     try:
         return spec.model.model_validate(envelope.data)
     except ValidationError as exc:
@@ -242,5 +265,5 @@ def parse_payload(envelope: Envelope) -> Any:
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of every payload, keyed by `dataschema` (type@version)."""
-    return {spec.dataschema: spec.model.model_json_schema(mode="serialization") for spec in _SPECS}
+    """JSON Schema of every payload, keyed by its name (type@version)."""
+    return {spec.schema_name: spec.model.model_json_schema(mode="serialization") for spec in _SPECS}

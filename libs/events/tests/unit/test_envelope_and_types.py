@@ -106,3 +106,58 @@ def test_envelope_factory_refuses_the_wrong_payload_model() -> None:
             correlation_id="c",
             data=_Money(amount=Decimal(1)),
         )
+
+
+def _event() -> Envelope:
+    spec = spec_for("alert.raised")
+    return Envelope(
+        source="obligation-tracker",
+        type=spec.type,
+        subject="c1",
+        tenant="acme",
+        dataschema=spec.dataschema,
+        correlationid="corr",
+        data={"a": "1"},
+    )
+
+
+def test_we_publish_structured_mode_with_a_content_type_and_no_ce_headers() -> None:
+    env = _event()
+    assert env.kafka_headers() == [("content-type", b"application/cloudevents+json; charset=UTF-8")]
+    assert Envelope.from_kafka(env.to_bytes(), env.kafka_headers()) == env
+    assert env.dataschema.endswith("/schemas/events/alert.raised@1.json")
+
+
+def test_binary_mode_and_header_less_messages_are_read_too() -> None:
+    env = _event()
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", env.id.encode()),
+        ("ce_source", b"obligation-tracker"),
+        ("ce_type", b"alert.raised"),
+        ("ce_subject", b"c1"),
+        ("ce_time", env.time.isoformat().encode()),
+        ("ce_dataschema", env.dataschema.encode()),
+        ("ce_tenant", b"acme"),
+        ("ce_correlationid", b"corr"),
+        ("content-type", b"application/json"),
+    ]
+    assert Envelope.from_kafka(b'{"a": "1"}', headers) == env
+    assert Envelope.from_kafka(env.to_bytes(), None) == env  # published before the header
+    with pytest.raises(EnvelopeError, match="must be JSON"):
+        Envelope.from_kafka(b"<a/>", [*headers[:-1], ("content-type", b"application/xml")])
+    with pytest.raises(EnvelopeError, match="not JSON"):
+        Envelope.from_kafka(b"{oops", headers)
+
+
+def test_a_dataschema_names_the_schema_wherever_it_is_served() -> None:
+    env = _event()
+    for dataschema in (
+        "alert.raised@1",
+        "https://crm.example.com/schemas/events/alert.raised@1.json",
+    ):
+        moved = env.model_copy(update={"dataschema": dataschema})
+        with pytest.raises(InvalidPayload, match=r"alert_id|validation|field"):
+            parse_payload(moved)  # the schema is accepted; the toy data is not
+    with pytest.raises(InvalidPayload, match="does not name"):
+        parse_payload(env.model_copy(update={"dataschema": "https://x/alert.raised@2.json"}))

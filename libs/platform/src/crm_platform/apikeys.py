@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Security
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +29,7 @@ from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
+from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "crm_"
@@ -194,7 +196,11 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyIssuedRead(ApiKeyRead):
-    api_key: str = Field(description="The key itself. Shown once: store it now.")
+    api_key: str | None = Field(
+        description="The key itself. Shown once: store it now. Null on an idempotent replay "
+        "(`Idempotent-Replayed: true`): the key was issued by the first request and its secret "
+        "is stored nowhere; revoke `key_id` and issue another if it was lost."
+    )
 
 
 class ApiKeyRevoke(BaseModel):
@@ -202,6 +208,8 @@ class ApiKeyRevoke(BaseModel):
 
     reason: str = Field(default="", max_length=500)
 
+
+REVOKE_IS_IDEMPOTENT = "revoking is idempotent by itself (a revoked key stays revoked)."
 
 AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
 
@@ -226,25 +234,26 @@ def admin_router() -> APIRouter:
         emit: EmitDep,
         clock: ClockDep,
         principal: AdminPrincipal,
-    ) -> ApiKeyIssuedRead:
-        key_id, secret, key = new_key()
-        event = ApiKeyIssued(
-            key_id=key_id,
-            name=body.name,
-            tenant_id=body.tenant_id,
-            scopes=body.scopes,
-            secret_sha256=sha256_hex(secret),
-            issued_at=clock.now(),
-            expires_at=body.expires_at,
-        )
-        await record_issued(session, event)
-        await emit("api_key.issued", subject=key_id, tenant=body.tenant_id or "*", data=event)
-        row = (
-            await session.execute(
-                sa.select(api_keys_table).where(api_keys_table.c.key_id == key_id)
+        idempotency: Annotated[Idempotency, idempotent(shown_once=["api_key"])],
+    ) -> JSONResponse:
+        async def work() -> ApiKeyIssuedRead:
+            key_id, secret, key = new_key()
+            event = ApiKeyIssued(
+                key_id=key_id,
+                name=body.name,
+                tenant_id=body.tenant_id,
+                scopes=body.scopes,
+                secret_sha256=sha256_hex(secret),
+                issued_at=clock.now(),
+                expires_at=body.expires_at,
             )
-        ).one()
-        return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
+            await record_issued(session, event)
+            await emit("api_key.issued", subject=key_id, tenant=body.tenant_id or "*", data=event)
+            t = api_keys_table
+            row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+            return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
+
+        return await idempotency.run(work, status_code=201)
 
     @router.get("", response_model=list[ApiKeyRead], summary="List API keys (admin)")
     async def list_keys(session: SessionDep, principal: AdminPrincipal) -> list[ApiKeyRead]:
@@ -265,6 +274,7 @@ def admin_router() -> APIRouter:
         emit: EmitDep,
         clock: ClockDep,
         principal: AdminPrincipal,
+        _key: Annotated[None, refuse_idempotency_key(REVOKE_IS_IDEMPOTENT)],
     ) -> ApiKeyRead:
         t = api_keys_table
         row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()

@@ -29,7 +29,8 @@ from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
 from crm_platform.errors import COMMON_ERROR_RESPONSES, install_error_handlers
-from crm_platform.idempotency import attach_idempotency_table
+from crm_platform.event_docs import router as event_docs_router
+from crm_platform.idempotency import attach_idempotency_table, document_refusals
 from crm_platform.logging import configure_logging
 from crm_platform.migrations import upgrade
 from crm_platform.observability import RequestContextMiddleware
@@ -133,7 +134,9 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.include_router(ops_router)
+    app.include_router(event_docs_router)
     for router in definition.routers:
+        document_refusals(router)
         # Authenticate first, before any parameter is validated or a session is opened: an
         # anonymous request costs no database connection. Routes check their scope next.
         app.include_router(

@@ -175,6 +175,8 @@ async def current_principal(
     missing = [s for s in required if not principal.has_scope(s)]
     if missing:
         raise Forbidden(f"this API key lacks the scope {' and '.join(missing)}")
+    # What the idempotency dependency checks: no stored response before the scope check.
+    request.state.scope_checked = True
     return principal
 
 

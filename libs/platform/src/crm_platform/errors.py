@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -82,6 +82,15 @@ class ErrorResponse(BaseModel):
     """Every error answer has this shape."""
 
     error: ErrorContent
+
+
+class EarlyResponse(Exception):
+    """Raised by a dependency that already holds the whole answer (an idempotent replay):
+    the route does not run and the response goes out as it is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("early response")
+        self.response = response
 
 
 def _response(description: str) -> dict[str, Any]:
@@ -182,6 +191,10 @@ async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         status_code=exc.status_code,
         headers=exc.headers,
     )
+
+
+async def _early_response(request: Request, exc: EarlyResponse) -> Response:
+    return exc.response
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -297,6 +310,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 # Each handler takes its own exception type, which Starlette's signature cannot express.
 _HANDLERS: list[tuple[type[Exception], Any]] = [
+    (EarlyResponse, _early_response),
     (ServiceError, _service_error),
     (RequestValidationError, _validation_error),
     (StarletteHTTPException, _http_error),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from crm_platform.auth import CurrentPrincipal
 from crm_platform.clock import SystemClock
 from crm_platform.db import SessionDep, make_session_factory
 from crm_platform.errors import install_error_handlers
@@ -50,7 +51,9 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=2048)
 
     @app.post("/things", status_code=201)
-    async def create(body: Body, session: SessionDep, idem: IdempotencyDep) -> JSONResponse:
+    async def create(
+        body: Body, session: SessionDep, principal: CurrentPrincipal, idem: IdempotencyDep
+    ) -> JSONResponse:
         async def work() -> dict[str, int]:
             await asyncio.sleep(0.2)  # long enough for a concurrent duplicate to arrive
             new_id = await session.scalar(

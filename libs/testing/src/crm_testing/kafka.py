@@ -55,7 +55,7 @@ class EventCollector:
                 for r in records:
                     self.raw.append((r.topic, r.value, {k: v for k, v in (r.headers or [])}))
                     try:
-                        self.events.append(Envelope.from_bytes(r.value))
+                        self.events.append(Envelope.from_kafka(r.value, r.headers))
                     except EnvelopeError:
                         pass
 
@@ -149,7 +149,7 @@ async def publish_envelope(bootstrap: str, envelope: Envelope) -> None:
         spec_for(envelope.type).topic.value,
         envelope.to_bytes(),
         key=envelope.key,
-        headers=[("ce_id", envelope.id.encode())],
+        headers=envelope.kafka_headers(),
     )
 
 

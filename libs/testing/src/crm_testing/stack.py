@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from crm_events.registry import SCHEMA_BASE_ENV
 from crm_events.topics import NAMESPACE_ENV
 from crm_testing.auth import ADMIN_KEY
 
@@ -137,18 +138,22 @@ class Stack:
 def new_stack(
     databases: dict[str, str], log_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Stack:
-    return Stack(
-        {
-            name: ServiceProcess(
-                name=name,
-                port=free_port(),
-                database_url=url,
-                log_path=log_dir / f"{name}.log",
-                extra_env=dict(extra_env or {}),
-            )
-            for name, url in databases.items()
-        }
-    )
+    services = {
+        name: ServiceProcess(
+            name=name,
+            port=free_port(),
+            database_url=url,
+            log_path=log_dir / f"{name}.log",
+            extra_env=dict(extra_env or {}),
+        )
+        for name, url in databases.items()
+    }
+    # Events name their payload schema by a URI this stack serves (every service does;
+    # the registry's, when it runs), so a test can resolve `dataschema` like a consumer.
+    base = services.get("contract-registry") or next(iter(services.values()))
+    for svc in services.values():
+        svc.extra_env.setdefault(SCHEMA_BASE_ENV, f"{base.url}/schemas/events")
+    return Stack(services)
 
 
 @dataclass

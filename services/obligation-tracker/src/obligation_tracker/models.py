@@ -165,8 +165,13 @@ class WebhookSubscription(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[str] = mapped_column(index=True)
     url: Mapped[str]
-    # Kept to sign deliveries; returned once, at creation, and never logged.
+    # Kept to sign deliveries (`whsec_<base64>`); returned once, and never logged.
     secret: Mapped[str]
+    # After a rotation the replaced secret signs too, until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), default=None
+    )
     event_types: Mapped[list[str]] = mapped_column(JSONB)
     description: Mapped[str] = mapped_column(default="")
     enabled: Mapped[bool] = mapped_column(default=True)

@@ -45,6 +45,12 @@ class Settings(ServiceSettings):
     webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)
     webhook_batch_size: int = Field(default=50, ge=1)
     webhook_concurrency: int = Field(default=20, ge=1)
+    webhook_secret_overlap_seconds: int = Field(
+        default=86400,
+        ge=0,
+        le=7 * 86400,
+        description="After a secret rotation the previous secret signs too for this long.",
+    )
     webhook_log_retention_days: int = Field(
         default=30, ge=1, description="Delivered deliveries (and their attempts) kept this long."
     )

@@ -17,10 +17,15 @@ from billing_reconciler.periods.statement import load_book, year_start
 from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
+from crm_platform.idempotency import refuse_idempotency_key
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["charges"])
 
 PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN, examples=["2026-03"])]
+COMPUTE_IS_IDEMPOTENT = (
+    "computing is idempotent by itself (again with nothing changed it stores and publishes "
+    "nothing), and a retry should answer the figures as they are now."
+)
 
 
 @router.get(
@@ -55,6 +60,7 @@ async def compute_period(
     principal: CurrentPrincipal,
     emit: EmitDep,
     clock: ClockDep,
+    _key: Annotated[None, refuse_idempotency_key(COMPUTE_IS_IDEMPOTENT)],
 ) -> PeriodChargesRead:
     return await service.compute(
         session=session,

@@ -91,10 +91,12 @@ async def activate_contract(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> ContractRead:
-    return await service.activate(
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = service.activate(
         session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
     )
+    return await idempotency.run(work)
 
 
 @router.get(
@@ -256,8 +258,9 @@ async def activate_amendment(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> VersionRead:
-    return await amendments.activate(
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = amendments.activate(
         session=session,
         principal=principal,
         clock=clock,
@@ -265,6 +268,7 @@ async def activate_amendment(
         contract_id=contract_id,
         version=version,
     )
+    return await idempotency.run(work)
 
 
 @router.delete(
@@ -300,8 +304,9 @@ async def terminate_contract(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> ContractRead:
-    return await termination.terminate(
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = termination.terminate(
         session=session,
         principal=principal,
         clock=clock,
@@ -309,3 +314,4 @@ async def terminate_contract(
         contract_id=contract_id,
         body=body,
     )
+    return await idempotency.run(work)

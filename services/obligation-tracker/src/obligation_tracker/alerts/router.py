@@ -4,8 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
-from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
+from crm_platform.deps import ClockDep, CurrentPrincipal, IdempotencyDep, SessionDep
 from crm_platform.params import TEXT_INT
 from obligation_tracker.alerts import rule_service, service
 from obligation_tracker.alerts.schemas import (
@@ -75,9 +76,14 @@ async def list_rules(
     "a rule for the same event type and scope exists.",
 )
 async def create_rule(
-    body: AlertRuleCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
-) -> AlertRuleRead:
-    return await rule_service.create(session=session, principal=principal, clock=clock, body=body)
+    body: AlertRuleCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = rule_service.create(session=session, principal=principal, clock=clock, body=body)
+    return await idempotency.run(work, status_code=201)
 
 
 @rules_router.get("/{rule_id:uuid}", response_model=AlertRuleRead, summary="One alert rule")

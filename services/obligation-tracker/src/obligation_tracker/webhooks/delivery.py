@@ -9,7 +9,10 @@
    whose attempts fail `webhook_disable_after_failures` times in a row (or that answers
    410 Gone) is disabled with the reason.
 
-Delivery is at least once: receivers dedupe on `X-CRM-Event-Id`.
+Each attempt is signed afresh as Standard Webhooks say (see `signing`): a new
+`webhook-timestamp`, the same `webhook-id`, a signature per active secret.
+
+Delivery is at least once: receivers dedupe on `webhook-id` (the event id).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,7 +54,7 @@ class _Claimed:
     attempt: int
     budget_start: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # every secret that signs this attempt, the current one first
 
     def log_fields(self) -> dict[str, object]:
         """Which delivery and attempt a log line speaks of."""
@@ -78,8 +82,10 @@ class DeliveryWorker:
         session_factory: async_sessionmaker[AsyncSession],
         settings: Settings,
         client: httpx.AsyncClient | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._session_factory = session_factory
+        self._wall_clock = wall_clock  # signs `webhook-timestamp` (Unix seconds)
         self._settings = settings
         self._client = client or httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds,
@@ -157,6 +163,8 @@ class DeliveryWorker:
                         WebhookDelivery.budget_start,
                         WebhookSubscription.url,
                         WebhookSubscription.secret,
+                        WebhookSubscription.previous_secret,
+                        WebhookSubscription.previous_secret_expires_at,
                     )
                     .join(WebhookSubscription)
                     .where(
@@ -187,7 +195,11 @@ class DeliveryWorker:
                 attempt=r.attempts + 1,
                 budget_start=r.budget_start,
                 url=r.url,
-                secret=r.secret,
+                secrets=tuple(
+                    signing.active_secrets(
+                        r.secret, r.previous_secret, r.previous_secret_expires_at, now
+                    )
+                ),
             )
             for r in rows
         ]
@@ -205,12 +217,14 @@ class DeliveryWorker:
 
     async def _post(self, claimed: _Claimed) -> _Result:
         body = claimed.payload.encode()
-        timestamp = int(time.time())
+        timestamp = int(self._wall_clock())
+        try:
+            signed = signing.signed_headers(claimed.secrets, claimed.event_id, timestamp, body)
+        except ValueError as exc:  # a stored secret or an event id the scheme cannot take
+            return _Result(None, f"not signed: {exc}", 0)
         headers = {
             "Content-Type": "application/json",
-            signing.SIGNATURE_HEADER: signing.signature(claimed.secret, timestamp, body),
-            signing.TIMESTAMP_HEADER: str(timestamp),
-            signing.EVENT_ID_HEADER: claimed.event_id,
+            **signed,
             signing.EVENT_TYPE_HEADER: claimed.event_type,
             signing.DELIVERY_ID_HEADER: str(claimed.id),
             signing.ATTEMPT_HEADER: str(claimed.attempt),

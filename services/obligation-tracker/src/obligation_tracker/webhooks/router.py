@@ -4,12 +4,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
-from crm_platform.deps import CurrentPrincipal, SessionDep
+from crm_platform.deps import CurrentPrincipal, SessionDep, SettingsDep
+from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 from crm_platform.params import TEXT_INT
+from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks import service
 from obligation_tracker.webhooks.schemas import (
     DeliveryRead,
+    SecretRotation,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
@@ -19,11 +23,19 @@ from obligation_tracker.webhooks.schemas import (
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 _SIGNING = (
-    "Each delivery is a POST of the event's CloudEvents JSON with `X-CRM-Timestamp` (Unix "
-    'seconds) and `X-CRM-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with '
-    "the secret>`, plus `X-CRM-Event-Id`, `X-CRM-Event-Type`, `X-CRM-Delivery-Id` and "
-    "`X-CRM-Attempt`. Any 2xx acknowledges it; anything else is retried with exponential "
-    "backoff."
+    "Each delivery is a POST of the event's CloudEvents JSON signed as Standard Webhooks "
+    "say (https://www.standardwebhooks.com): `webhook-id` (the event id, the same on every "
+    "retry), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature`: "
+    '`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` with the key the `whsec_` '
+    "secret encodes, one per active secret, space-separated (two while a rotation "
+    "overlaps). Also `X-CRM-Event-Type`, `X-CRM-Delivery-Id` and `X-CRM-Attempt`. Any 2xx "
+    "acknowledges it; anything else is retried with exponential backoff."
+)
+
+SHOWN_ONCE = idempotent(shown_once=["secret"])
+REDELIVER_REPEATS_SAFELY = (
+    "a repeat only schedules one more attempt of the same delivery (receivers dedupe on "
+    "`webhook-id`)."
 )
 
 
@@ -36,9 +48,13 @@ _SIGNING = (
     "signing secret; it is never shown again (rotate it if lost). " + _SIGNING,
 )
 async def create_webhook(
-    body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal
-) -> WebhookCreated:
-    return await service.create(session=session, principal=principal, body=body)
+    body: WebhookCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idempotency: Annotated[Idempotency, SHOWN_ONCE],
+) -> JSONResponse:
+    work = service.create(session=session, principal=principal, body=body)
+    return await idempotency.run(work, status_code=201)
 
 
 @router.get("", response_model=list[WebhookRead], summary="List webhook subscriptions")
@@ -82,11 +98,24 @@ async def delete_webhook(
     "/{webhook_id:uuid}/rotate-secret",
     response_model=WebhookCreated,
     summary="Replace the signing secret (the new one is returned once)",
+    description="The replaced secret keeps signing beside the new one for `overlap_seconds` "
+    "(default a day), so each delivery carries both signatures while receivers switch.",
 )
 async def rotate_secret(
-    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> WebhookCreated:
-    return await service.rotate_secret(session=session, principal=principal, webhook_id=webhook_id)
+    webhook_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    idempotency: Annotated[Idempotency, SHOWN_ONCE],
+    body: SecretRotation | None = None,
+) -> JSONResponse:
+    assert isinstance(settings, Settings)
+    requested = body.overlap_seconds if body is not None else None
+    overlap = settings.webhook_secret_overlap_seconds if requested is None else requested
+    work = service.rotate_secret(
+        session=session, principal=principal, webhook_id=webhook_id, overlap_seconds=overlap
+    )
+    return await idempotency.run(work)
 
 
 @router.get(
@@ -114,7 +143,11 @@ async def list_deliveries(
     summary="Try a delivery again now, with a fresh attempt budget",
 )
 async def redeliver(
-    webhook_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    _key: Annotated[None, refuse_idempotency_key(REDELIVER_REPEATS_SAFELY)],
 ) -> DeliveryRead:
     return await service.redeliver(
         session=session, principal=principal, webhook_id=webhook_id, delivery_id=delivery_id

@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
+
+from obligation_tracker.webhooks.signing import check_new_secret
 
 WebhookEventType = Literal[
     "alert.raised",
@@ -44,13 +54,32 @@ class WebhookCreate(BaseModel):
     )
     secret: str | None = Field(
         default=None,
-        min_length=16,
         max_length=200,
-        description="Signing secret; generated when omitted. Returned only in this response.",
+        description="Signing secret, `whsec_` and the base64 of 24 to 64 random bytes (the "
+        "Standard Webhooks form); generated when omitted. Returned only in this response.",
+        examples=["whsec_93XSB+fOIGAB0nqoca7iqn0Ak/EC2vtK"],
     )
     description: str = Field(default="", max_length=500)
     tenant_id: str | None = Field(
         default=None, description="The tenant whose events are delivered (operators only)."
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _standard_secret(cls, secret: str | None) -> str | None:
+        return None if secret is None else check_new_secret(secret)
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 86400,
+        description="How long the replaced secret keeps signing beside the new one (every "
+        "delivery then carries both signatures). Default: the service's "
+        "`WEBHOOK_SECRET_OVERLAP_SECONDS` (a day); 0 stops it at once (a leaked secret).",
     )
 
 
@@ -79,12 +108,19 @@ class WebhookRead(BaseModel):
     disabled_reason: str | None
     disabled_at: datetime | None
     consecutive_failures: int
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until when the previous secret signs too."
+    )
     created_at: datetime
     updated_at: datetime | None
 
 
 class WebhookCreated(WebhookRead):
-    secret: str = Field(description="The signing secret. Store it now: it is not shown again.")
+    secret: str | None = Field(
+        description="The signing secret (`whsec_<base64>`). Store it now: it is not shown "
+        "again. Null on an idempotent replay (`Idempotent-Replayed: true`); rotate it if the "
+        "first response was lost."
+    )
 
 
 class AttemptRead(BaseModel):

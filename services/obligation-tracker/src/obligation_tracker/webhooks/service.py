@@ -158,11 +158,21 @@ async def delete(*, session: AsyncSession, principal: Principal, webhook_id: uui
 
 
 async def rotate_secret(
-    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
+    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, overlap_seconds: int
 ) -> WebhookCreated:
+    """A new secret; the replaced one keeps signing beside it for `overlap_seconds`, so
+    receivers can switch without refusing a delivery. Only the latest replaced secret
+    overlaps: rotating again drops the one before it."""
     row = await _get(session, principal, webhook_id, lock=True)
+    now = _now()
+    if overlap_seconds > 0:
+        row.previous_secret = row.secret
+        row.previous_secret_expires_at = now + timedelta(seconds=overlap_seconds)
+    else:
+        row.previous_secret = None
+        row.previous_secret_expires_at = None
     row.secret = new_secret()
-    row.updated_at = _now()
+    row.updated_at = now
     await session.flush()
     return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
 
@@ -227,10 +237,20 @@ async def redeliver(
 
 async def purge_delivery_log(job: JobContext) -> None:
     """The periodic job: forget delivered deliveries (and their attempts) past retention;
-    failed and pending ones stay until someone looks at them."""
+    failed and pending ones stay until someone looks at them. Previous secrets whose
+    rotation overlap ended are forgotten too (they sign nothing any more)."""
     settings = job.settings
     assert isinstance(settings, Settings)
-    cutoff = _now() - timedelta(days=settings.webhook_log_retention_days)
+    now = _now()
+    await job.session.execute(
+        sa.update(WebhookSubscription)
+        .where(
+            WebhookSubscription.previous_secret.is_not(None),
+            WebhookSubscription.previous_secret_expires_at <= now,
+        )
+        .values(previous_secret=None)
+    )
+    cutoff = now - timedelta(days=settings.webhook_log_retention_days)
     await job.session.execute(
         sa.delete(WebhookDelivery).where(
             WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff

@@ -4,8 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 
-from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
+from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 from crm_platform.params import TEXT_INT
 from crm_platform.periods import LABEL_PATTERN
 from sla_monitor.attainment import maintenance, service
@@ -154,8 +155,9 @@ async def close_period(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> AttainmentRead:
-    return await service.close(
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = service.close(
         session=session,
         principal=principal,
         clock=clock,
@@ -164,6 +166,7 @@ async def close_period(
         sla_code=sla_code,
         period_label=period,
     )
+    return await idempotency.run(work)
 
 
 @router.get(
@@ -200,8 +203,9 @@ async def approve_maintenance_window(
     principal: CurrentPrincipal,
     clock: ClockDep,
     emit: EmitDep,
-) -> MaintenanceWindowRead:
-    return await maintenance.approve(
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    work = maintenance.approve(
         session=session,
         principal=principal,
         clock=clock,
@@ -209,6 +213,7 @@ async def approve_maintenance_window(
         contract_id=contract_id,
         body=body,
     )
+    return await idempotency.run(work, status_code=201)
 
 
 @router.get(

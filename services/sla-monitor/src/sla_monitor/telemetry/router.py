@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 import orjson
@@ -17,7 +16,16 @@ from crm_platform.deps import (
     SettingsDep,
 )
 from crm_platform.errors import Unprocessable
-from crm_platform.idempotency import STREAMING, IdempotencyKeyHeader, claim, remember, replay
+from crm_platform.idempotency import (
+    STREAMING,
+    IdempotencyKeyHeader,
+    claim,
+    key_scope,
+    new_digest,
+    remember,
+    replay,
+    request_target,
+)
 from sla_monitor.telemetry import service
 from sla_monitor.telemetry.schemas import TelemetryAccepted
 from sla_monitor.telemetry.validation import (
@@ -155,8 +163,8 @@ async def post_ndjson(
 ) -> JSONResponse:
     tenant = principal.resolve_tenant(tenant_id)
     max_lines = getattr(settings, "telemetry_max_ndjson_lines", 100_000)
-    digest = hashlib.sha256(f"POST {request.url.path}?{request.url.query}\n".encode())
-    scope = principal.tenant_id or "*"
+    digest = new_digest(request.method, request_target(request))
+    scope = key_scope(principal)
     if key is not None:
         earlier = await claim(session, scope, key, STREAMING)
         if earlier is not None:
