@@ -214,7 +214,7 @@ async def main(runs: int, http: bool) -> int:
             rec = receipt.reconciliation
             result_line = (
                 f"result: expected {rec.expected_total} vs invoiced {rec.invoiced_total}; "
-                f"{rec.discrepancy_count} discrepancies: "
+                f"{rec.discrepancies} discrepancies: "
                 + ", ".join(f"{k} {v}" for k, v in rec.sums_by_class.items() if v)
             )
             # Reconciling the stored invoice again, as after a changed input: refresh the

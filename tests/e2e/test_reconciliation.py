@@ -6,6 +6,8 @@ invoice bills ARC 16 × 140 = 2,240.00 and no credit: consumption_error +280.00,
 unapplied_credit +4,414.08; expected 87,545.92 vs invoiced 92,240.00.
 """
 
+import csv
+import io
 from typing import Any
 
 import httpx
@@ -133,3 +135,18 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
         credit_line = next(ln for ln in rec["expected_charges"]["lines"] if ln["kind"] == "credit")
         assert credit_line["amount"] == "-4414.08"
         assert credit_line["explanation"]["inputs"]["attainment"] == "99.4609"
+
+        # The same discrepancies as a file, streamed by the running service (chunked).
+        async with http.stream(
+            "GET", f"{billing}/discrepancies/csv", params={"contract_id": cid}
+        ) as export:
+            assert export.status_code == 200
+            assert export.headers["transfer-encoding"] == "chunked"
+            assert "content-length" not in export.headers
+            text = (await export.aread()).decode()
+        header, *rows = csv.reader(io.StringIO(text, newline=""))
+        assert header == list(rec["discrepancies_found"][0])
+        assert [dict(zip(header, r, strict=True))["amount"] for r in rows] == [
+            "280.00",
+            "4414.08",
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,9 +17,13 @@ from crm_platform import periods
 from crm_platform.errors import Unprocessable
 
 PERIOD_PATTERN = periods.MONTH_PATTERN
+# Rows an export reads from the database at a time (a server-side cursor's fetch, a page).
+EXPORT_BATCH = 500
 
 __all__ = [
+    "EXPORT_BATCH",
     "PERIOD_PATTERN",
+    "ContractPeriods",
     "fingerprint",
     "in_term",
     "lock_contract",
@@ -62,3 +67,23 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(
         json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
     ).hexdigest()
+
+
+@dataclass(frozen=True)
+class ContractPeriods:
+    """Which rows a report reads: one contract (else all the caller's) and a range of
+    periods (both ends included, either open)."""
+
+    contract_id: uuid.UUID | None = None
+    period_from: str | None = None
+    period_to: str | None = None
+
+    def where(self, contract_column: Any, period_column: Any) -> list[Any]:
+        clauses = []
+        if self.contract_id is not None:
+            clauses.append(contract_column == self.contract_id)
+        if self.period_from is not None:
+            clauses.append(period_column >= self.period_from)
+        if self.period_to is not None:
+            clauses.append(period_column <= self.period_to)
+        return clauses

@@ -1,21 +1,31 @@
-"""CSV uploads from ERP systems: invoices and consumption records.
+"""CSV in and out: uploads from ERP systems (invoices, consumption records) and the
+streamed exports (credits, statement lines, discrepancies, the leakage ledger).
 
-One header row names the columns (any order, case-insensitive); comma or semicolon
+Uploads: one header row names the columns (any order, case-insensitive); comma or semicolon
 separated; UTF-8 (a byte-order mark is fine). Cells are trimmed. Decimals are written with a
 dot and no thousands separator or exponent (as in JSON: -?digits[.digits]), integers with
 digits only, booleans as true or false (any case; empty is false), dates as YYYY-MM-DD.
 Errors name the file's line number (the header is line 1) and the column:
 `body.line[4].quantity`.
+
+Exports: one header row naming the JSON fields of the resource, in the JSON's order, then
+one row per item, each cell the item's JSON value written as text: strings as they are
+(decimals are exact strings already), integers in digits, booleans true/false, null as an
+empty cell, and an object or list as its compact JSON. Comma-separated, UTF-8, CRLF line
+ends; a cell holding a comma, a quote or a line break is quoted (RFC 4180).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ValidationError
 
 from billing_reconciler.invoices.schemas import InvoiceIn
 from billing_reconciler.invoices.service import Locator
@@ -252,3 +262,90 @@ def parse_consumption(raw: bytes) -> tuple[list[ConsumptionItem], list[int]]:
             details=[{"loc": "body", "message": "split the file"}],
         )
     return items, lines
+
+
+# Exports ------------------------------------------------------------------------------------
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
+# Rows are written to the response in chunks of about this size.
+CHUNK_BYTES = 64 * 1024
+
+
+class CsvResponse(StreamingResponse):
+    """A streamed CSV file (and `text/csv` in the OpenAPI document)."""
+
+    media_type = "text/csv"
+
+
+def cell(value: Any) -> str:
+    """A JSON value (as `model_dump(mode="json")` gives it) as the text of a CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """How a resource's JSON becomes CSV rows: the columns are its fields, in order. With
+    `expand`, one row per item of that list field, the item's fields in its place (the
+    other fields repeated on each row); `drop` leaves out fields that are not the row's."""
+
+    model: type[BaseModel]
+    expand: tuple[str, type[BaseModel]] | None = None
+    drop: tuple[str, ...] = ()
+    columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        columns: list[str] = []
+        for name in self.model.model_fields:
+            if self.expand is not None and name == self.expand[0]:
+                columns += self.expand[1].model_fields
+            elif name not in self.drop:
+                columns.append(name)
+        assert len(set(columns)) == len(columns), f"a column name repeats: {columns}"
+        object.__setattr__(self, "columns", tuple(columns))
+
+    def rows(self, item: BaseModel) -> list[list[str]]:
+        doc = item.model_dump(mode="json")
+        if self.expand is None:
+            return [[cell(doc[c]) for c in self.columns]]
+        return [
+            [cell(merged[c]) for c in self.columns]
+            for merged in ({**doc, **line} for line in doc[self.expand[0]])
+        ]
+
+    def render(self, items: Iterable[BaseModel]) -> str:
+        """The whole file in memory: for examples, not for responses."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        for item in items:
+            writer.writerows(self.rows(item))
+        return out.getvalue()
+
+
+async def csv_chunks(table: CsvTable, items: AsyncIterable[BaseModel]) -> AsyncIterator[bytes]:
+    """The header row, then the items' rows as they come, in chunks of about CHUNK_BYTES:
+    never more than one chunk (and what the source holds) in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(table.columns)
+    async for item in items:
+        writer.writerows(table.rows(item))
+        if buffer.tell() >= CHUNK_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def csv_response(table: CsvTable, items: AsyncIterable[BaseModel], filename: str) -> CsvResponse:
+    return CsvResponse(
+        csv_chunks(table, items),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from billing_reconciler.consumption.router import router as consumption_router
 from billing_reconciler.credits.router import router as credits_router
+from billing_reconciler.exports.router import router as exports_router
 from billing_reconciler.handlers import HANDLERS, TOPICS
 from billing_reconciler.invoices.router import router as invoices_router
 from billing_reconciler.leakage.router import router as leakage_router
@@ -35,6 +36,7 @@ DEFINITION = ServiceDefinition(
         credits_router,
         invoices_router,
         leakage_router,
+        exports_router,
         terms_router(),
     ],
     metadata=Base.metadata,

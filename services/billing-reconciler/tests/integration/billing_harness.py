@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from billing_reconciler.main import create_app
 from billing_reconciler.settings import Settings
@@ -95,6 +96,7 @@ class Billing:
     events: EventCollector
     bootstrap: str
     contract_id: uuid.UUID
+    app: FastAPI  # to call it as ASGI directly (httpx's ASGITransport buffers a response)
 
     @property
     def subject(self) -> str:
@@ -184,7 +186,7 @@ def terms_with(contract_id: uuid.UUID, **changes: Any) -> ContractTerms:
 async def billing(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Billing]:
     settings = settings_for(Settings, database_url=database_url, bootstrap=kafka_bootstrap)
     async with (
-        running_app(create_app(settings)) as (_, client),
+        running_app(create_app(settings)) as (app, client),
         EventCollector(kafka_bootstrap, ["billing.v1"]) as collector,
     ):
-        yield Billing(client, collector, kafka_bootstrap, uuid.uuid4())
+        yield Billing(client, collector, kafka_bootstrap, uuid.uuid4(), app)

@@ -98,7 +98,7 @@ async def test_rebates_over_the_contract_year_marginal_then_amended_to_retroacti
         "total": "90000.00",
     }
     rec = (await billing.client.post("/invoices", json=doc)).json()["reconciliation"]
-    assert [(d["discrepancy_class"], d["amount"]) for d in rec["discrepancies"]] == [
+    assert [(d["discrepancy_class"], d["amount"]) for d in rec["discrepancies_found"]] == [
         ("unapplied_rebate", "2500.00")
     ]
 

@@ -36,7 +36,7 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
         "4694.08",
     )
     assert [
-        (d["discrepancy_class"], d["amount"], d["direction"]) for d in rec["discrepancies"]
+        (d["discrepancy_class"], d["amount"], d["direction"]) for d in rec["discrepancies_found"]
     ] == [
         ("consumption_error", "280.00", "over_billed"),
         ("unapplied_credit", "4414.08", "over_billed"),
@@ -67,14 +67,14 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
     # Every number explained: clause, version, formula, inputs with their ids.
     invoice_id = body["invoice"]["id"]
     got = (await billing.client.get(f"/invoices/{invoice_id}/reconciliation")).json()
-    explanation = got["discrepancies"][0]["explanation"]
+    explanation = got["discrepancies_found"][0]["explanation_detail"]
     assert "SRV-WIN" in explanation["clause"] and explanation["contract_version"] == 1
     assert explanation["formula"] == (
         "(billed 16 − measured 14) × rate 140.00 = 2240.00 − 1960.00 = 280.00"
     )
     assert f"invoice:{doc['invoice_number']}#line-2" in explanation["source_ids"]
     assert f"{billing.contract_id}-SRV-WIN" in explanation["source_ids"]
-    credit_expl = got["discrepancies"][1]["explanation"]
+    credit_expl = got["discrepancies_found"][1]["explanation_detail"]
     assert "11035.20 × allocation 40% = 4414.08" in credit_expl["inputs"]["expected_formula"]
     expected = got["expected_charges"]
     assert [(ln["kind"], ln["item_code"], ln["amount"]) for ln in expected["lines"]] == [
@@ -149,7 +149,7 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
     [receipt] = resp.json()["invoices"]
     rec = receipt["reconciliation"]
     assert (rec["expected_total"], rec["invoiced_total"]) == ("87545.92", "92240.00")
-    assert [(d["discrepancy_class"], d["amount"]) for d in rec["discrepancies"]] == [
+    assert [(d["discrepancy_class"], d["amount"]) for d in rec["discrepancies_found"]] == [
         ("consumption_error", "280.00"),
         ("unapplied_credit", "4414.08"),
     ]
@@ -229,7 +229,9 @@ async def test_invoice_with_every_kind_of_mistake(billing: Billing) -> None:
     resp = await billing.client.post("/invoices", json=doc)
     assert resp.status_code == 201, resp.text
     rec = resp.json()["reconciliation"]
-    found = [(d["discrepancy_class"], d["amount"], d["line_number"]) for d in rec["discrepancies"]]
+    found = [
+        (d["discrepancy_class"], d["amount"], d["line_number"]) for d in rec["discrepancies_found"]
+    ]
     assert found == [
         ("duplicate_line", "60000.00", 4),
         ("unknown_item", "120.00", 5),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -98,18 +99,33 @@ class CreditCalculated(CreditFields):
 
 
 class ChargeLine(BaseModel):
+    """One line of a period's statement. `billing.charges_computed` and the charges API
+    (GET /contracts/{id}/charges/{period}) carry the same fields with the same names and
+    types."""
+
     model_config = ConfigDict(extra="ignore")
 
     kind: str = Field(description="base, arc, rrc, credit, earn_back or rebate")
-    item_code: str
+    item_code: str = Field(
+        description="The resource unit (base, arc, rrc), the SLA code (credit, earn_back) "
+        "or REBATE.",
+        examples=["SRV-WIN"],
+    )
     quantity: Quantity
     rate: Amount
     amount: Amount = Field(description="Signed: credits, RRC and rebates are negative.")
-    formula: str
+    formula: str = Field(description="The computation with its figures (explanation.formula).")
+    explanation: Explanation | None = Field(
+        default=None,
+        description="The clause, contract version, formula, inputs and source records. "
+        "Always present; null only in events published before it was added.",
+    )
 
 
-class ChargesComputed(BaseModel):
-    """What the contract says is owed for a period (before invoice reconciliation)."""
+class ChargesFields(BaseModel):
+    """What the contract says a period owes, line by line (before invoice reconciliation).
+    `billing.charges_computed` and the charges API carry these same fields with the same
+    names and types."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -117,12 +133,38 @@ class ChargesComputed(BaseModel):
     contract_version: StrictInt
     period_label: str
     currency: str
-    lines: list[ChargeLine]
-    monthly_charges: Amount = Field(description="M = base + ARC − RRC.")
-    credits_total: Amount
-    rebates_total: Amount
-    expected_total: Amount = Field(description="What the invoice should total.")
-    revision: StrictInt = 1
+    # A Sequence so that the API's statement can narrow the line type (a list is invariant).
+    lines: Sequence[ChargeLine]
+    monthly_charges: Amount = Field(description="M = base + ARC − RRC, before credits.")
+    at_risk_pct: Percent | None = Field(
+        default=None,
+        description="The contract's at-risk percentage. Always present; null only in events "
+        "published before it was added.",
+    )
+    at_risk_amount: Amount | None = Field(
+        default=None,
+        description="ARA = at_risk_pct × M. Always present; null only in events published "
+        "before it was added.",
+    )
+    credits_total: Amount = Field(
+        description="Signed sum of credit and earn-back lines (credits negative)."
+    )
+    rebates_total: Amount = Field(description="Signed sum of rebate lines (negative).")
+    expected_total: Amount = Field(
+        description="What the invoice should total: M + credits_total + rebates_total."
+    )
+    units_without_consumption: list[str] = Field(
+        default_factory=list,
+        description="Resource units with no consumption for the period (baseline assumed).",
+    )
+
+
+class ChargesComputed(ChargesFields):
+    """A period's statement got a new revision."""
+
+    revision: StrictInt = Field(
+        default=1, description="The stored revision; increases when an input changes a figure."
+    )
     computed_at: Instant
 
 
@@ -192,30 +234,69 @@ class VolumeBandExceeded(BaseModel):
     detected_at: Instant
 
 
-class ReconciliationCompleted(BaseModel):
-    """An invoice was checked line by line against the expected charges."""
+def _added_later(what: str) -> str:
+    return f"{what} Always present; null only in events published before it was added."
+
+
+class ReconciliationFields(BaseModel):
+    """An invoice checked line by line against the expected charges of its period (one
+    revision). `reconciliation.completed` and the reconciliation API
+    (GET /invoices/{id}/reconciliation) carry these same fields with the same names and
+    types."""
 
     model_config = ConfigDict(extra="ignore")
 
+    reconciliation_id: uuid.UUID | None = Field(
+        default=None, description=_added_later("This revision's id.")
+    )
     invoice_id: uuid.UUID
     invoice_number: str
+    invoice_version: StrictInt | None = Field(
+        default=None,
+        description=_added_later("The invoice version reconciled (1, more after corrections)."),
+    )
     contract_id: uuid.UUID
+    contract_version: StrictInt | None = Field(
+        default=None, description=_added_later("The contract version of the statement.")
+    )
     period_label: str
     currency: str
     expected_total: Amount
     invoiced_total: Amount
-    difference: Amount = Field(description="invoiced − expected.")
-    sums_by_class: dict[str, Amount] = Field(
-        description="Signed sum per discrepancy class (positive = over-billed)."
+    lines_total: Amount | None = Field(
+        default=None, description=_added_later("The sum of the invoice's lines.")
     )
-    discrepancies: StrictInt
+    difference: Amount = Field(description="invoiced_total − expected_total.")
+    sums_by_class: dict[str, Amount] = Field(
+        description="Signed sum per discrepancy class, all eight (positive = over-billed)."
+    )
+    discrepancies: StrictInt = Field(description="How many discrepancies this revision found.")
     status: str = Field(description="matched or discrepancies")
+    trigger: str | None = Field(
+        default=None,
+        description=_added_later(
+            "What caused this revision: invoice_received, invoice_corrected, "
+            "consumption_changed, sla_period_closed, sla_period_restated, contract_amended, "
+            "recomputed."
+        ),
+    )
+    charges_revision: StrictInt | None = Field(
+        default=None,
+        description=_added_later("The revision of the statement it was reconciled against."),
+    )
     revision: StrictInt = Field(default=1, description="Increases when an input changed later.")
     reconciled_at: Instant
 
 
-class DiscrepancyFound(BaseModel):
-    """One difference between an invoice and what the contract says."""
+class ReconciliationCompleted(ReconciliationFields):
+    """An invoice was checked line by line against the expected charges (after the
+    `reconciliation.discrepancy_found` events of the same revision)."""
+
+
+class DiscrepancyFields(BaseModel):
+    """One difference between an invoice and what the contract says.
+    `reconciliation.discrepancy_found` and the reconciliation API carry these same fields
+    with the same names and types."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -235,6 +316,19 @@ class DiscrepancyFound(BaseModel):
     line_number: StrictInt | None = None
     expected: str | None = None
     invoiced: str | None = None
-    explanation: str
-    revision: StrictInt = 1
+    explanation: str = Field(
+        description="In one line: what differs, then the formula "
+        "(explanation_detail holds the same with the clause, inputs and sources)."
+    )
+    explanation_detail: Explanation | None = Field(
+        default=None,
+        description=_added_later(
+            "The explanation as an object: clause, contract version, formula, inputs, source ids."
+        ),
+    )
+    revision: StrictInt = Field(default=1, description="The reconciliation revision that found it.")
     found_at: Instant
+
+
+class DiscrepancyFound(DiscrepancyFields):
+    """One difference between an invoice and what the contract says."""

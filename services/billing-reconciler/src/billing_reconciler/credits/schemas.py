@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +55,10 @@ class CreditRead(CreditFields):
     """A credit as `billing.credit_calculated` carries it (same fields, names and types;
     `previous_amount` and `delta_amount` are those of the latest revision), plus its
     revisions and its earn-back."""
+
+    # The fields an event of the same resource does not carry (docs/billing-reconciler.md,
+    # "One shape in the API and the events"); a contract test allows no others.
+    http_only: ClassVar[frozenset[str]] = frozenset({"source_event_id", "revisions", "earn_back"})
 
     source_event_id: str = Field(description="The event (or request) that last changed it.")
     revisions: list[CreditRevisionRead] = Field(default_factory=list)

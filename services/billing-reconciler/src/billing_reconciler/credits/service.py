@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_reconciler.common import EXPORT_BATCH, ContractPeriods
 from billing_reconciler.consumption.service import ensure_contract
 from billing_reconciler.credits.domain import (
     REVERSE,
@@ -499,6 +501,37 @@ async def list_for_contract(
             .order_by(ServiceCredit.period_label, ServiceCredit.sla_code)
         )
     ).all()
+    return await _read_all(session, rows)
+
+
+async def export(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods
+) -> AsyncIterator[CreditRead]:
+    """Every credit the caller may see in the scope, by contract, billing month and SLA,
+    read a page at a time (keyset), with each page's revisions and transitions."""
+    key = (ServiceCredit.contract_id, ServiceCredit.period_label, ServiceCredit.sla_code)
+    query = (
+        sa.select(ServiceCredit)
+        .where(
+            principal.tenant_filter(ServiceCredit.tenant_id),
+            *scope.where(ServiceCredit.contract_id, ServiceCredit.period_label),
+        )
+        .order_by(*key)
+        .limit(EXPORT_BATCH)
+    )
+    after: tuple[Any, ...] | None = None
+    while True:
+        page = query if after is None else query.where(sa.tuple_(*key) > sa.tuple_(*after))
+        rows = (await session.scalars(page)).all()
+        for read in await _read_all(session, rows):
+            yield read
+        if len(rows) < EXPORT_BATCH:
+            return
+        after = (rows[-1].contract_id, rows[-1].period_label, rows[-1].sla_code)
+        session.expunge_all()  # the identity map would otherwise keep every page
+
+
+async def _read_all(session: AsyncSession, rows: Sequence[ServiceCredit]) -> list[CreditRead]:
     ids = [r.id for r in rows]
     revisions = (
         await session.scalars(

@@ -5,11 +5,14 @@ replaces its earlier rows (only current rows count), so numbers never add up twi
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_reconciler.common import EXPORT_BATCH, ContractPeriods
 from billing_reconciler.leakage.schemas import LeakageLedger, LeakageRow, LeakageTotal
 from billing_reconciler.models import DiscrepancyRow
 from crm_events.types import round_money
@@ -41,6 +44,37 @@ def parse_group_by(raw: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _rows_query(principal: Principal, scope: ContractPeriods, group_by: list[str]) -> Any:
+    d = DiscrepancyRow
+    keys = [GROUPS[n] for n in group_by]
+    return (
+        sa.select(*keys, d.currency, sa.func.sum(d.amount), sa.func.count())
+        .where(*_where(principal, scope))
+        .group_by(*keys, d.currency)
+        .order_by(*keys, d.currency)
+    )
+
+
+def _where(principal: Principal, scope: ContractPeriods) -> list[Any]:
+    d = DiscrepancyRow
+    return [
+        d.is_current,
+        principal.tenant_filter(d.tenant_id),
+        *scope.where(d.contract_id, d.period_label),
+    ]
+
+
+def _row(r: sa.Row[Any], group_by: list[str]) -> LeakageRow:
+    n = len(group_by)
+    currency = str(r[n])
+    return LeakageRow(
+        **{FIELD[k]: v for k, v in zip(group_by, r[:n], strict=True)},
+        currency=currency,
+        amount=round_money(Decimal(str(r[n + 1])), currency),
+        count=r[n + 2],
+    )
+
+
 async def ledger(
     *,
     session: AsyncSession,
@@ -51,43 +85,19 @@ async def ledger(
     group_by: list[str],
 ) -> LeakageLedger:
     d = DiscrepancyRow
-    where = [d.is_current, principal.tenant_filter(d.tenant_id)]
-    if contract_id is not None:
-        where.append(d.contract_id == contract_id)
-    if period_from is not None:
-        where.append(d.period_label >= period_from)
-    if period_to is not None:
-        where.append(d.period_label <= period_to)
-    keys = [GROUPS[n] for n in group_by]
-    rows = await session.execute(
-        sa.select(*keys, d.currency, sa.func.sum(d.amount), sa.func.count())
-        .where(*where)
-        .group_by(*keys, d.currency)
-        .order_by(*keys, d.currency)
-    )
-    out = []
-    for r in rows:
-        values = dict(zip(group_by, r[: len(keys)], strict=True))
-        currency = str(r[len(keys)])
-        out.append(
-            LeakageRow(
-                **{FIELD[k]: v for k, v in values.items()},
-                currency=currency,
-                amount=round_money(Decimal(str(r[len(keys) + 1])), currency),
-                count=r[len(keys) + 2],
-            )
-        )
+    scope = ContractPeriods(contract_id, period_from, period_to)
+    rows = await session.execute(_rows_query(principal, scope, group_by))
     over = sa.func.coalesce(sa.func.sum(sa.case((d.amount > 0, d.amount), else_=0)), 0)
     under = sa.func.coalesce(sa.func.sum(sa.case((d.amount < 0, d.amount), else_=0)), 0)
     totals = await session.execute(
         sa.select(d.currency, over, under, sa.func.count())
-        .where(*where)
+        .where(*_where(principal, scope))
         .group_by(d.currency)
         .order_by(d.currency)
     )
     return LeakageLedger(
         group_by=group_by,
-        rows=out,
+        rows=[_row(r, group_by) for r in rows],
         totals=[
             LeakageTotal(
                 currency=t[0],
@@ -99,3 +109,14 @@ async def ledger(
             for t in totals
         ],
     )
+
+
+async def export_rows(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods, group_by: list[str]
+) -> AsyncIterator[LeakageRow]:
+    """The ledger's rows, read through a server-side cursor."""
+    result = await session.stream(
+        _rows_query(principal, scope, group_by).execution_options(yield_per=EXPORT_BATCH)
+    )
+    async for r in result:
+        yield _row(r, group_by)

@@ -19,16 +19,23 @@ A contract's recomputations are serialised by an advisory lock, across instances
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.charges.domain import outside_volume_band
-from billing_reconciler.common import in_term, lock_contract, shift_period
+from billing_reconciler.common import (
+    EXPORT_BATCH,
+    ContractPeriods,
+    in_term,
+    lock_contract,
+    shift_period,
+)
 from billing_reconciler.consumption.service import ensure_contract, record_ids
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
@@ -48,7 +55,7 @@ from billing_reconciler.periods.statement import (
     year_start,
 )
 from billing_reconciler.reconciliation.service import reconcile_period_invoices
-from crm_events.schemas.billing import ChargeLine, ChargesComputed, VolumeBandExceeded
+from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
 from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
@@ -184,7 +191,7 @@ async def _refresh_one(
     revision, changed = await _store(session, statement, trigger, now)
     statement.revision, statement.computed_at = revision, now
     if changed:
-        await _publish_charges(statement, revision, emit, now)
+        await _publish_charges(statement, emit)
         await _check_volume_bands(session, statement, emit, now)
         await reconcile_period_invoices(
             session=session,
@@ -257,35 +264,15 @@ async def _store(
     return revision, True
 
 
-async def _publish_charges(statement: Statement, revision: int, emit: Emit, now: datetime) -> None:
+async def _publish_charges(statement: Statement, emit: Emit) -> None:
+    """The stored revision as the charges API shows it, less the API's own extras."""
     terms = statement.terms
+    read = statement.to_read()
     await emit(
         "billing.charges_computed",
         subject=str(terms.contract_id),
         tenant=terms.tenant_id,
-        data=ChargesComputed(
-            contract_id=terms.contract_id,
-            contract_version=terms.version,
-            period_label=statement.period_label,
-            currency=terms.currency,
-            lines=[
-                ChargeLine(
-                    kind=ln.kind.value,
-                    item_code=ln.item_code,
-                    quantity=ln.quantity,
-                    rate=ln.rate,
-                    amount=ln.amount,
-                    formula=ln.explanation.formula,
-                )
-                for ln in statement.lines
-            ],
-            monthly_charges=statement.monthly_charges,
-            credits_total=statement.credits_total,
-            rebates_total=statement.rebates_total,
-            expected_total=statement.expected_total,
-            revision=revision,
-            computed_at=now,
-        ),
+        data=ChargesComputed.model_validate(read.model_dump(exclude={"consumption_record_ids"})),
     )
 
 
@@ -412,3 +399,21 @@ async def read(
     if latest is not None and latest.fingerprint == statement.fingerprint():
         statement.revision, statement.computed_at = latest.revision, latest.computed_at
     return statement.to_read()
+
+
+async def export_statements(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods
+) -> AsyncIterator[PeriodChargesRead]:
+    """The latest stored statement of every computed period in the scope (what
+    `billing.charges_computed` last published), by contract and period, read through a
+    server-side cursor."""
+    pc = PeriodCharges
+    query = (
+        sa.select(pc.statement)
+        .where(principal.tenant_filter(pc.tenant_id), *scope.where(pc.contract_id, pc.period_label))
+        .ext(distinct_on(pc.contract_id, pc.period_label))
+        .order_by(pc.contract_id, pc.period_label, pc.revision.desc())
+        .execution_options(yield_per=EXPORT_BATCH // 10)
+    )
+    async for statement in await session.stream_scalars(query):
+        yield PeriodChargesRead.model_validate(statement)

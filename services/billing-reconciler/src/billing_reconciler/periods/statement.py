@@ -190,6 +190,7 @@ class Statement:
                     quantity=ln.quantity,
                     rate=ln.rate,
                     amount=ln.amount,
+                    formula=ln.explanation.formula,
                     explanation=ln.explanation,
                 )
                 for ln in self.lines

@@ -2,77 +2,66 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from billing_reconciler.periods.schemas import PeriodChargesRead
-from crm_events.schemas.billing import Explanation
+from crm_events.schemas.billing import DiscrepancyFields, Explanation, ReconciliationFields
 from crm_events.types import Amount
 
 
-class DiscrepancyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class DiscrepancyRead(DiscrepancyFields):
+    """A discrepancy as `reconciliation.discrepancy_found` carries it (same fields, names
+    and types)."""
 
-    id: uuid.UUID
-    discrepancy_class: str = Field(
-        description="consumption_error, rate_error, computation_error, unapplied_credit, "
-        "unapplied_rebate, duplicate_line, unknown_item or out_of_period"
+    http_only: ClassVar[frozenset[str]] = frozenset()
+
+    explanation_detail: Explanation
+
+
+class ReconciliationRead(ReconciliationFields):
+    """An invoice checked line by line against the expected charges of its period: the
+    fields of `reconciliation.completed`, plus (HTTP only) whether this revision is the
+    current one, its discrepancies and the statement it was checked against."""
+
+    http_only: ClassVar[frozenset[str]] = frozenset(
+        {"is_current", "discrepancies_found", "expected_charges"}
     )
-    direction: str = Field(description="over_billed or under_billed")
-    amount: Amount = Field(description="Signed: positive when the customer is over-billed.")
-    item_code: str | None
-    line_number: int | None
-    expected: str | None
-    invoiced: str | None
-    summary: str
-    explanation: Explanation
 
-
-class ReconciliationRead(BaseModel):
-    """An invoice checked line by line against the expected charges of its period."""
-
-    id: uuid.UUID
-    invoice_id: uuid.UUID
-    invoice_number: str
-    invoice_version: int
-    contract_id: uuid.UUID
-    contract_version: int
-    period_label: str
-    revision: int = Field(description="Increases each time a changed input changed the result.")
-    is_current: bool
-    currency: str
-    expected_total: Amount
-    invoiced_total: Amount
+    reconciliation_id: uuid.UUID
+    invoice_version: StrictInt
+    contract_version: StrictInt
     lines_total: Amount = Field(description="The sum of the invoice's lines.")
-    difference: Amount = Field(description="invoiced_total − expected_total.")
-    sums_by_class: dict[str, Amount] = Field(
-        description="Signed sum per discrepancy class (positive = over-billed)."
-    )
-    status: str = Field(description="matched or discrepancies")
-    discrepancy_count: int
     trigger: str = Field(
         description="What caused this revision: invoice_received, invoice_corrected, "
         "consumption_changed, sla_period_closed, sla_period_restated, contract_amended, "
         "recomputed"
     )
-    charges_revision: int
-    reconciled_at: datetime
-    discrepancies: list[DiscrepancyRead]
+    charges_revision: StrictInt
+    revision: StrictInt = Field(description="Increases each time a changed input changed it.")
+    is_current: bool = Field(description="False once a later revision replaced it. HTTP only.")
+    discrepancies_found: list[DiscrepancyRead] = Field(
+        description="The discrepancies of this revision, as `reconciliation.discrepancy_found` "
+        "carries each. HTTP only."
+    )
     expected_charges: PeriodChargesRead | None = Field(
-        default=None, description="The statement this revision was reconciled against."
+        default=None,
+        description="The statement this revision was reconciled against. HTTP only.",
     )
 
 
 class ReconciliationSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """One revision of an invoice's reconciliation, named as `reconciliation.completed`
+    names its fields."""
 
-    id: uuid.UUID
+    reconciliation_id: uuid.UUID
     revision: int
     is_current: bool
     expected_total: Amount
     invoiced_total: Amount
     difference: Amount
     status: str
-    discrepancy_count: int
+    discrepancies: int = Field(description="How many discrepancies this revision found.")
     trigger: str
     reconciled_at: datetime

@@ -9,7 +9,7 @@ it replaces the earlier one in the leakage ledger.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.common import fingerprint, in_term
+from billing_reconciler.common import EXPORT_BATCH, ContractPeriods, fingerprint, in_term
 from billing_reconciler.models import DiscrepancyRow, Invoice, PeriodCharges, ReconciliationRun
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.periods.statement import Statement
@@ -213,12 +213,10 @@ async def _store_and_publish(
     """The revision's discrepancies (rows and `reconciliation.discrepancy_found`), then
     `reconciliation.completed`."""
     rows = []
-    events = []
     for seq, d in enumerate(result.discrepancies, start=1):
-        row_id = uuid.uuid4()
         rows.append(
             {
-                "id": row_id,
+                "id": uuid.uuid4(),
                 "tenant_id": invoice.tenant_id,
                 "reconciliation_id": run.id,
                 "invoice_id": invoice.id,
@@ -239,65 +237,74 @@ async def _store_and_publish(
                 "explanation": _explanation(invoice, terms, d).model_dump(mode="json"),
             }
         )
-        events.append(_discrepancy_event(invoice, terms, d, row_id, run.revision, now))
     if rows:
         await session.execute(sa.insert(DiscrepancyRow), rows)
     subject = str(invoice.contract_id)
-    for event in events:
+    for row in rows:
         await emit(
             "reconciliation.discrepancy_found",
             subject=subject,
             tenant=invoice.tenant_id,
-            data=event,
+            data=DiscrepancyFound(**discrepancy_fields(row, invoice.invoice_number, now)),
         )
     await emit(
         "reconciliation.completed",
         subject=subject,
         tenant=invoice.tenant_id,
-        data=ReconciliationCompleted(
-            invoice_id=invoice.id,
-            invoice_number=invoice.invoice_number,
-            contract_id=invoice.contract_id,
-            period_label=invoice.period_label,
-            currency=terms.currency,
-            expected_total=result.expected_total,
-            invoiced_total=result.invoiced_total,
-            difference=result.difference,
-            sums_by_class=result.sums_by_class,
-            discrepancies=len(result.discrepancies),
-            status=result.status,
-            revision=run.revision,
-            reconciled_at=now,
-        ),
+        data=ReconciliationCompleted(**reconciliation_fields(run, invoice.invoice_number)),
     )
 
 
-def _discrepancy_event(
-    invoice: Invoice,
-    terms: ContractTerms,
-    d: Discrepancy,
-    row_id: uuid.UUID,
-    revision: int,
-    now: datetime,
-) -> DiscrepancyFound:
-    return DiscrepancyFound(
-        discrepancy_id=row_id,
-        invoice_id=invoice.id,
-        invoice_number=invoice.invoice_number,
-        contract_id=invoice.contract_id,
-        period_label=invoice.period_label,
-        currency=terms.currency,
-        discrepancy_class=d.discrepancy_class.value,
-        direction=d.direction,
-        amount=d.amount,
-        item_code=d.item_code,
-        line_number=d.line_number,
-        expected=d.expected,
-        invoiced=d.invoiced,
-        explanation=f"{d.explanation}: {d.formula}",
-        revision=revision,
-        found_at=now,
-    )
+def discrepancy_fields(
+    row: Mapping[Any, Any], invoice_number: str, found_at: datetime
+) -> dict[str, Any]:
+    """A stored discrepancy (its columns) as `reconciliation.discrepancy_found` and the API
+    carry it: the same fields from the same place."""
+    detail = Explanation.model_validate(row["explanation"])
+    return {
+        "discrepancy_id": row["id"],
+        "invoice_id": row["invoice_id"],
+        "invoice_number": invoice_number,
+        "contract_id": row["contract_id"],
+        "period_label": row["period_label"],
+        "currency": row["currency"],
+        "discrepancy_class": row["discrepancy_class"],
+        "direction": row["direction"],
+        "amount": row["amount"],
+        "item_code": row["item_code"],
+        "line_number": row["line_number"],
+        "expected": row["expected"],
+        "invoiced": row["invoiced"],
+        "explanation": f"{row['summary']}: {detail.formula}",
+        "explanation_detail": detail,
+        "revision": row["revision"],
+        "found_at": found_at,
+    }
+
+
+def reconciliation_fields(run: ReconciliationRun, invoice_number: str) -> dict[str, Any]:
+    """A stored reconciliation revision as `reconciliation.completed` and the API carry it."""
+    return {
+        "reconciliation_id": run.id,
+        "invoice_id": run.invoice_id,
+        "invoice_number": invoice_number,
+        "invoice_version": run.invoice_version,
+        "contract_id": run.contract_id,
+        "contract_version": run.contract_version,
+        "period_label": run.period_label,
+        "currency": run.currency,
+        "expected_total": run.expected_total,
+        "invoiced_total": run.invoiced_total,
+        "lines_total": run.lines_total,
+        "difference": run.difference,
+        "sums_by_class": run.sums_by_class,
+        "discrepancies": run.discrepancy_count,
+        "status": run.status,
+        "trigger": run.trigger,
+        "charges_revision": run.charges_revision,
+        "revision": run.revision,
+        "reconciled_at": run.reconciled_at,
+    }
 
 
 async def reconcile_period_invoices(
@@ -366,12 +373,12 @@ async def to_read(
     session: AsyncSession, invoice: Invoice, run: ReconciliationRun
 ) -> ReconciliationRead:
     rows = (
-        await session.scalars(
-            sa.select(DiscrepancyRow)
+        await session.execute(
+            sa.select(DiscrepancyRow.__table__)
             .where(DiscrepancyRow.reconciliation_id == run.id)
             .order_by(DiscrepancyRow.seq)
         )
-    ).all()
+    ).mappings()
     snapshot = await session.scalar(
         sa.select(PeriodCharges.statement).where(
             PeriodCharges.contract_id == run.contract_id,
@@ -380,27 +387,12 @@ async def to_read(
         )
     )
     return ReconciliationRead(
-        id=run.id,
-        invoice_id=invoice.id,
-        invoice_number=invoice.invoice_number,
-        invoice_version=run.invoice_version,
-        contract_id=run.contract_id,
-        contract_version=run.contract_version,
-        period_label=run.period_label,
-        revision=run.revision,
+        **reconciliation_fields(run, invoice.invoice_number),
         is_current=run.is_current,
-        currency=run.currency,
-        expected_total=run.expected_total,
-        invoiced_total=run.invoiced_total,
-        lines_total=run.lines_total,
-        difference=run.difference,
-        sums_by_class={k: Decimal(v) for k, v in run.sums_by_class.items()},
-        status=run.status,
-        discrepancy_count=run.discrepancy_count,
-        trigger=run.trigger,
-        charges_revision=run.charges_revision,
-        reconciled_at=run.reconciled_at,
-        discrepancies=[DiscrepancyRead.model_validate(r) for r in rows],
+        discrepancies_found=[
+            DiscrepancyRead(**discrepancy_fields(r, invoice.invoice_number, run.reconciled_at))
+            for r in rows
+        ],
         expected_charges=PeriodChargesRead.model_validate(snapshot) if snapshot else None,
     )
 
@@ -421,4 +413,41 @@ async def history(
             .order_by(ReconciliationRun.revision)
         )
     ).all()
-    return [ReconciliationSummary.model_validate(r) for r in runs]
+    names = ReconciliationSummary.model_fields
+    return [
+        ReconciliationSummary(
+            **{
+                k: v
+                for k, v in reconciliation_fields(r, invoice.invoice_number).items()
+                if k in names
+            },
+            is_current=r.is_current,
+        )
+        for r in runs
+    ]
+
+
+async def export_discrepancies(
+    *, session: AsyncSession, principal: Principal, scope: ContractPeriods
+) -> AsyncIterator[DiscrepancyRead]:
+    """The discrepancies of every invoice's current reconciliation in the scope (those the
+    leakage ledger sums), by contract, period, invoice number and line, read through a
+    server-side cursor."""
+    d = DiscrepancyRow.__table__.c
+    query = (
+        sa.select(DiscrepancyRow.__table__, Invoice.invoice_number, ReconciliationRun.reconciled_at)
+        .join(Invoice, Invoice.id == d.invoice_id)
+        .join(ReconciliationRun, ReconciliationRun.id == d.reconciliation_id)
+        .where(
+            d.is_current,
+            principal.tenant_filter(d.tenant_id),
+            *scope.where(d.contract_id, d.period_label),
+        )
+        .order_by(d.contract_id, d.period_label, Invoice.invoice_number, d.seq)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    result = await session.stream(query)
+    async for row in result.mappings():
+        yield DiscrepancyRead(
+            **discrepancy_fields(row, row["invoice_number"], row["reconciled_at"])
+        )
