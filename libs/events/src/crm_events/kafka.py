@@ -13,6 +13,12 @@ from crm_events.topics import all_topics
 
 log = structlog.get_logger(__name__)
 
+# The largest message a producer sends and a topic we create accepts. The broker's default
+# topic limit is 1 MB: a statement of a contract with thousands of records per unit is
+# bigger (its lines name their source records), and a relay must never meet a message the
+# topic refuses.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
 
 def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
     # acks=all: a send is acknowledged once every in-sync replica has it. No idempotent
@@ -27,7 +33,7 @@ def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer
         enable_idempotence=False,
         linger_ms=5,
         max_batch_size=256 * 1024,
-        max_request_size=8 * 1024 * 1024,
+        max_request_size=MAX_MESSAGE_BYTES,
         compression_type=None,
         request_timeout_ms=30_000,
     )
@@ -57,6 +63,7 @@ async def ensure_topics(
                                 name=t,
                                 num_partitions=partitions,
                                 replication_factor=replication_factor,
+                                topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
                             )
                             for t in missing
                         ]
