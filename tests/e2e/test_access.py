@@ -130,7 +130,9 @@ async def test_tenant_keys_scopes_and_revocation(stack: Stack) -> None:
 
         # Only an administrator manages keys.
         assert (await http.get(f"{registry}/admin/api-keys", headers=a)).status_code == 403
-        listed = (await http.get(f"{registry}/admin/api-keys", headers=ADMIN_HEADERS)).json()
+        listed = (await http.get(f"{registry}/admin/api-keys", headers=ADMIN_HEADERS)).json()[
+            "items"
+        ]
         assert {k["key_id"] for k in listed} >= {key_a["key_id"], reader_a["key_id"]}
         assert all("api_key" not in k for k in listed)
 

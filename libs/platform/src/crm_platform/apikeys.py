@@ -28,6 +28,7 @@ from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
+from crm_platform.pagination import Keyset, Page, PageDep, SortKey, fetch_page
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "crm_"
@@ -71,6 +72,9 @@ def create_api_keys_table(op: Any) -> None:
 
 
 api_keys_table = attach_api_keys_table(sa.MetaData())
+API_KEYS_ORDER = Keyset(
+    "api-keys", SortKey(api_keys_table.c.issued_at), SortKey(api_keys_table.c.key_id)
+)
 
 
 def sha256_hex(secret: str) -> str:
@@ -193,6 +197,10 @@ class ApiKeyRead(BaseModel):
     revoked_reason: str | None
 
 
+class ApiKeyPage(Page[ApiKeyRead]):
+    """A page of API keys."""
+
+
 class ApiKeyIssuedRead(ApiKeyRead):
     api_key: str = Field(description="The key itself. Shown once: store it now.")
 
@@ -246,11 +254,18 @@ def admin_router() -> APIRouter:
         ).one()
         return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
 
-    @router.get("", response_model=list[ApiKeyRead], summary="List API keys (admin)")
-    async def list_keys(session: SessionDep, principal: AdminPrincipal) -> list[ApiKeyRead]:
-        t = api_keys_table
-        rows = (await session.execute(sa.select(t).order_by(t.c.issued_at, t.c.key_id))).all()
-        return [_read(r) for r in rows]
+    @router.get(
+        "",
+        response_model=ApiKeyPage,
+        summary="List API keys (admin)",
+        description="Oldest first, revoked ones included; never the secrets.",
+    )
+    async def list_keys(
+        session: SessionDep, principal: AdminPrincipal, page: PageDep
+    ) -> ApiKeyPage:
+        query = sa.select(api_keys_table)
+        rows, next_cursor = await fetch_page(session, query, API_KEYS_ORDER, page)
+        return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
 
     @router.post(
         "/{key_id}/revoke",

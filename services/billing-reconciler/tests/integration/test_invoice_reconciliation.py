@@ -90,7 +90,7 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
             "/leakage", params={"contract_id": billing.subject, "group_by": "class,direction"}
         )
     ).json()
-    assert [(r["discrepancy_class"], r["direction"], r["amount"]) for r in ledger["rows"]] == [
+    assert [(r["discrepancy_class"], r["direction"], r["amount"]) for r in ledger["items"]] == [
         ("consumption_error", "over_billed", "280.00"),
         ("unapplied_credit", "over_billed", "4414.08"),
     ]
@@ -104,7 +104,9 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
         }
     ]
 
-    listed = (await billing.client.get("/invoices", params={"contract_id": billing.subject})).json()
+    listed = (
+        await billing.client.get("/invoices", params={"contract_id": billing.subject})
+    ).json()["items"]
     assert [(i["invoice_number"], i["total"], i["line_count"]) for i in listed] == [
         (doc["invoice_number"], "92240.00", 3)
     ]
@@ -178,10 +180,10 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
     assert receipt2["reconciliation"]["status"] == "matched"
     assert receipt2["reconciliation"]["revision"] == 2
     ledger = (await billing.client.get("/leakage", params={"contract_id": billing.subject})).json()
-    assert ledger["rows"] == []  # the corrected invoice replaced the earlier discrepancies
+    assert ledger["items"] == []  # the corrected invoice replaced the earlier discrepancies
     history = (
         await billing.client.get(f"/invoices/{receipt['invoice']['id']}/reconciliations")
-    ).json()
+    ).json()["items"]
     assert [(h["revision"], h["status"], h["is_current"]) for h in history] == [
         (1, "discrepancies", False),
         (2, "matched", True),
@@ -243,7 +245,7 @@ async def test_invoice_with_every_kind_of_mistake(billing: Billing) -> None:
     ledger = (
         await billing.client.get("/leakage", params={"period": "2026-03", "group_by": "direction"})
     ).json()
-    assert [(r["direction"], r["amount"]) for r in ledger["rows"]] == [
+    assert [(r["direction"], r["amount"]) for r in ledger["items"]] == [
         ("over_billed", "61824.08"),
         ("under_billed", "-270.00"),
     ]

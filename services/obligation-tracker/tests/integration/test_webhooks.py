@@ -46,12 +46,14 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
         [hit] = await receiver.wait_for()
 
         async def delivered() -> list[dict[str, Any]] | None:
-            log = (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+            log = (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
             return log if log and log[0]["status"] == "delivered" else None
 
         found: Any = await wait_until(delivered, message="delivery logged")
         [delivery] = found
-        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+            "items"
+        ]
 
     assert verify(
         hook["secret"],
@@ -81,7 +83,7 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
             sa.update(WebhookDelivery).values(delivered_at=sa.func.now() - timedelta(days=31))
         )
     await tracker.run(PURGE_JOB, purge_delivery_log)
-    assert (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json() == []
+    assert (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"] == []
 
 
 async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
@@ -127,7 +129,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
             return read if not read["enabled"] else None
 
         read: Any = await wait_until(disabled, message="subscription disabled")
-        log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+        log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
         assert read["disabled_reason"].startswith("3 consecutive failed attempts; last: HTTP 503")
         [delivery] = log
         assert delivery["status"] == "pending" and delivery["attempts"] == 3
@@ -140,7 +142,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
         assert resp.json()["enabled"] is True and resp.json()["consecutive_failures"] == 0
 
         async def delivered() -> bool:
-            log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+            log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
             return log[0]["status"] == "delivered"
 
         await wait_until(delivered, message="delivered after re-enabling")

@@ -32,7 +32,12 @@ from billing_reconciler.credits.domain import (
     earn_back_moves,
     earn_back_state,
 )
-from billing_reconciler.credits.schemas import CreditRead, CreditRevisionRead, EarnBackRead
+from billing_reconciler.credits.schemas import (
+    CreditPage,
+    CreditRead,
+    CreditRevisionRead,
+    EarnBackRead,
+)
 from billing_reconciler.credits.settlement import (
     CreditLine,
     OutcomeFact,
@@ -61,6 +66,7 @@ from crm_events.types import round_money
 from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 log = structlog.get_logger(__name__)
 
@@ -485,20 +491,23 @@ def _earn_back_explanation(
 # Reading -------------------------------------------------------------------------------------
 
 
+CREDITS = Keyset(
+    "credits",
+    SortKey(ServiceCredit.period_label),
+    SortKey(ServiceCredit.sla_code),
+    SortKey(ServiceCredit.id),
+)
+
+
 async def list_for_contract(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> list[CreditRead]:
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID, page: PageRequest
+) -> CreditPage:
     await ensure_contract(session, principal, contract_id)
-    rows = (
-        await session.scalars(
-            sa.select(ServiceCredit)
-            .where(
-                ServiceCredit.contract_id == contract_id,
-                principal.tenant_filter(ServiceCredit.tenant_id),
-            )
-            .order_by(ServiceCredit.period_label, ServiceCredit.sla_code)
-        )
-    ).all()
+    query = sa.select(ServiceCredit).where(
+        ServiceCredit.contract_id == contract_id,
+        principal.tenant_filter(ServiceCredit.tenant_id),
+    )
+    rows, next_cursor = await fetch_page(session, query, CREDITS, page)
     ids = [r.id for r in rows]
     revisions = (
         await session.scalars(
@@ -520,7 +529,9 @@ async def list_for_contract(
     moves: dict[uuid.UUID, list[EarnBackTransition]] = defaultdict(list)
     for t in transitions:
         moves[t.credit_id].append(t)
-    return [_read(r, by_credit[r.id], moves[r.id]) for r in rows]
+    return CreditPage(
+        items=[_read(r, by_credit[r.id], moves[r.id]) for r in rows], next_cursor=next_cursor
+    )
 
 
 def _read(

@@ -13,12 +13,13 @@ from billing_reconciler.invoices.schemas import (
     InvoiceBatchReceipt,
     InvoiceDetail,
     InvoiceIn,
-    InvoiceRead,
+    InvoicePage,
     InvoiceReceipt,
 )
 from billing_reconciler.reconciliation import service as reconciliation
-from billing_reconciler.reconciliation.schemas import ReconciliationRead, ReconciliationSummary
+from billing_reconciler.reconciliation.schemas import ReconciliationPage, ReconciliationRead
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
@@ -122,24 +123,23 @@ async def post_invoice_csv(
 
 @router.get(
     "",
-    response_model=list[InvoiceRead],
+    response_model=InvoicePage,
     summary="Invoices received, by contract and period",
+    description="In the order they were first received.",
 )
 async def list_invoices(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     contract_id: uuid.UUID | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-    offset: Annotated[int, Query(ge=0), TEXT_INT] = 0,
-) -> list[InvoiceRead]:
+) -> InvoicePage:
     return await service.search(
         session=session,
         principal=principal,
         contract_id=contract_id,
         period_label=period,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
 
@@ -174,10 +174,12 @@ async def get_reconciliation(
 
 @router.get(
     "/{invoice_id:uuid}/reconciliations",
-    response_model=list[ReconciliationSummary],
+    response_model=ReconciliationPage,
     summary="Every reconciliation revision of an invoice, oldest first",
 )
 async def list_reconciliations(
-    invoice_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[ReconciliationSummary]:
-    return await reconciliation.history(session=session, principal=principal, invoice_id=invoice_id)
+    invoice_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> ReconciliationPage:
+    return await reconciliation.history(
+        session=session, principal=principal, invoice_id=invoice_id, page=page
+    )

@@ -15,6 +15,7 @@ from billing_reconciler.models import DiscrepancyRow
 from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.errors import Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 GROUPS = {
     "contract": DiscrepancyRow.contract_id,
@@ -49,6 +50,7 @@ async def ledger(
     period_from: str | None,
     period_to: str | None,
     group_by: list[str],
+    page: PageRequest,
 ) -> LeakageLedger:
     d = DiscrepancyRow
     where = [d.is_current, principal.tenant_filter(d.tenant_id)]
@@ -59,12 +61,16 @@ async def ledger(
     if period_to is not None:
         where.append(d.period_label <= period_to)
     keys = [GROUPS[n] for n in group_by]
-    rows = await session.execute(
+    # One row per group: the group columns and the currency identify it (none is NULL).
+    order = Keyset(
+        "leakage:" + ",".join(group_by), *(SortKey(k) for k in keys), SortKey(d.currency)
+    )
+    query = (
         sa.select(*keys, d.currency, sa.func.sum(d.amount), sa.func.count())
         .where(*where)
         .group_by(*keys, d.currency)
-        .order_by(*keys, d.currency)
     )
+    rows, next_cursor = await fetch_page(session, query, order, page)
     out = []
     for r in rows:
         values = dict(zip(group_by, r[: len(keys)], strict=True))
@@ -87,7 +93,8 @@ async def ledger(
     )
     return LeakageLedger(
         group_by=group_by,
-        rows=out,
+        items=out,
+        next_cursor=next_cursor,
         totals=[
             LeakageTotal(
                 currency=t[0],

@@ -9,7 +9,7 @@ from billing_reconciler.common import PERIOD_PATTERN
 from billing_reconciler.consumption.service import ensure_contract, list_records
 from billing_reconciler.periods import service
 from billing_reconciler.periods.schemas import (
-    ConsumptionRecordRead,
+    ConsumptionRecordPage,
     PeriodChargesRead,
     PriceBookRead,
 )
@@ -17,6 +17,7 @@ from billing_reconciler.periods.statement import load_book, year_start
 from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
+from crm_platform.pagination import PageDep
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["charges"])
 
@@ -68,18 +69,25 @@ async def compute_period(
 
 @router.get(
     "/periods/{period}/consumption",
-    response_model=list[ConsumptionRecordRead],
+    response_model=ConsumptionRecordPage,
     summary="Consumption records of a period, with every revision",
     description="The records behind the period's actual volumes: current quantity and the "
-    "history of corrections.",
+    "history of corrections. By resource unit, then record id.",
 )
 async def get_consumption(
-    contract_id: uuid.UUID, period: PeriodLabel, session: SessionDep, principal: CurrentPrincipal
-) -> list[ConsumptionRecordRead]:
-    rows = await list_records(
-        session=session, principal=principal, contract_id=contract_id, period_label=period
+    contract_id: uuid.UUID,
+    period: PeriodLabel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+) -> ConsumptionRecordPage:
+    return await list_records(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        period_label=period,
+        page=page,
     )
-    return [ConsumptionRecordRead.model_validate(r) for r in rows]
 
 
 @router.get(

@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_events.schemas.billing import Explanation
 from crm_events.schemas.contracts import CreditTerms, RebateTier, ResourceUnit
 from crm_events.types import Amount, Percent, Quantity
+from crm_platform.pagination import Page
 
 
 class ChargeLineRead(BaseModel):
@@ -54,6 +55,8 @@ class PeriodChargesRead(BaseModel):
 
 
 class ConsumptionRevisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     revision: int
     quantity: Quantity
     received_at: datetime
@@ -65,6 +68,10 @@ class ConsumptionRecordRead(BaseModel):
     quantity: Quantity = Field(description="The current quantity (latest revision).")
     revision: int
     revisions: list[ConsumptionRevisionRead]
+
+
+class ConsumptionRecordPage(Page[ConsumptionRecordRead]):
+    """A page of a period's consumption records."""
 
 
 class PriceBookRead(BaseModel):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from crm_events.schemas.billing import Explanation
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 
 class DiscrepancyRead(BaseModel):
@@ -76,3 +77,7 @@ class ReconciliationSummary(BaseModel):
     discrepancy_count: int
     trigger: str
     reconciled_at: datetime
+
+
+class ReconciliationPage(Page[ReconciliationSummary]):
+    """A page of an invoice's reconciliation revisions."""

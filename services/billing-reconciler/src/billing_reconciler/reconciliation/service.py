@@ -29,6 +29,7 @@ from billing_reconciler.reconciliation.domain import (
 )
 from billing_reconciler.reconciliation.schemas import (
     DiscrepancyRead,
+    ReconciliationPage,
     ReconciliationRead,
     ReconciliationSummary,
 )
@@ -37,6 +38,7 @@ from crm_events.schemas.contracts import ContractTerms
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 
 def invoice_lines(stored: list[dict[str, Any]]) -> list[InvoiceLine]:
@@ -405,20 +407,20 @@ async def to_read(
     )
 
 
+REVISIONS = Keyset("reconciliations", SortKey(ReconciliationRun.revision))
+
+
 async def history(
-    *, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
-) -> list[ReconciliationSummary]:
+    *, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, page: PageRequest
+) -> ReconciliationPage:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or not principal.can_access(invoice.tenant_id):
         raise NotFound(f"invoice {invoice_id} not found")
-    runs = (
-        await session.scalars(
-            sa.select(ReconciliationRun)
-            .where(
-                ReconciliationRun.invoice_id == invoice_id,
-                principal.tenant_filter(ReconciliationRun.tenant_id),
-            )
-            .order_by(ReconciliationRun.revision)
-        )
-    ).all()
-    return [ReconciliationSummary.model_validate(r) for r in runs]
+    query = sa.select(ReconciliationRun).where(
+        ReconciliationRun.invoice_id == invoice_id,
+        principal.tenant_filter(ReconciliationRun.tenant_id),
+    )
+    runs, next_cursor = await fetch_page(session, query, REVISIONS, page)
+    return ReconciliationPage(
+        items=[ReconciliationSummary.model_validate(r) for r in runs], next_cursor=next_cursor
+    )

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
-from crm_platform.params import TEXT_INT
+from crm_platform.pagination import PageDep
 from obligation_tracker.alerts import rule_service, service
 from obligation_tracker.alerts.schemas import (
+    AlertPage,
     AlertRead,
     AlertRuleCreate,
+    AlertRulePage,
     AlertRuleRead,
     AlertRuleUpdate,
     RuleEventType,
@@ -23,7 +24,7 @@ rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
 
 @router.get(
     "",
-    response_model=list[AlertRead],
+    response_model=AlertPage,
     summary="List alerts, newest first",
     description="One alert per breach: later events about the same breach add their facts "
     "to `details` and count in `occurrences`.",
@@ -31,16 +32,16 @@ rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
 async def list_alerts(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     contract_id: uuid.UUID | None = None,
     severity: Severity | None = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-) -> list[AlertRead]:
+) -> AlertPage:
     return await service.list_alerts(
         session=session,
         principal=principal,
         contract_id=contract_id,
         severity=severity,
-        limit=limit,
+        page=page,
     )
 
 
@@ -53,14 +54,18 @@ async def get_alert(
 
 @rules_router.get(
     "",
-    response_model=list[AlertRuleRead],
+    response_model=AlertRulePage,
     summary="List alert rules (global ones and the caller's)",
+    description="By event type; for each, the global rule, then tenant rules, then contract rules.",
 )
 async def list_rules(
-    session: SessionDep, principal: CurrentPrincipal, event_type: RuleEventType | None = None
-) -> list[AlertRuleRead]:
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    event_type: RuleEventType | None = None,
+) -> AlertRulePage:
     return await rule_service.list_rules(
-        session=session, principal=principal, event_type=event_type
+        session=session, principal=principal, event_type=event_type, page=page
     )
 
 

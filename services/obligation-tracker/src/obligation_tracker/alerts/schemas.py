@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 Severity = Literal["low", "medium", "high", "critical"]
 RuleEventType = Literal[
@@ -105,3 +106,11 @@ class AlertRuleRead(BaseModel):
     description: str
     created_at: datetime
     updated_at: datetime | None
+
+
+class AlertPage(Page[AlertRead]):
+    """A page of alerts."""
+
+
+class AlertRulePage(Page[AlertRuleRead]):
+    """A page of alert rules."""

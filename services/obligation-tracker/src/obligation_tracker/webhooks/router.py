@@ -6,12 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from crm_platform.deps import CurrentPrincipal, SessionDep
-from crm_platform.params import TEXT_INT
+from crm_platform.pagination import PageDep
 from obligation_tracker.webhooks import service
 from obligation_tracker.webhooks.schemas import (
+    DeliveryPage,
     DeliveryRead,
     WebhookCreate,
     WebhookCreated,
+    WebhookPage,
     WebhookRead,
     WebhookUpdate,
 )
@@ -41,9 +43,16 @@ async def create_webhook(
     return await service.create(session=session, principal=principal, body=body)
 
 
-@router.get("", response_model=list[WebhookRead], summary="List webhook subscriptions")
-async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookRead]:
-    return await service.list_webhooks(session=session, principal=principal)
+@router.get(
+    "",
+    response_model=WebhookPage,
+    summary="List webhook subscriptions",
+    description="Oldest first; never the signing secrets.",
+)
+async def list_webhooks(
+    session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> WebhookPage:
+    return await service.list_webhooks(session=session, principal=principal, page=page)
 
 
 @router.get("/{webhook_id:uuid}", response_model=WebhookRead, summary="One webhook subscription")
@@ -91,7 +100,7 @@ async def rotate_secret(
 
 @router.get(
     "/{webhook_id:uuid}/deliveries",
-    response_model=list[DeliveryRead],
+    response_model=DeliveryPage,
     summary="The delivery log: each delivery with every attempt",
     description="Newest first. Each attempt records its number, the receiver's status code "
     "or the network error, and its duration.",
@@ -100,11 +109,11 @@ async def list_deliveries(
     webhook_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-) -> list[DeliveryRead]:
+) -> DeliveryPage:
     return await service.list_deliveries(
-        session=session, principal=principal, webhook_id=webhook_id, status=status, limit=limit
+        session=session, principal=principal, webhook_id=webhook_id, status=status, page=page
     )
 
 

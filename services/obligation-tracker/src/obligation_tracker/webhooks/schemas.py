@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool
 
+from crm_platform.pagination import Page
+
 WebhookEventType = Literal[
     "alert.raised",
     "obligation.created",
@@ -113,3 +115,11 @@ class DeliveryRead(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
     attempt_log: list[AttemptRead] = Field(default_factory=list)
+
+
+class WebhookPage(Page[WebhookRead]):
+    """A page of webhook subscriptions."""
+
+
+class DeliveryPage(Page[DeliveryRead]):
+    """A page of a subscription's delivery log."""

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
 from crm_platform.periods import LABEL_PATTERN
 from sla_monitor.attainment import maintenance, service
@@ -13,8 +14,9 @@ from sla_monitor.attainment.schemas import (
     AttainmentRead,
     ExplanationRead,
     MaintenanceWindowCreate,
+    MaintenanceWindowPage,
     MaintenanceWindowRead,
-    RestatementRead,
+    RestatementPage,
     ScorecardRead,
 )
 
@@ -118,8 +120,9 @@ async def explain_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}/restatements",
-    response_model=list[RestatementRead],
+    response_model=RestatementPage,
     summary="Audit trail of a closed period's restatements",
+    description="Oldest first, each with the figures before and after and the reason.",
 )
 async def list_restatements(
     contract_id: uuid.UUID,
@@ -127,13 +130,15 @@ async def list_restatements(
     period: PeriodLabel,
     session: SessionDep,
     principal: CurrentPrincipal,
-) -> list[RestatementRead]:
+    page: PageDep,
+) -> RestatementPage:
     return await service.restatements(
         session=session,
         principal=principal,
         contract_id=contract_id,
         sla_code=sla_code,
         period_label=period,
+        page=page,
     )
 
 
@@ -213,12 +218,13 @@ async def approve_maintenance_window(
 
 @router.get(
     "/maintenance-windows",
-    response_model=list[MaintenanceWindowRead],
+    response_model=MaintenanceWindowPage,
     summary="Ad-hoc maintenance windows of a contract",
+    description="In the order they start.",
 )
 async def list_maintenance_windows(
-    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[MaintenanceWindowRead]:
+    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> MaintenanceWindowPage:
     return await maintenance.list_windows(
-        session=session, principal=principal, contract_id=contract_id
+        session=session, principal=principal, contract_id=contract_id, page=page
     )
