@@ -222,6 +222,7 @@ def admin_router() -> APIRouter:
 
     @router.post(
         "",
+        operation_id="issueApiKey",
         status_code=201,
         response_model=ApiKeyIssuedRead,
         summary="Issue an API key (admin)",
@@ -256,6 +257,7 @@ def admin_router() -> APIRouter:
 
     @router.get(
         "",
+        operation_id="listApiKeys",
         response_model=ApiKeyPage,
         summary="List API keys (admin)",
         description="Oldest first, revoked ones included; never the secrets.",
@@ -269,6 +271,7 @@ def admin_router() -> APIRouter:
 
     @router.post(
         "/{key_id}/revoke",
+        operation_id="revokeApiKey",
         response_model=ApiKeyRead,
         summary="Revoke an API key (admin)",
         description="Every service refuses the key within moments.",

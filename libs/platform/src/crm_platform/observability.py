@@ -29,13 +29,14 @@ HTTP_SECONDS = Histogram("crm_http_request_seconds", "HTTP request duration", ["
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process is up")
+@router.get("/healthz", summary="Liveness: the process is up", operation_id="getLiveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     summary="Readiness: database, broker, relay and consumers",
     responses={503: {"description": "A dependency is not ready"}},
 )
@@ -69,7 +70,9 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, operation_id="getMetrics"
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -35,6 +35,9 @@ CSV_EXAMPLE = (
     "base,Level-1 tickets,5000,12.00,60000.00\n"
 )
 
+CONFLICTS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A known invoice number with other content, not a correction"}
+}
 RECEIVE_RULES = (
     " Invoice numbers are unique per tenant: the same invoice again is a duplicate (200, "
     "nothing changes); different content under a known number is refused (409) unless it "
@@ -51,7 +54,10 @@ RECEIVE_RULES = (
     summary="Receive a supplier invoice and reconcile it",
     description="One invoice for one contract and period, with its lines (item code, kind, "
     "quantity, unit price, amount) and total." + RECEIVE_RULES,
-    responses={200: {"model": InvoiceReceipt, "description": "duplicate or correction"}},
+    responses={
+        200: {"model": InvoiceReceipt, "description": "duplicate or correction"},
+        **CONFLICTS,
+    },
 )
 async def post_invoice(
     invoice: InvoiceIn,
@@ -83,6 +89,13 @@ async def post_invoice(
     "invoice-level columns, which must agree. Errors name the file line: "
     "`body.line[4].amount` (the header is line 1). 201 when at least one invoice is new."
     + RECEIVE_RULES,
+    responses={
+        200: {
+            "model": InvoiceBatchReceipt,
+            "description": "every invoice a duplicate or a correction",
+        },
+        **CONFLICTS,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

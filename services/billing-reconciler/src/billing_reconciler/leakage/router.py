@@ -16,6 +16,7 @@ router = APIRouter(tags=["leakage"])
 
 @router.get(
     "/leakage",
+    operation_id="getLeakageLedger",
     response_model=LeakageLedger,
     summary="The value-leakage ledger, in both directions",
     description="Sums of the current discrepancies of every reconciled invoice, grouped by "

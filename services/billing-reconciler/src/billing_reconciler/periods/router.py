@@ -26,6 +26,7 @@ PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN, examples=["2026-03"])]
 
 @router.get(
     "/charges/{period}",
+    operation_id="getPeriodCharges",
     response_model=PeriodChargesRead,
     summary="What a period owes, line by line, each with its explanation",
     description="Base, ARC/RRC, service credits, earn-back and rebate lines as of now, each "
@@ -43,6 +44,7 @@ async def get_charges(
 
 @router.post(
     "/periods/{period}/compute",
+    operation_id="computePeriodCharges",
     response_model=PeriodChargesRead,
     summary="Compute a period's charges now (and publish them when they changed)",
     description="Settles the period's credits, stores the statement as a new revision when "
@@ -69,6 +71,7 @@ async def compute_period(
 
 @router.get(
     "/periods/{period}/consumption",
+    operation_id="listPeriodConsumption",
     response_model=ConsumptionRecordPage,
     summary="Consumption records of a period, with every revision",
     description="The records behind the period's actual volumes: current quantity and the "

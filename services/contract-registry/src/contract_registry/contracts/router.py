@@ -59,6 +59,7 @@ async def create_contract(
 
 @router.put(
     "/{contract_id:uuid}",
+    operation_id="updateDraftContract",
     response_model=ContractRead,
     summary="Replace the document of a draft contract",
     description="Drafts are editable as a whole; an active contract changes by amendment "
@@ -155,6 +156,7 @@ async def list_contracts(
 
 @router.get(
     "/{contract_id:uuid}/versions",
+    operation_id="listContractVersions",
     response_model=VersionPage,
     summary="The contract's versions",
     description="Every version, oldest first: activated ones (the history), a draft "
@@ -170,6 +172,7 @@ async def list_versions(
 
 @router.get(
     "/{contract_id:uuid}/versions/{version}",
+    operation_id="getContractVersion",
     response_model=VersionRead,
     summary="One version with its terms",
     description="Any version, whatever its state: earlier versions stay readable as they were.",

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["handover"])
 
 @router.get(
     "/handover",
+    operation_id="getHandoverBrief",
     response_model=HandoverBrief,
     summary="The handover brief: what a new governance team must know",
     description="For the version in force on `as_of` (default today in the contract's zone): "

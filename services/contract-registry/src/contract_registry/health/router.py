@@ -19,6 +19,7 @@ PeriodLabel = Annotated[
 
 @router.get(
     "/health",
+    operation_id="listContractHealth",
     response_model=PeriodHealthPage,
     summary="Contract health per period, with its score and the components behind it",
     description="Per period (oldest first): SLA outcomes, credits as % of charges, obligations "

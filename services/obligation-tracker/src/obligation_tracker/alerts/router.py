@@ -20,6 +20,8 @@ from obligation_tracker.alerts.schemas import (
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
+GLOBAL_RULE = "The API key lacks the scope, acts for another tenant, or is a tenant's key "
+GLOBAL_RULE += "and the rule is a global one (only operators change those)."
 
 
 @router.get(
@@ -54,6 +56,7 @@ async def get_alert(
 
 @rules_router.get(
     "",
+    operation_id="listAlertRules",
     response_model=AlertRulePage,
     summary="List alert rules (global ones and the caller's)",
     description="By event type; for each, the global rule, then tenant rules, then contract rules.",
@@ -71,6 +74,7 @@ async def list_rules(
 
 @rules_router.post(
     "",
+    operation_id="createAlertRule",
     status_code=201,
     response_model=AlertRuleRead,
     summary="Add a rule for an event type, a tenant or a contract",
@@ -78,6 +82,7 @@ async def list_rules(
     "global): a disabled rule silences the event type there; an enabled one raises an alert "
     "when the event's severity reaches `min_severity` and its amount `min_amount`. 409 when "
     "a rule for the same event type and scope exists.",
+    responses={409: {"description": "A rule for this event type and scope exists"}},
 )
 async def create_rule(
     body: AlertRuleCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
@@ -85,7 +90,12 @@ async def create_rule(
     return await rule_service.create(session=session, principal=principal, clock=clock, body=body)
 
 
-@rules_router.get("/{rule_id:uuid}", response_model=AlertRuleRead, summary="One alert rule")
+@rules_router.get(
+    "/{rule_id:uuid}",
+    response_model=AlertRuleRead,
+    summary="One alert rule",
+    operation_id="getAlertRule",
+)
 async def get_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> AlertRuleRead:
@@ -94,8 +104,10 @@ async def get_rule(
 
 @rules_router.patch(
     "/{rule_id:uuid}",
+    operation_id="updateAlertRule",
     response_model=AlertRuleRead,
     summary="Change a rule (tenants may not change global rules: 403)",
+    responses={403: {"description": GLOBAL_RULE}},
 )
 async def update_rule(
     rule_id: uuid.UUID,
@@ -109,7 +121,13 @@ async def update_rule(
     )
 
 
-@rules_router.delete("/{rule_id:uuid}", status_code=204, summary="Delete a rule")
+@rules_router.delete(
+    "/{rule_id:uuid}",
+    status_code=204,
+    summary="Delete a rule",
+    operation_id="deleteAlertRule",
+    responses={403: {"description": GLOBAL_RULE}},
+)
 async def delete_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from crm_events.types import Date
-from crm_platform.auth import FeedPrincipal, Principal
+from crm_platform.auth import FeedPrincipal, feed_tenant
 from crm_platform.deps import (
     ClockDep,
     CurrentPrincipal,
@@ -15,7 +15,6 @@ from crm_platform.deps import (
     IdempotencyDep,
     SessionDep,
 )
-from crm_platform.errors import NotFound
 from crm_platform.pagination import EVERYTHING, PageDep
 from crm_platform.params import TEXT_INT
 from obligation_tracker.models import OPEN_STATUSES, Obligation
@@ -71,6 +70,7 @@ async def list_obligations(
 
 @router.get(
     "/obligations/due",
+    operation_id="listObligationsDueSoon",
     response_model=ObligationPage,
     summary="Open obligations due in the next N days",
     description="From today to today + `within_days`, in each contract's local dates.",
@@ -99,6 +99,7 @@ async def due_soon(
 
 @router.get(
     "/obligations/overdue",
+    operation_id="listOverdueObligations",
     response_model=ObligationPage,
     summary="Overdue and escalated obligations",
 )
@@ -133,6 +134,7 @@ async def get_obligation(
 
 @router.patch(
     "/obligations/{obligation_id:uuid}",
+    operation_id="assignObligation",
     response_model=ObligationRead,
     summary="Assign an obligation to a person (or unassign it)",
 )
@@ -150,12 +152,14 @@ async def assign(
 
 @router.post(
     "/obligations/{obligation_id:uuid}/fulfil",
+    operation_id="fulfilObligation",
     response_model=ObligationRead,
     summary="Fulfil an obligation, with its evidence",
     description="Evidence is a note, a link and/or the SHA-256 of an uploaded document; "
     "required (422 on `body.evidence`) when the obligation says so. 409 when it is already "
     "fulfilled or waived. Publishes `obligation.fulfilled`. Send an `Idempotency-Key` to make "
     "retries safe.",
+    responses={409: {"description": "The obligation is already fulfilled or waived"}},
 )
 async def fulfil(
     obligation_id: uuid.UUID,
@@ -181,9 +185,11 @@ async def fulfil(
 
 @router.post(
     "/obligations/{obligation_id:uuid}/waive",
+    operation_id="waiveObligation",
     response_model=ObligationRead,
     summary="Waive an obligation, with the reason and who waived it",
     description="409 when it is already fulfilled or waived. Publishes `obligation.waived`.",
+    responses={409: {"description": "The obligation is already fulfilled or waived"}},
 )
 async def waive(
     obligation_id: uuid.UUID,
@@ -209,6 +215,7 @@ async def waive(
 
 @router.get(
     "/obligations/{obligation_id:uuid}/history",
+    operation_id="listObligationHistory",
     response_model=HistoryPage,
     summary="Every transition of an obligation, oldest first",
 )
@@ -222,6 +229,7 @@ async def obligation_history(
 
 @router.get(
     "/contracts/{contract_id:uuid}/obligations",
+    operation_id="listContractObligations",
     response_model=ObligationPage,
     summary="A contract's obligations",
 )
@@ -245,6 +253,7 @@ async def contract_obligations(
 
 @router.get(
     "/owners/{owner}/obligations",
+    operation_id="listOwnerObligations",
     response_model=ObligationPage,
     summary="A person's obligations (open ones unless a status is given)",
 )
@@ -266,6 +275,7 @@ async def owner_obligations(
 
 @router.get(
     "/owners/{owner}/calendar.ics",
+    operation_id="getOwnerCalendar",
     summary="iCalendar feed of a person's open obligations",
     description="Subscribe to this URL in a calendar client: one all-day event per open "
     "obligation on its due date. `role` (repeatable) adds the open obligations of those "
@@ -284,10 +294,7 @@ async def owner_calendar(
     role: Annotated[list[str] | None, Query()] = None,
     tenant_id: str | None = None,
 ) -> Response:
-    if tenant_id is not None:
-        if not principal.can_access(tenant_id):
-            raise NotFound("no such calendar")
-        principal = Principal(tenant_id=tenant_id, scopes=principal.scopes)
+    principal = feed_tenant(principal, tenant_id)
     mine = await service.list_obligations(
         session=session, principal=principal, owner=owner, statuses=OPEN, page=EVERYTHING
     )

@@ -89,6 +89,7 @@ async def delete_webhook(
 
 @router.post(
     "/{webhook_id:uuid}/rotate-secret",
+    operation_id="rotateWebhookSecret",
     response_model=WebhookCreated,
     summary="Replace the signing secret (the new one is returned once)",
 )
@@ -100,6 +101,7 @@ async def rotate_secret(
 
 @router.get(
     "/{webhook_id:uuid}/deliveries",
+    operation_id="listWebhookDeliveries",
     response_model=DeliveryPage,
     summary="The delivery log: each delivery with every attempt",
     description="Newest first. Each attempt records its number, the receiver's status code "
@@ -119,6 +121,7 @@ async def list_deliveries(
 
 @router.post(
     "/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
+    operation_id="redeliverWebhookDelivery",
     response_model=DeliveryRead,
     summary="Try a delivery again now, with a fresh attempt budget",
 )

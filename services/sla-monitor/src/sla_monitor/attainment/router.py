@@ -45,6 +45,7 @@ ScorecardMonth = Annotated[
 
 @router.get(
     "/slas/{sla_code}/periods",
+    operation_id="listSlaAttainment",
     response_model=list[AttainmentRead],
     summary="Attainment history of one SLA (closed periods as published, the open one live)",
     description="The last `last` periods of the SLA's own kind (months, quarters or years) "
@@ -72,6 +73,7 @@ async def list_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}",
+    operation_id="getSlaAttainment",
     response_model=AttainmentRead,
     summary="Attainment of one SLA in one period (live while open)",
     description="While the period is open the figures are computed from the stored "
@@ -96,6 +98,7 @@ async def get_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}/explanation",
+    operation_id="explainSlaAttainment",
     response_model=ExplanationRead,
     summary="Why a period came out as it did",
     description="Period minutes, excluded minutes (maintenance and outside service hours), "
@@ -120,6 +123,7 @@ async def explain_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}/restatements",
+    operation_id="listSlaRestatements",
     response_model=RestatementPage,
     summary="Audit trail of a closed period's restatements",
     description="Oldest first, each with the figures before and after and the reason.",
@@ -144,12 +148,14 @@ async def list_restatements(
 
 @router.post(
     "/slas/{sla_code}/periods/{period}/close",
+    operation_id="closeSlaPeriod",
     response_model=AttainmentRead,
     summary="Close a period now (operator)",
     description="Freezes the period's figures and publishes `sla.period_closed` with "
     "the attainment, the outcome and the figures behind it. 409 if already closed. "
     "Periods also close by themselves once they ended and the contract's grace time "
     "(`period_close_grace_hours`, 72 by default) has passed.",
+    responses={409: {"description": "The period is already closed"}},
 )
 async def close_period(
     contract_id: uuid.UUID,
