@@ -10,6 +10,8 @@ from billing_harness import Billing
 
 from crm_testing import examples
 
+CSV = {"content-type": "text/csv"}
+
 
 async def _worked_example_with_credit(billing: Billing) -> None:
     await billing.activate(examples.contract_terms(contract_id=billing.contract_id))
@@ -144,9 +146,7 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
 ) -> None:
     await _worked_example_with_credit(billing)
     csv_text = examples.invoice_csv(billing.contract_id, invoice_number="GLX-CSV-1")
-    resp = await billing.client.post(
-        "/invoices/csv", content=csv_text, headers={"content-type": "text/csv"}
-    )
+    resp = await billing.client.post("/invoices/csv", content=csv_text, headers=CSV)
     assert resp.status_code == 201, resp.text
     [receipt] = resp.json()["invoices"]
     rec = receipt["reconciliation"]
@@ -173,7 +173,7 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
             "amount": "-4414.08",
         }
     )
-    again = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    again = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert again.status_code == 200, again.text
     [receipt2] = again.json()["invoices"]
     assert receipt2["status"] == "corrected" and receipt2["invoice"]["version"] == 2
@@ -194,15 +194,15 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
     for row in rows:
         row["invoice_number"] = "GLX-CSV-2"
     rows[2]["amount"] = "-60000.00"
-    bad = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    bad = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[4].amount"
     rows[2]["amount"] = "60,000.00"
-    bad = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    bad = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[4].amount"
     bad = await billing.client.post(
-        "/invoices/csv", content=csv_text.replace("invoice_number,", "number,", 1)
+        "/invoices/csv", content=csv_text.replace("invoice_number,", "number,", 1), headers=CSV
     )
     assert bad.status_code == 422 and "missing column invoice_number" in bad.text
 

@@ -147,14 +147,13 @@ async def test_corrected_consumption_moves_the_credit_and_the_reconciliation(
         "record_id,contract_id,resource_unit,period_label,quantity\n"
         f"late-1,{billing.subject},TCK-L1,2026-03,800\n"
     )
-    posted = await billing.client.post("/consumption/csv", content=late)
+    posted = await billing.consume_csv(late)
     assert posted.status_code == 202 and posted.json()["accepted"] == 1
     # TCK-L1 now 5,500: within the 10% deadband (4,500–5,500): nothing owed changes.
     await billing.settle()
     assert len(billing.of("reconciliation.completed")) == 2
-    bad = await billing.client.post(
-        "/consumption/csv",
-        content=late.replace("late-1", "late-2").replace(",800", ",800 servers"),
+    bad = await billing.consume_csv(
+        late.replace("late-1", "late-2").replace(",800", ",800 servers")
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[2].quantity"
