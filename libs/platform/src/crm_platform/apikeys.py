@@ -28,7 +28,7 @@ from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
-from crm_platform.pagination import Keyset, Page, PageDep, SortKey, fetch_page
+from crm_platform.pagination import Keyset, Page, PageDep, PageRequest, SortKey, fetch_page
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "crm_"
@@ -214,11 +214,18 @@ class ApiKeyRevoke(BaseModel):
 AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
 
 
+def _read(row: Any) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(dict(row._mapping))
+
+
+async def list_keys(*, session: AsyncSession, page: PageRequest) -> ApiKeyPage:
+    """Oldest first, revoked ones included; never the secrets."""
+    rows, next_cursor = await fetch_page(session, sa.select(api_keys_table), API_KEYS_ORDER, page)
+    return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
+
+
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
-
-    def _read(row: Any) -> ApiKeyRead:
-        return ApiKeyRead.model_validate(dict(row._mapping))
 
     @router.post(
         "",
@@ -262,12 +269,10 @@ def admin_router() -> APIRouter:
         summary="List API keys (admin)",
         description="Oldest first, revoked ones included; never the secrets.",
     )
-    async def list_keys(
+    async def list_api_keys(
         session: SessionDep, principal: AdminPrincipal, page: PageDep
     ) -> ApiKeyPage:
-        query = sa.select(api_keys_table)
-        rows, next_cursor = await fetch_page(session, query, API_KEYS_ORDER, page)
-        return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
+        return await list_keys(session=session, page=page)
 
     @router.post(
         "/{key_id}/revoke",

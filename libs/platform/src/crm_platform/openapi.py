@@ -103,7 +103,8 @@ def describe(spec: dict[str, Any], app: FastAPI, *, domain: str, examples: dict[
         for method in route.methods:
             operation = spec["paths"][route.path_format][method.lower()]
             _describe_operation(operation, route, method, domain)
-            _add_example(operation, examples.get(operation["operationId"]))
+            for recorded in examples.get(operation["operationId"], []):
+                _add_example(operation, recorded)
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused not in json.dumps(spec["paths"]):
             schemas.pop(unused, None)
@@ -274,9 +275,7 @@ def _invalid_param(param: dict[str, Any]) -> dict[str, str]:
     return {"loc": f"{param['in']}.{param['name']}", "message": message, "type": "value_error"}
 
 
-def _add_example(operation: dict[str, Any], recorded: dict[str, Any] | None) -> None:
-    if recorded is None:
-        return
+def _add_example(operation: dict[str, Any], recorded: dict[str, Any]) -> None:
     response = operation["responses"].get(str(recorded["status"]))
     if response is None:
         return

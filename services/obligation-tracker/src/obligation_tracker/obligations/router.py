@@ -283,7 +283,7 @@ async def owner_obligations(
     "`tenant_id` narrows the feed to one tenant and the key may be given as `api_key` in "
     "the query string.",
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}},
+    responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def owner_calendar(
     owner: str,
