@@ -84,6 +84,8 @@ class Recorder:
         self.urls.setdefault(op.service, {}).setdefault(op.operation_id, url)
         recorded = self.examples.setdefault(op.service, {}).setdefault(op.operation_id, [])
         media = response.headers.get("content-type", "").split(";")[0].strip()
+        if not media or response.status_code == 204:
+            return  # no body to show
         key = (response.status_code, media)
         earlier = [r for r in recorded if (r["status"], r["content_type"]) == key]
         example = _body(response)

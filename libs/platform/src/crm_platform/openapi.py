@@ -276,8 +276,8 @@ def _invalid_param(param: dict[str, Any]) -> dict[str, str]:
 
 
 def _add_example(operation: dict[str, Any], recorded: dict[str, Any]) -> None:
-    response = operation["responses"].get(str(recorded["status"]))
-    if response is None:
-        return
-    media = response.setdefault("content", {}).setdefault(recorded["content_type"], {})
-    media["example"] = recorded["example"]
+    """A recorded answer, where the operation documents its status and content type."""
+    response = operation["responses"].get(str(recorded["status"]), {})
+    media = response.get("content", {}).get(recorded["content_type"])
+    if media is not None:
+        media["example"] = recorded["example"]
