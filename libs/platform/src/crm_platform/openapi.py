@@ -7,10 +7,10 @@ itself so that the document cannot drift from what the route does:
   (`crm_platform.auth.required_scopes`), as a security requirement with that scope and a
   line of the description;
 - the error responses it can give, each in the error shape with an example: 401 and 403
-  (and 503) on every secured operation; 404 where a path parameter identifies something
-  (typed: a UUID, an integer, a pattern; a free-text segment such as an owner's name only
-  filters); 413 and 415 where there is a request body; 422 where there is input; and what a
-  route declares itself (409 with its reason, or its own wording of 422);
+  (and 503) on every secured operation; 404 where the path has a parameter (an id that may
+  be unknown, or a segment that matches no route); 413 and 415 where there is a request
+  body; 422 where there is input; and what a route declares itself (409 with its reason, or
+  its own wording of 422);
 - 415 itself: `require_content_type` refuses a body whose Content-Type is not one the
   operation documents (the same list the document shows);
 - a success example per operation, from the service's recorded examples
@@ -20,7 +20,6 @@ itself so that the document cannot drift from what the route does:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,18 +146,17 @@ def _calls(dependant: Any, call: Callable[..., Any]) -> bool:
     return dependant.call is call or any(_calls(d, call) for d in dependant.dependencies)
 
 
-_IDENTIFIER = re.compile(r'"(format|pattern)"|"type": "integer"')
-
-
 def error_statuses(route: Any, operation: dict[str, Any]) -> dict[int, str]:
     """The error statuses a secured operation can answer, each with what it means."""
     out = {
         401: "No API key, or an unknown, revoked or expired one.",
         403: "The API key lacks the scope this operation needs, or acts for another tenant.",
     }
-    path = [p for p in operation.get("parameters", []) if p["in"] == "path"]
-    if any(_IDENTIFIER.search(json.dumps(p["schema"])) for p in path):
-        out[404] = "Not found (or another tenant's: never told apart)."
+    if any(p["in"] == "path" for p in operation.get("parameters", [])):
+        out[404] = (
+            "Not found: nothing of that id, or another tenant's (never told apart); also a "
+            "path segment that matches no route (not a UUID where one is expected, a `/`)."
+        )
     if "requestBody" in operation:
         out[413] = "The request body is larger than the service accepts."
         out[415] = "The body's Content-Type is not one this operation takes."
