@@ -29,6 +29,7 @@ APPS: dict[str, Callable[[], FastAPI]] = {
 }
 OPEN = {"/healthz", "/readyz", "/metrics"}
 CODES = {
+    400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",

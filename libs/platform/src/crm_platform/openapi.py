@@ -94,6 +94,8 @@ def install_openapi(app: FastAPI, *, domain: str, examples_file: Path | None) ->
 
 
 def describe(spec: dict[str, Any], app: FastAPI, *, domain: str, examples: dict[str, Any]) -> None:
+    """Scopes, error responses and success examples on every operation of `spec` (in place);
+    the error shape once, as ErrorResponse, instead of FastAPI's validation error."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     error = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error.pop("$defs", {}))
@@ -204,6 +206,8 @@ def _error_example(
         details = [{"loc": "header.content-type", "message": f"expected {body}"}]
     elif status == 503:
         code, message = "service_unavailable", "the database is not reachable right now; retry"
+    elif status != 422:  # another status a route declares: its reason is the message
+        code, message = ("bad_request" if status == 400 else "error"), description
     else:
         detail = _invalid_input(operation)
         code, details = "validation_failed", [detail]

@@ -39,5 +39,12 @@ async def test_lax_values_in_query_and_bodies_are_refused_with_their_loc(tracker
     assert "min_amount: expected a decimal number as a string" in found["body.min_amount"]
     update = await tracker.client.patch(f"/alert-rules/{cid}", json={"enabled": 0})
     assert "body.enabled" in refusals(update)
+    # null where a rule cannot hold one: a 422 naming it (it was a 409 from the database)
+    nulls = await tracker.client.patch(
+        f"/alert-rules/{cid}", json={"enabled": None, "min_severity": None, "min_amount": None}
+    )
+    found = refusals(nulls)
+    assert "may not be null" in found["body.enabled"] and "body.min_severity" in found
+    assert "body.min_amount" not in found  # null there means "any amount"
     webhook = await tracker.client.patch(f"/webhooks/{cid}", json={"enabled": "yes"})
     assert "body.enabled" in refusals(webhook)
