@@ -52,8 +52,10 @@ async def toured(stack: Stack) -> AsyncIterator[Recorder]:
             timeout=30, headers=ADMIN_HEADERS, event_hooks={"response": [recorder]}
         ) as http,
     ):
-        await Tour(http, stack, receiver).run()
+        tour = Tour(http, stack, receiver)
+        await tour.run()
         yield recorder
+        await tour.leave()
 
 
 async def _spec(http: httpx.AsyncClient, stack: Stack, service: str) -> dict[str, Any]:

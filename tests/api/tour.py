@@ -397,6 +397,10 @@ class Tour:
         revoke = f"/admin/api-keys/{issued['key_id']}/revoke"
         await self.post("contract-registry", revoke, json={"reason": "rotated"})
 
+    async def leave(self) -> None:
+        """No subscription outlives its receiver (later tests share the services)."""
+        await self.delete("obligation-tracker", f"/webhooks/{self.ids['webhook']}")
+
     async def operations(self) -> None:
         for service in self.stack.services:
             for path in ("/healthz", "/readyz", "/metrics"):
