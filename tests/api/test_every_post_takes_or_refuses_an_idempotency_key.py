@@ -44,9 +44,9 @@ PATH_VALUES = {"period": "2026-03", "version": "1", "key_id": "0123456789ab", "s
 REFUSED = "Not accepted here"
 
 
-def _posts(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
-    """(concrete path, the Idempotency-Key parameter it documents) for every POST; a route
-    that refuses the key documents its 400."""
+def _posts(app: FastAPI) -> list[tuple[str, dict[str, Any], str]]:
+    """(concrete path, the Idempotency-Key parameter it documents, the Content-Type its body
+    takes) for every POST; a route that refuses the key documents its 400."""
     out = []
     for template, operations in app.openapi()["paths"].items():
         if "post" not in operations:
@@ -61,7 +61,8 @@ def _posts(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
         assert documented[0].get("description"), f"POST {template}: the header says nothing"
         refuses = documented[0]["description"].startswith(REFUSED)
         assert ("400" in operations["post"]["responses"]) == refuses, f"POST {template}: 400"
-        out.append((path, documented[0]))
+        content = operations["post"].get("requestBody", {}).get("content", {})
+        out.append((path, documented[0], next(iter(content), "application/json")))
     return out
 
 
@@ -102,7 +103,7 @@ async def test_every_post_replays_or_refuses_the_idempotency_key(
     replayed, refused = [], []
     async with running_app(create(settings)) as (app, client):
         posts = _posts(app)
-        for path, header in posts:
+        for path, header, content_type in posts:
             key = f"walk-{uuid.uuid4()}"
             stored = await _seed(app, path, key, body)
             resp = await client.post(
@@ -111,7 +112,7 @@ async def test_every_post_replays_or_refuses_the_idempotency_key(
                 headers={
                     "Idempotency-Key": key,
                     "X-Tenant-Id": TENANT,
-                    "content-type": "application/json",
+                    "content-type": content_type,
                 },
             )
             if header["description"].startswith(REFUSED):

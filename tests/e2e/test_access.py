@@ -15,6 +15,7 @@ import httpx
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS, bearer
 from crm_testing.kafka import wait_until
+from crm_testing.pages import every_item
 from crm_testing.stack import Stack
 
 ALL_SCOPES = [
@@ -130,7 +131,7 @@ async def test_tenant_keys_scopes_and_revocation(stack: Stack) -> None:
 
         # Only an administrator manages keys.
         assert (await http.get(f"{registry}/admin/api-keys", headers=a)).status_code == 403
-        listed = (await http.get(f"{registry}/admin/api-keys", headers=ADMIN_HEADERS)).json()
+        listed = await every_item(http, f"{registry}/admin/api-keys", headers=ADMIN_HEADERS)
         assert {k["key_id"] for k in listed} >= {key_a["key_id"], reader_a["key_id"]}
         assert all("api_key" not in k for k in listed)
 

@@ -116,7 +116,7 @@ async def test_an_amendment_that_makes_a_failed_march_met_takes_its_credit_back(
             revised.data["previous_amount"],
             revised.data["delta_amount"],
         ) == ("0.00", "4414.08", "-4414.08")
-        credits = (await http.get(f"{billing}/contracts/{cid}/credits")).json()
+        credits = (await http.get(f"{billing}/contracts/{cid}/credits")).json()["items"]
         assert [(c["credit_amount"], c["delta_amount"]) for c in credits] == [("0.00", "-4414.08")]
 
         # The invoice, reconciled again: no credit was owed, only the ARC over-billing stays.

@@ -96,7 +96,7 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
         assert credit.data["monthly_charges"] == str(examples.EXPECTED["monthly_charges"])
         assert credit.data["currency"] == "USD"
         assert credit.correlationid == correlation  # one story, traceable end to end
-        credits = (await http.get(f"{billing}/contracts/{cid}/credits")).json()
+        credits = (await http.get(f"{billing}/contracts/{cid}/credits")).json()["items"]
         assert [c["credit_amount"] for c in credits] == ["4414.08"]
 
         # 6. One alert and one root-cause obligation. The alert is raised by the first event
@@ -112,11 +112,13 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
         assert obligation.data["kind"] == "root_cause_report"
         api_obligations = (
             await http.get(f"{obligations}/obligations", params={"contract_id": cid})
-        ).json()
+        ).json()["items"]
         assert len(api_obligations) == 1
 
         async def alert_with_credit() -> list[dict[str, object]] | None:
-            rows = (await http.get(f"{obligations}/alerts", params={"contract_id": cid})).json()
+            rows = (await http.get(f"{obligations}/alerts", params={"contract_id": cid})).json()[
+                "items"
+            ]
             return rows if rows and "credit_amount" in rows[0]["details"] else None
 
         api_alerts: Any = await wait_until(alert_with_credit, timeout=60, message="credit on alert")
@@ -125,7 +127,7 @@ async def test_failed_sla_period_flows_to_credit_alert_obligation_and_health(
 
         # 7. The contract's health shows the failed period, its credit and the follow-up.
         async def health_complete() -> list[dict[str, object]] | None:
-            rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()
+            rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()["items"]
             march = [r for r in rows if r["period_label"] == examples.PERIOD]
             if (
                 march

@@ -139,7 +139,7 @@ async def test_every_message_parses_with_the_cloudevents_sdk_kafka_binding(
         await events.wait_for(lambda e: e.type == "alert.raised" and e.subject == cid)
         await events.wait_for(lambda e: e.type == "obligation.created" and e.subject == cid)
         credits = await http.get(f"{billing}/contracts/{cid}/credits")
-        assert credits.json()[0]["credit_amount"] == "4414.08"
+        assert credits.json()["items"][0]["credit_amount"] == "4414.08"
 
         records = await _read_everything(kafka_bootstrap, {cid.encode(), key.encode()})
         by_type: dict[str, int] = {}

@@ -102,7 +102,7 @@ async def test_closing_three_capped_slas_in_two_orders_gives_the_same_credits(
         await _close_in_order(http, stack, kafka, second, list(reversed(SLAS)))
 
         async def settled(cid: str) -> dict[str, str] | None:
-            rows = (await http.get(f"{billing}/contracts/{cid}/credits")).json()
+            rows = (await http.get(f"{billing}/contracts/{cid}/credits")).json()["items"]
             found = {c["sla_code"]: c["credit_amount"] for c in rows}
             return found if found == EXPECTED else None
 

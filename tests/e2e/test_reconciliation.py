@@ -59,7 +59,7 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
 
         # The contract's health after the failed period: the SLA and its credit count.
         async def march_health(**expect: object) -> dict[str, Any] | None:
-            rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()
+            rows = (await http.get(f"{registry}/contracts/{cid}/health")).json()["items"]
             march = next((r for r in rows if r["period_label"] == examples.PERIOD), None)
             if march and all(march.get(k) == v for k, v in expect.items()):
                 return dict(march)
@@ -125,7 +125,7 @@ async def test_invoice_is_reconciled_against_the_credit_and_published_for_the_er
         ledger = (
             await http.get(f"{billing}/leakage", params={"contract_id": cid, "group_by": "class"})
         ).json()
-        assert {r["discrepancy_class"]: r["amount"] for r in ledger["rows"]} == {
+        assert {r["discrepancy_class"]: r["amount"] for r in ledger["items"]} == {
             "consumption_error": "280.00",
             "unapplied_credit": "4414.08",
         }

@@ -70,18 +70,20 @@ async def test_a_failed_period_opens_a_root_cause_and_delivers_one_signed_webhoo
         [hit] = await receiver.wait_for(timeout=60)
 
         async def root_cause() -> Any:
-            rows = (await http.get(f"{tracker}/contracts/{cid}/obligations")).json()
+            rows = (await http.get(f"{tracker}/contracts/{cid}/obligations")).json()["items"]
             return rows or None
 
         obligations: Any = await wait_until(root_cause, timeout=60, message="root cause")
 
         # The credit arrives later and joins the same alert: still one webhook.
         async def credited() -> Any:
-            rows = (await http.get(f"{tracker}/alerts", params={"contract_id": cid})).json()
+            rows = (await http.get(f"{tracker}/alerts", params={"contract_id": cid})).json()[
+                "items"
+            ]
             return rows if rows and "credit_amount" in rows[0]["details"] else None
 
         alerts: Any = await wait_until(credited, timeout=60, message="credit joined the alert")
-        log = (await http.get(f"{tracker}/webhooks/{hook['id']}/deliveries")).json()
+        log = (await http.get(f"{tracker}/webhooks/{hook['id']}/deliveries")).json()["items"]
 
     # Standard Webhooks: the official library verifies it.
     assert Webhook(hook["secret"]).verify(hit.body, hit.headers) == hit.json
@@ -110,11 +112,11 @@ async def test_a_receiver_failing_twice_gets_the_alert_on_the_third_attempt(stac
         hits = await receiver.wait_for(count=3, timeout=90)
 
         async def delivered() -> Any:
-            log = (await http.get(f"{tracker}/webhooks/{hook['id']}/deliveries")).json()
+            log = (await http.get(f"{tracker}/webhooks/{hook['id']}/deliveries")).json()["items"]
             return log if log and log[0]["status"] == "delivered" else None
 
         log: Any = await wait_until(delivered, timeout=60, message="delivery logged")
-        alerts = (await http.get(f"{tracker}/alerts", params={"contract_id": cid})).json()
+        alerts = (await http.get(f"{tracker}/alerts", params={"contract_id": cid})).json()["items"]
         subscription = (await http.get(f"{tracker}/webhooks/{hook['id']}")).json()
 
     [delivery] = log

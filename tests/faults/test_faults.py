@@ -89,7 +89,7 @@ async def _chain(
 
         async def health_done() -> bool:
             for c in contracts:
-                rows = (await http.get(f"{registry}/contracts/{c.id}/health")).json()
+                rows = (await http.get(f"{registry}/contracts/{c.id}/health")).json()["items"]
                 march = [r for r in rows if r["period_label"] == examples.PERIOD]
                 if (
                     not march
@@ -102,13 +102,13 @@ async def _chain(
         await wait_for(health_done, "contract health", 240)
         await asyncio.sleep(2)  # let any duplicate that is coming arrive before counting
         for c in contracts:
-            credits = (await http.get(f"{billing}/contracts/{c.id}/credits")).json()
+            credits = (await http.get(f"{billing}/contracts/{c.id}/credits")).json()["items"]
             assert [x["credit_amount"] for x in credits] == ["4414.08"], credits
-            obs = (await http.get(f"{obligations}/obligations?contract_id={c.id}")).json()
+            obs = (await http.get(f"{obligations}/obligations?contract_id={c.id}")).json()["items"]
             assert len(obs) == 1, obs
-            alerts = (await http.get(f"{obligations}/alerts?contract_id={c.id}")).json()
+            alerts = (await http.get(f"{obligations}/alerts?contract_id={c.id}")).json()["items"]
             assert len(alerts) == 1, alerts
-            rows = (await http.get(f"{registry}/contracts/{c.id}/health")).json()
+            rows = (await http.get(f"{registry}/contracts/{c.id}/health")).json()["items"]
             march = next(r for r in rows if r["period_label"] == examples.PERIOD)
             assert (march["slas_failed"], march["credits_total"]) == (1, "4414.08")
         ids = {c.id for c in contracts}

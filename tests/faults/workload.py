@@ -346,7 +346,7 @@ async def reflected_consumption(stack: Stack, contracts: list[Contract], figures
             for c in contracts:
                 url = f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
                 resp = await retry_http(http, "GET", url, deadline=time.monotonic() + 60)
-                out.append(resp.json())
+                out.append(resp.json()["items"])
             return out if all(len(o) >= expected_records for o in out) else None
 
         try:
@@ -357,7 +357,7 @@ async def reflected_consumption(stack: Stack, contracts: list[Contract], figures
                     await http.get(
                         f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
                     )
-                ).json()
+                ).json()["items"]
                 for c in contracts
             ]
         for contract, rows in zip(contracts, results, strict=True):

@@ -30,6 +30,7 @@ from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
+from crm_platform.pagination import Keyset, Page, PageDep, PageRequest, SortKey, fetch_page
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "crm_"
@@ -73,6 +74,9 @@ def create_api_keys_table(op: Any) -> None:
 
 
 api_keys_table = attach_api_keys_table(sa.MetaData())
+API_KEYS_ORDER = Keyset(
+    "api-keys", SortKey(api_keys_table.c.issued_at), SortKey(api_keys_table.c.key_id)
+)
 
 
 def sha256_hex(secret: str) -> str:
@@ -195,6 +199,10 @@ class ApiKeyRead(BaseModel):
     revoked_reason: str | None
 
 
+class ApiKeyPage(Page[ApiKeyRead]):
+    """A page of API keys."""
+
+
 class ApiKeyIssuedRead(ApiKeyRead):
     api_key: str | None = Field(
         description="The key itself. Shown once: store it now. Null on an idempotent replay "
@@ -214,14 +222,22 @@ REVOKE_IS_IDEMPOTENT = "revoking is idempotent by itself (a revoked key stays re
 AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin"])]
 
 
+def _read(row: Any) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(dict(row._mapping))
+
+
+async def list_keys(*, session: AsyncSession, page: PageRequest) -> ApiKeyPage:
+    """Oldest first, revoked ones included; never the secrets."""
+    rows, next_cursor = await fetch_page(session, sa.select(api_keys_table), API_KEYS_ORDER, page)
+    return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
+
+
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
 
-    def _read(row: Any) -> ApiKeyRead:
-        return ApiKeyRead.model_validate(dict(row._mapping))
-
     @router.post(
         "",
+        operation_id="issueApiKey",
         status_code=201,
         response_model=ApiKeyIssuedRead,
         summary="Issue an API key (admin)",
@@ -255,14 +271,21 @@ def admin_router() -> APIRouter:
 
         return await idempotency.run(work, status_code=201)
 
-    @router.get("", response_model=list[ApiKeyRead], summary="List API keys (admin)")
-    async def list_keys(session: SessionDep, principal: AdminPrincipal) -> list[ApiKeyRead]:
-        t = api_keys_table
-        rows = (await session.execute(sa.select(t).order_by(t.c.issued_at, t.c.key_id))).all()
-        return [_read(r) for r in rows]
+    @router.get(
+        "",
+        operation_id="listApiKeys",
+        response_model=ApiKeyPage,
+        summary="List API keys (admin)",
+        description="Oldest first, revoked ones included; never the secrets.",
+    )
+    async def list_api_keys(
+        session: SessionDep, principal: AdminPrincipal, page: PageDep
+    ) -> ApiKeyPage:
+        return await list_keys(session=session, page=page)
 
     @router.post(
         "/{key_id}/revoke",
+        operation_id="revokeApiKey",
         response_model=ApiKeyRead,
         summary="Revoke an API key (admin)",
         description="Every service refuses the key within moments.",

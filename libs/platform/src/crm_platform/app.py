@@ -28,13 +28,14 @@ from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
 from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
-from crm_platform.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from crm_platform.errors import install_error_handlers
 from crm_platform.event_docs import router as event_docs_router
 from crm_platform.idempotency import attach_idempotency_table, document_refusals
 from crm_platform.logging import configure_logging
 from crm_platform.migrations import upgrade
 from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
+from crm_platform.openapi import install_openapi, operation_id, require_content_type
 from crm_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,8 @@ class ServiceDefinition:
     workers: Sequence[Worker] = field(default_factory=list)
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
     scope_domain: str = "admin"  # routes need <domain>:read / <domain>:write by default
+    # Success examples per operationId (crm_platform.openapi), recorded from real answers.
+    response_examples: Path | None = None
 
 
 def attach_platform_tables(metadata: sa.MetaData) -> None:
@@ -123,6 +126,7 @@ def create_service_app(
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         openapi_tags=[
             *definition.openapi_tags,
             {"name": "operations", "description": "Health, readiness and metrics."},
@@ -138,10 +142,12 @@ def create_service_app(
     for router in definition.routers:
         document_refusals(router)
         # Authenticate first, before any parameter is validated or a session is opened: an
-        # anonymous request costs no database connection. Routes check their scope next.
+        # anonymous request costs no database connection. Then the body's Content-Type;
+        # routes check their scope next.
         app.include_router(
-            router, dependencies=[Depends(authenticate)], responses=COMMON_ERROR_RESPONSES
+            router, dependencies=[Depends(authenticate), Depends(require_content_type)]
         )
+    install_openapi(app, domain=definition.scope_domain, examples_file=definition.response_examples)
     return app
 
 

@@ -120,7 +120,8 @@ async def _resolve(request: Request, raw: str | None, x_tenant_id: str | None) -
                 tenant_id=x_tenant_id, scopes=principal.scopes, key_id=principal.key_id
             )
         elif x_tenant_id != principal.tenant_id:
-            raise NotFound("nothing of that tenant is visible to this key")
+            # Not a 404: the answer is the same whatever tenant is named, so it tells nothing.
+            raise Forbidden("this API key acts for one tenant only; X-Tenant-Id names another")
     request.state.principal = principal
     return principal
 
@@ -161,6 +162,16 @@ async def authenticate_feed(
     return principal
 
 
+def feed_tenant(principal: Principal, tenant_id: str | None) -> Principal:
+    """A feed's `tenant_id` query parameter (feed clients cannot send X-Tenant-Id): the
+    caller narrowed to that tenant; 403 for a tenant the key does not act for."""
+    if tenant_id is None:
+        return principal
+    if not principal.can_access(tenant_id):
+        raise Forbidden("this API key acts for one tenant only; tenant_id names another")
+    return Principal(tenant_id=tenant_id, scopes=principal.scopes, key_id=principal.key_id)
+
+
 FeedPrincipal = Annotated[Principal, Depends(authenticate_feed)]
 
 
@@ -180,10 +191,38 @@ async def current_principal(
     return principal
 
 
-def _default_scope(request: Request) -> str:
-    domain = getattr(request.app.state, "scope_domain", ADMIN)
-    action = "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
+def default_scope(domain: str, method: str) -> str:
+    """The scope a route needs when it names none: `<domain>:read` to read, else write."""
+    action = "read" if method.upper() in ("GET", "HEAD", "OPTIONS") else "write"
     return f"{domain}:{action}"
+
+
+def _default_scope(request: Request) -> str:
+    return default_scope(getattr(request.app.state, "scope_domain", ADMIN), request.method)
+
+
+def _declared_scopes(dependant: Any) -> list[str]:
+    # As FastAPI hands them to `security_scopes`: the parents' scopes, then its own.
+    scopes: list[str] = []
+    for scope in [*(dependant.parent_oauth_scopes or []), *(dependant.own_oauth_scopes or [])]:
+        if scope not in scopes:
+            scopes.append(scope)
+    return scopes
+
+
+def required_scopes(dependant: Any, domain: str, method: str) -> list[str] | None:
+    """The scopes a route checks, read from its dependencies the way the checks above read
+    them at request time (so the OpenAPI document cannot drift from them); None when the
+    route checks none."""
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if current.call is current_principal:
+            return _declared_scopes(current) or [default_scope(domain, method)]
+        if current.call is authenticate_feed:
+            return [default_scope(domain, method)]
+        stack.extend(current.dependencies)
+    return None
 
 
 CurrentPrincipal = Annotated[Principal, Security(current_principal)]

@@ -141,6 +141,7 @@ def terms_router() -> APIRouter:
 
     @router.get(
         "/contracts/{contract_id:uuid}/terms",
+        operation_id="getContractTerms",
         response_model=ProjectedTerms,
         summary="The contract terms this service received (latest version)",
         description="This service's copy of the contract, kept from `contracts.v1` events. "

@@ -93,21 +93,6 @@ class EarlyResponse(Exception):
         self.response = response
 
 
-def _response(description: str) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description}
-
-
-COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _response("No API key, or an unknown, revoked or expired one."),
-    403: _response("The API key lacks the scope this operation needs."),
-    404: _response("Not found (or another tenant's: never told apart)."),
-    409: _response("Conflicts with the current state (already done, reused key…)."),
-    413: _response("The request body is larger than the service accepts."),
-    422: _response("The request is invalid; `details` lists every problem with its location."),
-    503: _response("A backing service (database, broker) is unavailable; retry."),
-}
-
-
 def format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     """('body', 'items', 3, 'ended_at') -> 'body.items[3].ended_at'."""
     out = ""

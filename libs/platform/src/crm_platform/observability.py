@@ -17,6 +17,7 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_platform.errors import error_body
@@ -29,15 +30,36 @@ HTTP_SECONDS = Histogram("crm_http_request_seconds", "HTTP request duration", ["
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process is up")
+class Readiness(BaseModel):
+    status: str = Field(description="ready or not_ready")
+    checks: dict[str, str] = Field(
+        description="Each dependency: ok (or disabled), else what is wrong with it."
+    )
+
+
+NOT_READY = {
+    "status": "not_ready",
+    "checks": {"database": "ok", "kafka": "error: KafkaConnectionError", "outbox_relay": "ok"},
+}
+
+
+@router.get("/healthz", summary="Liveness: the process is up", operation_id="getLiveness")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     summary="Readiness: database, broker, relay and consumers",
-    responses={503: {"description": "A dependency is not ready"}},
+    response_model=Readiness,
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "A dependency is not ready",
+            "content": {"application/json": {"example": NOT_READY}},
+        }
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
@@ -69,7 +91,13 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    operation_id="getMetrics",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -20,6 +20,7 @@ from crm_platform.clock import Clock
 from crm_platform.contract_terms import terms_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
 
 DEFINITION = ServiceDefinition(
     scope_domain="billing",
@@ -41,6 +42,7 @@ DEFINITION = ServiceDefinition(
     ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
+    response_examples=EXAMPLES,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
     openapi_tags=[
         {"name": "consumption", "description": "Consumption records from ERP systems."},

@@ -20,7 +20,7 @@ async def test_consumption_from_kafka_is_stored_once_corrected_and_conflicts_dea
     url = f"/contracts/{billing.subject}/periods/2026-03/consumption"
 
     async def records() -> list[dict[str, Any]]:
-        return list((await billing.client.get(url)).json())
+        return list((await billing.client.get(url)).json()["items"])
 
     async def revisions_of_srv_win(count: int) -> bool:
         srv = [r for r in await records() if r["resource_unit"] == "SRV-WIN"]

@@ -30,7 +30,7 @@ async def test_credit_is_earned_back_after_three_met_periods(billing: Billing) -
     for period in ("2026-04", "2026-05"):
         await billing.close(period, "met")
         await billing.wait("billing.charges_computed", for_period(period))
-    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     assert (credits[0]["earn_back"]["status"], credits[0]["earn_back"]["progress"]) == (
         "pending",
         2,
@@ -50,7 +50,7 @@ async def test_credit_is_earned_back_after_three_met_periods(billing: Billing) -
         ("earn_back", "4414.08")
     ]
     assert june["expected_total"] == "94414.08" and june["credits_total"] == "4414.08"
-    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     earn_back = credits[0]["earn_back"]
     assert earn_back["status"] == "earned_back"
     assert [
@@ -78,7 +78,7 @@ async def test_a_period_below_expected_cancels_the_earn_back(billing: Billing) -
     await billing.close("2026-05", "below_expected")
     await billing.close("2026-06", "met")
     await billing.wait("billing.charges_computed", lambda e: e.data["period_label"] == "2026-06")
-    [credit] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    [credit] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     assert credit["credit_amount"] == "4320.00"  # no consumption: M = 90,000.00 at baseline
     assert (credit["earn_back"]["status"], credit["earn_back"]["earned_back_in_period"]) == (
         "cancelled",
@@ -109,7 +109,7 @@ async def test_third_below_expected_in_twelve_periods_is_credited_as_a_failure(
         "repeated default: below_expected in 3 of the 12 periods"
         in (credit.data["explanation"]["formula"])
     )
-    [stored] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    [stored] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     assert stored["reason"] == "repeated_default"
 
 
@@ -159,7 +159,7 @@ async def test_credits_beyond_the_at_risk_amount_share_it_pro_rata_whatever_clos
     )
     march = (await billing.client.get(f"/contracts/{billing.subject}/charges/2026-03")).json()
     assert march["credits_total"] == "-11035.20"
-    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     assert {(c["sla_code"], c["credit_amount"], c["cap_reduction"]) for c in credits} == {
         ("AVAIL-CORE", "6437.20", "1287.44"),
         ("AVAIL-EDGE", "4598.00", "919.60"),

@@ -94,7 +94,7 @@ async def test_a_fixed_period_cap_is_paid_in_the_order_of_cap_priority(billing: 
     await billing.close("2026-03", "failed", sla_code="AVAIL-EDGE")
     await billing.close("2026-03", "failed")
     await billing.wait("billing.credit_calculated", _credit_of("AVAIL-CORE", "2026-03"))
-    rows = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    rows = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     by_sla = {r["sla_code"]: r for r in rows}
     # EDGE first: 10,800.00 × 50% = 5,400.00, capped at 5,000.00; nothing is left for CORE.
     assert (by_sla["AVAIL-EDGE"]["credit_amount"], by_sla["AVAIL-EDGE"]["cap_reduction"]) == (
@@ -213,7 +213,7 @@ async def test_restating_one_capped_sla_re_splits_the_month_with_deltas(billing:
     await billing.wait("billing.credit_calculated", _credit_of("AVAIL-WEB", "2026-03"))
 
     async def split() -> dict[str, str]:
-        rows = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+        rows = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
         return {r["sla_code"]: r["credit_amount"] for r in rows}
 
     assert await split() == {

@@ -104,7 +104,7 @@ async def test_each_export_of_the_worked_example_is_its_json_as_csv(billing: Bil
     reconciliation = await worked_example(billing)
     scope = {"contract_id": billing.subject, "period": "2026-03"}
 
-    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     header, rows = await get_csv(billing, "/credits/csv", **scope)
     assert header == list(credits[0])
     assert [(r[3], r[4], r[13], r[15], r[16], r[17]) for r in rows] == [
@@ -139,12 +139,12 @@ async def test_each_export_of_the_worked_example_is_its_json_as_csv(billing: Bil
 
     ledger = (await billing.client.get("/leakage", params={**scope, "group_by": "class"})).json()
     header, rows = await get_csv(billing, "/leakage/csv", **scope, group_by="class")
-    assert header == list(ledger["rows"][0])
+    assert header == list(ledger["items"][0])
     assert rows == [
         ["", "", "consumption_error", "", "USD", "280.00", "1"],
         ["", "", "unapplied_credit", "", "USD", "4414.08", "1"],
     ]
-    assert as_json(header, rows, LeakageRow) == ledger["rows"]
+    assert as_json(header, rows, LeakageRow) == ledger["items"]
 
 
 async def test_exports_are_filtered_by_contract_period_and_tenant(billing: Billing) -> None:

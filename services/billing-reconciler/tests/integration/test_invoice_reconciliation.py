@@ -10,6 +10,8 @@ from billing_harness import Billing
 
 from crm_testing import examples
 
+CSV = {"content-type": "text/csv"}
+
 
 async def _worked_example_with_credit(billing: Billing) -> None:
     await billing.activate(examples.contract_terms(contract_id=billing.contract_id))
@@ -90,7 +92,7 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
             "/leakage", params={"contract_id": billing.subject, "group_by": "class,direction"}
         )
     ).json()
-    assert [(r["discrepancy_class"], r["direction"], r["amount"]) for r in ledger["rows"]] == [
+    assert [(r["discrepancy_class"], r["direction"], r["amount"]) for r in ledger["items"]] == [
         ("consumption_error", "over_billed", "280.00"),
         ("unapplied_credit", "over_billed", "4414.08"),
     ]
@@ -104,7 +106,9 @@ async def test_worked_example_invoice_is_reconciled_to_the_cent_and_published(
         }
     ]
 
-    listed = (await billing.client.get("/invoices", params={"contract_id": billing.subject})).json()
+    listed = (
+        await billing.client.get("/invoices", params={"contract_id": billing.subject})
+    ).json()["items"]
     assert [(i["invoice_number"], i["total"], i["line_count"]) for i in listed] == [
         (doc["invoice_number"], "92240.00", 3)
     ]
@@ -142,9 +146,7 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
 ) -> None:
     await _worked_example_with_credit(billing)
     csv_text = examples.invoice_csv(billing.contract_id, invoice_number="GLX-CSV-1")
-    resp = await billing.client.post(
-        "/invoices/csv", content=csv_text, headers={"content-type": "text/csv"}
-    )
+    resp = await billing.client.post("/invoices/csv", content=csv_text, headers=CSV)
     assert resp.status_code == 201, resp.text
     [receipt] = resp.json()["invoices"]
     rec = receipt["reconciliation"]
@@ -171,17 +173,17 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
             "amount": "-4414.08",
         }
     )
-    again = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    again = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert again.status_code == 200, again.text
     [receipt2] = again.json()["invoices"]
     assert receipt2["status"] == "corrected" and receipt2["invoice"]["version"] == 2
     assert receipt2["reconciliation"]["status"] == "matched"
     assert receipt2["reconciliation"]["revision"] == 2
     ledger = (await billing.client.get("/leakage", params={"contract_id": billing.subject})).json()
-    assert ledger["rows"] == []  # the corrected invoice replaced the earlier discrepancies
+    assert ledger["items"] == []  # the corrected invoice replaced the earlier discrepancies
     history = (
         await billing.client.get(f"/invoices/{receipt['invoice']['id']}/reconciliations")
-    ).json()
+    ).json()["items"]
     assert [(h["revision"], h["status"], h["is_current"]) for h in history] == [
         (1, "discrepancies", False),
         (2, "matched", True),
@@ -192,15 +194,15 @@ async def test_invoice_in_csv_gives_the_same_reconciliation_and_errors_name_the_
     for row in rows:
         row["invoice_number"] = "GLX-CSV-2"
     rows[2]["amount"] = "-60000.00"
-    bad = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    bad = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[4].amount"
     rows[2]["amount"] = "60,000.00"
-    bad = await billing.client.post("/invoices/csv", content=to_csv(rows))
+    bad = await billing.client.post("/invoices/csv", content=to_csv(rows), headers=CSV)
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[4].amount"
     bad = await billing.client.post(
-        "/invoices/csv", content=csv_text.replace("invoice_number,", "number,", 1)
+        "/invoices/csv", content=csv_text.replace("invoice_number,", "number,", 1), headers=CSV
     )
     assert bad.status_code == 422 and "missing column invoice_number" in bad.text
 
@@ -245,7 +247,7 @@ async def test_invoice_with_every_kind_of_mistake(billing: Billing) -> None:
     ledger = (
         await billing.client.get("/leakage", params={"period": "2026-03", "group_by": "direction"})
     ).json()
-    assert [(r["direction"], r["amount"]) for r in ledger["rows"]] == [
+    assert [(r["direction"], r["amount"]) for r in ledger["items"]] == [
         ("over_billed", "61824.08"),
         ("under_billed", "-270.00"),
     ]

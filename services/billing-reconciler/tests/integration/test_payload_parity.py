@@ -46,7 +46,7 @@ async def test_the_worked_example_reads_the_same_over_http_and_on_kafka(billing:
     invoice_id = posted.json()["invoice"]["id"]
 
     [credit_event] = await billing.wait("billing.credit_calculated")
-    [credit] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    [credit] = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     assert credit["credit_amount"] == "4414.08"
     assert_same_resource(credit, credit_event.data, CreditRead.http_only)
 

@@ -85,7 +85,7 @@ async def test_restated_sla_makes_a_delta_credit_and_reconciles_the_invoice_agai
     await billing.settle()
     assert [e.data["revision"] for e in billing.of("billing.credit_calculated")] == [1, 2, 3]
 
-    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()
+    credits = (await billing.client.get(f"/contracts/{billing.subject}/credits")).json()["items"]
     [credit] = credits  # one credit for the SLA and period, with its revisions
     assert credit["credit_amount"] == "4414.08" and credit["revision"] == 3
     assert [(r["credit_amount"], r["delta_amount"]) for r in credit["revisions"]] == [
@@ -138,7 +138,7 @@ async def test_corrected_consumption_moves_the_credit_and_the_reconciliation(
     assert rec["trigger"] == "consumption_changed"
     history = (
         await billing.client.get(f"/contracts/{billing.subject}/periods/2026-03/consumption")
-    ).json()
+    ).json()["items"]
     srv = next(r for r in history if r["resource_unit"] == "SRV-WIN")
     assert (srv["quantity"], srv["revision"]) == ("216", 2)
     assert [r["quantity"] for r in srv["revisions"]] == ["214", "216"]
@@ -147,14 +147,13 @@ async def test_corrected_consumption_moves_the_credit_and_the_reconciliation(
         "record_id,contract_id,resource_unit,period_label,quantity\n"
         f"late-1,{billing.subject},TCK-L1,2026-03,800\n"
     )
-    posted = await billing.client.post("/consumption/csv", content=late)
+    posted = await billing.consume_csv(late)
     assert posted.status_code == 202 and posted.json()["accepted"] == 1
     # TCK-L1 now 5,500: within the 10% deadband (4,500–5,500): nothing owed changes.
     await billing.settle()
     assert len(billing.of("reconciliation.completed")) == 2
-    bad = await billing.client.post(
-        "/consumption/csv",
-        content=late.replace("late-1", "late-2").replace(",800", ",800 servers"),
+    bad = await billing.consume_csv(
+        late.replace("late-1", "late-2").replace(",800", ",800 servers")
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["loc"] == "body.line[2].quantity"

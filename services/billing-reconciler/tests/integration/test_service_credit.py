@@ -76,14 +76,14 @@ async def test_failed_period_earns_one_credit_even_when_closed_events_repeat(
         )
         assert credit_event.data["credit_amount"] == "4414.08"
         assert credit_event.causationid == closed.id
-        credits = (await client.get(f"/contracts/{contract_id}/credits")).json()
+        credits = (await client.get(f"/contracts/{contract_id}/credits")).json()["items"]
         assert [c["credit_amount"] for c in credits] == ["4414.08"]
         assert credits[0]["explanation"]["inputs"]["at_risk_amount"] == "11035.20"
         assert f"{subject}-SRV-WIN" in credits[0]["explanation"]["source_ids"]
 
     async with running_app(create_app(settings)) as (_, client):
         # Nothing more arrived later: still exactly one credit event.
-        credits = (await client.get(f"/contracts/{contract_id}/credits")).json()
+        credits = (await client.get(f"/contracts/{contract_id}/credits")).json()["items"]
         assert len(credits) == 1
     assert (
         len(

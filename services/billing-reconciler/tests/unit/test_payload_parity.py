@@ -106,6 +106,8 @@ def response_fields(path: str) -> dict[str, Field]:
     spec = openapi()
     schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     schema = _resolve(schema["schema"], spec)
+    if "next_cursor" in schema.get("properties", {}):  # a page: the fields of its items
+        schema = _resolve(schema["properties"]["items"], spec)
     return fields_of(schema.get("items", schema), spec)
 
 

@@ -22,6 +22,7 @@ from crm_platform.clock import Clock
 from crm_platform.scheduler import every
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
 END_CONTRACTS_JOB = "end_due_contracts"
 
 DEFINITION = ServiceDefinition(
@@ -43,6 +44,7 @@ DEFINITION = ServiceDefinition(
     ],
     metadata=Base.metadata,
     migrations_dir=MIGRATIONS,
+    response_examples=EXAMPLES,
     consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
     openapi_tags=[
         {"name": "administration", "description": "API keys (admin scope)."},

@@ -125,7 +125,7 @@ async def test_amended_terms_reach_kafka_and_as_of_reads_each_version(
         today = (await client.get(f"/contracts/{cid}")).json()  # 10 May 2026
         assert (today["version"], today["current_version"], today["draft_version"]) == (2, 3, None)
 
-        versions = (await client.get(f"/contracts/{cid}/versions")).json()
+        versions = (await client.get(f"/contracts/{cid}/versions")).json()["items"]
         assert [(v["version"], v["state"], v["effective_from"], v["note"]) for v in versions] == [
             (1, "activated", "2026-01-01", ""),
             (2, "activated", "2026-04-01", "CR-12: 40 more servers"),
@@ -172,7 +172,7 @@ async def test_drafts_are_editable_until_activation_and_amendments_follow_the_ru
             "currency",
             "effective_from",
         ]
-        assert len((await client.get(f"/contracts/{cid}/versions")).json()) == 1
+        assert len((await client.get(f"/contracts/{cid}/versions")).json()["items"]) == 1
 
         # One draft amendment at a time; a discarded one stays in the history.
         first = await client.post(

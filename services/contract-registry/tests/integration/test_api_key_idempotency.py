@@ -25,7 +25,7 @@ async def test_a_retried_issue_is_the_same_key_without_its_secret(
         other_body = await client.post(
             "/admin/api-keys", json={**BODY, "name": "acme CRM"}, headers=headers
         )
-        listed = (await client.get("/admin/api-keys")).json()
+        listed = (await client.get("/admin/api-keys")).json()["items"]
 
         # Another administrator's key, the same Idempotency-Key and body: its own new key.
         admin = await client.post("/admin/api-keys", json={"name": "ops", "scopes": ["admin"]})
@@ -59,7 +59,7 @@ async def test_revoking_with_a_key_is_refused_not_ignored(
         key = (await client.post("/admin/api-keys", json=BODY)).json()
         path = f"/admin/api-keys/{key['key_id']}/revoke"
         refused = await client.post(path, json={}, headers={"Idempotency-Key": "r-1"})
-        still = (await client.get("/admin/api-keys")).json()
+        still = (await client.get("/admin/api-keys")).json()["items"]
         revoked = await client.post(path, json={"reason": "rotated"})
     assert refused.status_code == 400
     error = refused.json()["error"]

@@ -118,7 +118,7 @@ async def test_health_follows_sla_and_billing_events(
             await publish_envelope(kafka_bootstrap, event)
 
         async def health() -> list[dict[str, object]] | None:
-            rows = (await client.get(f"/contracts/{cid}/health")).json()
+            rows = (await client.get(f"/contracts/{cid}/health")).json()["items"]
             return rows if rows and rows[0]["credits_total"] == "4414.08" else None
 
         rows = await wait_until(health, message="health updated")

@@ -72,7 +72,7 @@ def _closed(cid: uuid.UUID, period: str, outcome: str, attainment: str) -> Any:
 
 async def _march(client: httpx.AsyncClient, cid: uuid.UUID, check: Any) -> dict[str, Any]:
     async def ready() -> dict[str, Any] | None:
-        rows = (await client.get(f"/contracts/{cid}/health")).json()
+        rows = (await client.get(f"/contracts/{cid}/health")).json()["items"]
         march = [r for r in rows if r["period_label"] == "2026-03"]
         return march[0] if march and check(march[0]) else None
 

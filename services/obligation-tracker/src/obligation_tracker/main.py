@@ -24,6 +24,7 @@ from obligation_tracker.webhooks.router import router as webhooks_router
 from obligation_tracker.webhooks.service import purge_delivery_log
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
 
 CHECK_JOB = "obligations.check"
 HORIZON_JOB = "obligations.extend_horizon"
@@ -58,6 +59,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         ],
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
+        response_examples=EXAMPLES,
         consumers=[ConsumerSpec(topics=TOPICS, handlers=make_handlers(settings))],
         workers=workers,
         openapi_tags=[

@@ -95,7 +95,7 @@ class Tracker:
     async def obligations(self, contract_id: uuid.UUID, **params: Any) -> list[dict[str, Any]]:
         resp = await self.client.get(f"/contracts/{contract_id}/obligations", params=params)
         assert resp.status_code == 200, resp.text
-        result: list[dict[str, Any]] = resp.json()
+        result: list[dict[str, Any]] = resp.json()["items"]
         return result
 
     async def run(self, name: str, job: Job) -> None:

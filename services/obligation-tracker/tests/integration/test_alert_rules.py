@@ -11,7 +11,7 @@ ACME = {"X-Tenant-Id": "acme-bank"}
 
 
 async def test_default_rules_are_global_and_a_tenant_cannot_change_them(tracker: Any) -> None:
-    rules = (await tracker.client.get("/alert-rules", headers=ACME)).json()
+    rules = (await tracker.client.get("/alert-rules", headers=ACME)).json()["items"]
     by_type = {r["event_type"]: r for r in rules}
     assert {"sla.breached", "sla.period_closed", "billing.credit_calculated"} <= set(by_type)
     assert all(r["tenant_id"] is None for r in rules)
@@ -59,7 +59,7 @@ async def test_a_contract_rule_silences_its_contract_only(tracker: Any, make_ter
         )
 
     await wait_until(both_followed_up, message="both periods handled")
-    alerts = (await tracker.client.get("/alerts")).json()
+    alerts = (await tracker.client.get("/alerts")).json()["items"]
     ours = [a["contract_id"] for a in alerts if a["contract_id"] in (str(quiet), str(loud))]
     assert ours == [str(loud)]
 
@@ -87,7 +87,9 @@ async def test_a_tenant_rule_with_an_amount_threshold_and_a_severity(
     await tracker.publish("billing.credit_calculated", examples.credit_calculated(cid))
 
     async def raised() -> list[dict[str, Any]]:
-        return (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()  # type: ignore[no-any-return]
+        return (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+            "items"
+        ]  # type: ignore[no-any-return]
 
     found: Any = await wait_until(raised, message="credit alert")
     [alert] = found

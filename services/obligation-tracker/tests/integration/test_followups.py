@@ -46,7 +46,9 @@ async def test_a_breach_raises_one_alert_that_later_events_complete_and_one_root
         await tracker.publish("billing.credit_calculated", examples.credit_calculated(cid))
 
         async def complete() -> list[dict[str, Any]] | None:
-            alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+            alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+                "items"
+            ]
             return alerts if alerts and alerts[0]["occurrences"] == 4 else None
 
         found: Any = await wait_until(complete, message="alert with every event's facts")
@@ -111,7 +113,9 @@ async def test_invoice_discrepancies_gather_on_one_dispute_and_one_alert(
 
         found: Any = await wait_until(gathered, message="one dispute, two discrepancies")
         [dispute] = found
-        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+            "items"
+        ]
         await kafka.wait_for(
             lambda e: e.type == "obligation.created" and e.data["kind"] == "dispute_resolution"
         )
@@ -184,7 +188,9 @@ async def test_the_governance_review_gets_the_health_snapshot_on_its_day(
     await tracker.publish("billing.credit_calculated", examples.credit_calculated(cid))
 
     async def alerted() -> bool:
-        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+            "items"
+        ]
         return bool(alerts) and "credit_amount" in alerts[0]["details"]
 
     await wait_until(alerted, message="breach recorded")
@@ -217,5 +223,5 @@ async def test_the_governance_review_gets_the_health_snapshot_on_its_day(
     assert snapshot["obligations"]["open"] == 1
     assert snapshot["obligations"]["overdue"] == 1
     assert snapshot["alerts_raised"] == 4  # the breach and three escalations
-    history = (await tracker.client.get(f"/obligations/{review['id']}/history")).json()
+    history = (await tracker.client.get(f"/obligations/{review['id']}/history")).json()["items"]
     assert [h["action"] for h in history] == ["created", "due_soon", "snapshot_attached"]

@@ -60,7 +60,7 @@ async def test_a_retried_alert_rule_is_the_first_one(tracker: Any) -> None:
     body = {"event_type": "billing.credit_calculated", "min_amount": "1000.00"}
     first, again = await post_twice(tracker.client, "/alert-rules", body, headers)
     assert again.json() == first.json()
-    rules = (await tracker.client.get("/alert-rules", headers=headers)).json()
+    rules = (await tracker.client.get("/alert-rules", headers=headers)).json()["items"]
     assert [r["id"] for r in rules if r["tenant_id"] == headers["X-Tenant-Id"]] == [
         first.json()["id"]
     ]
@@ -80,7 +80,9 @@ async def test_a_retried_subscription_is_the_first_one_without_its_secret_again(
     first, again = await post_twice(tracker.client, "/webhooks", body, headers)
     assert first.json()["secret"].startswith("whsec_")
     assert again.json() == {**first.json(), "secret": None}
-    listed = (await tracker.client.get("/webhooks", headers={"X-Tenant-Id": tenant})).json()
+    listed = (await tracker.client.get("/webhooks", headers={"X-Tenant-Id": tenant})).json()[
+        "items"
+    ]
     assert [h["id"] for h in listed] == [first.json()["id"]]
     refused_as_reused(
         await tracker.client.post("/webhooks", json={**body, "description": "CRM"}, headers=headers)

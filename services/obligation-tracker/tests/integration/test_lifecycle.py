@@ -74,7 +74,7 @@ async def test_overdue_then_escalated_level_by_level_with_an_injected_clock(
     ]
     # One alert per escalation level (obligation.overdue alerts are off by default).
     assert sorted(a.data["source_event_type"] for a in alerts) == ["obligation.escalated"] * 2
-    history = (await tracker.client.get(f"/obligations/{december['id']}/history")).json()
+    history = (await tracker.client.get(f"/obligations/{december['id']}/history")).json()["items"]
     assert [(h["action"], h["to_status"]) for h in history] == [
         ("created", "open"),
         ("due_soon", "open"),
@@ -159,7 +159,7 @@ async def test_a_waiver_records_the_reason_and_who_waived(
         "waived",
         "a.lee@acme.example",
     )
-    history = (await tracker.client.get(f"/obligations/{january['id']}/history")).json()
+    history = (await tracker.client.get(f"/obligations/{january['id']}/history")).json()["items"]
     assert history[-1]["action"] == "waived" and history[-1]["reason"].startswith("Agreed")
 
 
@@ -173,27 +173,29 @@ async def test_read_apis_by_owner_due_soon_overdue_and_contract(
         resp = await tracker.client.patch(f"/obligations/{o['id']}", json={"owner": "j.doe"})
         assert resp.status_code == 200
 
-    mine = (await tracker.client.get("/owners/j.doe/obligations")).json()
+    mine = (await tracker.client.get("/owners/j.doe/obligations")).json()["items"]
     assert [o["id"] for o in mine] == [jan["id"], feb["id"]]
-    assert (await tracker.client.get("/obligations", params={"owner": "nobody"})).json() == []
+    assert (await tracker.client.get("/obligations", params={"owner": "nobody"})).json()[
+        "items"
+    ] == []
     # Today is 7 December in New York: December's is due today, January's in 32 days.
-    due = (await tracker.client.get("/obligations/due", params={"within_days": 31})).json()
+    due = (await tracker.client.get("/obligations/due", params={"within_days": 31})).json()["items"]
     assert [o["id"] for o in due if o["contract_id"] == str(cid)] == [dec["id"]]
-    due = (await tracker.client.get("/obligations/due", params={"within_days": 32})).json()
+    due = (await tracker.client.get("/obligations/due", params={"within_days": 32})).json()["items"]
     assert [o["id"] for o in due if o["contract_id"] == str(cid)] == [dec["id"], jan["id"]]
     mine = {"contract_id": str(cid)}
-    assert (await tracker.client.get("/obligations/overdue", params=mine)).json() == []
+    assert (await tracker.client.get("/obligations/overdue", params=mine)).json()["items"] == []
     # Past due but before any periodic check: still reported overdue.
     tracker.clock.set(datetime(2026, 12, 9, 15, tzinfo=UTC))
-    overdue = (await tracker.client.get("/obligations/overdue", params=mine)).json()
+    overdue = (await tracker.client.get("/obligations/overdue", params=mine)).json()["items"]
     assert [o["id"] for o in overdue] == [dec["id"]]
     assert (
         await tracker.client.get("/obligations", params={"contract_id": str(cid), "status": "open"})
-    ).json()[0]["id"] == dec["id"]
+    ).json()["items"][0]["id"] == dec["id"]
     other_tenant = await tracker.client.get(
         f"/contracts/{cid}/obligations", headers={"X-Tenant-Id": "globex"}
     )
-    assert other_tenant.json() == []
+    assert other_tenant.json()["items"] == []
     assert (
         await tracker.client.get(f"/obligations/{dec['id']}", headers={"X-Tenant-Id": "globex"})
     ).status_code == 404

@@ -15,7 +15,9 @@ async def test_lax_values_in_query_and_bodies_are_refused_with_their_loc(tracker
         ("/obligations?due_from=0", "query.due_from"),
         ("/obligations?due_to=20261231", "query.due_to"),
         ("/obligations?limit=10.0", "query.limit"),
-        ("/obligations?offset=1_0", "query.offset"),
+        ("/obligations?limit=1_0", "query.limit"),
+        ("/obligations?limit=1001", "query.limit"),
+        ("/obligations?cursor=bm90LWEtY3Vyc29y", "query.cursor"),
         ("/obligations/due?within_days=%207", "query.within_days"),
         (f"/contracts/{cid}/obligations?limit=1e2", "query.limit"),
         ("/alerts?limit=true", "query.limit"),
@@ -37,5 +39,12 @@ async def test_lax_values_in_query_and_bodies_are_refused_with_their_loc(tracker
     assert "min_amount: expected a decimal number as a string" in found["body.min_amount"]
     update = await tracker.client.patch(f"/alert-rules/{cid}", json={"enabled": 0})
     assert "body.enabled" in refusals(update)
+    # null where a rule cannot hold one: a 422 naming it (it was a 409 from the database)
+    nulls = await tracker.client.patch(
+        f"/alert-rules/{cid}", json={"enabled": None, "min_severity": None, "min_amount": None}
+    )
+    found = refusals(nulls)
+    assert "may not be null" in found["body.enabled"] and "body.min_severity" in found
+    assert "body.min_amount" not in found  # null there means "any amount"
     webhook = await tracker.client.patch(f"/webhooks/{cid}", json={"enabled": "yes"})
     assert "body.enabled" in refusals(webhook)

@@ -37,7 +37,7 @@ async def _settled(tracker: Any, hook_id: str) -> tuple[dict[str, Any], dict[str
 
     async def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         hook = (await tracker.client.get(f"/webhooks/{hook_id}")).json()
-        log = (await tracker.client.get(f"/webhooks/{hook_id}/deliveries")).json()
+        log = (await tracker.client.get(f"/webhooks/{hook_id}/deliveries")).json()["items"]
         return hook, log
 
     async def settled() -> bool:

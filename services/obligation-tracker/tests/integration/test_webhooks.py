@@ -102,7 +102,7 @@ async def settled(client: Any, hook_id: str, attempts: int) -> dict[str, Any]:
     """The subscription's one delivery, once delivered after `attempts` attempts."""
 
     async def done() -> dict[str, Any] | None:
-        log = (await client.get(f"/webhooks/{hook_id}/deliveries")).json()
+        log = (await client.get(f"/webhooks/{hook_id}/deliveries")).json()["items"]
         ok = log and log[0]["status"] == "delivered" and len(log[0]["attempt_log"]) == attempts
         return log[0] if ok else None
 
@@ -122,7 +122,9 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
         await tracker.publish("billing.credit_calculated", credit, tenant=tenant)
         [hit] = await receiver.wait_for()
         delivery = await settled(tracker.client, hook["id"], attempts=1)
-        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()
+        alerts = (await tracker.client.get("/alerts", params={"contract_id": str(cid)})).json()[
+            "items"
+        ]
 
     assert Webhook(hook["secret"]).verify(hit.body, hit.headers) == hit.json
     event = hit.json
@@ -148,7 +150,7 @@ async def test_an_alert_reaches_the_receiver_signed_and_logged(
             sa.update(WebhookDelivery).values(delivered_at=sa.func.now() - timedelta(days=31))
         )
     await tracker.run(PURGE_JOB, purge_delivery_log)
-    assert (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json() == []
+    assert (await tracker.client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"] == []
 
 
 async def test_every_attempt_verifies_with_the_official_library_and_the_documented_code(
@@ -288,7 +290,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
             return read if not read["enabled"] else None
 
         read: Any = await wait_until(disabled, message="subscription disabled")
-        log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+        log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
         assert read["disabled_reason"].startswith("3 consecutive failed attempts; last: HTTP 503")
         [delivery] = log
         assert delivery["status"] == "pending" and delivery["attempts"] == 3
@@ -301,7 +303,7 @@ async def test_a_failing_receiver_is_retried_then_disabled_with_the_reason(
         assert resp.json()["enabled"] is True and resp.json()["consecutive_failures"] == 0
 
         async def delivered() -> bool:
-            log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+            log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()["items"]
             return log[0]["status"] == "delivered"
 
         await wait_until(delivered, message="delivered after re-enabling")

@@ -21,6 +21,7 @@ from sla_monitor.telemetry.router import router as telemetry_router
 from sla_monitor.telemetry.schemas import TelemetryBatch
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
 
 CLOSE_JOB = "sla-monitor.close_periods"
 
@@ -37,6 +38,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         routers=[telemetry_router, attainment_router, terms_router()],
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
+        response_examples=EXAMPLES,
         consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
         workers=[every(settings.close_job_interval_seconds, CLOSE_JOB, close_due_periods)],
         openapi_tags=[

@@ -69,7 +69,9 @@ async def close_failed_march(harness: Harness, cid: uuid.UUID, on: datetime) -> 
 
 
 async def restatements(harness: Harness, cid: uuid.UUID) -> list[dict[str, Any]]:
-    trail: list[dict[str, Any]] = (await harness.client.get(_url(cid, "/restatements"))).json()
+    trail: list[dict[str, Any]] = (await harness.client.get(_url(cid, "/restatements"))).json()[
+        "items"
+    ]
     return trail
 
 

@@ -101,7 +101,9 @@ async def test_late_telemetry_restates_a_closed_period_once_and_keeps_the_audit_
     assert restated.data["previous"]["attainment"] == "99.4609"
     assert restated.data["previous"]["figures"]["downtime_minutes"] == "240"
     assert restated.data["figures"]["downtime_minutes"] == "250"
-    trail = (await harness.client.get(harness.url("AVAIL-CORE", suffix="/restatements"))).json()
+    trail = (await harness.client.get(harness.url("AVAIL-CORE", suffix="/restatements"))).json()[
+        "items"
+    ]
     assert [
         (r["restatement"], r["previous"]["attainment"], r["current"]["attainment"]) for r in trail
     ] == [(1, "99.4609", "99.4385")]
@@ -139,7 +141,7 @@ async def test_approved_maintenance_window_restates_the_closed_period(harness: H
     assert "J. Smith" in restated.data["reason"]
     listed = (
         await harness.client.get(f"/contracts/{harness.contract_id}/maintenance-windows")
-    ).json()
+    ).json()["items"]
     assert [w["approved_by"] for w in listed] == ["J. Smith (Acme change board)"]
     bad = await harness.client.post(
         f"/contracts/{harness.contract_id}/maintenance-windows",

@@ -118,7 +118,7 @@ async def test_the_job_closes_the_quarter_after_its_grace_and_late_telemetry_res
     assert _published(restated) == (Q1, "99.7374", "below_expected")
     assert restated.data["previous"]["attainment"] == "99.7451"
     assert restated.data["figures"]["downtime_minutes"] == "340"
-    trail = (await harness.client.get(_url(cid, "2026-Q1", "/restatements"))).json()
+    trail = (await harness.client.get(_url(cid, "2026-Q1", "/restatements"))).json()["items"]
     assert [(r["restatement"], r["current"]["attainment"]) for r in trail] == [(1, "99.7374")]
     assert len(harness.events("sla.period_closed", contract_id=cid)) == 1
 

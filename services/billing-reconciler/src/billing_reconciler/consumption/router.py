@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -9,6 +11,9 @@ from billing_reconciler.workflows import consumption_received
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 
 router = APIRouter(prefix="/consumption", tags=["consumption"])
+CONFLICTS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A record id already received with another quantity, not a correction"}
+}
 
 CSV_EXAMPLE = (
     "record_id,contract_id,resource_unit,period_label,quantity,correction\n"
@@ -27,6 +32,7 @@ CSV_EXAMPLE = (
     "is refused (409) unless the item says `correction: true`, which replaces it (the history "
     "is kept). Periods already computed are recomputed and their invoices reconciled again. "
     "The batch is accepted or rejected whole.",
+    responses=CONFLICTS,
 )
 async def post_consumption(
     batch: ConsumptionBatch,
@@ -60,6 +66,7 @@ async def post_consumption(
     description="Columns: record_id, contract_id, resource_unit, period_label, quantity and "
     "optionally correction (true/false). One header row; comma or semicolon separated; "
     "UTF-8. Same rules as the JSON endpoint; errors name the file line: `body.line[3].quantity`.",
+    responses=CONFLICTS,
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -40,10 +40,16 @@ from billing_reconciler.models import (
     ConsumptionRecordRevision,
     ConsumptionTotal,
 )
+from billing_reconciler.periods.schemas import (
+    ConsumptionRecordPage,
+    ConsumptionRecordRead,
+    ConsumptionRevisionRead,
+)
 from crm_events.schemas.consumption import ConsumptionItem
 from crm_platform.auth import Principal
 from crm_platform.contract_terms import contract_terms_table
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 __all__ = ["Ingested", "Locator", "UnknownResourceUnit", "body_items", "record"]
 
@@ -315,44 +321,55 @@ async def record_ids(
     return out
 
 
+RECORDS = Keyset(
+    "consumption-records",
+    SortKey(ConsumptionRecord.resource_unit),
+    SortKey(ConsumptionRecord.record_id),
+    SortKey(ConsumptionRecord.id),
+)
+
+
 async def list_records(
     *,
     session: AsyncSession,
     principal: Principal,
     contract_id: uuid.UUID,
     period_label: str,
-) -> list[dict[str, object]]:
-    """Every record of a contract's period with its revisions, oldest first."""
+    page: PageRequest,
+) -> ConsumptionRecordPage:
+    """A contract's records of a period, by resource unit and record id, each with its
+    revisions (oldest first)."""
     await ensure_contract(session, principal, contract_id)
-    rows = (
-        await session.execute(
-            sa.select(ConsumptionRecordRevision)
-            .where(
-                ConsumptionRecordRevision.contract_id == contract_id,
-                ConsumptionRecordRevision.period_label == period_label,
-                principal.tenant_filter(ConsumptionRecordRevision.tenant_id),
+    query = sa.select(ConsumptionRecord).where(
+        ConsumptionRecord.contract_id == contract_id,
+        ConsumptionRecord.period_label == period_label,
+        principal.tenant_filter(ConsumptionRecord.tenant_id),
+    )
+    records, next_cursor = await fetch_page(session, query, RECORDS, page)
+    keys = [(r.tenant_id, r.record_id) for r in records]
+    revisions = await session.scalars(
+        sa.select(ConsumptionRecordRevision)
+        .where(
+            sa.tuple_(ConsumptionRecordRevision.tenant_id, ConsumptionRecordRevision.record_id).in_(
+                keys
             )
-            .order_by(
-                ConsumptionRecordRevision.resource_unit,
-                ConsumptionRecordRevision.record_id,
-                ConsumptionRecordRevision.revision,
-            )
         )
-    ).scalars()
-    records: dict[str, dict[str, object]] = {}
-    for r in rows:
-        entry = records.setdefault(
-            r.record_id,
-            {"record_id": r.record_id, "resource_unit": r.resource_unit, "revisions": []},
+        .order_by(ConsumptionRecordRevision.revision)
+    )
+    history: dict[tuple[str, str], list[ConsumptionRevisionRead]] = defaultdict(list)
+    for v in revisions:
+        history[(v.tenant_id, v.record_id)].append(ConsumptionRevisionRead.model_validate(v))
+    items = [
+        ConsumptionRecordRead(
+            record_id=r.record_id,
+            resource_unit=r.resource_unit,
+            quantity=r.quantity,
+            revision=r.revision,
+            revisions=history[(r.tenant_id, r.record_id)],
         )
-        entry["quantity"] = r.quantity
-        entry["revision"] = r.revision
-        revisions = entry["revisions"]
-        assert isinstance(revisions, list)
-        revisions.append(
-            {"revision": r.revision, "quantity": r.quantity, "received_at": r.received_at}
-        )
-    return list(records.values())
+        for r in records
+    ]
+    return ConsumptionRecordPage(items=items, next_cursor=next_cursor)
 
 
 async def ensure_contract(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_events.schemas.billing import CreditFields, Explanation
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 
 class CreditRevisionRead(BaseModel):
@@ -63,3 +64,7 @@ class CreditRead(CreditFields):
     source_event_id: str = Field(description="The event (or request) that last changed it.")
     revisions: list[CreditRevisionRead] = Field(default_factory=list)
     earn_back: EarnBackRead | None = None
+
+
+class CreditPage(Page[CreditRead]):
+    """A page of a contract's service credits."""

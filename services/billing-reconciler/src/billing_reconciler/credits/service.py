@@ -34,7 +34,12 @@ from billing_reconciler.credits.domain import (
     earn_back_moves,
     earn_back_state,
 )
-from billing_reconciler.credits.schemas import CreditRead, CreditRevisionRead, EarnBackRead
+from billing_reconciler.credits.schemas import (
+    CreditPage,
+    CreditRead,
+    CreditRevisionRead,
+    EarnBackRead,
+)
 from billing_reconciler.credits.settlement import (
     CreditLine,
     OutcomeFact,
@@ -63,6 +68,7 @@ from crm_events.types import round_money
 from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 log = structlog.get_logger(__name__)
 
@@ -487,21 +493,24 @@ def _earn_back_explanation(
 # Reading -------------------------------------------------------------------------------------
 
 
+CREDITS = Keyset(
+    "credits",
+    SortKey(ServiceCredit.period_label),
+    SortKey(ServiceCredit.sla_code),
+    SortKey(ServiceCredit.id),
+)
+
+
 async def list_for_contract(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> list[CreditRead]:
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID, page: PageRequest
+) -> CreditPage:
     await ensure_contract(session, principal, contract_id)
-    rows = (
-        await session.scalars(
-            sa.select(ServiceCredit)
-            .where(
-                ServiceCredit.contract_id == contract_id,
-                principal.tenant_filter(ServiceCredit.tenant_id),
-            )
-            .order_by(ServiceCredit.period_label, ServiceCredit.sla_code)
-        )
-    ).all()
-    return await _read_all(session, rows)
+    query = sa.select(ServiceCredit).where(
+        ServiceCredit.contract_id == contract_id,
+        principal.tenant_filter(ServiceCredit.tenant_id),
+    )
+    rows, next_cursor = await fetch_page(session, query, CREDITS, page)
+    return CreditPage(items=await _read_all(session, rows), next_cursor=next_cursor)
 
 
 async def export(

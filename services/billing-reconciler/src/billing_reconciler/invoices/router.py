@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -13,12 +13,13 @@ from billing_reconciler.invoices.schemas import (
     InvoiceBatchReceipt,
     InvoiceDetail,
     InvoiceIn,
-    InvoiceRead,
+    InvoicePage,
     InvoiceReceipt,
 )
 from billing_reconciler.reconciliation import service as reconciliation
-from billing_reconciler.reconciliation.schemas import ReconciliationRead, ReconciliationSummary
+from billing_reconciler.reconciliation.schemas import ReconciliationPage, ReconciliationRead
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
@@ -34,6 +35,9 @@ CSV_EXAMPLE = (
     "base,Level-1 tickets,5000,12.00,60000.00\n"
 )
 
+CONFLICTS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "A known invoice number with other content, not a correction"}
+}
 RECEIVE_RULES = (
     " Invoice numbers are unique per tenant: the same invoice again is a duplicate (200, "
     "nothing changes); different content under a known number is refused (409) unless it "
@@ -50,7 +54,10 @@ RECEIVE_RULES = (
     summary="Receive a supplier invoice and reconcile it",
     description="One invoice for one contract and period, with its lines (item code, kind, "
     "quantity, unit price, amount) and total." + RECEIVE_RULES,
-    responses={200: {"model": InvoiceReceipt, "description": "duplicate or correction"}},
+    responses={
+        200: {"model": InvoiceReceipt, "description": "duplicate or correction"},
+        **CONFLICTS,
+    },
 )
 async def post_invoice(
     invoice: InvoiceIn,
@@ -82,6 +89,13 @@ async def post_invoice(
     "invoice-level columns, which must agree. Errors name the file line: "
     "`body.line[4].amount` (the header is line 1). 201 when at least one invoice is new."
     + RECEIVE_RULES,
+    responses={
+        200: {
+            "model": InvoiceBatchReceipt,
+            "description": "every invoice a duplicate or a correction",
+        },
+        **CONFLICTS,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -122,24 +136,23 @@ async def post_invoice_csv(
 
 @router.get(
     "",
-    response_model=list[InvoiceRead],
+    response_model=InvoicePage,
     summary="Invoices received, by contract and period",
+    description="In the order they were first received.",
 )
 async def list_invoices(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     contract_id: uuid.UUID | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-    offset: Annotated[int, Query(ge=0), TEXT_INT] = 0,
-) -> list[InvoiceRead]:
+) -> InvoicePage:
     return await service.search(
         session=session,
         principal=principal,
         contract_id=contract_id,
         period_label=period,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
 
@@ -174,10 +187,12 @@ async def get_reconciliation(
 
 @router.get(
     "/{invoice_id:uuid}/reconciliations",
-    response_model=list[ReconciliationSummary],
+    response_model=ReconciliationPage,
     summary="Every reconciliation revision of an invoice, oldest first",
 )
 async def list_reconciliations(
-    invoice_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[ReconciliationSummary]:
-    return await reconciliation.history(session=session, principal=principal, invoice_id=invoice_id)
+    invoice_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> ReconciliationPage:
+    return await reconciliation.history(
+        session=session, principal=principal, invoice_id=invoice_id, page=page
+    )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from billing_reconciler.common import PERIOD_PATTERN
 from billing_reconciler.reconciliation.schemas import ReconciliationRead
 from crm_events.types import Amount, Date, Quantity
+from crm_platform.pagination import Page
 
 InvoiceKind = Literal["base", "arc", "rrc", "credit", "earn_back", "rebate", "other"]
 
@@ -112,6 +113,10 @@ class InvoiceRead(BaseModel):
     version: int = Field(description="1, then one more per correction.")
     received_at: datetime
     updated_at: datetime
+
+
+class InvoicePage(Page[InvoiceRead]):
+    """A page of invoices."""
 
 
 class InvoiceDetail(InvoiceRead):

@@ -24,6 +24,7 @@ from billing_reconciler.invoices.schemas import (
     InvoiceDetail,
     InvoiceIn,
     InvoiceLineIn,
+    InvoicePage,
     InvoiceRead,
     InvoiceReceipt,
 )
@@ -36,6 +37,7 @@ from crm_events.types import minor_units
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 MAX_DETAILS = 100
 
@@ -365,22 +367,30 @@ async def get(
     )
 
 
+# In the order they arrived (the columns read include every key).
+INVOICES = Keyset(
+    "invoices",
+    SortKey(Invoice.received_at),
+    SortKey(Invoice.invoice_number),
+    SortKey(Invoice.id),
+)
+
+
 async def search(
     *,
     session: AsyncSession,
     principal: Principal,
     contract_id: uuid.UUID | None,
     period_label: str | None,
-    limit: int,
-    offset: int,
-) -> list[InvoiceRead]:
+    page: PageRequest,
+) -> InvoicePage:
     columns = [getattr(Invoice, name) for name in InvoiceRead.model_fields]
     query = sa.select(*columns).where(principal.tenant_filter(Invoice.tenant_id))
     if contract_id is not None:
         query = query.where(Invoice.contract_id == contract_id)
     if period_label is not None:
         query = query.where(Invoice.period_label == period_label)
-    rows = await session.execute(
-        query.order_by(Invoice.received_at, Invoice.invoice_number).limit(limit).offset(offset)
+    rows, next_cursor = await fetch_page(session, query, INVOICES, page)
+    return InvoicePage(
+        items=[InvoiceRead.model_validate(r._mapping) for r in rows], next_cursor=next_cursor
     )
-    return [InvoiceRead.model_validate(r._mapping) for r in rows]

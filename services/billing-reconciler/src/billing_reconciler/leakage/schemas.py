@@ -5,6 +5,7 @@ import uuid
 from pydantic import BaseModel, Field
 
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 
 class LeakageRow(BaseModel):
@@ -25,9 +26,12 @@ class LeakageTotal(BaseModel):
     count: int
 
 
-class LeakageLedger(BaseModel):
-    """The value-leakage ledger: current discrepancies of every reconciled invoice."""
+class LeakageLedger(Page[LeakageRow]):
+    """The value-leakage ledger: current discrepancies of every reconciled invoice.
+
+    A page of its rows (one per group, in the order of the group columns, then currency),
+    with two extras: `group_by`, and `totals` per currency over every row the filters
+    select, on every page."""
 
     group_by: list[str]
-    rows: list[LeakageRow]
     totals: list[LeakageTotal]

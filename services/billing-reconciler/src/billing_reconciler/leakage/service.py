@@ -18,6 +18,7 @@ from billing_reconciler.models import DiscrepancyRow
 from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.errors import Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 GROUPS = {
     "contract": DiscrepancyRow.contract_id,
@@ -44,14 +45,24 @@ def parse_group_by(raw: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _rows_query(principal: Principal, scope: ContractPeriods, group_by: list[str]) -> Any:
+def _grouped(principal: Principal, scope: ContractPeriods, group_by: list[str]) -> Any:
+    """One row per group: the group columns and the currency identify it (none is NULL)."""
     d = DiscrepancyRow
     keys = [GROUPS[n] for n in group_by]
     return (
         sa.select(*keys, d.currency, sa.func.sum(d.amount), sa.func.count())
         .where(*_where(principal, scope))
         .group_by(*keys, d.currency)
-        .order_by(*keys, d.currency)
+    )
+
+
+def _order(group_by: list[str]) -> Keyset:
+    """The ledger's order (the group columns, then the currency), as a keyset."""
+    keys = [GROUPS[n] for n in group_by]
+    return Keyset(
+        "leakage:" + ",".join(group_by),
+        *(SortKey(k) for k in keys),
+        SortKey(DiscrepancyRow.currency),
     )
 
 
@@ -83,10 +94,13 @@ async def ledger(
     period_from: str | None,
     period_to: str | None,
     group_by: list[str],
+    page: PageRequest,
 ) -> LeakageLedger:
     d = DiscrepancyRow
     scope = ContractPeriods(contract_id, period_from, period_to)
-    rows = await session.execute(_rows_query(principal, scope, group_by))
+    rows, next_cursor = await fetch_page(
+        session, _grouped(principal, scope, group_by), _order(group_by), page
+    )
     over = sa.func.coalesce(sa.func.sum(sa.case((d.amount > 0, d.amount), else_=0)), 0)
     under = sa.func.coalesce(sa.func.sum(sa.case((d.amount < 0, d.amount), else_=0)), 0)
     totals = await session.execute(
@@ -97,7 +111,8 @@ async def ledger(
     )
     return LeakageLedger(
         group_by=group_by,
-        rows=[_row(r, group_by) for r in rows],
+        items=[_row(r, group_by) for r in rows],
+        next_cursor=next_cursor,
         totals=[
             LeakageTotal(
                 currency=t[0],
@@ -115,8 +130,7 @@ async def export_rows(
     *, session: AsyncSession, principal: Principal, scope: ContractPeriods, group_by: list[str]
 ) -> AsyncIterator[LeakageRow]:
     """The ledger's rows, read through a server-side cursor."""
-    result = await session.stream(
-        _rows_query(principal, scope, group_by).execution_options(yield_per=EXPORT_BATCH)
-    )
+    query = _grouped(principal, scope, group_by).order_by(*_order(group_by).order_by())
+    result = await session.stream(query.execution_options(yield_per=EXPORT_BATCH))
     async for r in result:
         yield _row(r, group_by)

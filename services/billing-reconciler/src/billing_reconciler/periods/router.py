@@ -9,7 +9,7 @@ from billing_reconciler.common import PERIOD_PATTERN
 from billing_reconciler.consumption.service import ensure_contract, list_records
 from billing_reconciler.periods import service
 from billing_reconciler.periods.schemas import (
-    ConsumptionRecordRead,
+    ConsumptionRecordPage,
     PeriodChargesRead,
     PriceBookRead,
 )
@@ -18,6 +18,7 @@ from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 from crm_platform.idempotency import refuse_idempotency_key
+from crm_platform.pagination import PageDep
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["charges"])
 
@@ -30,6 +31,7 @@ COMPUTE_IS_IDEMPOTENT = (
 
 @router.get(
     "/charges/{period}",
+    operation_id="getPeriodCharges",
     response_model=PeriodChargesRead,
     summary="What a period owes, line by line, each with its explanation",
     description="Base, ARC/RRC, service credits, earn-back and rebate lines as of now, each "
@@ -47,6 +49,7 @@ async def get_charges(
 
 @router.post(
     "/periods/{period}/compute",
+    operation_id="computePeriodCharges",
     response_model=PeriodChargesRead,
     summary="Compute a period's charges now (and publish them when they changed)",
     description="Settles the period's credits, stores the statement as a new revision when "
@@ -74,18 +77,26 @@ async def compute_period(
 
 @router.get(
     "/periods/{period}/consumption",
-    response_model=list[ConsumptionRecordRead],
+    operation_id="listPeriodConsumption",
+    response_model=ConsumptionRecordPage,
     summary="Consumption records of a period, with every revision",
     description="The records behind the period's actual volumes: current quantity and the "
-    "history of corrections.",
+    "history of corrections. By resource unit, then record id.",
 )
 async def get_consumption(
-    contract_id: uuid.UUID, period: PeriodLabel, session: SessionDep, principal: CurrentPrincipal
-) -> list[ConsumptionRecordRead]:
-    rows = await list_records(
-        session=session, principal=principal, contract_id=contract_id, period_label=period
+    contract_id: uuid.UUID,
+    period: PeriodLabel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+) -> ConsumptionRecordPage:
+    return await list_records(
+        session=session,
+        principal=principal,
+        contract_id=contract_id,
+        period_label=period,
+        page=page,
     )
-    return [ConsumptionRecordRead.model_validate(r) for r in rows]
 
 
 @router.get(

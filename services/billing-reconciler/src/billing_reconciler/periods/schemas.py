@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_events.schemas.billing import ChargeLine, ChargesFields, Explanation
 from crm_events.schemas.contracts import CreditTerms, RebateTier, ResourceUnit
 from crm_events.types import Amount, Percent, Quantity
+from crm_platform.pagination import Page
 
 
 class ChargeLineRead(ChargeLine):
@@ -62,6 +63,8 @@ class PeriodChargesRead(ChargesFields):
 
 
 class ConsumptionRevisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     revision: int
     quantity: Quantity
     received_at: datetime
@@ -73,6 +76,10 @@ class ConsumptionRecordRead(BaseModel):
     quantity: Quantity = Field(description="The current quantity (latest revision).")
     revision: int
     revisions: list[ConsumptionRevisionRead]
+
+
+class ConsumptionRecordPage(Page[ConsumptionRecordRead]):
+    """A page of a period's consumption records."""
 
 
 class PriceBookRead(BaseModel):

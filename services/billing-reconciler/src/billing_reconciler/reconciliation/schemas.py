@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictInt
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from crm_events.schemas.billing import DiscrepancyFields, Explanation, ReconciliationFields
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 
 class DiscrepancyRead(DiscrepancyFields):
@@ -65,3 +66,7 @@ class ReconciliationSummary(BaseModel):
     discrepancies: int = Field(description="How many discrepancies this revision found.")
     trigger: str
     reconciled_at: datetime
+
+
+class ReconciliationPage(Page[ReconciliationSummary]):
+    """A page of an invoice's reconciliation revisions."""

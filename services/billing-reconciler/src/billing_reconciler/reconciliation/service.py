@@ -29,6 +29,7 @@ from billing_reconciler.reconciliation.domain import (
 )
 from billing_reconciler.reconciliation.schemas import (
     DiscrepancyRead,
+    ReconciliationPage,
     ReconciliationRead,
     ReconciliationSummary,
 )
@@ -37,6 +38,7 @@ from crm_events.schemas.contracts import ContractTerms
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
 
 def invoice_lines(stored: list[dict[str, Any]]) -> list[InvoiceLine]:
@@ -397,34 +399,35 @@ async def to_read(
     )
 
 
+REVISIONS = Keyset("reconciliations", SortKey(ReconciliationRun.revision))
+
+
 async def history(
-    *, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
-) -> list[ReconciliationSummary]:
+    *, session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, page: PageRequest
+) -> ReconciliationPage:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None or not principal.can_access(invoice.tenant_id):
         raise NotFound(f"invoice {invoice_id} not found")
-    runs = (
-        await session.scalars(
-            sa.select(ReconciliationRun)
-            .where(
-                ReconciliationRun.invoice_id == invoice_id,
-                principal.tenant_filter(ReconciliationRun.tenant_id),
-            )
-            .order_by(ReconciliationRun.revision)
-        )
-    ).all()
+    query = sa.select(ReconciliationRun).where(
+        ReconciliationRun.invoice_id == invoice_id,
+        principal.tenant_filter(ReconciliationRun.tenant_id),
+    )
+    runs, next_cursor = await fetch_page(session, query, REVISIONS, page)
     names = ReconciliationSummary.model_fields
-    return [
-        ReconciliationSummary(
-            **{
-                k: v
-                for k, v in reconciliation_fields(r, invoice.invoice_number).items()
-                if k in names
-            },
-            is_current=r.is_current,
-        )
-        for r in runs
-    ]
+    return ReconciliationPage(
+        items=[
+            ReconciliationSummary(
+                **{
+                    k: v
+                    for k, v in reconciliation_fields(r, invoice.invoice_number).items()
+                    if k in names
+                },
+                is_current=r.is_current,
+            )
+            for r in runs
+        ],
+        next_cursor=next_cursor,
+    )
 
 
 async def export_discrepancies(

@@ -15,11 +15,12 @@ from contract_registry.contracts.schemas import (
     ContractRead,
     DraftUpdate,
     TerminationRequest,
+    VersionPage,
     VersionRead,
-    VersionSummary,
 )
 from crm_events.types import Date
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
@@ -58,6 +59,7 @@ async def create_contract(
 
 @router.put(
     "/{contract_id:uuid}",
+    operation_id="updateDraftContract",
     response_model=ContractRead,
     summary="Replace the document of a draft contract",
     description="Drafts are editable as a whole; an active contract changes by amendment "
@@ -124,7 +126,7 @@ async def get_contract(
     "",
     response_model=ContractPage,
     summary="List and search contracts",
-    description="In creation order, a page at a time (`next_cursor`). Filters combine: "
+    description="In creation order, a page at a time. Filters combine: "
     "customer and supplier match the whole name (any case); `q` searches reference, "
     "customer and supplier; `expiring_within_days` keeps active contracts whose end (end "
     "date or a scheduled termination) falls within that many days from now.",
@@ -138,8 +140,8 @@ async def list_contracts(
     status: Annotated[str | None, Query(pattern="^(draft|active|terminated|expired)$")] = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650), TEXT_INT] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200), TEXT_INT] = 50,
+    *,
+    page: PageDep,
 ) -> ContractPage:
     return await service.list_contracts(
         session=session,
@@ -150,28 +152,29 @@ async def list_contracts(
         status=status,
         expiring_within_days=expiring_within_days,
         q=q,
-        cursor=cursor,
-        limit=limit,
+        page=page,
     )
 
 
 @router.get(
     "/{contract_id:uuid}/versions",
-    response_model=list[VersionSummary],
+    operation_id="listContractVersions",
+    response_model=VersionPage,
     summary="The contract's versions",
     description="Every version, oldest first: activated ones (the history), a draft "
     "amendment if one is pending, discarded drafts.",
 )
 async def list_versions(
-    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[VersionSummary]:
+    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> VersionPage:
     return await service.list_versions(
-        session=session, principal=principal, contract_id=contract_id
+        session=session, principal=principal, contract_id=contract_id, page=page
     )
 
 
 @router.get(
     "/{contract_id:uuid}/versions/{version}",
+    operation_id="getContractVersion",
     response_model=VersionRead,
     summary="One version with its terms",
     description="Any version, whatever its state: earlier versions stay readable as they were.",

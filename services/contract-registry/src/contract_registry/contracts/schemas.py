@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from crm_events.schemas.contracts import ContractDocument
 from crm_events.types import Date
+from crm_platform.pagination import Page
 
 EXAMPLE: dict[str, Any] = {
     "tenant_id": "acme-bank",
@@ -108,13 +109,6 @@ class ContractRead(ContractSummary):
     terms: ContractDocument = Field(description="The terms of the shown version.")
 
 
-class ContractPage(BaseModel):
-    items: list[ContractSummary]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page."
-    )
-
-
 class VersionSummary(BaseModel):
     version: int
     state: str = Field(description=VERSION_STATES)
@@ -184,3 +178,11 @@ class TerminationRequest(BaseModel):
         description="The first day the contract is no longer in force; today (in the "
         "contract's time zone) when omitted. A future date schedules the termination.",
     )
+
+
+class ContractPage(Page[ContractSummary]):
+    """A page of contracts."""
+
+
+class VersionPage(Page[VersionSummary]):
+    """A page of a contract's versions."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -22,6 +19,7 @@ from contract_registry.contracts.schemas import (
     ContractRead,
     ContractSummary,
     DraftUpdate,
+    VersionPage,
     VersionRead,
     VersionSummary,
 )
@@ -32,6 +30,10 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
+
+CONTRACTS = Keyset("contracts", SortKey(Contract.created_at), SortKey(Contract.id))
+VERSIONS = Keyset("versions", SortKey(ContractVersion.version))
 
 
 def reject(problems: list[Problem], what: str = "the contract cannot be activated") -> None:
@@ -265,10 +267,12 @@ def version_summary(version: ContractVersion) -> VersionSummary:
 
 
 async def list_versions(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> list[VersionSummary]:
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID, page: PageRequest
+) -> VersionPage:
     contract = await repo.load_contract(session, principal, contract_id)
-    return [version_summary(v) for v in await repo.all_versions(session, contract.id)]
+    query = sa.select(ContractVersion).where(ContractVersion.contract_id == contract.id)
+    rows, next_cursor = await fetch_page(session, query, VERSIONS, page)
+    return VersionPage(items=[version_summary(v) for v in rows], next_cursor=next_cursor)
 
 
 async def get_version(
@@ -282,23 +286,6 @@ async def get_version(
 
 
 # Listing -------------------------------------------------------------------------------
-
-
-def encode_cursor(contract: Contract) -> str:
-    raw = json.dumps([contract.created_at.isoformat(), str(contract.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, contract_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created_at), uuid.UUID(contract_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Unprocessable(
-            "cursor is not one this service returned",
-            details=[{"loc": "query.cursor", "message": f"invalid cursor ({exc})"}],
-        ) from None
 
 
 def _escape_like(text: str) -> str:
@@ -315,8 +302,7 @@ async def list_contracts(
     status: str | None,
     expiring_within_days: int | None,
     q: str | None,
-    cursor: str | None,
-    limit: int,
+    page: PageRequest,
 ) -> ContractPage:
     """Contracts in creation order; filters combine with AND."""
     query = sa.select(Contract).where(principal.tenant_filter(Contract.tenant_id))
@@ -344,15 +330,6 @@ async def list_contracts(
                 Contract.supplier.ilike(pattern, escape="\\"),
             )
         )
-    if cursor:
-        after_created, after_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(Contract.created_at, Contract.id) > (after_created, after_id))
-    rows = list(
-        await session.scalars(query.order_by(Contract.created_at, Contract.id).limit(limit + 1))
-    )
-    page, more = rows[:limit], len(rows) > limit
-    drafts = await repo.open_drafts(session, [c.id for c in page])
-    return ContractPage(
-        items=[summary(c, drafts.get(c.id)) for c in page],
-        next_cursor=encode_cursor(page[-1]) if more and page else None,
-    )
+    rows, next_cursor = await fetch_page(session, query, CONTRACTS, page)
+    drafts = await repo.open_drafts(session, [c.id for c in rows])
+    return ContractPage(items=[summary(c, drafts.get(c.id)) for c in rows], next_cursor=next_cursor)

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["handover"])
 
 @router.get(
     "/handover",
+    operation_id="getHandoverBrief",
     response_model=HandoverBrief,
     summary="The handover brief: what a new governance team must know",
     description="For the version in force on `as_of` (default today in the contract's zone): "
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["handover"])
     "in business days, holidays skipped); governance reviews; escalation; rebates; clauses "
     "and interpretation notes; versions; the last three periods' health. "
     "`format=markdown` returns the same as a text/markdown document.",
-    responses={200: {"content": {"text/markdown": {}}}},
+    responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
 )
 async def get_handover(
     contract_id: uuid.UUID,

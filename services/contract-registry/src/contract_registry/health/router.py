@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from contract_registry.health import service
-from contract_registry.health.schemas import PeriodHealthRead
+from contract_registry.health.schemas import PeriodHealthPage
 from crm_platform.deps import ClockDep, CurrentPrincipal, SessionDep
+from crm_platform.pagination import PageDep
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["health"])
 
@@ -18,7 +19,8 @@ PeriodLabel = Annotated[
 
 @router.get(
     "/health",
-    response_model=list[PeriodHealthRead],
+    operation_id="listContractHealth",
+    response_model=PeriodHealthPage,
     summary="Contract health per period, with its score and the components behind it",
     description="Per period (oldest first): SLA outcomes, credits as % of charges, obligations "
     "on time, invoice accuracy and leakage, from sla.v1, billing.v1 and obligations.v1. The "
@@ -31,9 +33,10 @@ async def get_health(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
+    page: PageDep,
     period_from: PeriodLabel = None,
     period_to: PeriodLabel = None,
-) -> list[PeriodHealthRead]:
+) -> PeriodHealthPage:
     return await service.get(
         session=session,
         principal=principal,
@@ -41,4 +44,5 @@ async def get_health(
         contract_id=contract_id,
         period_from=period_from,
         period_to=period_to,
+        page=page,
     )

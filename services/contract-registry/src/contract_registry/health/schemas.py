@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from crm_events.types import Amount, Percent
+from crm_platform.pagination import Page
 
 
 class ScoreComponent(BaseModel):
@@ -50,3 +51,7 @@ class PeriodHealthRead(BaseModel):
         description="Signed sum per class (positive = over-billed)."
     )
     leakage_pct_of_expected: Percent | None
+
+
+class PeriodHealthPage(Page[PeriodHealthRead]):
+    """A page of a contract's health, one item per period."""

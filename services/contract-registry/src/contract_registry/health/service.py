@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.contracts.dates import local_today
 from contract_registry.contracts.repository import load_contract
-from contract_registry.health.schemas import PeriodHealthRead, ScoreComponent, SlaResult
+from contract_registry.health.schemas import (
+    PeriodHealthPage,
+    PeriodHealthRead,
+    ScoreComponent,
+    SlaResult,
+)
 from contract_registry.health.scoring import (
     CreditFact,
     InvoiceFact,
@@ -32,6 +37,9 @@ from contract_registry.models import (
 from crm_events.types import round_money
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
+from crm_platform.pagination import Keyset, PageRequest, SortKey, page_of
+
+HEALTH = Keyset("health", SortKey(name="period_label", kind=str))
 
 Fact = TypeVar(
     "Fact", HealthSlaPeriod, HealthCredit, HealthCharges, HealthInvoice, HealthObligation
@@ -126,7 +134,8 @@ async def get(
     contract_id: uuid.UUID,
     period_from: str | None = None,
     period_to: str | None = None,
-) -> list[PeriodHealthRead]:
+    page: PageRequest,
+) -> PeriodHealthPage:
     contract = await load_contract(session, principal, contract_id)
     today = local_today(clock.now(), contract.timezone)
     facts = await period_facts(session, contract.tenant_id, contract.id)
@@ -136,4 +145,6 @@ async def get(
         if (period_from is None or label >= period_from)
         and (period_to is None or label <= period_to)
     )
-    return [to_read(period_health(facts[label], today), contract.currency) for label in labels]
+    reads = [to_read(period_health(facts[label], today), contract.currency) for label in labels]
+    items, next_cursor = page_of(reads, HEALTH, page)
+    return PeriodHealthPage(items=items, next_cursor=next_cursor)

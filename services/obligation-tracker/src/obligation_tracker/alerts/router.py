@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, IdempotencyDep, SessionDep
-from crm_platform.params import TEXT_INT
+from crm_platform.pagination import PageDep
 from obligation_tracker.alerts import rule_service, service
 from obligation_tracker.alerts.schemas import (
+    AlertPage,
     AlertRead,
     AlertRuleCreate,
+    AlertRulePage,
     AlertRuleRead,
     AlertRuleUpdate,
     RuleEventType,
@@ -20,11 +21,13 @@ from obligation_tracker.alerts.schemas import (
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
+GLOBAL_RULE = "The API key lacks the scope, acts for another tenant, or is a tenant's key "
+GLOBAL_RULE += "and the rule is a global one (only operators change those)."
 
 
 @router.get(
     "",
-    response_model=list[AlertRead],
+    response_model=AlertPage,
     summary="List alerts, newest first",
     description="One alert per breach: later events about the same breach add their facts "
     "to `details` and count in `occurrences`.",
@@ -32,16 +35,16 @@ rules_router = APIRouter(prefix="/alert-rules", tags=["alert rules"])
 async def list_alerts(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     contract_id: uuid.UUID | None = None,
     severity: Severity | None = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-) -> list[AlertRead]:
+) -> AlertPage:
     return await service.list_alerts(
         session=session,
         principal=principal,
         contract_id=contract_id,
         severity=severity,
-        limit=limit,
+        page=page,
     )
 
 
@@ -54,19 +57,25 @@ async def get_alert(
 
 @rules_router.get(
     "",
-    response_model=list[AlertRuleRead],
+    operation_id="listAlertRules",
+    response_model=AlertRulePage,
     summary="List alert rules (global ones and the caller's)",
+    description="By event type; for each, the global rule, then tenant rules, then contract rules.",
 )
 async def list_rules(
-    session: SessionDep, principal: CurrentPrincipal, event_type: RuleEventType | None = None
-) -> list[AlertRuleRead]:
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    event_type: RuleEventType | None = None,
+) -> AlertRulePage:
     return await rule_service.list_rules(
-        session=session, principal=principal, event_type=event_type
+        session=session, principal=principal, event_type=event_type, page=page
     )
 
 
 @rules_router.post(
     "",
+    operation_id="createAlertRule",
     status_code=201,
     response_model=AlertRuleRead,
     summary="Add a rule for an event type, a tenant or a contract",
@@ -74,6 +83,7 @@ async def list_rules(
     "global): a disabled rule silences the event type there; an enabled one raises an alert "
     "when the event's severity reaches `min_severity` and its amount `min_amount`. 409 when "
     "a rule for the same event type and scope exists.",
+    responses={409: {"description": "A rule for this event type and scope exists"}},
 )
 async def create_rule(
     body: AlertRuleCreate,
@@ -86,7 +96,12 @@ async def create_rule(
     return await idempotency.run(work, status_code=201)
 
 
-@rules_router.get("/{rule_id:uuid}", response_model=AlertRuleRead, summary="One alert rule")
+@rules_router.get(
+    "/{rule_id:uuid}",
+    response_model=AlertRuleRead,
+    summary="One alert rule",
+    operation_id="getAlertRule",
+)
 async def get_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> AlertRuleRead:
@@ -95,8 +110,10 @@ async def get_rule(
 
 @rules_router.patch(
     "/{rule_id:uuid}",
+    operation_id="updateAlertRule",
     response_model=AlertRuleRead,
     summary="Change a rule (tenants may not change global rules: 403)",
+    responses={403: {"description": GLOBAL_RULE}},
 )
 async def update_rule(
     rule_id: uuid.UUID,
@@ -110,7 +127,13 @@ async def update_rule(
     )
 
 
-@rules_router.delete("/{rule_id:uuid}", status_code=204, summary="Delete a rule")
+@rules_router.delete(
+    "/{rule_id:uuid}",
+    status_code=204,
+    summary="Delete a rule",
+    operation_id="deleteAlertRule",
+    responses={403: {"description": GLOBAL_RULE}},
+)
 async def delete_rule(
     rule_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:

@@ -12,7 +12,13 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.contract_terms import contract_terms_table
 from crm_platform.errors import Conflict, NotFound, ServiceError, Unprocessable
-from obligation_tracker.alerts.schemas import AlertRuleCreate, AlertRuleRead, AlertRuleUpdate
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
+from obligation_tracker.alerts.schemas import (
+    AlertRuleCreate,
+    AlertRulePage,
+    AlertRuleRead,
+    AlertRuleUpdate,
+)
 from obligation_tracker.models import AlertRule
 
 
@@ -92,9 +98,19 @@ def _check_writable(principal: Principal, row: AlertRule) -> None:
         )
 
 
+# Per event type: the global rule, then tenant rules, then contract rules.
+RULES = Keyset(
+    "alert-rules",
+    SortKey(AlertRule.event_type),
+    SortKey(AlertRule.tenant_id, if_null=""),
+    SortKey(AlertRule.contract_id, if_null=uuid.UUID(int=0)),
+    SortKey(AlertRule.id),
+)
+
+
 async def list_rules(
-    *, session: AsyncSession, principal: Principal, event_type: str | None
-) -> list[AlertRuleRead]:
+    *, session: AsyncSession, principal: Principal, event_type: str | None, page: PageRequest
+) -> AlertRulePage:
     query = sa.select(AlertRule)
     if principal.tenant_id is not None:
         query = query.where(
@@ -102,16 +118,10 @@ async def list_rules(
         )
     if event_type is not None:
         query = query.where(AlertRule.event_type == event_type)
-    rows = (
-        await session.scalars(
-            query.order_by(
-                AlertRule.event_type,
-                AlertRule.tenant_id.nulls_first(),
-                AlertRule.contract_id.nulls_first(),
-            )
-        )
-    ).all()
-    return [AlertRuleRead.model_validate(r) for r in rows]
+    rows, next_cursor = await fetch_page(session, query, RULES, page)
+    return AlertRulePage(
+        items=[AlertRuleRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 async def get(*, session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> AlertRuleRead:

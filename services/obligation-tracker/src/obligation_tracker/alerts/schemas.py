@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from crm_events.types import Amount
+from crm_platform.pagination import Page
 
 Severity = Literal["low", "medium", "high", "critical"]
 RuleEventType = Literal[
@@ -85,10 +86,19 @@ class AlertRuleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_severity: Severity | None = None
-    alert_severity: Severity | None = None
-    min_amount: Amount | None = None
+    alert_severity: Severity | None = Field(default=None, description="null: the event's own")
+    min_amount: Amount | None = Field(default=None, description="null: any amount")
     enabled: StrictBool | None = None
     description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("min_severity", "enabled", "description")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitted keeps the rule's value; null cannot be stored for these (it is for the two
+        # above, which mean "the event's own severity" and "any amount").
+        if value is None:
+            raise ValueError("may not be null; omit the field to keep its value")
+        return value
 
 
 class AlertRuleRead(BaseModel):
@@ -105,3 +115,11 @@ class AlertRuleRead(BaseModel):
     description: str
     created_at: datetime
     updated_at: datetime | None
+
+
+class AlertPage(Page[AlertRead]):
+    """A page of alerts."""
+
+
+class AlertRulePage(Page[AlertRuleRead]):
+    """A page of alert rules."""

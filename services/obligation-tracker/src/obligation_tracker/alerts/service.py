@@ -20,8 +20,9 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from obligation_tracker.alerts import rules
-from obligation_tracker.alerts.schemas import AlertRead
+from obligation_tracker.alerts.schemas import AlertPage, AlertRead
 from obligation_tracker.models import Alert, AlertRule
 from obligation_tracker.outbound import publish_outbound
 
@@ -119,23 +120,27 @@ async def _enrich(
     return True
 
 
+# Newest first; the id breaks ties between alerts raised at the same instant.
+ALERTS = Keyset(
+    "alerts", SortKey(Alert.raised_at, descending=True), SortKey(Alert.id, descending=True)
+)
+
+
 async def list_alerts(
     *,
     session: AsyncSession,
     principal: Principal,
     contract_id: uuid.UUID | None,
     severity: str | None,
-    limit: int,
-) -> list[AlertRead]:
+    page: PageRequest,
+) -> AlertPage:
     query = sa.select(Alert).where(principal.tenant_filter(Alert.tenant_id))
     if contract_id is not None:
         query = query.where(Alert.contract_id == contract_id)
     if severity is not None:
         query = query.where(Alert.severity == severity)
-    rows = (
-        await session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id).limit(limit))
-    ).all()
-    return [AlertRead.model_validate(r) for r in rows]
+    rows, next_cursor = await fetch_page(session, query, ALERTS, page)
+    return AlertPage(items=[AlertRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 async def get(*, session: AsyncSession, principal: Principal, alert_id: uuid.UUID) -> AlertRead:

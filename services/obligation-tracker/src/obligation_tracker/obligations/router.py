@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from crm_events.types import Date
-from crm_platform.auth import FeedPrincipal, Principal
+from crm_platform.auth import FeedPrincipal, feed_tenant
 from crm_platform.deps import (
     ClockDep,
     CurrentPrincipal,
@@ -15,14 +15,15 @@ from crm_platform.deps import (
     IdempotencyDep,
     SessionDep,
 )
-from crm_platform.errors import NotFound
+from crm_platform.pagination import EVERYTHING, PageDep
 from crm_platform.params import TEXT_INT
 from obligation_tracker.models import OPEN_STATUSES, Obligation
 from obligation_tracker.obligations import service
 from obligation_tracker.obligations.ical import calendar_feed
 from obligation_tracker.obligations.schemas import (
     FulfilRequest,
-    HistoryRead,
+    HistoryPage,
+    ObligationPage,
     ObligationRead,
     ObligationUpdate,
     WaiveRequest,
@@ -31,12 +32,12 @@ from obligation_tracker.obligations.schemas import (
 router = APIRouter(tags=["obligations"])
 
 Status = Literal["open", "overdue", "escalated", "fulfilled", "waived"]
-Limit = Annotated[int, Query(ge=1, le=1000), TEXT_INT]
+OPEN = list(OPEN_STATUSES)
 
 
 @router.get(
     "/obligations",
-    response_model=list[ObligationRead],
+    response_model=ObligationPage,
     summary="List obligations, soonest due first",
     description="Filter by contract, status (repeatable), owner (a person), owner role, kind "
     "and due-date range.",
@@ -44,6 +45,7 @@ Limit = Annotated[int, Query(ge=1, le=1000), TEXT_INT]
 async def list_obligations(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     contract_id: uuid.UUID | None = None,
     status: Annotated[list[Status] | None, Query()] = None,
     owner: str | None = None,
@@ -51,9 +53,7 @@ async def list_obligations(
     kind: str | None = None,
     due_from: Date | None = None,
     due_to: Date | None = None,
-    limit: Limit = 100,
-    offset: Annotated[int, Query(ge=0), TEXT_INT] = 0,
-) -> list[ObligationRead]:
+) -> ObligationPage:
     return await service.list_obligations(
         session=session,
         principal=principal,
@@ -64,14 +64,14 @@ async def list_obligations(
         kind=kind,
         due_from=due_from,
         due_to=due_to,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
 
 @router.get(
     "/obligations/due",
-    response_model=list[ObligationRead],
+    operation_id="listObligationsDueSoon",
+    response_model=ObligationPage,
     summary="Open obligations due in the next N days",
     description="From today to today + `within_days`, in each contract's local dates.",
 )
@@ -79,12 +79,12 @@ async def due_soon(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
+    page: PageDep,
     within_days: Annotated[int, Query(ge=0, le=366), TEXT_INT] = 7,
     owner: str | None = None,
     owner_role: str | None = None,
     contract_id: uuid.UUID | None = None,
-    limit: Limit = 100,
-) -> list[ObligationRead]:
+) -> ObligationPage:
     return await service.due_within(
         session=session,
         principal=principal,
@@ -93,24 +93,25 @@ async def due_soon(
         owner=owner,
         owner_role=owner_role,
         contract_id=contract_id,
-        limit=limit,
+        page=page,
     )
 
 
 @router.get(
     "/obligations/overdue",
-    response_model=list[ObligationRead],
+    operation_id="listOverdueObligations",
+    response_model=ObligationPage,
     summary="Overdue and escalated obligations",
 )
 async def overdue(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
+    page: PageDep,
     owner: str | None = None,
     owner_role: str | None = None,
     contract_id: uuid.UUID | None = None,
-    limit: Limit = 100,
-) -> list[ObligationRead]:
+) -> ObligationPage:
     return await service.overdue(
         session=session,
         principal=principal,
@@ -118,7 +119,7 @@ async def overdue(
         owner=owner,
         owner_role=owner_role,
         contract_id=contract_id,
-        limit=limit,
+        page=page,
     )
 
 
@@ -133,6 +134,7 @@ async def get_obligation(
 
 @router.patch(
     "/obligations/{obligation_id:uuid}",
+    operation_id="assignObligation",
     response_model=ObligationRead,
     summary="Assign an obligation to a person (or unassign it)",
 )
@@ -150,12 +152,14 @@ async def assign(
 
 @router.post(
     "/obligations/{obligation_id:uuid}/fulfil",
+    operation_id="fulfilObligation",
     response_model=ObligationRead,
     summary="Fulfil an obligation, with its evidence",
     description="Evidence is a note, a link and/or the SHA-256 of an uploaded document; "
     "required (422 on `body.evidence`) when the obligation says so. 409 when it is already "
     "fulfilled or waived. Publishes `obligation.fulfilled`. Send an `Idempotency-Key` to make "
     "retries safe.",
+    responses={409: {"description": "The obligation is already fulfilled or waived"}},
 )
 async def fulfil(
     obligation_id: uuid.UUID,
@@ -181,9 +185,11 @@ async def fulfil(
 
 @router.post(
     "/obligations/{obligation_id:uuid}/waive",
+    operation_id="waiveObligation",
     response_model=ObligationRead,
     summary="Waive an obligation, with the reason and who waived it",
     description="409 when it is already fulfilled or waived. Publishes `obligation.waived`.",
+    responses={409: {"description": "The obligation is already fulfilled or waived"}},
 )
 async def waive(
     obligation_id: uuid.UUID,
@@ -209,61 +215,67 @@ async def waive(
 
 @router.get(
     "/obligations/{obligation_id:uuid}/history",
-    response_model=list[HistoryRead],
+    operation_id="listObligationHistory",
+    response_model=HistoryPage,
     summary="Every transition of an obligation, oldest first",
 )
 async def obligation_history(
-    obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[HistoryRead]:
-    return await service.history(session=session, principal=principal, obligation_id=obligation_id)
+    obligation_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> HistoryPage:
+    return await service.history(
+        session=session, principal=principal, obligation_id=obligation_id, page=page
+    )
 
 
 @router.get(
     "/contracts/{contract_id:uuid}/obligations",
-    response_model=list[ObligationRead],
+    operation_id="listContractObligations",
+    response_model=ObligationPage,
     summary="A contract's obligations",
 )
 async def contract_obligations(
     contract_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     status: Annotated[list[Status] | None, Query()] = None,
     kind: str | None = None,
-    limit: Limit = 500,
-) -> list[ObligationRead]:
+) -> ObligationPage:
     return await service.list_obligations(
         session=session,
         principal=principal,
         contract_id=contract_id,
         statuses=status,
         kind=kind,
-        limit=limit,
+        page=page,
     )
 
 
 @router.get(
     "/owners/{owner}/obligations",
-    response_model=list[ObligationRead],
+    operation_id="listOwnerObligations",
+    response_model=ObligationPage,
     summary="A person's obligations (open ones unless a status is given)",
 )
 async def owner_obligations(
     owner: str,
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     status: Annotated[list[Status] | None, Query()] = None,
-    limit: Limit = 500,
-) -> list[ObligationRead]:
+) -> ObligationPage:
     return await service.list_obligations(
         session=session,
         principal=principal,
         owner=owner,
         statuses=status or list(OPEN_STATUSES),
-        limit=limit,
+        page=page,
     )
 
 
 @router.get(
     "/owners/{owner}/calendar.ics",
+    operation_id="getOwnerCalendar",
     summary="iCalendar feed of a person's open obligations",
     description="Subscribe to this URL in a calendar client: one all-day event per open "
     "obligation on its due date. `role` (repeatable) adds the open obligations of those "
@@ -271,7 +283,7 @@ async def owner_obligations(
     "`tenant_id` narrows the feed to one tenant and the key may be given as `api_key` in "
     "the query string.",
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}},
+    responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def owner_calendar(
     owner: str,
@@ -282,22 +294,21 @@ async def owner_calendar(
     role: Annotated[list[str] | None, Query()] = None,
     tenant_id: str | None = None,
 ) -> Response:
-    if tenant_id is not None:
-        if not principal.can_access(tenant_id):
-            raise NotFound("no such calendar")
-        principal = Principal(tenant_id=tenant_id, scopes=principal.scopes)
-    rows = await service.list_obligations(
-        session=session, principal=principal, owner=owner, statuses=list(OPEN_STATUSES), limit=1000
+    principal = feed_tenant(principal, tenant_id)
+    mine = await service.list_obligations(
+        session=session, principal=principal, owner=owner, statuses=OPEN, page=EVERYTHING
     )
+    rows = mine.items
     for r in role or []:
-        rows += await service.list_obligations(
+        unassigned = await service.list_obligations(
             session=session,
             principal=principal,
             owner_role=r,
-            statuses=list(OPEN_STATUSES),
+            statuses=OPEN,
             extra=[Obligation.owner.is_(None)],
-            limit=1000,
+            page=EVERYTHING,
         )
+        rows += unassigned.items
     body = calendar_feed(
         rows,
         name=f"Obligations: {owner}",

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
+from crm_platform.pagination import Page
+
 
 class ObligationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -128,3 +130,11 @@ class HistoryRead(BaseModel):
     details: dict[str, Any]
     event_id: str | None
     at: datetime
+
+
+class ObligationPage(Page[ObligationRead]):
+    """A page of obligations."""
+
+
+class HistoryPage(Page[HistoryRead]):
+    """A page of an obligation's transitions."""

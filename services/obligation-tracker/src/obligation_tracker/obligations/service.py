@@ -14,15 +14,21 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from obligation_tracker.models import LATE_STATUSES, OPEN_STATUSES, Obligation, ObligationHistory
 from obligation_tracker.obligations.lifecycle import record, transition
 from obligation_tracker.obligations.schemas import (
     FulfilRequest,
+    HistoryPage,
     HistoryRead,
+    ObligationPage,
     ObligationRead,
     ObligationUpdate,
     WaiveRequest,
 )
+
+OBLIGATIONS = Keyset("obligations", SortKey(Obligation.due_date), SortKey(Obligation.id))
+HISTORY = Keyset("obligation-history", SortKey(ObligationHistory.id))
 
 
 def local_today(now: datetime) -> Any:
@@ -42,9 +48,8 @@ async def list_obligations(
     due_from: date | None = None,
     due_to: date | None = None,
     extra: Sequence[Any] = (),
-    limit: int = 100,
-    offset: int = 0,
-) -> list[ObligationRead]:
+    page: PageRequest,
+) -> ObligationPage:
     query = sa.select(Obligation).where(principal.tenant_filter(Obligation.tenant_id), *extra)
     if contract_id is not None:
         query = query.where(Obligation.contract_id == contract_id)
@@ -60,12 +65,10 @@ async def list_obligations(
         query = query.where(Obligation.due_date >= due_from)
     if due_to is not None:
         query = query.where(Obligation.due_date <= due_to)
-    rows = (
-        await session.scalars(
-            query.order_by(Obligation.due_date, Obligation.id).limit(limit).offset(offset)
-        )
-    ).all()
-    return [ObligationRead.model_validate(r) for r in rows]
+    rows, next_cursor = await fetch_page(session, query, OBLIGATIONS, page)
+    return ObligationPage(
+        items=[ObligationRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 async def due_within(
@@ -77,8 +80,8 @@ async def due_within(
     owner: str | None,
     owner_role: str | None,
     contract_id: uuid.UUID | None,
-    limit: int,
-) -> list[ObligationRead]:
+    page: PageRequest,
+) -> ObligationPage:
     """Open obligations due from today to `days` ahead, in each contract's local dates."""
     today = local_today(now)
     return await list_obligations(
@@ -89,7 +92,7 @@ async def due_within(
         owner=owner,
         owner_role=owner_role,
         extra=[Obligation.due_date >= today, Obligation.due_date <= today + days],
-        limit=limit,
+        page=page,
     )
 
 
@@ -101,8 +104,8 @@ async def overdue(
     owner: str | None,
     owner_role: str | None,
     contract_id: uuid.UUID | None,
-    limit: int,
-) -> list[ObligationRead]:
+    page: PageRequest,
+) -> ObligationPage:
     """Overdue and escalated obligations, and open ones past due that the periodic check has
     not reached yet."""
     late = sa.or_(
@@ -116,7 +119,7 @@ async def overdue(
         owner=owner,
         owner_role=owner_role,
         extra=[late],
-        limit=limit,
+        page=page,
     )
 
 
@@ -139,17 +142,12 @@ async def get(
 
 
 async def history(
-    *, session: AsyncSession, principal: Principal, obligation_id: uuid.UUID
-) -> list[HistoryRead]:
+    *, session: AsyncSession, principal: Principal, obligation_id: uuid.UUID, page: PageRequest
+) -> HistoryPage:
     await _get(session, principal, obligation_id)
-    rows = (
-        await session.scalars(
-            sa.select(ObligationHistory)
-            .where(ObligationHistory.obligation_id == obligation_id)
-            .order_by(ObligationHistory.id)
-        )
-    ).all()
-    return [HistoryRead.model_validate(r) for r in rows]
+    query = sa.select(ObligationHistory).where(ObligationHistory.obligation_id == obligation_id)
+    rows, next_cursor = await fetch_page(session, query, HISTORY, page)
+    return HistoryPage(items=[HistoryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 def _check_open(row: Obligation) -> None:

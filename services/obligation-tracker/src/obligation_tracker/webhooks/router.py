@@ -8,14 +8,16 @@ from fastapi.responses import JSONResponse
 
 from crm_platform.deps import CurrentPrincipal, SessionDep, SettingsDep
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
-from crm_platform.params import TEXT_INT
+from crm_platform.pagination import PageDep
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks import service
 from obligation_tracker.webhooks.schemas import (
+    DeliveryPage,
     DeliveryRead,
     SecretRotation,
     WebhookCreate,
     WebhookCreated,
+    WebhookPage,
     WebhookRead,
     WebhookUpdate,
 )
@@ -57,9 +59,16 @@ async def create_webhook(
     return await idempotency.run(work, status_code=201)
 
 
-@router.get("", response_model=list[WebhookRead], summary="List webhook subscriptions")
-async def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookRead]:
-    return await service.list_webhooks(session=session, principal=principal)
+@router.get(
+    "",
+    response_model=WebhookPage,
+    summary="List webhook subscriptions",
+    description="Oldest first; never the signing secrets.",
+)
+async def list_webhooks(
+    session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> WebhookPage:
+    return await service.list_webhooks(session=session, principal=principal, page=page)
 
 
 @router.get("/{webhook_id:uuid}", response_model=WebhookRead, summary="One webhook subscription")
@@ -96,6 +105,7 @@ async def delete_webhook(
 
 @router.post(
     "/{webhook_id:uuid}/rotate-secret",
+    operation_id="rotateWebhookSecret",
     response_model=WebhookCreated,
     summary="Replace the signing secret (the new one is returned once)",
     description="The replaced secret keeps signing beside the new one for `overlap_seconds` "
@@ -120,7 +130,8 @@ async def rotate_secret(
 
 @router.get(
     "/{webhook_id:uuid}/deliveries",
-    response_model=list[DeliveryRead],
+    operation_id="listWebhookDeliveries",
+    response_model=DeliveryPage,
     summary="The delivery log: each delivery with every attempt",
     description="Newest first. Each attempt records its number, the receiver's status code "
     "or the network error, and its duration.",
@@ -129,16 +140,17 @@ async def list_deliveries(
     webhook_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500), TEXT_INT] = 100,
-) -> list[DeliveryRead]:
+) -> DeliveryPage:
     return await service.list_deliveries(
-        session=session, principal=principal, webhook_id=webhook_id, status=status, limit=limit
+        session=session, principal=principal, webhook_id=webhook_id, status=status, page=page
     )
 
 
 @router.post(
     "/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
+    operation_id="redeliverWebhookDelivery",
     response_model=DeliveryRead,
     summary="Try a delivery again now, with a fresh attempt budget",
 )

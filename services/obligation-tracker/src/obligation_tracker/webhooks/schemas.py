@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from crm_platform.pagination import Page
 from obligation_tracker.webhooks.signing import check_new_secret
 
 WebhookEventType = Literal[
@@ -149,3 +150,11 @@ class DeliveryRead(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
     attempt_log: list[AttemptRead] = Field(default_factory=list)
+
+
+class WebhookPage(Page[WebhookRead]):
+    """A page of webhook subscriptions."""
+
+
+class DeliveryPage(Page[DeliveryRead]):
+    """A page of a subscription's delivery log."""

@@ -12,14 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.envelope import Envelope
 from crm_platform.auth import Principal
 from crm_platform.errors import NotFound
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.scheduler import JobContext
 from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.schemas import (
     AttemptRead,
+    DeliveryPage,
     DeliveryRead,
     WebhookCreate,
     WebhookCreated,
+    WebhookPage,
     WebhookRead,
     WebhookUpdate,
 )
@@ -116,15 +119,24 @@ async def get(*, session: AsyncSession, principal: Principal, webhook_id: uuid.U
     return WebhookRead.model_validate(await _get(session, principal, webhook_id))
 
 
-async def list_webhooks(*, session: AsyncSession, principal: Principal) -> list[WebhookRead]:
-    rows = (
-        await session.scalars(
-            sa.select(WebhookSubscription)
-            .where(principal.tenant_filter(WebhookSubscription.tenant_id))
-            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
-        )
-    ).all()
-    return [WebhookRead.model_validate(r) for r in rows]
+WEBHOOKS = Keyset(
+    "webhooks", SortKey(WebhookSubscription.created_at), SortKey(WebhookSubscription.id)
+)
+DELIVERIES = Keyset(
+    "deliveries",
+    SortKey(WebhookDelivery.created_at, descending=True),
+    SortKey(WebhookDelivery.id, descending=True),
+)
+
+
+async def list_webhooks(
+    *, session: AsyncSession, principal: Principal, page: PageRequest
+) -> WebhookPage:
+    query = sa.select(WebhookSubscription).where(
+        principal.tenant_filter(WebhookSubscription.tenant_id)
+    )
+    rows, next_cursor = await fetch_page(session, query, WEBHOOKS, page)
+    return WebhookPage(items=[WebhookRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 async def update(
@@ -183,19 +195,13 @@ async def list_deliveries(
     principal: Principal,
     webhook_id: uuid.UUID,
     status: str | None,
-    limit: int,
-) -> list[DeliveryRead]:
+    page: PageRequest,
+) -> DeliveryPage:
     await _get(session, principal, webhook_id)
     query = sa.select(WebhookDelivery).where(WebhookDelivery.subscription_id == webhook_id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    deliveries = (
-        await session.scalars(
-            query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)
-        )
-    ).all()
-    if not deliveries:
-        return []
+    deliveries, next_cursor = await fetch_page(session, query, DELIVERIES, page)
     attempts = (
         await session.scalars(
             sa.select(WebhookAttempt)
@@ -211,7 +217,7 @@ async def list_deliveries(
         read = DeliveryRead.model_validate(d)
         read.attempt_log = by_delivery.get(d.id, [])
         out.append(read)
-    return out
+    return DeliveryPage(items=out, next_cursor=next_cursor)
 
 
 async def redeliver(

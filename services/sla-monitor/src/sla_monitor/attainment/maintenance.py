@@ -12,10 +12,15 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from sla_monitor.attainment.inputs import ContractVersions
 from sla_monitor.attainment.monitoring import affected
 from sla_monitor.attainment.restatement import Restatement, restate_if_changed
-from sla_monitor.attainment.schemas import MaintenanceWindowCreate, MaintenanceWindowRead
+from sla_monitor.attainment.schemas import (
+    MaintenanceWindowCreate,
+    MaintenanceWindowPage,
+    MaintenanceWindowRead,
+)
 from sla_monitor.attainment.service import contract_slas
 from sla_monitor.models import MaintenanceWindowRow
 
@@ -106,18 +111,20 @@ async def approve(
     return _read(row, restated)
 
 
+WINDOWS = Keyset(
+    "maintenance-windows",
+    SortKey(MaintenanceWindowRow.starts_at),
+    SortKey(MaintenanceWindowRow.id),
+)
+
+
 async def list_windows(
-    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID
-) -> list[MaintenanceWindowRead]:
+    *, session: AsyncSession, principal: Principal, contract_id: uuid.UUID, page: PageRequest
+) -> MaintenanceWindowPage:
     slas = await contract_slas(session, principal, contract_id)
-    rows = (
-        await session.scalars(
-            sa.select(MaintenanceWindowRow)
-            .where(
-                MaintenanceWindowRow.tenant_id == slas[0].tenant_id,
-                MaintenanceWindowRow.contract_id == contract_id,
-            )
-            .order_by(MaintenanceWindowRow.starts_at)
-        )
-    ).all()
-    return [_read(r) for r in rows]
+    query = sa.select(MaintenanceWindowRow).where(
+        MaintenanceWindowRow.tenant_id == slas[0].tenant_id,
+        MaintenanceWindowRow.contract_id == contract_id,
+    )
+    rows, next_cursor = await fetch_page(session, query, WINDOWS, page)
+    return MaintenanceWindowPage(items=[_read(r) for r in rows], next_cursor=next_cursor)

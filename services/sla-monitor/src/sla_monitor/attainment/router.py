@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
 from crm_platform.periods import LABEL_PATTERN
 from sla_monitor.attainment import maintenance, service
@@ -14,8 +15,9 @@ from sla_monitor.attainment.schemas import (
     AttainmentRead,
     ExplanationRead,
     MaintenanceWindowCreate,
+    MaintenanceWindowPage,
     MaintenanceWindowRead,
-    RestatementRead,
+    RestatementPage,
     ScorecardRead,
 )
 
@@ -44,6 +46,7 @@ ScorecardMonth = Annotated[
 
 @router.get(
     "/slas/{sla_code}/periods",
+    operation_id="listSlaAttainment",
     response_model=list[AttainmentRead],
     summary="Attainment history of one SLA (closed periods as published, the open one live)",
     description="The last `last` periods of the SLA's own kind (months, quarters or years) "
@@ -71,6 +74,7 @@ async def list_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}",
+    operation_id="getSlaAttainment",
     response_model=AttainmentRead,
     summary="Attainment of one SLA in one period (live while open)",
     description="While the period is open the figures are computed from the stored "
@@ -95,6 +99,7 @@ async def get_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}/explanation",
+    operation_id="explainSlaAttainment",
     response_model=ExplanationRead,
     summary="Why a period came out as it did",
     description="Period minutes, excluded minutes (maintenance and outside service hours), "
@@ -119,8 +124,10 @@ async def explain_attainment(
 
 @router.get(
     "/slas/{sla_code}/periods/{period}/restatements",
-    response_model=list[RestatementRead],
+    operation_id="listSlaRestatements",
+    response_model=RestatementPage,
     summary="Audit trail of a closed period's restatements",
+    description="Oldest first, each with the figures before and after and the reason.",
 )
 async def list_restatements(
     contract_id: uuid.UUID,
@@ -128,24 +135,28 @@ async def list_restatements(
     period: PeriodLabel,
     session: SessionDep,
     principal: CurrentPrincipal,
-) -> list[RestatementRead]:
+    page: PageDep,
+) -> RestatementPage:
     return await service.restatements(
         session=session,
         principal=principal,
         contract_id=contract_id,
         sla_code=sla_code,
         period_label=period,
+        page=page,
     )
 
 
 @router.post(
     "/slas/{sla_code}/periods/{period}/close",
+    operation_id="closeSlaPeriod",
     response_model=AttainmentRead,
     summary="Close a period now (operator)",
     description="Freezes the period's figures and publishes `sla.period_closed` with "
     "the attainment, the outcome and the figures behind it. 409 if already closed. "
     "Periods also close by themselves once they ended and the contract's grace time "
     "(`period_close_grace_hours`, 72 by default) has passed.",
+    responses={409: {"description": "The period is already closed"}},
 )
 async def close_period(
     contract_id: uuid.UUID,
@@ -218,12 +229,13 @@ async def approve_maintenance_window(
 
 @router.get(
     "/maintenance-windows",
-    response_model=list[MaintenanceWindowRead],
+    response_model=MaintenanceWindowPage,
     summary="Ad-hoc maintenance windows of a contract",
+    description="In the order they start.",
 )
 async def list_maintenance_windows(
-    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
-) -> list[MaintenanceWindowRead]:
+    contract_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> MaintenanceWindowPage:
     return await maintenance.list_windows(
-        session=session, principal=principal, contract_id=contract_id
+        session=session, principal=principal, contract_id=contract_id, page=page
     )

@@ -15,6 +15,7 @@ from crm_events.schemas.sla import (
     Period,
 )
 from crm_events.types import Instant, Percent, Quantity
+from crm_platform.pagination import Page
 
 
 class DowntimeInterval(BaseModel):
@@ -145,3 +146,11 @@ class MaintenanceWindowRead(BaseModel):
     restated_periods: list[str] = Field(
         default_factory=list, description="Closed periods this window restated."
     )
+
+
+class RestatementPage(Page[RestatementRead]):
+    """A page of a closed period's restatements."""
+
+
+class MaintenanceWindowPage(Page[MaintenanceWindowRead]):
+    """A page of a contract's ad-hoc maintenance windows."""

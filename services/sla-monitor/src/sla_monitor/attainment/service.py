@@ -18,6 +18,7 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
+from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.periods import PeriodKind
 from sla_monitor.attainment.compute import COMPUTATIONS, Computation, SlaRef, compute
 from sla_monitor.attainment.domain import PeriodBounds, minutes, period_bounds
@@ -33,6 +34,7 @@ from sla_monitor.attainment.schemas import (
     AttainmentRead,
     DowntimeInterval,
     ExplanationRead,
+    RestatementPage,
     RestatementRead,
     ScorecardLine,
     ScorecardRead,
@@ -315,6 +317,9 @@ async def scorecard(
     )
 
 
+RESTATEMENTS = Keyset("restatements", SortKey(SlaRestatement.restatement))
+
+
 async def restatements(
     *,
     session: AsyncSession,
@@ -322,21 +327,17 @@ async def restatements(
     contract_id: uuid.UUID,
     sla_code: str,
     period_label: str,
-) -> list[RestatementRead]:
+    page: PageRequest,
+) -> RestatementPage:
     ref, period = await resolve(session, principal, contract_id, sla_code, period_label)
-    rows = (
-        await session.scalars(
-            sa.select(SlaRestatement)
-            .where(
-                SlaRestatement.tenant_id == ref.tenant_id,
-                SlaRestatement.contract_id == contract_id,
-                SlaRestatement.sla_code == sla_code,
-                SlaRestatement.period_label == period.label,
-            )
-            .order_by(SlaRestatement.restatement)
-        )
-    ).all()
-    return [
+    query = sa.select(SlaRestatement).where(
+        SlaRestatement.tenant_id == ref.tenant_id,
+        SlaRestatement.contract_id == contract_id,
+        SlaRestatement.sla_code == sla_code,
+        SlaRestatement.period_label == period.label,
+    )
+    rows, next_cursor = await fetch_page(session, query, RESTATEMENTS, page)
+    items = [
         RestatementRead(
             restatement=r.restatement,
             restated_at=r.restated_at,
@@ -347,6 +348,7 @@ async def restatements(
         )
         for r in rows
     ]
+    return RestatementPage(items=items, next_cursor=next_cursor)
 
 
 async def close_one(

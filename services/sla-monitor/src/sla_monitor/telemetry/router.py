@@ -125,6 +125,7 @@ def _line_errors(lines: list[tuple[int, bytes]]) -> tuple[list[Any], list[dict[s
 
 @router.post(
     "/ndjson",
+    operation_id="postTelemetryNdjson",
     status_code=202,
     response_model=TelemetryAccepted,
     summary="Stream telemetry as NDJSON (one item per line, up to 100,000 lines)",
