@@ -107,9 +107,27 @@ class Recorder:
             path.write_text(json.dumps(dict(sorted(examples.items())), indent=1) + "\n")
 
 
+# Secrets shown once are recorded in their form only, never a real value.
+_SHOWN_ONCE = {
+    "api_key": lambda v: re.sub(r"_[^_]+$", "_" + "S" * 43, v),
+    "secret": lambda v: "whsec_" + "A" * 43 + "=",
+}
+
+
+def _redact(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {
+            k: _SHOWN_ONCE[k](v) if k in _SHOWN_ONCE and isinstance(v, str) else _redact(v)
+            for k, v in body.items()
+        }
+    if isinstance(body, list):
+        return [_redact(v) for v in body]
+    return body
+
+
 def _body(response: httpx.Response) -> Any:
     if response.headers.get("content-type", "").startswith("application/json"):
-        body = response.json()
+        body = _redact(response.json())
         if isinstance(body, dict) and isinstance(body.get("items"), list):
             body["items"] = body["items"][:2]  # a page shows its form with two items
         return body

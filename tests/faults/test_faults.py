@@ -77,7 +77,7 @@ async def _chain(
                 resp = await retry_http(
                     http, "GET", base + path.format(id=c.id), deadline=time.monotonic() + 60
                 )
-                if len(resp.json()) < expected:
+                if len(resp.json()["items"]) < expected:
                     return False
             return True
 

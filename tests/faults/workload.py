@@ -344,8 +344,11 @@ async def reflected_consumption(stack: Stack, contracts: list[Contract], figures
         async def records() -> list[list[dict[str, Any]]] | None:
             out = []
             for c in contracts:
+                # One page holds them all (250 records; a page takes up to 1,000).
                 url = f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
-                resp = await retry_http(http, "GET", url, deadline=time.monotonic() + 60)
+                resp = await retry_http(
+                    http, "GET", f"{url}?limit=1000", deadline=time.monotonic() + 60
+                )
                 out.append(resp.json()["items"])
             return out if all(len(o) >= expected_records for o in out) else None
 
@@ -355,7 +358,8 @@ async def reflected_consumption(stack: Stack, contracts: list[Contract], figures
             results = [
                 (
                     await http.get(
-                        f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
+                        f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption",
+                        params={"limit": 1000},
                     )
                 ).json()["items"]
                 for c in contracts
