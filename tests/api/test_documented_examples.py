@@ -28,9 +28,9 @@ from contract_registry.contracts.schemas import (
     TerminationRequest,
 )
 from contract_registry.main import create_app as registry_app
-from crm_testing import examples
 from crm_events.schemas.telemetry import TelemetryItem
 from crm_platform.apikeys import ApiKeyCreate
+from crm_testing.examples import invoice_document
 from obligation_tracker.alerts.schemas import AlertRuleCreate
 from obligation_tracker.calendars.schemas import CalendarFeedCreate, CalendarFeedRevoke
 from obligation_tracker.main import create_app as obligations_app
@@ -114,5 +114,5 @@ def test_the_csv_ndjson_and_docs_examples_are_accepted() -> None:
     # The README's chain posts it with its contract id; the worked example's March invoice.
     invoice = json.loads((ROOT / "docs" / "examples" / "invoice.json").read_text())
     InvoiceIn.model_validate(invoice)
-    made = examples.invoice_document(invoice["contract_id"], invoice_number="GLX-2026-03-0042")
+    made = invoice_document(invoice["contract_id"], invoice_number="GLX-2026-03-0042")
     assert invoice == made

@@ -37,7 +37,8 @@ async def _open_obligations(http: httpx.AsyncClient, tracker: str, cid: str) -> 
         items: list[Any] = page.json()["items"]
         return items if len(items) >= 3 else None
 
-    rows: list[Any] = await wait_until(listed, timeout=60, message="the contract's obligations")
+    rows = await wait_until(listed, timeout=60, message="the contract's obligations")
+    assert rows is not None
     return rows
 
 
@@ -114,7 +115,9 @@ async def _token_opens_nothing_else(
 ) -> None:
     token = feed["token"]
     for service in SERVICES:
-        for path in (f"/contracts/{cid}/terms", "/contracts"):
+        paths = [f"/contracts/{cid}" + ("" if service == "contract-registry" else "/terms")]
+        paths += ["/obligations"] if service == "obligation-tracker" else []
+        for path in paths:
             url = stack.url(service) + path
             as_key = await client.get(url, headers=bearer(token))
             assert as_key.status_code == 401, (service, path, as_key.text)

@@ -66,18 +66,20 @@ def _check_outputs(stdout: str) -> str:
     assert re.fullmatch(r"[0-9a-f-]{36}", cid)
     shown = _objects(stdout)
     assert {"status": "active", "current_version": 1} in shown
-    assert {"accepted": 1, "duplicates": 0} in shown
+    assert {"accepted": 2, "duplicates": 0, "corrected": 0} in shown  # consumption
+    assert {"accepted": 1, "duplicates": 0} in shown  # telemetry
     assert {"attainment": "99.4609", "outcome": "failed"} in shown
     [credit] = [o for o in shown if "credit_amount" in o]
     assert (credit["credit_amount"], credit["currency"]) == ("4414.08", "USD")
     assert "91960.00" in credit["formula"] and "11035.20" in credit["formula"]
     [obligation] = [o for o in shown if "kind" in o]
     assert obligation["kind"] == "root_cause_report"
+    assert obligation["title"] == "Root-cause report: AVAIL-CORE failed in 2026-03"
     [alert] = [o for o in shown if "credit" in o and "title" in o]
-    assert alert["credit"] == "4414.08"
+    assert alert["credit"] == "4414.08" and "99.4609%" in alert["title"]
     [health] = [o for o in shown if "slas_failed" in o]
     assert (health["slas_failed"], health["credits_total"]) == (1, "4414.08")
-    assert health["score"] is not None
+    assert health["score"] == "18.00"
     [reconciliation] = [o for o in shown if "sums_by_class" in o]
     assert reconciliation == {
         "expected_total": "87545.92",
@@ -100,6 +102,7 @@ async def test_the_readme_chain_runs_as_written_and_again(stack: Stack) -> None:
     tenants = []
     for _ in range(2):
         code, out, err = await _run(script, env)
+        print(out)  # what a reader sees, in the test's log
         assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
         tenants.append(_check_outputs(out))
         await asyncio.sleep(1.1)  # the block's run id is the second it starts in
