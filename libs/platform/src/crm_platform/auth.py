@@ -11,6 +11,11 @@ Every table holding contract data carries `tenant_id`; every query filters throu
 `Principal.tenant_filter`, and another tenant's object answers 404, never 403.
 
 The bootstrap administrator key (`CRM_ADMIN_API_KEY`) is how the first keys are issued.
+
+A key is taken from the header only, never from a URL: `?api_key=` is refused (401) on
+every route, whatever else the request sends. Feeds that clients subscribe to without
+headers (calendars) take a feed token in their URL instead (`feed_token`, the `FeedToken`
+scheme), checked by the service that owns the feed; a feed token is never an API key.
 """
 
 from __future__ import annotations
