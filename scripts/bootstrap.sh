@@ -10,5 +10,12 @@ if ! command -v uv >/dev/null 2>&1; then
   hash -r
 fi
 command -v uv >/dev/null || die "uv is not on PATH after installing it"
+# jq: the README's chain (and tests/e2e/test_readme_chain.py, which runs it) reads ids with it.
+if ! command -v jq >/dev/null 2>&1; then
+  [ "$(id -u)" = "0" ] || die "jq is needed: sudo apt-get install -y jq"
+  log "installing jq from Debian"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 log "syncing the Python workspace (uv.lock)"
 (cd "${REPO_ROOT}" && uv sync --frozen --quiet)

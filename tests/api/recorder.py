@@ -111,6 +111,8 @@ class Recorder:
 _SHOWN_ONCE = {
     "api_key": lambda v: re.sub(r"_[^_]+$", "_" + "S" * 43, v),
     "secret": lambda v: "whsec_" + "A" * 43 + "=",
+    "token": lambda v: re.sub(r"_[^_]+$", "_" + "S" * 43, v),
+    "feed_url": lambda v: re.sub(r"(token=crmfeed_[0-9a-f]+)_.*$", r"\1_" + "S" * 43, v),
 }
 
 

@@ -30,7 +30,9 @@ from contract_registry.contracts.schemas import (
 from contract_registry.main import create_app as registry_app
 from crm_events.schemas.telemetry import TelemetryItem
 from crm_platform.apikeys import ApiKeyCreate
+from crm_testing.examples import invoice_document
 from obligation_tracker.alerts.schemas import AlertRuleCreate
+from obligation_tracker.calendars.schemas import CalendarFeedCreate, CalendarFeedRevoke
 from obligation_tracker.main import create_app as obligations_app
 from obligation_tracker.obligations.schemas import FulfilRequest, ObligationUpdate, WaiveRequest
 from obligation_tracker.webhooks.schemas import WebhookCreate
@@ -52,6 +54,8 @@ MODELS: dict[str, type[BaseModel]] = {
         AmendmentCreate,
         ApiKeyCreate,
         AlertRuleCreate,
+        CalendarFeedCreate,
+        CalendarFeedRevoke,
         ConsumptionBatch,
         ContractCreate,
         DraftUpdate,
@@ -107,3 +111,8 @@ def test_the_csv_ndjson_and_docs_examples_are_accepted() -> None:
         item.validate_python(orjson.loads(line))
     contract = json.loads((ROOT / "docs" / "examples" / "contract.json").read_text())
     ContractCreate.model_validate(contract)
+    # The README's chain posts it with its contract id; the worked example's March invoice.
+    invoice = json.loads((ROOT / "docs" / "examples" / "invoice.json").read_text())
+    InvoiceIn.model_validate(invoice)
+    made = invoice_document(invoice["contract_id"], invoice_number="GLX-2026-03-0042")
+    assert invoice == made

@@ -40,7 +40,13 @@ SERVICES: dict[str, tuple[Callable[..., FastAPI], type[Any], dict[str, Any]]] = 
 }
 TENANT = "walk-tenant"
 # Path parameters that must take a form to reach the route; any other is a UUID.
-PATH_VALUES = {"period": "2026-03", "version": "1", "key_id": "0123456789ab", "sla_code": "X"}
+PATH_VALUES = {
+    "period": "2026-03",
+    "version": "1",
+    "key_id": "0123456789ab",
+    "feed_id": "0123456789ab",
+    "sla_code": "X",
+}
 REFUSED = "Not accepted here"
 
 

@@ -55,8 +55,39 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def _by_token(op: dict[str, Any]) -> bool:
+    return any("FeedToken" in requirement for requirement in op.get("security", []))
+
+
 def _secured(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(m, p, op) for m, p, op in _operations(spec) if p not in OPEN]
+    """Every operation that takes an API key (all but the open ones and the feeds)."""
+    return [(m, p, op) for m, p, op in _operations(spec) if p not in OPEN and not _by_token(op)]
+
+
+def test_a_feed_takes_its_token_in_the_url_and_says_only_what_it_can_answer(
+    specs: dict[str, dict[str, Any]],
+) -> None:
+    feeds = {
+        (service, m, p): op
+        for service, spec in specs.items()
+        for m, p, op in _operations(spec)
+        if _by_token(op)
+    }
+    assert list(feeds) == [("obligation-tracker", "GET", "/calendar-feeds/{feed_id}/calendar.ics")]
+    [op] = feeds.values()
+    spec = specs["obligation-tracker"]
+    scheme = spec["components"]["securitySchemes"]["FeedToken"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "query", "token")
+    assert op["security"] == [{"FeedToken": []}]
+    assert {int(s) for s in op["responses"] if int(s) >= 400} == {401, 404, 422, 503}
+    example = op["responses"]["401"]["content"]["application/json"]["example"]["error"]
+    assert "?token=" in example["message"] and "API key" not in example["message"]
+    assert "text/calendar" in op["responses"]["200"]["content"]
+    # Nowhere is an API key documented as a query parameter any more.
+    for service, spec_ in specs.items():
+        for m, p, operation in _operations(spec_):
+            names = {q["name"] for q in operation.get("parameters", []) if q["in"] == "query"}
+            assert "api_key" not in names, (service, m, p)
 
 
 @pytest.mark.parametrize("service", sorted(APPS))

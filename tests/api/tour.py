@@ -82,6 +82,7 @@ class Tour:
         await self.alerts_and_webhooks()
         await self.reads()
         await self.api_keys()
+        await self.calendar_feeds()
         await self.operations()
 
     # --- contract-registry --------------------------------------------------------------
@@ -398,6 +399,21 @@ class Tour:
         await self.get("contract-registry", "/admin/api-keys")
         revoke = f"/admin/api-keys/{issued['key_id']}/revoke"
         await self.post("contract-registry", revoke, json={"reason": "rotated"})
+
+    async def calendar_feeds(self) -> None:
+        """Five feeds of the tour's owner; the first read by its URL alone, one revoked."""
+        owner = self.ids["owner"]
+        feeds = []
+        for n in range(5):
+            body = {"name": f"Tour {n}", "owner": owner, "roles": ["service_delivery_manager"]}
+            body["tenant_id"] = TENANT
+            feeds.append(await self.post("obligation-tracker", "/calendar-feeds", 201, json=body))
+        feed = await self.http.get(feeds[0]["feed_url"], headers={"Authorization": ""})
+        assert feed.status_code == 200 and b"BEGIN:VEVENT" in feed.content, feed.text
+        await self.get("obligation-tracker", "/calendar-feeds", owner=owner)
+        await self.get("obligation-tracker", f"/calendar-feeds/{feeds[0]['feed_id']}")
+        revoke = f"/calendar-feeds/{feeds[4]['feed_id']}/revoke"
+        await self.post("obligation-tracker", revoke, json={"reason": "tour over"})
 
     async def leave(self) -> None:
         """No subscription outlives its receiver (later tests share the services)."""

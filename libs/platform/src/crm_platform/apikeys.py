@@ -34,6 +34,9 @@ from crm_platform.pagination import Keyset, Page, PageDep, PageRequest, SortKey,
 
 API_KEYS = "api_keys"
 KEY_PREFIX = "crm_"
+# Calendar feed tokens (obligation-tracker) read `crmfeed_<feed id>_<secret>`: the same form
+# under another prefix, so one can never pass for the other.
+FEED_TOKEN_PREFIX = "crmfeed_"
 
 SCOPES = {
     "admin": "Everything, including API key administration.",
@@ -83,17 +86,18 @@ def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_key() -> tuple[str, str, str]:
+def new_key(prefix: str = KEY_PREFIX) -> tuple[str, str, str]:
     """A fresh key: (key id, secret, the key as the client sends it)."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    return key_id, secret, f"{KEY_PREFIX}{key_id}_{secret}"
+    return key_id, secret, f"{prefix}{key_id}_{secret}"
 
 
-def parse_key(raw: str) -> tuple[str, str] | None:
-    if not raw.startswith(KEY_PREFIX):
+def parse_key(raw: str, prefix: str = KEY_PREFIX) -> tuple[str, str] | None:
+    """(key id, secret) of a key in the form `new_key` makes; None for anything else."""
+    if not raw.startswith(prefix):
         return None
-    key_id, sep, secret = raw[len(KEY_PREFIX) :].partition("_")
+    key_id, sep, secret = raw[len(prefix) :].partition("_")
     if not sep or len(key_id) != 12 or not secret:
         return None
     return key_id, secret

@@ -66,6 +66,8 @@ class ServiceDefinition:
     scope_domain: str = "admin"  # routes need <domain>:read / <domain>:write by default
     # Success examples per operationId (crm_platform.openapi), recorded from real answers.
     response_examples: Path | None = None
+    # Feeds read with a token in their URL (`crm_platform.auth.feed_token`), not an API key.
+    feed_routers: Sequence[APIRouter] = field(default_factory=list)
 
 
 def attach_platform_tables(metadata: sa.MetaData) -> None:
@@ -147,6 +149,8 @@ def create_service_app(
         app.include_router(
             router, dependencies=[Depends(authenticate), Depends(require_content_type)]
         )
+    for router in definition.feed_routers:
+        app.include_router(router)
     install_openapi(app, domain=definition.scope_domain, examples_file=definition.response_examples)
     return app
 

@@ -11,6 +11,11 @@ Every table holding contract data carries `tenant_id`; every query filters throu
 `Principal.tenant_filter`, and another tenant's object answers 404, never 403.
 
 The bootstrap administrator key (`CRM_ADMIN_API_KEY`) is how the first keys are issued.
+
+A key is taken from the header only, never from a URL: `?api_key=` is refused (401) on
+every route, whatever else the request sends. Feeds that clients subscribe to without
+headers (calendars) take a feed token in their URL instead (`feed_token`, the `FeedToken`
+scheme), checked by the service that owns the feed; a feed token is never an API key.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from crm_platform.errors import NotFound, ServiceError, Unprocessable
 
@@ -95,11 +100,31 @@ _bearer = HTTPBearer(
 )
 
 
-async def _resolve(request: Request, raw: str | None, x_tenant_id: str | None) -> Principal:
-    from crm_platform.apikeys import find_key
+KEY_IN_URL = (
+    "API keys are never accepted in a URL (?api_key=): URLs end up in logs, proxies and "
+    "browser history. Send the key as Authorization: Bearer <key>; a calendar client that "
+    "cannot send headers subscribes with a feed token instead (obligation-tracker POST "
+    "/calendar-feeds). Treat a key that was put in a URL as leaked: revoke it."
+)
 
+
+def refuse_key_in_url(request: Request) -> None:
+    """401 for a request naming `api_key` in its query string, whatever else it sends."""
+    if "api_key" in request.query_params:
+        raise Unauthorized(KEY_IN_URL, details=[{"loc": "query.api_key", "message": "refused"}])
+
+
+async def _resolve(request: Request, raw: str | None, x_tenant_id: str | None) -> Principal:
+    from crm_platform.apikeys import FEED_TOKEN_PREFIX, find_key
+
+    refuse_key_in_url(request)
     if not raw:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    if raw.startswith(FEED_TOKEN_PREFIX):
+        raise Unauthorized(
+            "a calendar feed token opens its feed URL only (GET /calendar-feeds/<feed_id>/"
+            "calendar.ics?token=<token>), never another route: send an API key here"
+        )
     state = request.app.state
     admin_key = state.settings.admin_api_key
     if admin_key is not None and hmac.compare_digest(
@@ -144,38 +169,18 @@ async def authenticate(
     return await _resolve(request, credentials.credentials if credentials else None, x_tenant_id)
 
 
-async def authenticate_feed(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[
-        str | None,
-        Query(description="For feed clients that cannot send headers (calendars): the key."),
-    ] = None,
-    x_tenant_id: TenantHeader = None,
-) -> Principal:
-    """As `authenticate`, also taking the key from the query string (calendar feeds)."""
-    raw = credentials.credentials if credentials else api_key
-    principal = await _resolve(request, raw, x_tenant_id)
-    required = _default_scope(request)
-    if not principal.has_scope(required):
-        raise Forbidden(f"this API key lacks the scope {required}")
-    return principal
-
-
-def feed_tenant(principal: Principal, tenant_id: str | None) -> Principal:
-    """A feed's `tenant_id` query parameter (feed clients cannot send X-Tenant-Id): the
-    caller narrowed to that tenant; 403 for a tenant the key does not act for."""
-    if tenant_id is None:
-        return principal
-    if not principal.can_access(tenant_id):
-        raise Forbidden("this API key acts for one tenant only; tenant_id names another")
-    return Principal(tenant_id=tenant_id, scopes=principal.scopes, key_id=principal.key_id)
-
-
-FeedPrincipal = Annotated[Principal, Depends(authenticate_feed)]
-
-
 AuthenticatedPrincipal = Annotated[Principal, Depends(authenticate)]
+
+FEED_TOKEN_SCHEME = "FeedToken"
+feed_token = APIKeyQuery(
+    name="token",
+    scheme_name=FEED_TOKEN_SCHEME,
+    auto_error=False,
+    description="A feed token, for feed clients that cannot send headers (calendars): "
+    "`?token=crmfeed_<id>_<secret>`. It opens its own feed only, read-only; it is not an API "
+    "key, and an API key is never accepted in a URL.",
+)
+FeedToken = Annotated[str | None, Depends(feed_token)]
 
 
 async def current_principal(
@@ -219,8 +224,6 @@ def required_scopes(dependant: Any, domain: str, method: str) -> list[str] | Non
         current = stack.pop()
         if current.call is current_principal:
             return _declared_scopes(current) or [default_scope(domain, method)]
-        if current.call is authenticate_feed:
-            return [default_scope(domain, method)]
         stack.extend(current.dependencies)
     return None
 

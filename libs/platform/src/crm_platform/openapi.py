@@ -7,10 +7,11 @@ itself so that the document cannot drift from what the route does:
   (`crm_platform.auth.required_scopes`), as a security requirement with that scope and a
   line of the description;
 - the error responses it can give, each in the error shape with an example: 401 and 403
-  (and 503) on every secured operation; 404 where the path has a parameter (an id that may
-  be unknown, or a segment that matches no route); 413 and 415 where there is a request
-  body; 422 where there is input; and what a route declares itself (409 with its reason, or
-  its own wording of 422);
+  (and 503) on every operation secured by an API key, 401 (and 503) on a feed read with a
+  feed token in its URL (`crm_platform.auth.feed_token`); 404 where the path has a
+  parameter (an id that may be unknown, or a segment that matches no route); 413 and 415
+  where there is a request body; 422 where there is input; and what a route declares
+  itself (409 with its reason, or its own wording of 422);
 - 415 itself: `require_content_type` refuses a body whose Content-Type is not one the
   operation documents (the same list the document shows);
 - a success example per operation, from the service's recorded examples
@@ -27,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from crm_platform.auth import ADMIN, authenticate, required_scopes
+from crm_platform.auth import ADMIN, FEED_TOKEN_SCHEME, authenticate, feed_token, required_scopes
 from crm_platform.errors import ErrorResponse, ServiceError
 
 SCHEME = "ApiKey"
@@ -122,10 +123,12 @@ def operations(app: FastAPI) -> list[Any]:
 
 
 def _describe_operation(operation: dict[str, Any], route: Any, method: str, domain: str) -> None:
-    if not _calls(route.dependant, authenticate):
+    by_token = _calls(route.dependant, feed_token)  # a feed: FastAPI names its scheme
+    if not by_token and not _calls(route.dependant, authenticate):
         return  # health, readiness, metrics: open, and described by their routes
-    scopes = required_scopes(route.dependant, domain, method) or []
-    operation["security"] = [{SCHEME: scopes}]
+    scopes = [] if by_token else required_scopes(route.dependant, domain, method) or []
+    if not by_token:
+        operation["security"] = [{SCHEME: scopes}]
     if scopes:
         note = scope_note(scopes)
         operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
@@ -135,6 +138,10 @@ def _describe_operation(operation: dict[str, Any], route: Any, method: str, doma
         for status, description in sorted(error_statuses(route, operation).items())
     }
     operation["responses"] = {**success, **errors}
+
+
+def _by_token(operation: dict[str, Any]) -> bool:
+    return any(FEED_TOKEN_SCHEME in requirement for requirement in operation.get("security", []))
 
 
 def scope_note(scopes: list[str]) -> str:
@@ -151,9 +158,12 @@ def _calls(dependant: Any, call: Callable[..., Any]) -> bool:
 def error_statuses(route: Any, operation: dict[str, Any]) -> dict[int, str]:
     """The error statuses a secured operation can answer, each with what it means."""
     out = {
-        401: "No API key, or an unknown, revoked or expired one.",
+        401: "No API key, or an unknown, revoked or expired one, or one sent in the URL "
+        "(`?api_key=` is never accepted).",
         403: "The API key lacks the scope this operation needs, or acts for another tenant.",
     }
+    if _by_token(operation):  # a feed token grants its feed: no scopes, no tenant header
+        out = {401: "No feed token, or an unknown or revoked one, or another feed's."}
     if any(p["in"] == "path" for p in operation.get("parameters", [])):
         out[404] = (
             "Not found: nothing of that id, or another tenant's (never told apart); also a "
@@ -189,7 +199,9 @@ def _error_example(
 ) -> dict[str, Any]:
     body = next(iter(operation.get("requestBody", {}).get("content", {})), "application/json")
     details: list[dict[str, str]] = []
-    if status == 401:
+    if status == 401 and _by_token(operation):
+        code, message = "unauthorized", "a feed token is required in the URL: ?token=<token>"
+    elif status == 401:
         code, message = "unauthorized", "an API key is required: Authorization: Bearer <key>"
     elif status == 403:
         code, message = "forbidden", f"this API key lacks the scope {' and '.join(scopes)}"

@@ -13,6 +13,8 @@ from crm_platform.contract_terms import terms_router
 from crm_platform.scheduler import every
 from obligation_tracker.alerts.router import router as alerts_router
 from obligation_tracker.alerts.router import rules_router
+from obligation_tracker.calendars.router import feed_router as calendar_feed_router
+from obligation_tracker.calendars.router import router as calendars_router
 from obligation_tracker.handlers import TOPICS, make_handlers
 from obligation_tracker.models import Base
 from obligation_tracker.obligations.checks import check_obligations
@@ -48,15 +50,17 @@ def definition(settings: Settings) -> ServiceDefinition:
         "governance cadence, and from events (a missed SLA period, an invoice that differs, "
         "volume outside its band), with owners, due dates in business days, evidence and "
         "escalation; alerts by rule, deduplicated per breach, delivered to signed webhooks "
-        "and `alerts.v1`; an iCalendar feed per owner.",
+        "and `alerts.v1`; iCalendar feeds per owner or role, behind revocable feed tokens.",
         version="0.2.0",
         routers=[
             obligations_router,
             alerts_router,
             rules_router,
             webhooks_router,
+            calendars_router,
             terms_router(),
         ],
+        feed_routers=[calendar_feed_router],
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
         response_examples=EXAMPLES,
@@ -67,6 +71,11 @@ def definition(settings: Settings) -> ServiceDefinition:
             {"name": "alerts", "description": "Alerts raised from events, one per breach."},
             {"name": "alert rules", "description": "Which events raise alerts."},
             {"name": "webhooks", "description": "Signed deliveries to other systems."},
+            {
+                "name": "calendars",
+                "description": "Calendar feeds: a URL per owner or role, with a revocable, "
+                "read-only feed token, for calendar clients to subscribe to.",
+            },
         ],
     )
 

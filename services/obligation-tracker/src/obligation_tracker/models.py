@@ -225,3 +225,21 @@ class WebhookAttempt(Base):
     error: Mapped[str | None]
     duration_ms: Mapped[int]
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class CalendarFeed(Base):
+    """A calendar feed token: one owner's (and/or roles') open obligations, read-only, in a
+    URL a calendar client subscribes to. Only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "calendar_feeds"
+
+    feed_id: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    name: Mapped[str]
+    owner: Mapped[str | None] = mapped_column(default=None)
+    roles: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    secret_sha256: Mapped[str]
+    issued_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    issued_by: Mapped[str | None] = mapped_column(default=None)  # the issuing API key's id
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(default=None)

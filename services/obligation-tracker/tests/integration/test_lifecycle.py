@@ -216,7 +216,7 @@ async def test_the_icalendar_feed_holds_the_owners_open_obligations(
     )
 
     resp = await tracker.client.get(
-        "/owners/j.doe@globex.example/calendar.ics", params={"tenant_id": "acme-bank"}
+        "/owners/j.doe@globex.example/calendar.ics", headers={"X-Tenant-Id": "acme-bank"}
     )
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/calendar")
@@ -235,7 +235,7 @@ async def test_the_icalendar_feed_holds_the_owners_open_obligations(
     }
     assert ids == {dec["id"], jan["id"], mar["id"]}
     other = await tracker.client.get(
-        "/owners/j.doe@globex.example/calendar.ics", params={"tenant_id": "globex"}
+        "/owners/j.doe@globex.example/calendar.ics", headers={"X-Tenant-Id": "globex"}
     )
     assert list(Calendar.from_ical(other.content).walk("VEVENT")) == []
 

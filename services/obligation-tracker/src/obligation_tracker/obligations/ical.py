@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from fastapi import Request, Response
 from icalendar import Alarm, Calendar, Event
 
 from obligation_tracker.obligations.schemas import ObligationRead
@@ -66,3 +67,17 @@ def calendar_feed(
         event.add_component(alarm)
         cal.add_component(event)
     return cal.to_ical()
+
+
+def calendar_response(
+    obligations: Sequence[ObligationRead], *, name: str, now: datetime, request: Request
+) -> Response:
+    """The feed as an HTTP answer, with links back to the service that served it."""
+    body = calendar_feed(
+        obligations, name=name, now=now, base_url=str(request.base_url).rstrip("/")
+    )
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="obligations.ics"'},
+    )

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from crm_events.types import Date
-from crm_platform.auth import FeedPrincipal, feed_tenant
 from crm_platform.deps import (
     ClockDep,
     CurrentPrincipal,
@@ -15,11 +14,11 @@ from crm_platform.deps import (
     IdempotencyDep,
     SessionDep,
 )
-from crm_platform.pagination import EVERYTHING, PageDep
+from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
-from obligation_tracker.models import OPEN_STATUSES, Obligation
+from obligation_tracker.models import OPEN_STATUSES
 from obligation_tracker.obligations import service
-from obligation_tracker.obligations.ical import calendar_feed
+from obligation_tracker.obligations.ical import calendar_response
 from obligation_tracker.obligations.schemas import (
     FulfilRequest,
     HistoryPage,
@@ -276,12 +275,13 @@ async def owner_obligations(
 @router.get(
     "/owners/{owner}/calendar.ics",
     operation_id="getOwnerCalendar",
-    summary="iCalendar feed of a person's open obligations",
-    description="Subscribe to this URL in a calendar client: one all-day event per open "
-    "obligation on its due date. `role` (repeatable) adds the open obligations of those "
-    "roles that nobody is assigned to yet. Calendar clients cannot send headers, so "
-    "`tenant_id` narrows the feed to one tenant and the key may be given as `api_key` in "
-    "the query string.",
+    summary="iCalendar feed of a person's open obligations (API key in the header)",
+    description="One all-day event per open obligation on its due date. `role` (repeatable) "
+    "adds the open obligations of those roles that nobody is assigned to yet. This route "
+    "takes the API key in the `Authorization` header (and `X-Tenant-Id`), as every other; a "
+    "calendar client, which cannot send headers, subscribes to a calendar feed instead "
+    "(`POST /calendar-feeds` issues its URL, with a feed token). An API key is never "
+    "accepted in a URL.",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
@@ -289,34 +289,11 @@ async def owner_calendar(
     owner: str,
     request: Request,
     session: SessionDep,
-    principal: FeedPrincipal,
+    principal: CurrentPrincipal,
     clock: ClockDep,
     role: Annotated[list[str] | None, Query()] = None,
-    tenant_id: str | None = None,
 ) -> Response:
-    principal = feed_tenant(principal, tenant_id)
-    mine = await service.list_obligations(
-        session=session, principal=principal, owner=owner, statuses=OPEN, page=EVERYTHING
+    rows = await service.calendar_obligations(
+        session=session, principal=principal, owner=owner, roles=role or []
     )
-    rows = mine.items
-    for r in role or []:
-        unassigned = await service.list_obligations(
-            session=session,
-            principal=principal,
-            owner_role=r,
-            statuses=OPEN,
-            extra=[Obligation.owner.is_(None)],
-            page=EVERYTHING,
-        )
-        rows += unassigned.items
-    body = calendar_feed(
-        rows,
-        name=f"Obligations: {owner}",
-        now=clock.now(),
-        base_url=str(request.base_url).rstrip("/"),
-    )
-    return Response(
-        content=body,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'inline; filename="obligations.ics"'},
-    )
+    return calendar_response(rows, name=f"Obligations: {owner}", now=clock.now(), request=request)

@@ -14,7 +14,7 @@ from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
-from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
+from crm_platform.pagination import EVERYTHING, Keyset, PageRequest, SortKey, fetch_page
 from obligation_tracker.models import LATE_STATUSES, OPEN_STATUSES, Obligation, ObligationHistory
 from obligation_tracker.obligations.lifecycle import record, transition
 from obligation_tracker.obligations.schemas import (
@@ -69,6 +69,28 @@ async def list_obligations(
     return ObligationPage(
         items=[ObligationRead.model_validate(r) for r in rows], next_cursor=next_cursor
     )
+
+
+async def calendar_obligations(
+    *, session: AsyncSession, principal: Principal, owner: str | None, roles: Sequence[str]
+) -> list[ObligationRead]:
+    """What a calendar feed shows: the owner's open obligations, and those of `roles` —
+    only the unassigned ones when the feed is a person's (the rest have their own owner),
+    every one for a role's feed. At most `EVERYTHING`'s limit, soonest due first."""
+    wanted = []
+    if owner is not None:
+        wanted.append(Obligation.owner == owner)
+    if roles:
+        of_roles = Obligation.owner_role.in_(roles)
+        wanted.append(sa.and_(of_roles, Obligation.owner.is_(None)) if owner else of_roles)
+    page = await list_obligations(
+        session=session,
+        principal=principal,
+        statuses=OPEN_STATUSES,
+        extra=[sa.or_(*wanted)],
+        page=EVERYTHING,
+    )
+    return page.items
 
 
 async def due_within(
