@@ -108,7 +108,14 @@ def _page(response: HTMLResponse) -> HTMLResponse:
 
 @router.get(OPENAPI_URL)
 async def openapi_document(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.openapi())
+    spec = request.app.openapi()
+    # As FastAPI's own route does: behind a proxy's path prefix (uvicorn --root-path), the
+    # document names it as its server, so *Try it out* calls the right URL.
+    root = _root(request)
+    if root and request.app.root_path_in_servers:
+        if root not in {server.get("url") for server in spec.get("servers", [])}:
+            spec = {**spec, "servers": [{"url": root}, *spec.get("servers", [])]}
+    return JSONResponse(spec)
 
 
 @router.get(DOCS_URL)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from crm_platform.app import ServiceDefinition, create_service_app
 from crm_platform.docs import ASSET_TYPES, ASSETS_VERSION
@@ -29,8 +29,7 @@ async def list_things() -> list[str]:
     return []
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+def _app() -> FastAPI:
     definition = ServiceDefinition(
         title="docs-demo",
         description="A service with one route.",
@@ -40,8 +39,12 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         migrations_dir=Path("."),
     )
     # No lifespan: these pages need neither the database nor the broker.
-    app = create_service_app(definition, _Settings(admin_api_key="x" * 20))
-    transport = httpx.ASGITransport(app=app)
+    return create_service_app(definition, _Settings(admin_api_key="x" * 20))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
 
@@ -146,3 +149,14 @@ async def test_metrics_label_the_docs_routes_by_their_path_not_as_unmatched(
     for route in ["/docs", "/redoc", "/openapi.json", "/docs/assets/{name}"]:
         assert count(after, route) == count(before, route) + 1, route
     assert unmatched(after) == unmatched(before)
+
+
+async def test_behind_a_path_prefix_the_pages_and_the_document_name_it() -> None:
+    transport = httpx.ASGITransport(app=_app(), root_path="/registry")
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        page = (await http.get("/docs")).text
+        assert f"/registry/docs/assets/swagger-ui-bundle.js?v={ASSETS_VERSION}" in page
+        assert "url: '/registry/openapi.json'" in page
+        assert 'spec-url="/registry/openapi.json"' in (await http.get("/redoc")).text
+        spec = (await http.get("/openapi.json")).json()
+    assert spec["servers"][0] == {"url": "/registry"}
