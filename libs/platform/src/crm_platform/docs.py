@@ -10,9 +10,10 @@
 No page loads anything from another host: no CDN script, no Google Fonts (FastAPI's ReDoc
 page loads them by default), no Swagger validator badge, and ReDoc's "API docs by Redocly"
 logo, which its bundle fetches from Redocly's CDN, is replaced by an empty inline image.
-None of these routes needs an API key or shows up in the OpenAPI document. They are
-FastAPI routes (not Starlette's plain ones, which FastAPI's own docs are), so /metrics
-labels them by their path, not as `route="unmatched"`.
+The pages also tell the browser, by their Content-Security-Policy, to load nothing from
+anywhere else. None of these routes needs an API key or shows up in the OpenAPI document.
+They are FastAPI routes (not Starlette's plain ones, which FastAPI's own docs are), so
+/metrics labels them by their path, not as `route="unmatched"`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ ASSET_TYPES = {
 }
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 PAGE_CACHE_CONTROL = "no-cache"
+# The browser itself refuses anything from another host, should a future bundle try: the
+# pages' inline start-up script and the bundles' inline styles, data: icons and ReDoc's
+# search worker (a blob:) are all they need.
+PAGE_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
 
 # What the bundles would fetch from elsewhere, and what they get instead.
 _BLANK_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
@@ -103,6 +119,7 @@ def _root(request: Request) -> str:
 
 def _page(response: HTMLResponse) -> HTMLResponse:
     response.headers["cache-control"] = PAGE_CACHE_CONTROL
+    response.headers["content-security-policy"] = PAGE_CONTENT_SECURITY_POLICY
     return response
 
 

@@ -63,6 +63,8 @@ async def test_docs_pages_reference_only_the_service_itself_and_need_no_key(
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
     assert answer.headers["cache-control"] == "no-cache"
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
     urls = _references(answer.text)
     assert urls, answer.text
     for url in urls:
