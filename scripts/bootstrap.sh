@@ -19,3 +19,5 @@ if ! command -v jq >/dev/null 2>&1; then
 fi
 log "syncing the Python workspace (uv.lock)"
 (cd "${REPO_ROOT}" && uv sync --frozen --quiet)
+# The headless browser of the docs/page tests (Debian's chromium, when missing).
+bash "$(dirname "$0")/chromium.sh"
