@@ -37,6 +37,7 @@ from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
 from crm_platform.openapi import install_openapi, operation_id, require_content_type
 from crm_platform.settings import ServiceSettings
+from crm_platform.tracing import configure_tracing, flush_tracing, trace_database
 
 log = structlog.get_logger(__name__)
 
@@ -99,10 +100,12 @@ def create_service_app(
         configure_logging(
             service=settings.service_name, level=settings.log_level, json=settings.log_json
         )
+        configure_tracing(service=settings.service_name, version=definition.version)
         log.info("service.starting", settings=settings.safe_dump())
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
         engine = make_engine(settings)
+        trace_database(engine)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.producer = None
@@ -119,6 +122,7 @@ def create_service_app(
             log.info("service.stopping")
             await _stop(app, workers)
             await engine.dispose()
+            flush_tracing()
             log.info("service.stopped")
 
     app = FastAPI(
@@ -126,6 +130,9 @@ def create_service_app(
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        # The server span is RequestContextMiddleware's: FastAPI's own would record the raw
+        # query string (a calendar feed's key) and duplicate it.
+        telemetry={"tracing": False},
         generate_unique_id_function=operation_id,
         openapi_tags=[
             *definition.openapi_tags,

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 
+from crm_platform.logging import configure_logging
 from crm_platform.migrations import alembic_config, upgrade
 from crm_platform.settings import ServiceSettings
 
@@ -43,6 +44,12 @@ def service_main(
             autogenerate=not args.empty,
         )
         return 0
+    settings = settings_factory()
+    # Before uvicorn starts, so its start-up lines (and every later one) go through our JSON
+    # handler with the service's name; `log_config=None` keeps uvicorn from replacing it.
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
     uvicorn.run(
         app_path,
         factory=True,
