@@ -193,11 +193,14 @@ class RequestContextMiddleware:
     @staticmethod
     def _finish(scope: Scope, span: Span, status: _Status) -> None:
         method = scope["method"]
-        route = getattr(scope.get("route"), "path", "unmatched")
+        matched = scope.get("route")
+        route = getattr(matched, "path", "unmatched")
         code = 500 if status.failed else status.code
         seconds = time.perf_counter() - status.started
         HTTP_REQUESTS.labels(method, route, str(code)).inc()
         HTTP_SECONDS.labels(method, route).observe(seconds)
+        # The template as the API documents it: /contracts/{contract_id}, no `:uuid`.
+        route = getattr(matched, "path_format", route)
         principal = scope.get("state", {}).get("principal")
         span.update_name(f"{method} {route}")
         span.set_attributes(
