@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from standardwebhooks import Webhook
 
 from crm_testing import examples
@@ -25,7 +26,15 @@ from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 from crm_testing.chain import activate_contract
 from crm_testing.kafka import wait_until
 from crm_testing.stack import SERVICES, Stack
+from crm_testing.tracing import ExportedSpan, exported_spans
 from crm_testing.webhooks import WebhookReceiver
+
+SERVER, CLIENT, PRODUCER, CONSUMER = (
+    Span.SpanKind.SPAN_KIND_SERVER,
+    Span.SpanKind.SPAN_KIND_CLIENT,
+    Span.SpanKind.SPAN_KIND_PRODUCER,
+    Span.SpanKind.SPAN_KIND_CONSUMER,
+)
 
 # What uvicorn itself says while a service starts (logger uvicorn.error).
 UVICORN_START = ("Started server process", "Waiting for application startup", "Uvicorn running")
@@ -82,7 +91,7 @@ async def test_every_line_names_its_service_and_a_request_line_carries_the_error
 
 
 async def test_the_trace_of_a_telemetry_post_reaches_the_signed_webhook_it_causes(
-    stack: Stack,
+    stack: Stack, span_receiver: WebhookReceiver
 ) -> None:
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     sla = stack.url("sla-monitor")
@@ -131,3 +140,44 @@ async def test_the_trace_of_a_telemetry_post_reaches_the_signed_webhook_it_cause
         x for x in sla_lines if x.get("event") == "http.request" and x.get("trace_id") == trace_id
     ]
     assert (post_line["route"], post_line["status"]) == ("/telemetry", 202)
+
+    # The spans the services exported (OTLP/HTTP, as configured by OTEL_* variables) form
+    # one chain across the two processes.
+    async def chain_exported() -> list[ExportedSpan] | None:
+        spans = [s for s in exported_spans(span_receiver.requests) if s.trace_id == trace_id]
+        return spans if any(s.name == "webhook alert.raised" for s in spans) else None
+
+    spans: Any = await wait_until(chain_exported, timeout=30, message="the webhook span exported")
+    one = _one_span(spans)
+    request = one("sla-monitor", "POST /telemetry", SERVER)
+    assert request.parent_span_id == caller_span
+    assert request.attributes["http.response.status_code"] == 202
+    assert any(
+        s.service == "sla-monitor"
+        and s.name.startswith("INSERT")
+        and s.parent_span_id == request.span_id
+        for s in spans
+    )  # the database work of the request
+    assert one("sla-monitor", "sla.v1 publish", PRODUCER).parent_span_id == request.span_id
+    consumed = one("obligation-tracker", "sla.v1 process", CONSUMER)
+    assert consumed.parent_span_id == request.span_id
+    assert consumed.attributes["cloudevents.event_type"] == "sla.breached"
+    assert (
+        one("obligation-tracker", "alerts.v1 publish", PRODUCER).parent_span_id == consumed.span_id
+    )
+    delivery = one("obligation-tracker", "webhook alert.raised", CLIENT)
+    assert delivery.parent_span_id == consumed.span_id
+    assert delivery.span_id == webhook_span  # the span the request named as its parent
+    assert delivery.attributes["http.response.status_code"] == 200
+
+
+def _one_span(spans: list[ExportedSpan]) -> Any:
+    def one(service: str, name_ends: str, kind: int) -> ExportedSpan:
+        [found] = [
+            s
+            for s in spans
+            if s.service == service and s.name.endswith(name_ends) and s.kind == kind
+        ]
+        return found
+
+    return one
