@@ -100,12 +100,13 @@ def create_service_app(
         configure_logging(
             service=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        configure_tracing(service=settings.service_name, version=definition.version)
+        exporting = configure_tracing(service=settings.service_name, version=definition.version)
         log.info("service.starting", settings=settings.safe_dump())
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
         engine = make_engine(settings)
-        trace_database(engine)
+        if exporting:
+            trace_database(engine)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.producer = None

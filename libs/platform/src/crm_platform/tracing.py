@@ -1,8 +1,8 @@
 """The OpenTelemetry SDK, set up once per process, and database spans.
 
 Spans are always made (so logs carry trace ids and an inbound `traceparent` is carried on to
-Kafka and to webhooks), but nothing leaves the process unless an exporter is named with the
-standard variables of the OpenTelemetry specification:
+Kafka and to webhooks; database spans only when exported), but nothing leaves the process
+unless an exporter is named with the standard variables of the OpenTelemetry specification:
 
     OTEL_TRACES_EXPORTER=otlp                  otlp (OTLP over HTTP/protobuf), console or none
     OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318     (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
@@ -59,11 +59,16 @@ def _exporters() -> list[SpanExporter]:
     return exporters
 
 
+_exporting: bool | None = None  # what this module's provider does, once installed
+
+
 def configure_tracing(*, service: str, version: str) -> bool:
     """Install the SDK tracer provider unless one is installed already (a test's, or an
-    earlier app's in this process). Returns whether spans are recorded by an SDK."""
+    earlier app's in this process). Returns whether spans leave the process: only then
+    are per-statement database spans worth their cost (`trace_database`)."""
+    global _exporting
     if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return True
+        return True if _exporting is None else _exporting  # None: a provider not ours
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     attributes: dict[str, Any] = {SERVICE_VERSION: version}
@@ -74,8 +79,9 @@ def configure_tracing(*, service: str, version: str) -> bool:
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    _exporting = bool(exporters)
     log.info("tracing.configured", exporters=os.environ.get(EXPORTER_ENV, "none"))
-    return True
+    return _exporting
 
 
 def flush_tracing() -> None:
