@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 
-from crm_platform.logging import configure_logging
+from crm_platform.logging import uvicorn_log_config
 from crm_platform.migrations import alembic_config, upgrade
 from crm_platform.settings import ServiceSettings
 
@@ -45,18 +45,17 @@ def service_main(
         )
         return 0
     settings = settings_factory()
-    # Before uvicorn starts, so its start-up lines (and every later one) go through our JSON
-    # handler with the service's name; `log_config=None` keeps uvicorn from replacing it.
-    configure_logging(
-        service=settings.service_name, level=settings.log_level, json=settings.log_json
-    )
     uvicorn.run(
         app_path,
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=None,
+        # Our JSON lines with the service's name, uvicorn's start-up lines included, in the
+        # supervisor and in every worker process.
+        log_config=uvicorn_log_config(
+            service=settings.service_name, level=settings.log_level, json=settings.log_json
+        ),
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,

@@ -2,7 +2,7 @@
 `X-Correlation-Id` request header and are bound to every line written meanwhile.
 
 Every line names its `service` (uvicorn's own lines too: they go through the same handler,
-see `crm_platform.cli`), and a line written inside a recording span names its `trace_id` and
+see `uvicorn_log_config`), and a line written inside a recording span names its `trace_id` and
 `span_id`, so a log line leads to its trace."""
 
 from __future__ import annotations
@@ -87,3 +87,28 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     structlog.contextvars.clear_contextvars()
+
+
+def uvicorn_log_config(*, service: str, level: str = "INFO", json: bool = True) -> dict[str, Any]:
+    """uvicorn's `log_config`: uvicorn applies it (`logging.config.dictConfig`) in its own
+    process before it says anything, and again in every worker process it starts, so all
+    their lines come out as ours, with the service's name."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {
+            "crm": {
+                "()": "crm_platform.logging.configured_handler",
+                "service": service,
+                "level_name": level,
+                "json": json,
+            }
+        },
+        "root": {"handlers": ["crm"], "level": level.upper()},
+    }
+
+
+def configured_handler(*, service: str, level_name: str, json: bool) -> logging.Handler:
+    """`configure_logging`, returning the handler it installed (a dictConfig factory)."""
+    configure_logging(service=service, level=level_name, json=json)
+    return logging.getLogger().handlers[0]

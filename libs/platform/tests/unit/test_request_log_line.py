@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from opentelemetry.trace import SpanKind
 from crm_platform.app import ServiceDefinition, create_service_app
 from crm_platform.auth import CurrentPrincipal
 from crm_platform.errors import NotFound
-from crm_platform.logging import configure_logging
+from crm_platform.logging import configure_logging, uvicorn_log_config
 from crm_platform.settings import ServiceSettings
 from crm_testing.auth import ADMIN_KEY
 from crm_testing.tracing import span_exporter
@@ -174,3 +175,20 @@ def test_uvicorn_lines_carry_the_service(log_output: tuple[io.StringIO, LogLines
     assert line["event"] == "Started server process [42]"
     assert line["service"] == SERVICE
     assert line["logger"] == "uvicorn.error"
+
+
+def test_uvicorn_applies_our_log_config_in_each_of_its_processes(
+    log_output: tuple[io.StringIO, LogLines],
+) -> None:
+    """What `python -m <service> serve` gives uvicorn as `log_config`: uvicorn runs it
+    through dictConfig in its supervisor and in every worker."""
+    logging.config.dictConfig(uvicorn_log_config(service="other-service", level="INFO"))
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    handler.setStream(buffer)
+    logging.getLogger("uvicorn.error").info("Uvicorn running on %s", "http://127.0.0.1:8003")
+    logging.getLogger("uvicorn.access").info("a line the request line replaces")
+    [line] = [json.loads(x) for x in buffer.getvalue().splitlines()]
+    assert line["event"] == "Uvicorn running on http://127.0.0.1:8003"
+    assert (line["service"], line["logger"]) == ("other-service", "uvicorn.error")
