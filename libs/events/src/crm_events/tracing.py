@@ -54,16 +54,3 @@ def kafka_carrier(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]
         for k, v in (headers or [])
         if k.lower() in W3C_FIELDS and v is not None
     }
-
-
-def trace_id_of(ctx: Context | None = None) -> str | None:
-    """The 32-hex trace id of a context (the current one by default), or None."""
-    span_context = trace.get_current_span(ctx).get_span_context()
-    return trace.format_trace_id(span_context.trace_id) if span_context.is_valid else None
-
-
-def link_to(ctx: Context | None) -> list[trace.Link]:
-    """A span link to the span a context names (for a batch span: one link per message)."""
-    if ctx is None:
-        return []
-    return [trace.Link(trace.get_current_span(ctx).get_span_context())]

@@ -20,7 +20,7 @@ from crm_events.schemas.obligations import ObligationCreated
 from crm_events.tables import outbox_table
 from crm_events.tracing import tracer
 from crm_platform.tracing import trace_database
-from crm_testing.kafka import EventCollector
+from crm_testing.kafka import EventCollector, produce_raw, wait_until
 from crm_testing.tracing import span_exporter
 
 
@@ -158,3 +158,53 @@ async def test_the_trace_runs_from_the_outbox_row_through_kafka_into_the_handler
     ]
     assert all(s.parent is not None for s in db_spans)
     assert all("acme" not in str((s.attributes or {}).get("db.query.text")) for s in db_spans)
+
+
+async def test_an_event_without_the_header_is_traced_by_its_envelope_extension(
+    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str
+) -> None:
+    """A producer of our own (a monitoring system on telemetry.v1) may set only the
+    CloudEvents extension attribute; a malformed one is ignored, not dead-lettered."""
+    exporter = span_exporter()
+    handled: list[str] = []
+
+    async def note(ctx: EventContext, event: ObligationCreated) -> None:
+        handled.append(ctx.envelope.id)
+
+    with tracer.start_as_current_span("integrator") as integrator:
+        traced = _obligation(uuid.uuid4())
+    garbled = _obligation(uuid.uuid4()).model_copy(update={"traceparent": "00-nonsense-01"})
+    producer = make_producer(kafka_bootstrap, client_id="trace-test-2")
+    await producer.start()
+    runner = ConsumerRunner(
+        group_id=f"trace-{uuid.uuid4().hex[:6]}",
+        topics=["obligations.v1"],
+        handlers={"obligation.created": [note]},
+        session_factory=sessions,
+        producer=producer,
+        bootstrap_servers=kafka_bootstrap,
+        source="test",
+    )
+    await runner.start()
+    try:
+        for envelope in (traced, garbled):  # the value alone: no headers at all
+            await produce_raw(
+                kafka_bootstrap, "obligations.v1", envelope.to_bytes(), key=envelope.key
+            )
+        await wait_until(
+            lambda: {traced.id, garbled.id} <= set(handled), timeout=60, message="both handled"
+        )
+    finally:
+        await runner.stop()
+        await producer.stop()
+    by_event = {
+        (s.attributes or {}).get("messaging.message.id"): s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.CONSUMER
+    }
+    integrator_ids = (
+        f"{integrator.get_span_context().trace_id:032x}",
+        f"{integrator.get_span_context().span_id:016x}",
+    )
+    assert (_ids(by_event[traced.id])[0], _ids(by_event[traced.id])[2]) == integrator_ids
+    assert _ids(by_event[garbled.id])[2] is None  # a trace of its own
