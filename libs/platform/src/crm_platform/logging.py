@@ -79,6 +79,8 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Python's warnings too (else printed raw to stderr): logger py.warnings.
+    logging.captureWarnings(True)
     # The request line of `RequestContextMiddleware` replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):

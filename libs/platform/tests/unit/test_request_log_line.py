@@ -10,6 +10,8 @@ import io
 import json
 import logging
 import logging.config
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -192,3 +194,20 @@ def test_uvicorn_applies_our_log_config_in_each_of_its_processes(
     [line] = [json.loads(x) for x in buffer.getvalue().splitlines()]
     assert line["event"] == "Uvicorn running on http://127.0.0.1:8003"
     assert (line["service"], line["logger"]) == ("other-service", "uvicorn.error")
+
+
+def test_a_python_warning_is_a_log_line_of_the_service() -> None:
+    # In a process of its own: pytest records warnings itself while a test runs.
+    program = (
+        "import warnings\n"
+        "from crm_platform.logging import configure_logging\n"
+        f"configure_logging(service={SERVICE!r})\n"
+        "warnings.warn('pool is nearly exhausted', RuntimeWarning)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stderr == ""
+    [line] = [json.loads(x) for x in done.stdout.splitlines()]
+    assert "RuntimeWarning: pool is nearly exhausted" in line["event"]
+    assert (line["service"], line["logger"], line["level"]) == (SERVICE, "py.warnings", "warning")
