@@ -76,6 +76,9 @@ def render_markdown() -> str:
         "| `tenant` | the customer account the contract belongs to |",
         "| `correlationid` | the id of the request or event that started the story |",
         "| `causationid` | the id of the event that directly caused this one |",
+        "| `traceparent`, `tracestate` | CloudEvents distributed tracing: the W3C trace "
+        "context the event was created in (absent outside a trace); also sent as the Kafka "
+        "headers of the same names |",
         "| `data` | the payload below; money and percentages are decimal strings |",
         "",
         "Each topic has a dead-letter topic `<topic>.dlq`; a dead letter keeps the original "

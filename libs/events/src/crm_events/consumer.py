@@ -29,6 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -41,6 +42,7 @@ from crm_events.outbox import publish
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
 from crm_events.topics import dlq_topic, physical
+from crm_events.tracing import context_from, kafka_carrier, tracer
 
 log = structlog.get_logger(__name__)
 
@@ -298,8 +300,27 @@ class ConsumerRunner:
             event_type=envelope.type,
             tenant=envelope.tenant,
         )
+        # The handler runs in a child of the span the event was created in: the Kafka
+        # header first, else the envelope's tracing extension (a producer of our own may set
+        # only one of them).
+        parent = context_from(kafka_carrier(record.headers)) or context_from(envelope.trace_carrier)
         try:
-            await self._handle_with_retries(record, envelope, payload, handlers)
+            with tracer.start_as_current_span(
+                f"{record.topic} process",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": record.topic,
+                    "messaging.consumer.group.name": self.group_id,
+                    "messaging.message.id": envelope.id,
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "cloudevents.event_type": envelope.type,
+                },
+            ):
+                await self._handle_with_retries(record, envelope, payload, handlers)
         finally:
             structlog.contextvars.unbind_contextvars(
                 "correlation_id", "event_id", "event_type", "tenant"

@@ -38,7 +38,9 @@ class EnvelopeError(ValueError):
 
 
 class Envelope(BaseModel):
-    """CloudEvents attributes plus our extensions `tenant`, `correlationid`, `causationid`.
+    """CloudEvents attributes plus our extensions `tenant`, `correlationid`, `causationid`,
+    and the distributed-tracing extension `traceparent` / `tracestate` (the W3C trace
+    context the event was created in; absent outside a trace).
 
     `subject` is the contract id and doubles as the Kafka key, so all events of one
     contract stay in one partition and keep their order.
@@ -57,6 +59,8 @@ class Envelope(BaseModel):
     tenant: str
     correlationid: str
     causationid: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:
@@ -84,8 +88,23 @@ class Envelope(BaseModel):
         return self.subject.encode()
 
     def kafka_headers(self) -> KafkaHeaders:
-        """The headers of a structured-mode message: the content type, nothing else."""
-        return [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
+        """The headers of a structured-mode message: the content type (no `ce_` headers),
+        and the W3C trace context, where Kafka tooling and other consumers look for it."""
+        headers = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
+        if self.traceparent:
+            headers.append(("traceparent", self.traceparent.encode()))
+            if self.tracestate:
+                headers.append(("tracestate", self.tracestate.encode()))
+        return headers
+
+    @property
+    def trace_carrier(self) -> dict[str, str]:
+        """The W3C fields of the extension (for `crm_events.tracing.context_from`)."""
+        return {
+            k: v
+            for k, v in (("traceparent", self.traceparent), ("tracestate", self.tracestate))
+            if v
+        }
 
     @classmethod
     def from_kafka(

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +28,7 @@ from crm_events.envelope import Envelope
 from crm_events.registry import spec_for
 from crm_events.tables import outbox_table
 from crm_events.topics import physical
+from crm_events.tracing import context_from, tracer
 
 log = structlog.get_logger(__name__)
 
@@ -164,14 +166,7 @@ class OutboxRelay:
                 return 0
             if self._before_publish is not None:
                 await self._before_publish(rows)
-            futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await self._producer.send(
-                        row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
-                    )
-                )
+            futures = [await self._send(row) for row in rows]
             await asyncio.gather(*futures)
             await session.execute(
                 sa.update(outbox_table)
@@ -182,6 +177,28 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(row.topic).inc()
         OUTBOX_LAG.set(len(rows))
         return len(rows)
+
+    async def _send(self, row: Any) -> asyncio.Future[Any]:
+        """Hand one row to the producer, in a span of the trace the event was created in
+        (its `traceparent` header travels on unchanged, so consumers parent to the creator)."""
+        headers = row.headers or {}
+        with tracer.start_as_current_span(
+            f"{row.topic} publish",
+            context=context_from(headers),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": row.topic,
+                "messaging.kafka.message.key": row.key,
+            },
+        ):
+            return await self._producer.send(
+                row.topic,
+                value=row.value.encode(),
+                key=row.key.encode(),
+                headers=[(k, str(v).encode()) for k, v in headers.items()],
+            )
 
     async def _purge_published(self, session: AsyncSession) -> None:
         await session.execute(

@@ -25,6 +25,7 @@ from crm_events.schemas import (
     telemetry,
 )
 from crm_events.topics import Topic
+from crm_events.tracing import TRACEPARENT, TRACESTATE, current_carrier
 
 SCHEMA_BASE_ENV = "CRM_EVENT_SCHEMA_BASE_URL"
 DEFAULT_SCHEMA_BASE_URL = "http://localhost:8001/schemas/events"
@@ -82,6 +83,7 @@ class EventSpec:
     ) -> Envelope:
         if not isinstance(data, self.model):
             raise TypeError(f"{self.type} carries {self.model.__name__}, not {type(data).__name__}")
+        trace_context = current_carrier()  # the span the event is created in, if any
         return Envelope(
             source=source,
             type=self.type,
@@ -90,6 +92,8 @@ class EventSpec:
             dataschema=self.dataschema,
             correlationid=correlation_id,
             causationid=causation_id,
+            traceparent=trace_context.get(TRACEPARENT),
+            tracestate=trace_context.get(TRACESTATE),
             data=data.model_dump(mode="json"),
         )
 

@@ -38,6 +38,7 @@ from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
 from crm_platform.openapi import install_openapi, operation_id, require_content_type
 from crm_platform.settings import ServiceSettings
+from crm_platform.tracing import configure_tracing, flush_tracing, trace_database
 
 log = structlog.get_logger(__name__)
 
@@ -102,10 +103,13 @@ def create_service_app(
         configure_logging(
             service=settings.service_name, level=settings.log_level, json=settings.log_json
         )
+        exporting = configure_tracing(service=settings.service_name, version=definition.version)
         log.info("service.starting", settings=settings.safe_dump())
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
         engine = make_engine(settings)
+        if exporting:
+            trace_database(engine)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         app.state.producer = None
@@ -122,6 +126,7 @@ def create_service_app(
             log.info("service.stopping")
             await _stop(app, workers)
             await engine.dispose()
+            flush_tracing()
             log.info("service.stopped")
 
     app = FastAPI(
@@ -129,6 +134,9 @@ def create_service_app(
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        # The server span is RequestContextMiddleware's: FastAPI's own would record the raw
+        # query string (a calendar feed's key) and duplicate it.
+        telemetry={"tracing": False},
         generate_unique_id_function=operation_id,
         # crm_platform.docs serves these, with assets of its own instead of a CDN's.
         docs_url=None,

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 
+from crm_platform.logging import uvicorn_log_config
 from crm_platform.migrations import alembic_config, upgrade
 from crm_platform.settings import ServiceSettings
 
@@ -43,13 +44,18 @@ def service_main(
             autogenerate=not args.empty,
         )
         return 0
+    settings = settings_factory()
     uvicorn.run(
         app_path,
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=None,
+        # Our JSON lines with the service's name, uvicorn's start-up lines included, in the
+        # supervisor and in every worker process.
+        log_config=uvicorn_log_config(
+            service=settings.service_name, level=settings.log_level, json=settings.log_json
+        ),
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,

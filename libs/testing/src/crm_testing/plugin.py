@@ -4,6 +4,7 @@
     kafka_bootstrap       session: bootstrap servers of a real broker; topics exist
     database_url          function: a fresh, empty database (dropped afterwards)
     stack                 session: the four services as processes (fresh databases each)
+    span_receiver         session: where the stack's services export their spans (OTLP/HTTP)
 
 Every test session uses its own topic namespace (CRM_TOPIC_NAMESPACE), so runs never read
 each other's events.
@@ -23,6 +24,7 @@ from crm_events.kafka import delete_topics, ensure_topics
 from crm_events.topics import NAMESPACE_ENV, all_topics
 from crm_testing.infra import create_database, drop_database, kafka_broker, postgres_server
 from crm_testing.stack import SERVICES, Stack, new_stack
+from crm_testing.webhooks import WebhookReceiver
 
 
 @pytest.fixture(scope="session")
@@ -85,8 +87,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
+async def span_receiver() -> AsyncIterator[WebhookReceiver]:
+    """An OTLP/HTTP endpoint that keeps every export request (`crm_testing.tracing.
+    exported_spans` decodes them): the stack's services export their spans to it, the way
+    an operator turns tracing on (OTEL_* variables)."""
+    async with WebhookReceiver() as receiver:
+        yield receiver
+
+
+def _tracing_env(receiver: WebhookReceiver) -> dict[str, str]:
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{receiver.host}:{receiver.port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: a test waits for spans, not for batching
+    }
+
+
+@pytest.fixture(scope="session")
 async def stack(
-    postgres_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_server_url: str,
+    kafka_bootstrap: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    span_receiver: WebhookReceiver,
 ) -> AsyncIterator[Stack]:
     databases = {
         name: await create_database(postgres_server_url, "e2e_" + name.split("-")[0])
@@ -96,7 +118,11 @@ async def stack(
     # The session's topics already hold every integration test's events: the stack's new
     # consumer groups start at their end (pinned before the services report ready), so an
     # e2e test waits for its own events, not for a backlog it has nothing to do with.
-    running = new_stack(databases, log_dir, {"{PREFIX}CONSUMER_OFFSET_RESET": "latest"})
+    running = new_stack(
+        databases,
+        log_dir,
+        {"{PREFIX}CONSUMER_OFFSET_RESET": "latest", **_tracing_env(span_receiver)},
+    )
     started = time.monotonic()
     try:
         for svc in running.services.values():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -29,9 +30,12 @@ import httpx
 import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_events.tracing import context_from, current_carrier, tracer
 from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks import signing, wakeup
@@ -205,15 +209,33 @@ class DeliveryWorker:
         ]
 
     async def _attempt(self, claimed: _Claimed) -> None:
-        async with self._semaphore:
-            result = await self._post(claimed)
-        ATTEMPTS.labels("ok" if result.ok else "failed").inc()
-        ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
-        try:
-            await self._record(claimed, result)
-        except Exception as exc:
-            # The lease runs out and the delivery is attempted again: at least once.
-            log.warning("webhooks.record_failed", delivery_id=str(claimed.id), error=repr(exc))
+        # A span in the trace the event was created in (the envelope's tracing extension);
+        # the request carries it on as `traceparent`, so the receiver's work joins the trace.
+        with tracer.start_as_current_span(
+            f"webhook {claimed.event_type}",
+            context=_event_trace(claimed.payload),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": httpx.URL(claimed.url).host,
+                "crm.webhook.delivery_id": str(claimed.id),
+                "crm.webhook.attempt": claimed.attempt,
+                "messaging.message.id": claimed.event_id,
+            },
+        ) as span:
+            async with self._semaphore:
+                result = await self._post(claimed)
+            if result.status_code is not None:
+                span.set_attribute("http.response.status_code", result.status_code)
+            if not result.ok:
+                span.set_status(StatusCode.ERROR, (result.error or "failed")[:200])
+            ATTEMPTS.labels("ok" if result.ok else "failed").inc()
+            ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
+            try:
+                await self._record(claimed, result)
+            except Exception as exc:
+                # The lease runs out and the delivery is attempted again: at least once.
+                log.warning("webhooks.record_failed", delivery_id=str(claimed.id), error=repr(exc))
 
     async def _post(self, claimed: _Claimed) -> _Result:
         body = claimed.payload.encode()
@@ -228,6 +250,7 @@ class DeliveryWorker:
             signing.EVENT_TYPE_HEADER: claimed.event_type,
             signing.DELIVERY_ID_HEADER: str(claimed.id),
             signing.ATTEMPT_HEADER: str(claimed.attempt),
+            **current_carrier(),  # W3C traceparent / tracestate of this attempt's span
         }
         started = time.perf_counter()
         try:
@@ -365,6 +388,15 @@ async def _disable(
             subscription_id=str(subscription_id),
             reason=reason,
         )
+
+
+def _event_trace(payload: str) -> Context | None:
+    """The trace context the queued event names in its envelope, if any."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return None
+    return context_from(doc) if isinstance(doc, dict) else None
 
 
 def _elapsed_ms(started: float) -> int:
