@@ -347,3 +347,26 @@ def test_a_contract_without_figures_is_a_page_of_no_data_charts() -> None:
     page = render_page(_view([], {}), PeriodWindow())
     assert page.count("No data yet") == 4
     assert "No period has a score yet." in page
+
+
+# --- which periods ----------------------------------------------------------------------------
+
+
+def test_the_window_leaves_out_periods_not_begun_unless_asked_for() -> None:
+    labels = {"2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2027-01", "2026-Q1"}
+    # Obligations due in later months open periods of their own: not on today's page.
+    assert PeriodWindow().pick(labels, TODAY) == [
+        "2026-01",
+        "2026-Q1",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+    ]
+    assert PeriodWindow(last=2).pick(labels, TODAY) == ["2026-03", "2026-04"]
+    assert PeriodWindow(period_from="2026-03", period_to="2027-01").pick(labels, TODAY) == [
+        "2026-03",
+        "2026-04",
+        "2026-05",
+        "2027-01",
+    ]
+    assert PeriodWindow().pick(set(), TODAY) == []

@@ -51,8 +51,17 @@ def _window(
 WindowDep = Annotated[PeriodWindow, Depends(_window)]
 
 
-def _content(media: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": {media: {"schema": {"type": "string"}}}}}
+UNAUTHORIZED = (
+    "No API key (a Bearer header, or the password of HTTP Basic), or an unknown, revoked or "
+    "expired one; `WWW-Authenticate` offers Basic, so a browser asks for the key."
+)
+
+
+def _content(media: str, what: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": what, "content": {media: {"schema": {"type": "string"}}}},
+        401: {"description": UNAUTHORIZED},
+    }
 
 
 async def _view(
@@ -79,7 +88,7 @@ def _svg(body: str) -> Response:
     "/health.html",
     operation_id="getContractPage",
     response_class=Response,
-    responses=_content(HTML),
+    responses=_content(HTML, "The page: HTML with inline SVG charts."),
     summary="The contract page: health, SLA attainment, credits and leakage, obligations",
     description="A page a person reads in a browser (no script, nothing loaded from "
     "elsewhere): the health score with its components, each SLA's attainment per period "
@@ -97,7 +106,7 @@ async def get_contract_page(view: ViewDep, window: WindowDep) -> Response:
     "/charts/attainment.svg",
     operation_id="getAttainmentChart",
     response_class=Response,
-    responses=_content(SVG),
+    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
     summary="Chart: SLA attainment per period against the expected and minimum levels",
     description="One panel per SLA, or the one `sla_code` names; points coloured by outcome."
     + WINDOW_NOTE
@@ -119,7 +128,7 @@ async def get_attainment_chart(
     "/charts/credits-leakage.svg",
     operation_id="getCreditsLeakageChart",
     response_class=Response,
-    responses=_content(SVG),
+    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
     summary="Chart: service credits and leakage per period",
     description="In the contract currency." + WINDOW_NOTE + AUTH_NOTE,
 )
@@ -131,7 +140,7 @@ async def get_credits_leakage_chart(view: ViewDep) -> Response:
     "/charts/obligations.svg",
     operation_id="getObligationsChart",
     response_class=Response,
-    responses=_content(SVG),
+    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
     summary="Chart: obligations on time, late and open per period",
     description="Waived obligations are not counted." + WINDOW_NOTE + AUTH_NOTE,
 )
@@ -143,7 +152,7 @@ async def get_obligations_chart(view: ViewDep) -> Response:
     "/charts/health.svg",
     operation_id="getHealthChart",
     response_class=Response,
-    responses=_content(SVG),
+    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
     summary="Chart: the health score per period as the sum of its components' shares",
     description="Each component adds weight × its score ÷ the weights of the components "
     "with data." + WINDOW_NOTE + AUTH_NOTE,

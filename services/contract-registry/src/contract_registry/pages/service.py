@@ -18,6 +18,7 @@ from contract_registry.health.scoring import PeriodHealth, period_health
 from contract_registry.health.service import period_facts
 from contract_registry.models import Contract, HealthSlaPeriod
 from contract_registry.pages.charts import SlaPoint
+from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 
@@ -25,20 +26,30 @@ DEFAULT_PERIODS = 12
 MAX_PERIODS = 36
 
 
+def _first_day(label: str) -> date:
+    try:
+        return periods.first_day(label)
+    except periods.InvalidPeriod:
+        return date.min  # not a label of ours: shown, never a 500
+
+
 @dataclass(frozen=True)
 class PeriodWindow:
-    """Which periods to show: the last `last` ones with data, within [period_from, period_to]."""
+    """Which periods to show: the last `last` ones with data within [period_from,
+    period_to]; without `period_to`, only periods begun by today (obligations falling due
+    in later months would otherwise push the figures off the page)."""
 
     period_from: str | None = None
     period_to: str | None = None
     last: int = DEFAULT_PERIODS
 
-    def pick(self, labels: set[str]) -> list[str]:
+    def pick(self, labels: set[str], today: date) -> list[str]:
+        """In time order (a quarter where its first month is); bounds by first days."""
+        first = _first_day(self.period_from) if self.period_from else date.min
+        last = _first_day(self.period_to) if self.period_to else today
         inside = sorted(
-            label
-            for label in labels
-            if (self.period_from is None or label >= self.period_from)
-            and (self.period_to is None or label <= self.period_to)
+            (label for label in labels if first <= _first_day(label) <= last),
+            key=lambda label: (_first_day(label), label),
         )
         return inside[-self.last :]
 
@@ -53,7 +64,7 @@ class ContractView:
 
 
 async def _sla_points(
-    session: AsyncSession, contract: Contract, window: PeriodWindow
+    session: AsyncSession, contract: Contract, window: PeriodWindow, today: date
 ) -> dict[str, tuple[str, list[SlaPoint]]]:
     rows = (
         await session.scalars(
@@ -70,7 +81,7 @@ async def _sla_points(
         by_sla[row.sla_code].append(row)
     out = {}
     for code, sla_rows in by_sla.items():
-        shown = set(window.pick({r.period_label for r in sla_rows}))
+        shown = set(window.pick({r.period_label for r in sla_rows}, today))
         points = [
             SlaPoint(r.period_label, r.attainment, r.expected_level, r.minimum_level, r.outcome)
             for r in sla_rows
@@ -93,6 +104,6 @@ async def view(
     now = clock.now()
     today = local_today(now, contract.timezone)
     facts = await period_facts(session, contract.tenant_id, contract.id)
-    periods = [period_health(facts[label], today) for label in window.pick(set(facts))]
-    slas = await _sla_points(session, contract, window)
+    periods = [period_health(facts[label], today) for label in window.pick(set(facts), today)]
+    slas = await _sla_points(session, contract, window, today)
     return ContractView(contract, today, now, periods, slas)
