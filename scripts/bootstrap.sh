@@ -12,3 +12,5 @@ fi
 command -v uv >/dev/null || die "uv is not on PATH after installing it"
 log "syncing the Python workspace (uv.lock)"
 (cd "${REPO_ROOT}" && uv sync --frozen --quiet)
+# The headless browser of the docs/page tests (Debian's chromium, when missing).
+bash "$(dirname "$0")/chromium.sh"

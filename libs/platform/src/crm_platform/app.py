@@ -28,6 +28,7 @@ from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
 from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
+from crm_platform.docs import router as docs_router
 from crm_platform.errors import install_error_handlers
 from crm_platform.event_docs import router as event_docs_router
 from crm_platform.idempotency import attach_idempotency_table, document_refusals
@@ -127,6 +128,10 @@ def create_service_app(
         version=definition.version,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # crm_platform.docs serves these, with assets of its own instead of a CDN's.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         openapi_tags=[
             *definition.openapi_tags,
             {"name": "operations", "description": "Health, readiness and metrics."},
@@ -138,6 +143,7 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
     app.include_router(ops_router)
+    app.include_router(docs_router)
     app.include_router(event_docs_router)
     for router in definition.routers:
         document_refusals(router)
