@@ -30,6 +30,6 @@ def test_the_key_is_the_basic_password(header: str, key: str | None) -> None:
     assert key_from_basic(header) == key
 
 
-def test_the_challenge_asks_a_browser_for_basic_and_still_names_bearer() -> None:
-    assert CHALLENGE.startswith("Bearer, Basic realm=")
+def test_the_challenge_is_basic_alone_for_a_browser_to_prompt() -> None:
+    assert CHALLENGE.startswith('Basic realm="') and "Bearer" not in CHALLENGE
     assert 'charset="UTF-8"' in CHALLENGE

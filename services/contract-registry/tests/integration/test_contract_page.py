@@ -8,22 +8,18 @@ from __future__ import annotations
 import base64
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from contract_registry.main import create_app
 from contract_registry.settings import Settings
-from crm_events.schemas.billing import ReconciliationCompleted
-from crm_events.schemas.obligations import ObligationCreated, ObligationTransitioned
-from crm_events.schemas.sla import Period
 from crm_platform.clock import FixedClock
 from crm_testing import examples
 from crm_testing.apps import refusals, running_app, settings_for
 from crm_testing.auth import ADMIN_KEY, bearer
-from crm_testing.kafka import make_event, publish_envelope, wait_until
+from crm_testing.contract_health import tell_health_story
 
 NOW = datetime(2026, 4, 20, 14, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -35,105 +31,16 @@ def app(database_url: str, kafka_bootstrap: str) -> Any:
     return create_app(settings, clock=FixedClock(NOW))
 
 
-def _february_closed(cid: uuid.UUID) -> Any:
-    event = examples.period_closed(cid, outcome="met")
-    period = Period(
-        label="2026-02",
-        start=datetime(2026, 2, 1, 5, tzinfo=UTC),
-        end=datetime(2026, 3, 1, 5, tzinfo=UTC),
-    )
-    return event.model_copy(update={"period": period, "attainment": Decimal("99.95")})
-
-
-def _obligation(cid: uuid.UUID, oid: uuid.UUID, period: str, due: date) -> ObligationCreated:
-    return ObligationCreated(
-        obligation_id=oid,
-        contract_id=cid,
-        kind="root_cause_report",
-        title=f"Root-cause report {period}",
-        owner_role="service_delivery_manager",
-        severity="high",
-        due_date=due,
-        period_label=period,
-        created_at=NOW,
-    )
-
-
-def _moved(cid: uuid.UUID, oid: uuid.UUID, status: str, due: date, at: datetime) -> Any:
-    return ObligationTransitioned(
-        obligation_id=oid,
-        contract_id=cid,
-        kind="root_cause_report",
-        title="Root-cause report",
-        from_status="open",
-        status=status,
-        due_date=due,
-        owner_role="service_delivery_manager",
-        at=at,
-    )
-
-
-def _invoice(cid: uuid.UUID) -> ReconciliationCompleted:
-    return ReconciliationCompleted(
-        invoice_id=uuid.uuid4(),
-        invoice_number="GLX-2026-03-001",
-        contract_id=cid,
-        period_label="2026-03",
-        currency="USD",
-        expected_total=Decimal("87545.92"),
-        invoiced_total=Decimal("92240.00"),
-        difference=Decimal("4694.08"),
-        sums_by_class={
-            "consumption_error": Decimal("280.00"),
-            "unapplied_credit": Decimal("4414.08"),
-        },
-        discrepancies=2,
-        status="discrepancies",
-        reconciled_at=NOW,
-    )
-
-
 async def seed(kafka: str, client: httpx.AsyncClient, cid: uuid.UUID) -> list[dict[str, Any]]:
-    """DESIGN's worked example over February (met) and March (failed, credited, invoice
-    reconciled with leakage), with an obligation on time, one late and one open; returns the
-    JSON health once the registry has taken it all in."""
-    on_time, late, open_ = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    events: list[tuple[str, Any]] = [
-        ("sla.period_closed", _february_closed(cid)),
-        ("sla.period_closed", examples.period_closed(cid)),
-        ("billing.credit_calculated", examples.credit_calculated(cid)),
-        ("reconciliation.completed", _invoice(cid)),
-        ("obligation.created", _obligation(cid, on_time, "2026-02", date(2026, 3, 10))),
-        ("obligation.created", _obligation(cid, late, "2026-03", date(2026, 4, 10))),
-        ("obligation.created", _obligation(cid, open_, "2026-03", date(2026, 5, 1))),
-        (
-            "obligation.fulfilled",
-            _moved(cid, on_time, "fulfilled", date(2026, 3, 10), datetime(2026, 3, 8, tzinfo=UTC)),
-        ),
-        (
-            "obligation.overdue",
-            _moved(cid, late, "overdue", date(2026, 4, 10), datetime(2026, 4, 11, tzinfo=UTC)),
-        ),
-    ]
-    for event_type, data in events:
-        await publish_envelope(kafka, make_event(event_type, subject=str(cid), data=data))
-
-    async def taken_in() -> list[dict[str, Any]] | None:
-        rows: list[dict[str, Any]] = (await client.get(f"/contracts/{cid}/health")).json()["items"]
-        march = [r for r in rows if r["period_label"] == "2026-03"]
-        done = (
-            len(rows) == 2
-            and march
-            and march[0]["invoices"] == 1
-            and march[0]["credits_total"] == "4414.08"
-            and march[0]["obligations_late"] == 1
-            and rows[0]["obligations_on_time"] == 1
-        )
-        return rows if done else None
-
-    found = await wait_until(taken_in, timeout=60, message="health read model fed")
-    assert isinstance(found, list)
-    return found
+    """crm_testing.contract_health's story, taken in: February met, March failed, credited
+    and reconciled with leakage; an obligation on time, one late, one open (due 2026-05-01,
+    after NOW)."""
+    rows = await tell_health_story(kafka, client, f"/contracts/{cid}/health", cid)
+    feb, march = rows
+    assert (feb["obligations_on_time"], feb["slas_met"]) == (1, 1)
+    assert (march["obligations_late"], march["obligations_pending"]) == (1, 1)
+    assert (march["credits_total"], march["leakage_total"]) == ("4414.08", "4694.08")
+    return rows
 
 
 def svg_of(response: httpx.Response) -> ET.Element:
