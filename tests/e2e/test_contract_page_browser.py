@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import HttpCredentials
 
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
@@ -87,7 +88,7 @@ async def test_a_person_answers_the_browsers_prompt_with_the_key(
 ) -> None:
     url, _ = await _contract_with_figures(stack, kafka_bootstrap)
     chart = url.replace("health.html", "charts/attainment.svg")
-    credentials = {"username": "governance", "password": ADMIN_KEY}
+    credentials: HttpCredentials = {"username": "governance", "password": ADMIN_KEY}
     async with offline_page(http_credentials=credentials) as browser:
         page = await browser.page.goto(url)
         assert page is not None and page.status == 200

@@ -132,8 +132,16 @@ async def tell_health_story(
         found = await wait_until(taken_in, timeout=90, message="health read model fed")
     except AssertionError as exc:
         rows = (await http.get(health_url)).json()["items"]
-        keys = ("period_label", "slas_failed", "credits_total", "invoices", "obligations_opened")
-        keys += ("obligations_on_time", "obligations_late", "obligations_pending")
+        keys = [
+            "period_label",
+            "slas_failed",
+            "credits_total",
+            "invoices",
+            "obligations_opened",
+            "obligations_on_time",
+            "obligations_late",
+            "obligations_pending",
+        ]
         now = [{k: r.get(k) for k in keys} for r in rows]
         raise AssertionError(f"{exc}; the health now: {now}") from exc
     assert isinstance(found, list)
