@@ -18,6 +18,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from contract_registry.pages.charts import CHARTS
 from crm_testing import examples
 from crm_testing.kafka import wait_until
 from crm_testing.stack import Stack
@@ -369,6 +370,8 @@ class Tour:
         await self.get("contract-registry", f"/contracts/{cid}/handover")
         markdown = self.url("contract-registry", f"/contracts/{cid}/handover")
         ok(await self.http.get(markdown, params={"format": "markdown"}))
+        for page in ("health.html", *(f"charts/{c}.svg" for c in CHARTS)):
+            ok(await self.http.get(self.url("contract-registry", f"/contracts/{cid}/{page}")))
         sla = f"/contracts/{cid}/slas/AVAIL-CORE/periods"
         await self.get("sla-monitor", sla, last=12)
         await self.get("sla-monitor", f"{sla}/{march}")

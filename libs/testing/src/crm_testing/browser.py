@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import (
     Browser,
+    HttpCredentials,
     Page,
     Playwright,
     Route,
@@ -116,14 +117,22 @@ async def _launch(playwright: Playwright) -> Browser:
 
 @asynccontextmanager
 async def offline_page(
-    *, width: int = 1280, height: int = 900, timeout_ms: float = 30_000
+    *,
+    width: int = 1280,
+    height: int = 900,
+    timeout_ms: float = 30_000,
+    http_credentials: HttpCredentials | None = None,
 ) -> AsyncIterator[OfflinePage]:
-    """A fresh Chromium (own profile) with one page whose network is loopback only."""
+    """A fresh Chromium (own profile) with one page whose network is loopback only.
+    `http_credentials`: what the browser answers an HTTP Basic challenge with, as a person
+    would type it into the prompt (headers for every request: `page.set_extra_http_headers`)."""
     async with async_playwright() as playwright:
         browser = await _launch(playwright)
         try:
             context = await browser.new_context(
-                viewport={"width": width, "height": height}, service_workers="block"
+                viewport={"width": width, "height": height},
+                service_workers="block",
+                http_credentials=http_credentials,
             )
             context.set_default_timeout(timeout_ms)
             page = await context.new_page()

@@ -14,6 +14,7 @@ from contract_registry.handlers import HANDLERS, TOPICS
 from contract_registry.handover.router import router as handover_router
 from contract_registry.health.router import router as health_router
 from contract_registry.models import Base
+from contract_registry.pages.router import router as pages_router
 from contract_registry.settings import Settings
 from contract_registry.transfer.router import router as transfer_router
 from crm_platform.apikeys import admin_router
@@ -32,13 +33,14 @@ DEFINITION = ServiceDefinition(
     "terms, obligations, rebates); activation and amendments publish the full terms on "
     "`contracts.v1`. Import/export of a whole contract, the handover brief for a new "
     "governance team, and each contract's health and the portfolio's benchmarks from the "
-    "other services' events.",
+    "other services' events, also as a page with SVG charts for a browser.",
     version="0.2.0",
     routers=[
         transfer_router,
         contracts_router,
         handover_router,
         health_router,
+        pages_router,
         benchmarks_router,
         admin_router(),
     ],
@@ -53,6 +55,11 @@ DEFINITION = ServiceDefinition(
         {"name": "transfer", "description": "A whole contract as one JSON document."},
         {"name": "handover", "description": "What a new governance team must know."},
         {"name": "health", "description": "Contract health per period."},
+        {
+            "name": "contract page",
+            "description": "The contract's health as a page (text/html) and its charts "
+            "(image/svg+xml) for a browser or for embedding.",
+        },
         {"name": "benchmarks", "description": "Portfolio distributions for negotiations."},
     ],
 )
