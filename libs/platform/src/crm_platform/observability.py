@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_platform.errors import error_body
@@ -102,6 +103,23 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered (`/contracts/{contract_id}`), for labels.
+
+    FastAPI routes name themselves in the scope; plain Starlette routes (/docs, /openapi.json)
+    and mounts do not, so they are matched again here (a mount counts as its prefix).
+    "unmatched" only when no route matches (a 404 for an unknown path)."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", "unmatched")) or "/"
+    return "unmatched"
+
+
 class RequestContextMiddleware:
     """Correlation id, request metrics and the request body size limit (pure ASGI)."""
 
@@ -152,8 +170,7 @@ class RequestContextMiddleware:
             await self._too_large(scope, receive, send, correlation_id)
             status_holder["status"] = 413
         finally:
-            route = scope.get("route")
-            route_name = getattr(route, "path", "unmatched")
+            route_name = route_template(scope)
             HTTP_REQUESTS.labels(scope["method"], route_name, str(status_holder["status"])).inc()
             HTTP_SECONDS.labels(scope["method"], route_name).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("correlation_id")
