@@ -283,6 +283,8 @@ class ConsumerRunner:
                 await self._commit()
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        if records:
+            self._done.setdefault(tp, records[0].offset)  # lag counts the record in hand
         for record in records:
             await self._process_record(record)
             self._pending[tp] = record.offset + 1
