@@ -31,13 +31,17 @@ from crm_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-JOB_RUNS = Counter("crm_job_runs_total", "Scheduled job runs", ["job", "result"])
-# Alert on `time() - max by (job) (last success) > N * interval`: the max across instances,
+# The label is `job_name`: Prometheus sets `job` on every series (the scrape job), and a
+# scraped `job` label would be renamed `exported_job`.
+JOB_RUNS = Counter("crm_job_runs_total", "Scheduled job runs", ["job_name", "result"])
+# Alert on `time() - max by (job_name) (last success) > N * interval`: the max across instances,
 # since a run another instance holds the lock for is skipped here. 0 until a run succeeds.
 JOB_LAST_SUCCESS = Gauge(
-    "crm_job_last_success_timestamp_seconds", "Unix time of the job's last successful run", ["job"]
+    "crm_job_last_success_timestamp_seconds",
+    "Unix time of the job's last successful run",
+    ["job_name"],
 )
-JOB_INTERVAL = Gauge("crm_job_interval_seconds", "How often the job is meant to run", ["job"])
+JOB_INTERVAL = Gauge("crm_job_interval_seconds", "How often the job is meant to run", ["job_name"])
 
 
 @dataclass

@@ -77,7 +77,9 @@ async def test_a_successful_run_sets_the_jobs_last_success_and_a_failed_one_does
     from prometheus_client import REGISTRY
 
     def last_success(job: str) -> float | None:
-        return REGISTRY.get_sample_value("crm_job_last_success_timestamp_seconds", {"job": job})
+        return REGISTRY.get_sample_value(
+            "crm_job_last_success_timestamp_seconds", {"job_name": job}
+        )
 
     async def ok(job: JobContext) -> None:
         await job.session.execute(sa.insert(runs).values(at=job.clock.now()))
@@ -88,7 +90,9 @@ async def test_a_successful_run_sets_the_jobs_last_success_and_a_failed_one_does
     worker = asyncio.create_task(every(60, "metrics.broken", broken)(app))
     await asyncio.sleep(0.3)  # one failed run, then it sleeps its minute
     worker.cancel()
-    assert REGISTRY.get_sample_value("crm_job_interval_seconds", {"job": "metrics.broken"}) == 60
+    assert (
+        REGISTRY.get_sample_value("crm_job_interval_seconds", {"job_name": "metrics.broken"}) == 60
+    )
     assert last_success("metrics.broken") == 0  # shown, and never succeeded: alertable
 
     before = time.time()
