@@ -1,6 +1,8 @@
 """Every metric the alert rules and the Grafana dashboard read is exported by the running
 services (their /metrics, the four together), and the sampled gauges have values."""
 
+from functools import partial
+
 import httpx
 
 from crm_testing.kafka import wait_until
@@ -18,12 +20,10 @@ async def test_the_rules_and_the_dashboard_read_only_metrics_the_services_export
     stack: Stack,
 ) -> None:
     exposed: set[str] = set()
-    texts: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=10) as client:
-        for name, svc in stack.services.items():
+        for svc in stack.services.values():
             resp = await client.get(f"{svc.url}/metrics")
             assert resp.status_code == 200
-            texts[name] = resp.text
             exposed |= exposed_names(resp.text)
     used = metric_names(list(alert_expressions().values()) + dashboard_expressions())
     assert len(used) > 20
@@ -48,7 +48,4 @@ async def test_the_rules_and_the_dashboard_read_only_metrics_the_services_export
 
     for name, svc in stack.services.items():
         extra = ['crm_webhook_deliveries{state="failed"}'] if name == "obligation-tracker" else []
-        await wait_until(
-            lambda url=svc.url, extra=extra: sampled(url, *extra),
-            message=f"{name} sampled its gauges",
-        )
+        await wait_until(partial(sampled, svc.url, *extra), message=f"{name} sampled its gauges")
