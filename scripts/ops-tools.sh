@@ -18,6 +18,7 @@ KUBERNETES_SCHEMA_VERSION="${KUBERNETES_SCHEMA_VERSION:-v1.37.0}"
 
 BIN="${CRM_CACHE_DIR}/bin"
 SCHEMAS="${CRM_CACHE_DIR}/kubernetes-json-schema"
+SCHEMAS_STAMP="${SCHEMAS}/.kubernetes-validate-${KUBERNETES_VALIDATE_VERSION}-relative-refs"
 mkdir -p "${BIN}"
 
 # A tool counts as installed when its binary and the stamp of the wanted version are there.
@@ -65,7 +66,7 @@ install_promtool() {
 
 install_schemas() {
   local t0=$SECONDS tmp dir="${SCHEMAS}/${KUBERNETES_SCHEMA_VERSION}-local-strict"
-  [ -f "${dir}/deployment-apps-v1.json" ] && [ -f "${SCHEMAS}/.kubernetes-validate-${KUBERNETES_VALIDATE_VERSION}" ] \
+  [ -f "${dir}/deployment-apps-v1.json" ] && [ -f "${SCHEMAS_STAMP}" ] \
     && return 0
   log "unpacking the ${KUBERNETES_SCHEMA_VERSION} strict schemas of kubernetes-validate ${KUBERNETES_VALIDATE_VERSION} (PyPI)"
   tmp="$(mktemp -d)"
@@ -75,18 +76,25 @@ install_schemas() {
   rm -rf "${dir}"
   mkdir -p "${dir}"
   python3 - "${tmp}"/kubernetes_validate-*.whl "${dir}" "${KUBERNETES_SCHEMA_VERSION}-local-strict" <<'PY'
-import pathlib, sys, zipfile
+import json, pathlib, sys, zipfile
 wheel, target, version_dir = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
 prefix = f"kubernetes_validate/kubernetes-json-schema/{version_dir}/"
+# The schemas name themselves (https://kubernetes.io/api/...) and point at one shared
+# /api/_definitions.json: drop the ids and make the references relative, so kubeconform
+# resolves them to the _definitions.json beside each file instead of a URL it cannot load.
 with zipfile.ZipFile(wheel) as z:
     names = [n for n in z.namelist() if n.startswith(prefix) and n.endswith(".json")]
     if not names:
         sys.exit(f"no {prefix} in {wheel}")
     for name in names:
-        (target / name[len(prefix):]).write_bytes(z.read(name))
+        schema = json.loads(z.read(name))
+        schema.pop("$id", None)
+        text = json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#')
+        (target / name[len(prefix):]).write_text(text)
 PY
   rm -rf "${tmp}"
-  touch "${SCHEMAS}/.kubernetes-validate-${KUBERNETES_VALIDATE_VERSION}"
+  rm -f "${SCHEMAS}"/.kubernetes-validate-*
+  touch "${SCHEMAS_STAMP}"
   log "schemas unpacked in $((SECONDS - t0)) s"
 }
 
