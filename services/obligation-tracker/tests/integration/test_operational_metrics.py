@@ -92,7 +92,9 @@ async def test_a_delivery_whose_attempts_fail_shows_as_failed_then_is_gone_when_
 async def test_a_job_run_sets_its_last_success(tracker: Any) -> None:
     before = time.time()
     await tracker.run(CHECK_JOB, check_obligations)
-    stamp = value(await scrape(tracker), "crm_job_last_success_timestamp_seconds", job_name=CHECK_JOB)
+    stamp = value(
+        await scrape(tracker), "crm_job_last_success_timestamp_seconds", job_name=CHECK_JOB
+    )
     assert before <= stamp <= time.time()
 
 
