@@ -105,34 +105,42 @@ class _DlqSampler:
             return
         if self.consumer is None:
             settings = app.state.settings
-            consumer = AIOKafkaConsumer(
+            # Kept before it starts, so a start cut short (timeout, shutdown) is still closed.
+            self.consumer = AIOKafkaConsumer(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 client_id=f"{settings.service_name}-metrics",
                 enable_auto_commit=False,
             )
-            await consumer.start()
-            self.consumer = consumer
+            await self.consumer.start()
         for topic, depth in (await dlq_depths(self.consumer, dlqs)).items():
             DLQ_DEPTH.labels(topic).set(depth)
 
     async def close(self) -> None:
         if self.consumer is not None:
+            consumer, self.consumer = self.consumer, None
             with contextlib.suppress(Exception):
-                await self.consumer.stop()
-            self.consumer = None
+                await asyncio.wait_for(consumer.stop(), 5.0)
 
 
-async def sample_once(app: FastAPI, samplers: dict[str, Sampler], timeout: float) -> None:
-    for name, sampler in samplers.items():
-        try:
-            await asyncio.wait_for(sampler(app), timeout)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # stale values stay; the error counter and timestamp tell
-            SAMPLE_ERRORS.labels(name).inc()
-            log.warning("metrics.sample_failed", sampler=name, error=repr(exc))
-        else:
-            SAMPLED_AT.labels(name).set_to_current_time()
+async def sample_once(
+    app: FastAPI, samplers: dict[str, Sampler], timeout: float, lock: asyncio.Lock
+) -> None:
+    """One round of every sampler; rounds never overlap (the DLQ probe is one consumer)."""
+    async with lock:
+        for name, sampler in samplers.items():
+            await _sample(app, name, sampler, timeout)
+
+
+async def _sample(app: FastAPI, name: str, sampler: Sampler, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(sampler(app), timeout)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # stale values stay; the error counter and timestamp tell
+        SAMPLE_ERRORS.labels(name).inc()
+        log.warning("metrics.sample_failed", sampler=name, error=repr(exc))
+    else:
+        SAMPLED_AT.labels(name).set_to_current_time()
 
 
 def metrics_worker(extra: Sequence[tuple[str, Sampler]] = ()) -> Callable[[FastAPI], Any]:
@@ -145,8 +153,9 @@ def metrics_worker(extra: Sequence[tuple[str, Sampler]] = ()) -> Callable[[FastA
         if app.state.consumers:
             samplers |= {"consumer_lag": _LagSampler(), "dlq": dlq}
         samplers |= dict(extra)
+        lock = asyncio.Lock()
         app.state.sample_metrics = lambda: sample_once(
-            app, samplers, settings.metrics_sample_timeout_seconds
+            app, samplers, settings.metrics_sample_timeout_seconds, lock
         )
         try:
             while True:
