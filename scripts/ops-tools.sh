@@ -54,9 +54,15 @@ install_promtool() {
   have promtool "${version}" && return 0
   log "installing promtool from Debian's prometheus ${version} (binary only)"
   tmp="$(mktemp -d)"
-  chmod 755 "${tmp}"  # apt fetches as its _apt user
-  (cd "${tmp}" && apt-get download -qq "prometheus=${version}" >/dev/null) \
-    || die "apt-get download prometheus failed"
+  chmod 755 "${tmp}"; chown _apt "${tmp}" 2>/dev/null || true  # apt fetches as its _apt user
+  if ! (cd "${tmp}" && apt-get download -qq "prometheus=${version}" >/dev/null); then
+    # A stale package list names a version the mirror no longer has: refresh it once.
+    [ "$(id -u)" = "0" ] || die "apt-get download prometheus failed (apt-get update as root?)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    version="$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')"
+    (cd "${tmp}" && apt-get download -qq "prometheus=${version}" >/dev/null) \
+      || die "apt-get download prometheus failed"
+  fi
   dpkg-deb -x "${tmp}"/prometheus_*.deb "${tmp}/root"
   install -m 0755 "${tmp}/root/usr/bin/promtool" "${BIN}/promtool"
   rm -rf "${tmp}"
