@@ -21,3 +21,5 @@ log "syncing the Python workspace (uv.lock)"
 (cd "${REPO_ROOT}" && uv sync --frozen --quiet)
 # The headless browser of the docs/page tests (Debian's chromium, when missing).
 bash "$(dirname "$0")/chromium.sh"
+# promtool, helm, kubeconform and the Kubernetes schemas for the deploy/ checks (cached).
+bash "${REPO_ROOT}/scripts/ops-tools.sh"

@@ -126,6 +126,7 @@ class _Rebalance(ConsumerRebalanceListener):
             await self._runner._commit(only=set(revoked))
             for tp in revoked:
                 self._runner._pending.pop(tp, None)
+                self._runner._done.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._runner.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
@@ -179,6 +180,8 @@ class ConsumerRunner:
         self._stopping = False
         self._lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
+        # Next offset to handle per assigned partition, committed or not (consumer lag).
+        self._done: dict[TopicPartition, int] = {}
         self.stats = ConsumerStats()
 
     # lifecycle -------------------------------------------------------------------------
@@ -231,6 +234,34 @@ class ConsumerRunner:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def topics(self) -> list[str]:
+        """The physical topics this runner reads."""
+        return list(self._topics)
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records not yet handled per assigned partition: the partition's end offset minus
+        the next offset this runner will handle (its committed offset before it handled any).
+
+        Asks the broker for the end offsets (and committed offsets of partitions not yet
+        read): call it from a sampler with a timeout, not from a request."""
+        consumer = self._consumer
+        if consumer is None or not self.running:
+            return {}
+        tps = sorted(consumer.assignment())
+        if not tps:
+            return {}
+        end = await consumer.end_offsets(tps)
+        out: dict[TopicPartition, int] = {}
+        for tp in tps:
+            done = self._done.get(tp)
+            if done is None:
+                done = await consumer.committed(tp)
+            if done is None:
+                done = await consumer.position(tp)
+            out[tp] = max(end[tp] - done, 0)
+        return out
+
     # the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -254,9 +285,12 @@ class ConsumerRunner:
                 await self._commit()
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        if records:
+            self._done.setdefault(tp, records[0].offset)  # lag counts the record in hand
         for record in records:
             await self._process_record(record)
             self._pending[tp] = record.offset + 1
+            self._done[tp] = record.offset + 1
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
         assert self._consumer is not None

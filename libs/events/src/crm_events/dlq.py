@@ -104,3 +104,27 @@ async def replay(
     finally:
         if own:
             await producer.stop()
+
+
+async def dlq_depths(consumer: AIOKafkaConsumer, dlqs: list[str]) -> dict[str, int]:
+    """Records held in each DLQ topic (end offsets minus start offsets, over its partitions),
+    with a started consumer of no group. A DLQ the broker does not know yet holds 0.
+
+    Records stay in a DLQ after a replay until the topic's retention drops them: the depth
+    says what is kept there, `crm_events_dead_lettered_total` says what arrived."""
+    for topic in dlqs:
+        if consumer.partitions_for_topic(topic) is None:
+            await consumer._client.add_topic(topic)  # tracked from now on: one metadata fetch
+    tps = [
+        TopicPartition(topic, p)
+        for topic in dlqs
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+    depths = dict.fromkeys(dlqs, 0)
+    if not tps:
+        return depths
+    start = await consumer.beginning_offsets(tps)
+    end = await consumer.end_offsets(tps)
+    for tp in tps:
+        depths[tp.topic] += max(end[tp] - start[tp], 0)
+    return depths

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Security
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,6 +34,10 @@ from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency
 from crm_platform.pagination import Keyset, Page, PageDep, PageRequest, SortKey, fetch_page
 
 API_KEYS = "api_keys"
+
+# Every stored-key check reads the table (no in-process cache: a revocation applies at
+# once); valid/rejected says how lookups end, `crm_api_keys` (sampled) how many are kept.
+KEY_LOOKUPS = Counter("crm_auth_key_lookups_total", "API key lookups in the store", ["result"])
 KEY_PREFIX = "crm_"
 # Calendar feed tokens (obligation-tracker) read `crmfeed_<feed id>_<secret>`: the same form
 # under another prefix, so one can never pass for the other.
@@ -106,6 +111,12 @@ def parse_key(raw: str, prefix: str = KEY_PREFIX) -> tuple[str, str] | None:
 async def find_key(session: AsyncSession, raw: str, now: datetime) -> Any | None:
     """The stored key a client presented, if it is valid now (known, matching, not revoked
     or expired); None otherwise."""
+    row = await _valid_key(session, raw, now)
+    KEY_LOOKUPS.labels("valid" if row is not None else "rejected").inc()
+    return row
+
+
+async def _valid_key(session: AsyncSession, raw: str, now: datetime) -> Any | None:
     parsed = parse_key(raw)
     if parsed is None:
         return None

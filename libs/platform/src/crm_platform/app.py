@@ -37,6 +37,7 @@ from crm_platform.migrations import upgrade
 from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
 from crm_platform.openapi import install_openapi, operation_id, require_content_type
+from crm_platform.sampler import Sampler, metrics_worker
 from crm_platform.settings import ServiceSettings
 from crm_platform.tracing import configure_tracing, flush_tracing, trace_database
 
@@ -70,6 +71,8 @@ class ServiceDefinition:
     response_examples: Path | None = None
     # Feeds read with a token in their URL (`crm_platform.auth.feed_token`), not an API key.
     feed_routers: Sequence[APIRouter] = field(default_factory=list)
+    # Gauges of the service's own (name, sampler), sampled with the platform's (sampler.py).
+    samplers: Sequence[tuple[str, Sampler]] = field(default_factory=list)
 
 
 def attach_platform_tables(metadata: sa.MetaData) -> None:
@@ -118,7 +121,7 @@ def create_service_app(
         workers: list[asyncio.Task[None]] = []
         try:
             await _start_messaging(app, definition, settings)
-            for worker in definition.workers:
+            for worker in [*definition.workers, metrics_worker(definition.samplers)]:
                 workers.append(asyncio.create_task(worker(app), name=worker.__name__))
             log.info("service.started")
             yield

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -34,6 +35,10 @@ from crm_platform.errors import EarlyResponse, ServiceError, Unprocessable
 
 IDEMPOTENCY = "idempotency_keys"
 HEADER = "Idempotency-Key"
+
+# The stored responses act as a cache of first answers: a hit is a replayed retry, a miss a
+# key seen for the first time, a conflict a key reused with another request (422).
+LOOKUPS = Counter("crm_idempotency_lookups_total", "Idempotency-Key lookups", ["result"])
 
 
 def _columns() -> list[Any]:
@@ -210,7 +215,11 @@ def idempotent(*, shown_once: Sequence[str] = ()) -> Any:
             if not getattr(request.state, "scope_checked", False):
                 raise RuntimeError("declare the route's principal before its idempotency key")
             earlier = await claim(session, scope, key, body_fingerprint)
-            if earlier is not None:
+            if earlier is None:
+                LOOKUPS.labels("miss").inc()
+            else:
+                same = earlier.fingerprint == body_fingerprint
+                LOOKUPS.labels("hit" if same else "conflict").inc()
                 raise EarlyResponse(replay(earlier, body_fingerprint))
         return Idempotency(session, scope, key, body_fingerprint, fields)
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import Span, SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_events.tracing import W3C_FIELDS, context_from, tracer
@@ -102,6 +103,26 @@ async def readyz(request: Request) -> JSONResponse:
 )
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered, as the API documents it
+    (`/contracts/{contract_id}`, no `:uuid` converter), for metric labels, the request line
+    and the span name.
+
+    FastAPI routes name themselves in the scope; plain Starlette routes (/docs, /openapi.json)
+    and mounts do not, so they are matched again here (a mount counts as its prefix).
+    "unmatched" only when no route matches (a 404 for an unknown path)."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path_format", getattr(route, "path", "unmatched")))
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match is Match.FULL:
+            path = getattr(candidate, "path_format", getattr(candidate, "path", "unmatched"))
+            return str(path) or "/"
+    return "unmatched"
 
 
 class RequestContextMiddleware:
@@ -193,14 +214,11 @@ class RequestContextMiddleware:
     @staticmethod
     def _finish(scope: Scope, span: Span, status: _Status) -> None:
         method = scope["method"]
-        matched = scope.get("route")
-        route = getattr(matched, "path", "unmatched")
+        route = route_template(scope)
         code = 500 if status.failed else status.code
         seconds = time.perf_counter() - status.started
         HTTP_REQUESTS.labels(method, route, str(code)).inc()
         HTTP_SECONDS.labels(method, route).observe(seconds)
-        # The template as the API documents it: /contracts/{contract_id}, no `:uuid`.
-        route = getattr(matched, "path_format", route)
         principal = scope.get("state", {}).get("principal")
         span.update_name(f"{method} {route}")
         span.set_attributes(

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_platform.clock import Clock
@@ -31,7 +31,17 @@ from crm_platform.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-JOB_RUNS = Counter("crm_job_runs_total", "Scheduled job runs", ["job", "result"])
+# The label is `job_name`: Prometheus sets `job` on every series (the scrape job), and a
+# scraped `job` label would be renamed `exported_job`.
+JOB_RUNS = Counter("crm_job_runs_total", "Scheduled job runs", ["job_name", "result"])
+# Alert on `time() - max by (job_name) (last success) > N * interval`: the max across instances,
+# since a run another instance holds the lock for is skipped here. 0 until a run succeeds.
+JOB_LAST_SUCCESS = Gauge(
+    "crm_job_last_success_timestamp_seconds",
+    "Unix time of the job's last successful run",
+    ["job_name"],
+)
+JOB_INTERVAL = Gauge("crm_job_interval_seconds", "How often the job is meant to run", ["job_name"])
 
 
 @dataclass
@@ -71,6 +81,7 @@ async def run_once(app: FastAPI, name: str, job: Job) -> bool:
             )
         )
     JOB_RUNS.labels(name, "ok").inc()
+    JOB_LAST_SUCCESS.labels(name).set_to_current_time()
     return True
 
 
@@ -78,6 +89,8 @@ def every(seconds: float, name: str, job: Job) -> Callable[[FastAPI], Coroutine[
     """A worker for `ServiceDefinition.workers` that runs `job` every `seconds`."""
 
     async def worker(app: FastAPI) -> None:
+        JOB_INTERVAL.labels(name).set(seconds)
+        JOB_LAST_SUCCESS.labels(name)  # the series exists (0) before the first success
         while True:
             try:
                 await run_once(app, name, job)

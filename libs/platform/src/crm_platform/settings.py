@@ -69,6 +69,14 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
 
+    metrics_sample_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the operational gauges (consumer lag, outbox backlog, DLQ "
+        "depth...) are sampled; /metrics shows the last sample.",
+    )
+    metrics_sample_timeout_seconds: float = Field(default=5.0, gt=0)
+
     max_request_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     @field_validator("database_url")

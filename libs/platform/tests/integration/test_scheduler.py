@@ -1,6 +1,7 @@
 """Periodic jobs run once across instances and roll back when they fail."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_platform.clock import FixedClock
 from crm_platform.db import make_session_factory
-from crm_platform.scheduler import JobContext, run_once
+from crm_platform.scheduler import JobContext, every, run_once
 from crm_platform.settings import ServiceSettings
 
 metadata = sa.MetaData()
@@ -68,3 +69,32 @@ async def test_a_failing_run_changes_nothing(app: FastAPI) -> None:
     with pytest.raises(RuntimeError):
         await run_once(app, "broken", broken)
     assert await _count(app) == 0
+
+
+async def test_a_successful_run_sets_the_jobs_last_success_and_a_failed_one_does_not(
+    app: FastAPI,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def last_success(job: str) -> float | None:
+        return REGISTRY.get_sample_value(
+            "crm_job_last_success_timestamp_seconds", {"job_name": job}
+        )
+
+    async def ok(job: JobContext) -> None:
+        await job.session.execute(sa.insert(runs).values(at=job.clock.now()))
+
+    async def broken(job: JobContext) -> None:
+        raise RuntimeError("job bug")
+
+    worker = asyncio.create_task(every(60, "metrics.broken", broken)(app))
+    await asyncio.sleep(0.3)  # one failed run, then it sleeps its minute
+    worker.cancel()
+    assert (
+        REGISTRY.get_sample_value("crm_job_interval_seconds", {"job_name": "metrics.broken"}) == 60
+    )
+    assert last_success("metrics.broken") == 0  # shown, and never succeeded: alertable
+
+    before = time.time()
+    assert await run_once(app, "metrics.ok", ok) is True
+    assert before <= (last_success("metrics.ok") or 0) <= time.time()

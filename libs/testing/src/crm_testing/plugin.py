@@ -118,11 +118,13 @@ async def stack(
     # The session's topics already hold every integration test's events: the stack's new
     # consumer groups start at their end (pinned before the services report ready), so an
     # e2e test waits for its own events, not for a backlog it has nothing to do with.
-    running = new_stack(
-        databases,
-        log_dir,
-        {"{PREFIX}CONSUMER_OFFSET_RESET": "latest", **_tracing_env(span_receiver)},
-    )
+    # Gauges sampled every second, so a test sees them move (15 s by default).
+    env = {
+        "{PREFIX}CONSUMER_OFFSET_RESET": "latest",
+        "{PREFIX}METRICS_SAMPLE_INTERVAL_SECONDS": "1",
+        **_tracing_env(span_receiver),
+    }
+    running = new_stack(databases, log_dir, env)
     started = time.monotonic()
     try:
         for svc in running.services.values():

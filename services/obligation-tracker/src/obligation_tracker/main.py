@@ -21,7 +21,7 @@ from obligation_tracker.obligations.checks import check_obligations
 from obligation_tracker.obligations.router import router as obligations_router
 from obligation_tracker.obligations.scheduling import extend_horizons
 from obligation_tracker.settings import Settings
-from obligation_tracker.webhooks.delivery import delivery_worker
+from obligation_tracker.webhooks.delivery import delivery_worker, sample_deliveries
 from obligation_tracker.webhooks.router import router as webhooks_router
 from obligation_tracker.webhooks.service import purge_delivery_log
 
@@ -66,6 +66,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         response_examples=EXAMPLES,
         consumers=[ConsumerSpec(topics=TOPICS, handlers=make_handlers(settings))],
         workers=workers,
+        samplers=[("webhooks", sample_deliveries)] if settings.webhooks_enabled else [],
         openapi_tags=[
             {"name": "obligations", "description": "Obligations, their owners and lifecycle."},
             {"name": "alerts", "description": "Alerts raised from events, one per breach."},

@@ -32,7 +32,7 @@ import structlog
 from fastapi import FastAPI
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, StatusCode
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.tracing import context_from, current_carrier, tracer
@@ -45,6 +45,36 @@ log = structlog.get_logger(__name__)
 ATTEMPTS = Counter("crm_webhook_attempts_total", "Webhook delivery attempts", ["result"])
 ATTEMPT_SECONDS = Histogram("crm_webhook_attempt_seconds", "Duration of one webhook POST")
 DISABLED = Counter("crm_webhook_subscriptions_disabled_total", "Subscriptions disabled")
+DELIVERIES = Gauge(
+    "crm_webhook_deliveries",
+    "Deliveries not delivered: pending (no failed attempt yet), retrying (failed at least "
+    "once, will try again), failed (attempts spent, waits for a redelivery)",
+    ["state"],
+)
+OLDEST_PENDING = Gauge(
+    "crm_webhook_oldest_pending_age_seconds", "Age of the oldest undelivered pending delivery"
+)
+
+
+async def sample_deliveries(app: FastAPI) -> None:
+    """The webhook gauges (a metrics sampler): one query on the (status, ...) index."""
+    d = WebhookDelivery
+    pending = d.status == "pending"
+    async with app.state.session_factory() as session:
+        row = (
+            await session.execute(
+                sa.select(
+                    sa.func.count().filter(pending, d.attempts <= d.budget_start),
+                    sa.func.count().filter(pending, d.attempts > d.budget_start),
+                    sa.func.count().filter(d.status == "failed"),
+                    sa.func.min(d.created_at).filter(pending),
+                ).where(d.status.in_(("pending", "failed")))
+            )
+        ).one()
+    for state, n in zip(("pending", "retrying", "failed"), row[:3], strict=True):
+        DELIVERIES.labels(state).set(n)
+    oldest = row[3]
+    OLDEST_PENDING.set(max((_now() - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
 
 @dataclass(frozen=True)
