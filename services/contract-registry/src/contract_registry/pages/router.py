@@ -84,6 +84,18 @@ def _svg(body: str) -> Response:
     return Response(body, media_type=f"{SVG}; charset=utf-8", headers=headers)
 
 
+def _chart(path: str, operation_id: str, summary: str, description: str) -> Any:
+    """A chart route: an SVG document, documented as such, with the window and auth notes."""
+    return router.get(
+        path,
+        operation_id=operation_id,
+        response_class=Response,
+        responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
+        summary=summary,
+        description=description + WINDOW_NOTE + AUTH_NOTE,
+    )
+
+
 @router.get(
     "/health.html",
     operation_id="getContractPage",
@@ -102,15 +114,11 @@ async def get_contract_page(view: ViewDep, window: WindowDep) -> Response:
     return Response(render_page(view, window), media_type=f"{HTML}; charset=utf-8", headers=headers)
 
 
-@router.get(
+@_chart(
     "/charts/attainment.svg",
-    operation_id="getAttainmentChart",
-    response_class=Response,
-    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
-    summary="Chart: SLA attainment per period against the expected and minimum levels",
-    description="One panel per SLA, or the one `sla_code` names; points coloured by outcome."
-    + WINDOW_NOTE
-    + AUTH_NOTE,
+    "getAttainmentChart",
+    "Chart: SLA attainment per period against the expected and minimum levels",
+    "One panel per SLA, or the one `sla_code` names; points coloured by outcome.",
 )
 async def get_attainment_chart(
     view: ViewDep,
@@ -124,38 +132,31 @@ async def get_attainment_chart(
     return _svg(charts.attainment_chart(sla_code, kind, points))
 
 
-@router.get(
+@_chart(
     "/charts/credits-leakage.svg",
-    operation_id="getCreditsLeakageChart",
-    response_class=Response,
-    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
-    summary="Chart: service credits and leakage per period",
-    description="In the contract currency." + WINDOW_NOTE + AUTH_NOTE,
+    "getCreditsLeakageChart",
+    "Chart: service credits and leakage per period",
+    "In the contract currency.",
 )
 async def get_credits_leakage_chart(view: ViewDep) -> Response:
     return _svg(charts.credits_leakage_chart(view.periods, view.contract.currency))
 
 
-@router.get(
+@_chart(
     "/charts/obligations.svg",
-    operation_id="getObligationsChart",
-    response_class=Response,
-    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
-    summary="Chart: obligations on time, late and open per period",
-    description="Waived obligations are not counted." + WINDOW_NOTE + AUTH_NOTE,
+    "getObligationsChart",
+    "Chart: obligations on time, late and open per period",
+    "Waived obligations are not counted.",
 )
 async def get_obligations_chart(view: ViewDep) -> Response:
     return _svg(charts.obligations_chart(view.periods))
 
 
-@router.get(
+@_chart(
     "/charts/health.svg",
-    operation_id="getHealthChart",
-    response_class=Response,
-    responses=_content(SVG, "The chart: an SVG document with <title> and <desc>."),
-    summary="Chart: the health score per period as the sum of its components' shares",
-    description="Each component adds weight × its score ÷ the weights of the components "
-    "with data." + WINDOW_NOTE + AUTH_NOTE,
+    "getHealthChart",
+    "Chart: the health score per period as the sum of its components' shares",
+    "Each component adds weight × its score ÷ the weights of the components with data.",
 )
 async def get_health_chart(view: ViewDep) -> Response:
     return _svg(charts.health_chart(view.periods))
