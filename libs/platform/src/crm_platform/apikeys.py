@@ -28,6 +28,7 @@ from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
 from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
+from crm_platform.emitter import RequestEmitter
 from crm_platform.errors import NotFound
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 from crm_platform.keycache import CachedKey, KeyCache, invalidate_after_commit
@@ -273,6 +274,28 @@ async def list_keys(*, session: AsyncSession, page: PageRequest) -> ApiKeyPage:
     return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
 
 
+async def revoke_key(
+    *,
+    session: AsyncSession,
+    emit: RequestEmitter,
+    cache: KeyCache,
+    key_id: str,
+    revocation: ApiKeyRevoked,
+) -> ApiKeyRead:
+    t = api_keys_table
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
+    if row is None:
+        raise NotFound(f"API key {key_id} not found")
+    if row.revoked_at is None:
+        await record_revoked(session, revocation)
+        # Refused by this instance from the response on (the session commits before it).
+        invalidate_after_commit(session, cache, key_id)
+        tenant = row.tenant_id or "*"
+        await emit("api_key.revoked", subject=key_id, tenant=tenant, data=revocation)
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+    return _read(row)
+
+
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
 
@@ -343,17 +366,12 @@ def admin_router() -> APIRouter:
         principal: AdminPrincipal,
         _key: Annotated[None, refuse_idempotency_key(REVOKE_IS_IDEMPOTENT)],
     ) -> ApiKeyRead:
-        t = api_keys_table
-        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
-        if row is None:
-            raise NotFound(f"API key {key_id} not found")
-        if row.revoked_at is None:
-            event = ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now())
-            await record_revoked(session, event)
-            # Refused by this instance from the response on; by others within the TTL.
-            invalidate_after_commit(session, request.app.state.key_cache, key_id)
-            await emit("api_key.revoked", subject=key_id, tenant=row.tenant_id or "*", data=event)
-        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
-        return _read(row)
+        return await revoke_key(
+            session=session,
+            emit=emit,
+            cache=request.app.state.key_cache,
+            key_id=key_id,
+            revocation=ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now()),
+        )
 
     return router
