@@ -77,5 +77,6 @@ def test_every_dashboard_panel_queries_the_templated_prometheus_datasource() -> 
         "crm_job_last_success_timestamp_seconds",
         "crm_idempotency_lookups_total",
         "crm_auth_key_lookups_total",
+        "crm_auth_key_cache_lookups_total",
     ):
         assert wanted in used

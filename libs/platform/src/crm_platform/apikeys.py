@@ -9,14 +9,13 @@ events. The key is shown once, when it is issued.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Security
+from fastapi import APIRouter, Path, Request, Security
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,15 +28,19 @@ from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
 from crm_events.types import Instant
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
+from crm_platform.emitter import RequestEmitter
 from crm_platform.errors import NotFound
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
+from crm_platform.keycache import CachedKey, KeyCache, invalidate_after_commit
+from crm_platform.keycache import sha256_hex as sha256_hex  # where the services import it
 from crm_platform.pagination import Keyset, Page, PageDep, PageRequest, SortKey, fetch_page
 
 API_KEYS = "api_keys"
 
-# Every stored-key check reads the table (no in-process cache: a revocation applies at
-# once); valid/rejected says how lookups end, `crm_api_keys` (sampled) how many are kept.
-KEY_LOOKUPS = Counter("crm_auth_key_lookups_total", "API key lookups in the store", ["result"])
+# Every check of a stored key, from memory or the table (crm_platform.keycache): valid or
+# rejected; `crm_auth_key_cache_*` say which were read from the table, `crm_api_keys`
+# (sampled) how many are kept.
+KEY_LOOKUPS = Counter("crm_auth_key_lookups_total", "API key checks", ["result"])
 KEY_PREFIX = "crm_"
 # Calendar feed tokens (obligation-tracker) read `crmfeed_<feed id>_<secret>`: the same form
 # under another prefix, so one can never pass for the other.
@@ -87,10 +90,6 @@ API_KEYS_ORDER = Keyset(
 )
 
 
-def sha256_hex(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def new_key(prefix: str = KEY_PREFIX) -> tuple[str, str, str]:
     """A fresh key: (key id, secret, the key as the client sends it)."""
     key_id = secrets.token_hex(6)
@@ -108,26 +107,48 @@ def parse_key(raw: str, prefix: str = KEY_PREFIX) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def find_key(session: AsyncSession, raw: str, now: datetime) -> Any | None:
+async def find_key(
+    cache: KeyCache, sessions: Callable[[], AsyncSession], raw: str, now: datetime
+) -> CachedKey | None:
     """The stored key a client presented, if it is valid now (known, matching, not revoked
-    or expired); None otherwise."""
-    row = await _valid_key(session, raw, now)
-    KEY_LOOKUPS.labels("valid" if row is not None else "rejected").inc()
-    return row
+    or expired); None otherwise. Read from `cache` when it holds the key id, else from the
+    table through a session of `sessions` (and kept in `cache`)."""
+    key = await _presented_key(cache, sessions, raw)
+    valid = key is not None and key.valid_at(now)
+    KEY_LOOKUPS.labels("valid" if valid else "rejected").inc()
+    return key if valid else None
 
 
-async def _valid_key(session: AsyncSession, raw: str, now: datetime) -> Any | None:
+async def _presented_key(
+    cache: KeyCache, sessions: Callable[[], AsyncSession], raw: str
+) -> CachedKey | None:
     parsed = parse_key(raw)
     if parsed is None:
         return None
     key_id, secret = parsed
+    key = cache.get(key_id)
+    if key is None:
+        ticket = cache.ticket()
+        async with sessions() as session:
+            key = await stored_key(session, key_id)
+        if key is not None:
+            cache.put(key, ticket)
+    return key if key is not None and key.matches(secret) else None
+
+
+async def stored_key(session: AsyncSession, key_id: str) -> CachedKey | None:
+    """The key's row, unless it is missing or revoked (expiry is checked per request)."""
     t = api_keys_table
     row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
-    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_hex(secret)):
+    if row is None or row.revoked_at is not None:
         return None
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        return None
-    return row
+    return CachedKey(
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        scopes=frozenset(row.scopes),
+        secret_sha256=row.secret_sha256,
+        expires_at=row.expires_at,
+    )
 
 
 async def record_issued(session: AsyncSession, event: ApiKeyIssued) -> None:
@@ -157,15 +178,21 @@ async def record_revoked(session: AsyncSession, event: ApiKeyRevoked) -> bool:
     return result.first() is not None
 
 
-async def _on_issued(ctx: EventContext, event: ApiKeyIssued) -> None:
-    await record_issued(ctx.session, event)
+def access_handlers(cache: KeyCache) -> Handlers:
+    """The access.v1 handlers of a service whose instance keeps verified keys in `cache`.
 
+    An issued key needs nothing more (unknown keys are not cached); a revoked one leaves the
+    cache once the revocation is committed, whether this event changed the row or the
+    revoking request already had (contract-registry's own table)."""
 
-async def _on_revoked(ctx: EventContext, event: ApiKeyRevoked) -> None:
-    await record_revoked(ctx.session, event)
+    async def on_issued(ctx: EventContext, event: ApiKeyIssued) -> None:
+        await record_issued(ctx.session, event)
 
+    async def on_revoked(ctx: EventContext, event: ApiKeyRevoked) -> None:
+        await record_revoked(ctx.session, event)
+        invalidate_after_commit(ctx.session, cache, event.key_id)
 
-ACCESS_HANDLERS: Handlers = {"api_key.issued": [_on_issued], "api_key.revoked": [_on_revoked]}
+    return {"api_key.issued": [on_issued], "api_key.revoked": [on_revoked]}
 
 
 # --- administration (mounted by contract-registry) ---------------------------------------
@@ -247,6 +274,28 @@ async def list_keys(*, session: AsyncSession, page: PageRequest) -> ApiKeyPage:
     return ApiKeyPage(items=[_read(r) for r in rows], next_cursor=next_cursor)
 
 
+async def revoke_key(
+    *,
+    session: AsyncSession,
+    emit: RequestEmitter,
+    cache: KeyCache,
+    key_id: str,
+    revocation: ApiKeyRevoked,
+) -> ApiKeyRead:
+    t = api_keys_table
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
+    if row is None:
+        raise NotFound(f"API key {key_id} not found")
+    if row.revoked_at is None:
+        await record_revoked(session, revocation)
+        # Refused by this instance from the response on (the session commits before it).
+        invalidate_after_commit(session, cache, key_id)
+        tenant = row.tenant_id or "*"
+        await emit("api_key.revoked", subject=key_id, tenant=tenant, data=revocation)
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+    return _read(row)
+
+
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
 
@@ -303,9 +352,12 @@ def admin_router() -> APIRouter:
         operation_id="revokeApiKey",
         response_model=ApiKeyRead,
         summary="Revoke an API key (admin)",
-        description="Every service refuses the key within moments.",
+        description="This instance refuses the key from the response on; every service "
+        "within moments (access.v1 carries the revocation) and at most "
+        "`API_KEY_CACHE_TTL_SECONDS` after it reaches the service's database.",
     )
     async def revoke(
+        request: Request,
         key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")],
         body: ApiKeyRevoke,
         session: SessionDep,
@@ -314,15 +366,12 @@ def admin_router() -> APIRouter:
         principal: AdminPrincipal,
         _key: Annotated[None, refuse_idempotency_key(REVOKE_IS_IDEMPOTENT)],
     ) -> ApiKeyRead:
-        t = api_keys_table
-        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
-        if row is None:
-            raise NotFound(f"API key {key_id} not found")
-        if row.revoked_at is None:
-            event = ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now())
-            await record_revoked(session, event)
-            await emit("api_key.revoked", subject=key_id, tenant=row.tenant_id or "*", data=event)
-        row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
-        return _read(row)
+        return await revoke_key(
+            session=session,
+            emit=emit,
+            cache=request.app.state.key_cache,
+            key_id=key_id,
+            revocation=ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now()),
+        )
 
     return router

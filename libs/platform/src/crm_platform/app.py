@@ -24,7 +24,7 @@ from crm_events.kafka import ensure_topics, make_producer
 from crm_events.outbox import OutboxRelay
 from crm_events.tables import attach_messaging_tables
 from crm_events.topics import Topic
-from crm_platform.apikeys import ACCESS_HANDLERS, attach_api_keys_table
+from crm_platform.apikeys import access_handlers, attach_api_keys_table
 from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
@@ -32,6 +32,7 @@ from crm_platform.docs import router as docs_router
 from crm_platform.errors import install_error_handlers
 from crm_platform.event_docs import router as event_docs_router
 from crm_platform.idempotency import attach_idempotency_table, document_refusals
+from crm_platform.keycache import KeyCache
 from crm_platform.logging import configure_logging
 from crm_platform.migrations import upgrade
 from crm_platform.observability import RequestContextMiddleware
@@ -152,6 +153,10 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    app.state.key_cache = KeyCache(
+        ttl_seconds=settings.api_key_cache_ttl_seconds,
+        max_entries=settings.api_key_cache_max_entries,
+    )
     app.state.scope_domain = definition.scope_domain
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
@@ -192,7 +197,9 @@ async def _start_messaging(
     if not settings.consumers_enabled:
         return
     # Every service keeps the API keys it accepts (access.v1), in its own group.
-    access = ConsumerSpec(topics=[Topic.ACCESS.value], handlers=ACCESS_HANDLERS, name="access")
+    access = ConsumerSpec(
+        topics=[Topic.ACCESS.value], handlers=access_handlers(app.state.key_cache), name="access"
+    )
     for spec in [*definition.consumers, access]:
         group = (
             settings.service_name

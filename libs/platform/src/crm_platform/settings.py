@@ -45,6 +45,18 @@ class ServiceSettings(BaseSettings):
         "all tenants. Use it to issue the real keys, then keep it in a vault.",
     )
 
+    api_key_cache_ttl_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long an instance trusts an API key it checked without reading the "
+        "table again: the most a revocation can go unseen once it reached this service's "
+        "database (access.v1 usually makes it sooner). 0 turns the cache off.",
+    )
+    api_key_cache_max_entries: int = Field(
+        default=10_000, ge=0, description="API keys an instance keeps in memory at most (LRU)."
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 
