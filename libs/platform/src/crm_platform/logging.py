@@ -24,12 +24,16 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
-def _service(service: str) -> Any:
-    def add_service(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        event_dict.setdefault("service", service)
-        return event_dict
+# The process's service name, read at each line rather than captured when logging is
+# configured: loggers that structlog cached on first use keep the processors of the first
+# configuration, and a process that configures again (tests do) must still name its service.
+_SERVICE: dict[str, str] = {}
 
-    return add_service
+
+def _add_service(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if "service" in _SERVICE:
+        event_dict.setdefault("service", _SERVICE["service"])
+    return event_dict
 
 
 def _add_trace(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -41,10 +45,11 @@ def _add_trace(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
+    _SERVICE["service"] = service
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         # Not a context variable: uvicorn logs from tasks that never saw the service's context.
-        _service(service),
+        _add_service,
         _add_trace,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
