@@ -86,6 +86,7 @@ class HealthSlaPeriod(Base):
     sla_code: Mapped[str] = mapped_column(primary_key=True)
     tenant_id: Mapped[str]
     metric_kind: Mapped[str]
+    unit: Mapped[str | None]  # measurement SLAs: the unit of their values (ms, …)
     outcome: Mapped[str]
     attainment: Mapped[Decimal | None] = mapped_column(sa.Numeric())
     expected_level: Mapped[Decimal] = mapped_column(sa.Numeric())

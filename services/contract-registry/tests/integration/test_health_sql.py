@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from contract_registry.benchmarks import reference
 from contract_registry.benchmarks.service import benchmarks
+from contract_registry.health.ingest import record_sla_period
 from contract_registry.health.queries import period_totals
 from contract_registry.health.scoring import period_health, score_period, totals_of
 from contract_registry.health.service import period_facts
@@ -32,15 +33,18 @@ from contract_registry.models import (
     HealthObligation,
     HealthSlaPeriod,
 )
+from crm_events.schemas.contracts import MetricKind
+from crm_events.schemas.sla import MeasurementFigures
 from crm_platform.auth import Principal
 from crm_platform.migrations import upgrade
+from crm_testing import examples
 from crm_testing.infra import create_database, drop_database
 
 NOW = datetime(2026, 4, 20, tzinfo=UTC)
 TENANTS = ("bank-a", "bank-b")
 PERIODS = ("2026-01", "2026-02", "2026-03", "2026-Q1", "2026-04")
 SLAS = ("AVAIL", "P1-RES", "a-2")
-KINDS = ("availability", "incident_resolution")
+KINDS = ("availability", "incident_resolution", "measurement")
 UNITS = ("SRV-WIN", "TCK-L1", "")
 MODELS = (HealthSlaPeriod, HealthCredit, HealthCharges, HealthInvoice, HealthObligation)
 
@@ -71,6 +75,10 @@ LINE = st.fixed_dictionaries(
         "amount": money(-20_000, 60_000).map(str),
     }
 )
+# A measurement SLA's attainment is a value in its unit: ms and % never pooled.
+KIND_AND_UNIT = st.sampled_from(KINDS[:2]).map(lambda k: (k, None)) | st.tuples(
+    st.just("measurement"), st.sampled_from(("ms", "requests/s", None))
+)
 SUMS = st.dictionaries(st.sampled_from(("overbilled", "unapplied_credit")), money())
 
 
@@ -86,7 +94,7 @@ def read_models(draw: st.DrawFn) -> dict[type, list[dict[str, Any]]]:
         drawn = draw(st.dictionaries(keys, values, max_size=12))
         return [(k, v, {"tenant_id": tenant_of[k[0]], "updated_at": NOW}) for k, v in drawn.items()]
 
-    slas = rows(st.tuples(cid, label, sla), st.tuples(st.sampled_from(KINDS), OUTCOMES, ATTAINMENT))
+    slas = rows(st.tuples(cid, label, sla), st.tuples(KIND_AND_UNIT, OUTCOMES, ATTAINMENT))
     credits = rows(st.tuples(cid, label, sla), st.tuples(money(0), money(0), money(0)))
     charges = rows(st.tuples(cid, label), st.tuples(money(0), money(0), st.lists(LINE, max_size=6)))
     invoices = rows(st.tuples(cid, st.uuids()), st.tuples(label, money(0), st.integers(0, 2), SUMS))
@@ -102,9 +110,10 @@ def read_models(draw: st.DrawFn) -> dict[type, list[dict[str, Any]]]:
     )
     return {
         HealthSlaPeriod: [
-            {**r, "contract_id": k[0], "period_label": k[1], "sla_code": k[2], "metric_kind": v[0],
-             "outcome": v[1], "attainment": v[2], "expected_level": Decimal("99.9"),
-             "minimum_level": Decimal("99.5"), "restatement": 0}
+            {**r, "contract_id": k[0], "period_label": k[1], "sla_code": k[2],
+             "metric_kind": v[0][0], "unit": v[0][1], "outcome": v[1], "attainment": v[2],
+             "expected_level": Decimal("99.9"), "minimum_level": Decimal("99.5"),
+             "restatement": 0}
             for k, v, r in slas
         ],
         HealthCredit: [
@@ -214,3 +223,44 @@ async def test_benchmarks_in_sql_equal_the_python_reference(
     assert got == expected
     assert got.model_dump(mode="json") == expected.model_dump(mode="json")
 
+
+async def test_measurement_slas_of_different_units_are_never_pooled(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A latency in ms and a throughput in requests/s: one benchmark entry each, with its
+    unit, from the unit the closed periods report."""
+    measured = [("LAT-P95", "ms", "180"), ("LAT-P99", "ms", "240"), ("RPS", "requests/s", "950")]
+    async with sessions() as session:
+        await _load(session, {model: [] for model in MODELS})
+        cid = uuid.uuid4()
+        for code, unit, value in measured:
+            event = examples.period_closed(cid, outcome="met").model_copy(
+                update={
+                    "sla_code": code,
+                    "metric_kind": MetricKind.MEASUREMENT,
+                    "attainment": Decimal(value),
+                    "figures": None,
+                    "measurement_figures": MeasurementFigures(
+                        statistic="percentile", unit=unit, values=100, value=Decimal(value)
+                    ),
+                }
+            )
+            await record_sla_period(session, "bank-a", event, 0, NOW)
+        await record_sla_period(session, "bank-a", examples.period_closed(cid), 0, NOW)
+        got = await benchmarks(
+            session=session,
+            principal=Principal("bank-a"),
+            metric_kind=None,
+            resource_unit=None,
+            period_from=None,
+            period_to=None,
+        )
+        await session.rollback()
+    entries = [
+        (k.metric_kind, k.unit, k.sla_periods, k.attainment.p50) for k in got.sla_metric_kinds
+    ]
+    assert entries == [
+        ("availability", None, 1, Decimal("99.4609")),
+        ("measurement", "ms", 2, Decimal("210.0000")),
+        ("measurement", "requests/s", 1, Decimal("950.0000")),
+    ]

@@ -79,6 +79,7 @@ def _known_charges(f: Filters) -> str:
 @dataclass(frozen=True)
 class KindRow:
     metric_kind: str
+    unit: str | None
     contracts: int
     sla_periods: int
     outcomes: dict[str, int]
@@ -96,20 +97,21 @@ async def sla_kinds(
     outcomes = ", ".join(f"count(*) FILTER (WHERE s.outcome = '{o}')" for o in OUTCOMES)
     sql = f"""
     WITH {_known_charges(filters)}
-    SELECT s.metric_kind, count(DISTINCT s.contract_id), count(*), {outcomes},
+    SELECT s.metric_kind, s.unit, count(DISTINCT s.contract_id), count(*), {outcomes},
            {_dist("s.attainment")}, {_dist(rate)}
     FROM health_sla_periods s
     LEFT JOIN known k USING (contract_id, period_label)
     LEFT JOIN credit c USING (contract_id, period_label, sla_code)
     WHERE {filters.where("s")} {kind}
-    GROUP BY s.metric_kind"""
+    GROUP BY s.metric_kind, s.unit"""
     out = []
     for row in await session.execute(sa.text(sql), params):
-        name, contracts, periods, *rest = row
+        name, unit, contracts, periods, *rest = row
         counts, att, rates = rest[:4], rest[4:7], rest[7:10]
         out.append(
             KindRow(
                 name,
+                unit,
                 contracts,
                 periods,
                 dict(zip(OUTCOMES, counts, strict=True)),
@@ -117,7 +119,11 @@ async def sla_kinds(
                 _summary(*rates),
             )
         )
-    return sorted(out, key=lambda k: k.metric_kind)
+    return sorted(out, key=lambda k: kind_order(k.metric_kind, k.unit))
+
+
+def kind_order(metric_kind: str, unit: str | None) -> tuple[str, bool, str]:
+    return metric_kind, unit is not None, unit or ""
 
 
 async def contract_credit_rates(session: AsyncSession, filters: Filters) -> Summary:

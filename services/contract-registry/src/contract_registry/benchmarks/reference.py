@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract_registry.benchmarks.queries import kind_order
 from contract_registry.benchmarks.schemas import (
     Benchmarks,
     Distribution,
@@ -69,12 +70,12 @@ def _sla_kinds(
     metric_kind: str | None,
 ) -> list[SlaKindBenchmark]:
     credit_of = {(c.contract_id, c.period_label, c.sla_code): c.credit_amount for c in credits}
-    by_kind: dict[str, list[HealthSlaPeriod]] = defaultdict(list)
+    by_kind: dict[tuple[str, str | None], list[HealthSlaPeriod]] = defaultdict(list)
     for s in slas:
         if metric_kind is None or s.metric_kind == metric_kind:
-            by_kind[s.metric_kind].append(s)
+            by_kind[(s.metric_kind, s.unit)].append(s)
     out = []
-    for kind, rows in sorted(by_kind.items()):
+    for (kind, unit), rows in sorted(by_kind.items(), key=lambda kv: kind_order(*kv[0])):
         rates = []
         for s in rows:
             m = charges.get((s.contract_id, s.period_label))
@@ -85,6 +86,7 @@ def _sla_kinds(
         out.append(
             SlaKindBenchmark(
                 metric_kind=kind,
+                unit=unit,
                 contracts=len({s.contract_id for s in rows}),
                 sla_periods=len(rows),
                 outcomes={

@@ -47,6 +47,7 @@ async def benchmarks(
         sla_metric_kinds=[
             SlaKindBenchmark(
                 metric_kind=k.metric_kind,
+                unit=k.unit,
                 contracts=k.contracts,
                 sla_periods=k.sla_periods,
                 outcomes=k.outcomes,

@@ -65,6 +65,8 @@ async def record_sla_period(
             "sla_code": event.sla_code,
             "tenant_id": tenant_id,
             "metric_kind": event.metric_kind.value,
+            # Measurement SLAs' attainment is a value in their unit: benchmarks split by it.
+            "unit": event.measurement_figures.unit if event.measurement_figures else None,
             "outcome": event.outcome.value,
             "attainment": event.attainment,
             "expected_level": event.expected_level,

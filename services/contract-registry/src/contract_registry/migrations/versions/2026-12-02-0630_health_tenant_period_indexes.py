@@ -1,8 +1,11 @@
-"""health read model: (tenant_id, period_label) indexes for the benchmarks' aggregates
+"""health read model: (tenant_id, period_label) indexes for the benchmarks' aggregates;
+the unit of measurement SLAs
 
 The portfolio benchmarks aggregate a tenant's SLA periods, credits and charges within a
 range of periods in SQL; one index on both columns serves the tenant filter and the range,
-so the single-column tenant_id indexes go.
+so the single-column tenant_id indexes go. Measurement SLAs' attainment is a value in
+their unit (ms, …): health_sla_periods.unit keeps it, so benchmarks never pool units
+(periods closed before this revision have none until restated).
 
 Revision ID: d7b3c0e1a2f4
 Revises: c1a0a5e70001
@@ -11,6 +14,7 @@ Create Date: 2026-12-02 06:30:00+00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d7b3c0e1a2f4"
@@ -22,6 +26,7 @@ TABLES = ("health_sla_periods", "health_credits", "health_charges")
 
 
 def upgrade() -> None:
+    op.add_column("health_sla_periods", sa.Column("unit", sa.String(), nullable=True))
     for table in TABLES:
         op.create_index(f"ix_{table}_tenant_period", table, ["tenant_id", "period_label"])
         op.drop_index(f"ix_{table}_tenant_id", table_name=table)
@@ -31,3 +36,4 @@ def downgrade() -> None:
     for table in TABLES:
         op.create_index(f"ix_{table}_tenant_id", table, ["tenant_id"])
         op.drop_index(f"ix_{table}_tenant_period", table_name=table)
+    op.drop_column("health_sla_periods", "unit")
