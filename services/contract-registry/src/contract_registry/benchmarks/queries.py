@@ -45,15 +45,16 @@ class Filters:
 
 
 def _dist(column: str) -> str:
-    """count, p50, p90 of a numeric expression (NULLs left out, as percentile_cont does)."""
+    """count and [p50, p90] of a numeric expression (NULLs left out, as percentile_cont
+    does); both percentiles from one sort."""
     return (
         f"count({column}), "
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY ({column})::float8), "
-        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY ({column})::float8)"
+        f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ({column})::float8)"
     )
 
 
-def _summary(count: int, p50: float | None, p90: float | None) -> Summary:
+def _summary(count: int, percentiles: list[float] | None) -> Summary:
+    p50, p90 = percentiles or (None, None)
     return Summary(count, from_float(p50), from_float(p90))
 
 
@@ -107,7 +108,7 @@ async def sla_kinds(
     out = []
     for row in await session.execute(sa.text(sql), params):
         name, unit, contracts, periods, *rest = row
-        counts, att, rates = rest[:4], rest[4:7], rest[7:10]
+        counts, att, rates = rest[:4], rest[4:6], rest[6:8]
         out.append(
             KindRow(
                 name,
@@ -164,15 +165,15 @@ async def resource_units(
     params, unit = filters.params, ""
     if resource_unit is not None:
         unit, params = "AND unit = :resource_unit", params | {"resource_unit": resource_unit}
-    amount = "coalesce(l->>'amount', '0')::numeric"
     sql = f"""
     WITH units AS (
-        SELECT ch.contract_id, coalesce(l->>'item_code', '') AS unit,
-               coalesce(sum({amount}) FILTER (WHERE l->>'kind' = 'base'), 0) AS base,
-               coalesce(sum({amount}) FILTER (WHERE l->>'kind' = 'arc'), 0) AS arc,
-               abs(coalesce(sum({amount}) FILTER (WHERE l->>'kind' = 'rrc'), 0)) AS rrc
-        FROM health_charges ch, jsonb_array_elements(ch.lines) AS l
-        WHERE {filters.where("ch")} AND l->>'kind' IN ('base', 'arc', 'rrc')
+        SELECT ch.contract_id, coalesce(l.item_code, '') AS unit,
+               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'base'), 0) AS base,
+               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'arc'), 0) AS arc,
+               abs(coalesce(sum(l.amount) FILTER (WHERE l.kind = 'rrc'), 0)) AS rrc
+        FROM health_charges ch,
+             jsonb_to_recordset(ch.lines) AS l(kind text, item_code text, amount numeric)
+        WHERE {filters.where("ch")} AND l.kind IN ('base', 'arc', 'rrc')
         GROUP BY ch.contract_id, ch.period_label, 2
     )
     SELECT unit, count(DISTINCT contract_id), count(*),
@@ -185,9 +186,9 @@ async def resource_units(
             name,
             contracts,
             periods,
-            _summary(*rest[0:3]),
-            _summary(*rest[3:6]),
-            _summary(*rest[6:9]),
+            _summary(*rest[0:2]),
+            _summary(*rest[2:4]),
+            _summary(*rest[4:6]),
         )
         for name, contracts, periods, *rest in await session.execute(sa.text(sql), params)
     ]
