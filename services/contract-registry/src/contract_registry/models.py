@@ -124,6 +124,17 @@ class HealthCharges(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+class HealthGeneration(Base):
+    """Bumped in the transaction that changes an SLA period, credit or charges of the tenant
+    (what the portfolio benchmarks read): benchmarks computed at generation g still hold
+    while the tenant's generation is g (benchmarks/cache.py)."""
+
+    __tablename__ = "health_generations"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class HealthInvoice(Base):
     __tablename__ = "health_invoices"
 

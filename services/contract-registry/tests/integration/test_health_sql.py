@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from contract_registry.benchmarks import reference
-from contract_registry.benchmarks.service import benchmarks
+from contract_registry.benchmarks.schemas import Benchmarks
+from contract_registry.benchmarks.service import benchmarks, compute
 from contract_registry.health.ingest import record_sla_period
 from contract_registry.health.queries import period_totals
 from contract_registry.health.scoring import period_health, score_period, totals_of
@@ -217,7 +218,7 @@ async def test_benchmarks_in_sql_equal_the_python_reference(
     }
     async with sessions() as session:
         await _load(session, models)
-        got = await benchmarks(session=session, **args)
+        got = await compute(session=session, **args)
         expected = await reference.benchmarks(session=session, **args)
         await session.rollback()
     assert got == expected
@@ -247,7 +248,7 @@ async def test_measurement_slas_of_different_units_are_never_pooled(
             )
             await record_sla_period(session, "bank-a", event, 0, NOW)
         await record_sla_period(session, "bank-a", examples.period_closed(cid), 0, NOW)
-        got = await benchmarks(
+        got = await compute(
             session=session,
             principal=Principal("bank-a"),
             metric_kind=None,
@@ -264,3 +265,51 @@ async def test_measurement_slas_of_different_units_are_never_pooled(
         ("measurement", "ms", 2, Decimal("210.0000")),
         ("measurement", "requests/s", 1, Decimal("950.0000")),
     ]
+
+
+async def test_kept_benchmarks_are_reused_until_an_input_changes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The answer is kept at the tenant's generation: a row written behind the service's
+    back (no generation bump) is not seen; a closed SLA period through ingest is."""
+    args: dict[str, Any] = {
+        "principal": Principal("bank-a"),
+        "metric_kind": None,
+        "resource_unit": None,
+        "period_from": None,
+        "period_to": None,
+    }
+    cid = uuid.uuid4()
+    async with sessions() as session, session.begin():
+        await _load(session, {model: [] for model in MODELS})
+        await record_sla_period(session, "bank-a", examples.period_closed(cid), 0, NOW)
+    async with sessions() as session:
+        first = await benchmarks(session=session, **args)
+    assert [k.sla_periods for k in first.sla_metric_kinds] == [1]
+    behind = examples.period_closed(uuid.uuid4())
+    async with sessions() as session, session.begin():
+        await session.execute(
+            sa.insert(HealthSlaPeriod).values(
+                contract_id=behind.contract_id, period_label="2026-03", sla_code="AVAIL-CORE",
+                tenant_id="bank-a", metric_kind="availability", outcome="met",
+                attainment=Decimal("99.95"), expected_level=Decimal("99.9"),
+                minimum_level=Decimal("99.5"), restatement=0, updated_at=NOW,
+            )
+        )  # fmt: skip
+    async with sessions() as session:
+        assert await benchmarks(session=session, **args) is first
+    async with sessions() as session, session.begin():
+        await record_sla_period(session, "bank-a", examples.period_closed(uuid.uuid4()), 0, NOW)
+    async with sessions() as session:
+        after = await benchmarks(session=session, **args)
+        everyone = await benchmarks(session=session, **(args | {"principal": Principal(None)}))
+    assert [k.sla_periods for k in after.sla_metric_kinds] == [3]
+    assert after == await _computed(sessions, args)
+    assert everyone.contracts == 3
+    async with sessions() as session, session.begin():
+        await _load(session, {model: [] for model in MODELS})
+
+
+async def _computed(sessions: async_sessionmaker[AsyncSession], args: dict[str, Any]) -> Benchmarks:
+    async with sessions() as session:
+        return await compute(session=session, **args)
