@@ -4,6 +4,7 @@ consumption usually runs from baseline). Aggregated in PostgreSQL (queries.py)."
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.benchmarks import cache, queries
@@ -16,6 +17,7 @@ from contract_registry.benchmarks.schemas import (
 from contract_registry.benchmarks.stats import Summary
 from crm_platform.auth import Principal
 
+WORK_MEM = "64MB"
 METHOD = (
     "p50 and p90 with linear interpolation between closest ranks (PostgreSQL's "
     "percentile_cont), over the tenant's contracts visible to the caller; latest revision of "
@@ -65,6 +67,8 @@ async def compute(
     period_to: str | None,
 ) -> Benchmarks:
     """The benchmarks aggregated in PostgreSQL now."""
+    # Room to sort and hash a large portfolio in memory (this transaction only).
+    await session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     filters = queries.Filters(principal.tenant_id, period_from, period_to)
     kinds = await queries.sla_kinds(session, filters, metric_kind)
     units = await queries.resource_units(session, filters, resource_unit)
