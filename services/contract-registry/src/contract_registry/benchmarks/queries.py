@@ -166,15 +166,18 @@ async def resource_units(
     if resource_unit is not None:
         unit, params = "AND unit = :resource_unit", params | {"resource_unit": resource_unit}
     sql = f"""
-    WITH units AS (
-        SELECT ch.contract_id, coalesce(l.item_code, '') AS unit,
-               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'base'), 0) AS base,
-               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'arc'), 0) AS arc,
-               abs(coalesce(sum(l.amount) FILTER (WHERE l.kind = 'rrc'), 0)) AS rrc
-        FROM health_charges ch,
-             jsonb_to_recordset(ch.lines) AS l(kind text, item_code text, amount numeric)
-        WHERE {filters.where("ch")} AND l.kind IN ('base', 'arc', 'rrc')
-        GROUP BY ch.contract_id, ch.period_label, 2
+    WITH units AS (  -- per contract period and unit, summed within each charges row
+        SELECT ch.contract_id, u.unit, u.base, u.arc, u.rrc
+        FROM health_charges ch CROSS JOIN LATERAL (
+            SELECT coalesce(l.item_code, '') AS unit,
+                   coalesce(sum(l.amount) FILTER (WHERE l.kind = 'base'), 0) AS base,
+                   coalesce(sum(l.amount) FILTER (WHERE l.kind = 'arc'), 0) AS arc,
+                   abs(coalesce(sum(l.amount) FILTER (WHERE l.kind = 'rrc'), 0)) AS rrc
+            FROM jsonb_to_recordset(ch.lines) AS l(kind text, item_code text, amount numeric)
+            WHERE l.kind IN ('base', 'arc', 'rrc')
+            GROUP BY 1
+        ) AS u
+        WHERE {filters.where("ch")}
     )
     SELECT unit, count(DISTINCT contract_id), count(*),
            {_dist("arc / base * 100")}, {_dist("rrc / base * 100")},
