@@ -79,12 +79,14 @@ class ContractVersion(Base):
 
 class HealthSlaPeriod(Base):
     __tablename__ = "health_sla_periods"
+    __table_args__ = (sa.Index("ix_health_sla_periods_tenant_period", "tenant_id", "period_label"),)
 
     contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     period_label: Mapped[str] = mapped_column(primary_key=True)
     sla_code: Mapped[str] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(index=True)
+    tenant_id: Mapped[str]
     metric_kind: Mapped[str]
+    unit: Mapped[str | None]  # measurement SLAs: the unit of their values (ms, …)
     outcome: Mapped[str]
     attainment: Mapped[Decimal | None] = mapped_column(sa.Numeric())
     expected_level: Mapped[Decimal] = mapped_column(sa.Numeric())
@@ -95,11 +97,12 @@ class HealthSlaPeriod(Base):
 
 class HealthCredit(Base):
     __tablename__ = "health_credits"
+    __table_args__ = (sa.Index("ix_health_credits_tenant_period", "tenant_id", "period_label"),)
 
     contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     period_label: Mapped[str] = mapped_column(primary_key=True)
     sla_code: Mapped[str] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(index=True)
+    tenant_id: Mapped[str]
     credit_amount: Mapped[Decimal] = mapped_column(sa.Numeric())
     monthly_charges: Mapped[Decimal] = mapped_column(sa.Numeric())
     at_risk_amount: Mapped[Decimal] = mapped_column(sa.Numeric())
@@ -109,15 +112,27 @@ class HealthCredit(Base):
 
 class HealthCharges(Base):
     __tablename__ = "health_charges"
+    __table_args__ = (sa.Index("ix_health_charges_tenant_period", "tenant_id", "period_label"),)
 
     contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     period_label: Mapped[str] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(index=True)
+    tenant_id: Mapped[str]
     monthly_charges: Mapped[Decimal] = mapped_column(sa.Numeric())
     expected_total: Mapped[Decimal] = mapped_column(sa.Numeric())
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     revision: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HealthGeneration(Base):
+    """Bumped in the transaction that changes an SLA period, credit or charges of the tenant
+    (what the portfolio benchmarks read): benchmarks computed at generation g still hold
+    while the tenant's generation is g (benchmarks/cache.py)."""
+
+    __tablename__ = "health_generations"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class HealthInvoice(Base):

@@ -13,6 +13,10 @@ class Distribution(BaseModel):
 
 class SlaKindBenchmark(BaseModel):
     metric_kind: str
+    unit: str | None = Field(
+        description="Measurement SLAs: the unit of their values (ms, …); one entry per kind "
+        "and unit, never pooled. Null for the other kinds (attainment in %)."
+    )
     contracts: int
     sla_periods: int = Field(description="Closed SLA periods (latest restatement).")
     outcomes: dict[str, int]

@@ -1,137 +1,32 @@
 """Portfolio benchmarks from the health read model: what deal teams bring to the next
 negotiation (how SLAs of a kind usually perform, what credits usually cost, how far
-consumption usually runs from baseline)."""
+consumption usually runs from baseline). Aggregated in PostgreSQL (queries.py)."""
 
 from __future__ import annotations
-
-import uuid
-from collections import Counter, defaultdict
-from decimal import Decimal
-from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract_registry.benchmarks import cache, queries
 from contract_registry.benchmarks.schemas import (
     Benchmarks,
     Distribution,
     ResourceUnitBenchmark,
     SlaKindBenchmark,
 )
-from contract_registry.benchmarks.stats import summarise
-from contract_registry.models import HealthCharges, HealthCredit, HealthSlaPeriod
+from contract_registry.benchmarks.stats import Summary
 from crm_platform.auth import Principal
 
-HUNDRED = Decimal(100)
+WORK_MEM = "64MB"
 METHOD = (
-    "p50 and p90 with linear interpolation between closest ranks, over the tenant's "
-    "contracts visible to the caller; latest revision of every fact; percentages to 4 places."
+    "p50 and p90 with linear interpolation between closest ranks (PostgreSQL's "
+    "percentile_cont), over the tenant's contracts visible to the caller; latest revision of "
+    "every fact; percentages to 4 places; never pooled across metric kinds or resource units."
 )
-Row = TypeVar("Row", HealthSlaPeriod, HealthCredit, HealthCharges)
 
 
-def _dist(values: list[Decimal]) -> Distribution:
-    s = summarise(values)
+def _dist(s: Summary) -> Distribution:
     return Distribution(count=s.count, p50=s.p50, p90=s.p90)
-
-
-async def _rows(
-    session: AsyncSession,
-    model: type[Row],
-    principal: Principal,
-    period_from: str | None,
-    period_to: str | None,
-) -> list[Row]:
-    query = sa.select(model).where(principal.tenant_filter(model.tenant_id))
-    if period_from:
-        query = query.where(model.period_label >= period_from)
-    if period_to:
-        query = query.where(model.period_label <= period_to)
-    return list(await session.scalars(query))
-
-
-def _charges_by_period(
-    charges: list[HealthCharges], credits: list[HealthCredit]
-) -> dict[tuple[uuid.UUID, str], Decimal]:
-    known: dict[tuple[uuid.UUID, str], Decimal] = {
-        (c.contract_id, c.period_label): c.monthly_charges for c in credits
-    }
-    known |= {(c.contract_id, c.period_label): c.monthly_charges for c in charges}
-    return known
-
-
-def _sla_kinds(
-    slas: list[HealthSlaPeriod],
-    credits: list[HealthCredit],
-    charges: dict[tuple[uuid.UUID, str], Decimal],
-    metric_kind: str | None,
-) -> list[SlaKindBenchmark]:
-    credit_of = {(c.contract_id, c.period_label, c.sla_code): c.credit_amount for c in credits}
-    by_kind: dict[str, list[HealthSlaPeriod]] = defaultdict(list)
-    for s in slas:
-        if metric_kind is None or s.metric_kind == metric_kind:
-            by_kind[s.metric_kind].append(s)
-    out = []
-    for kind, rows in sorted(by_kind.items()):
-        rates = []
-        for s in rows:
-            m = charges.get((s.contract_id, s.period_label))
-            if m:
-                credit = credit_of.get((s.contract_id, s.period_label, s.sla_code), Decimal(0))
-                rates.append(credit / m * HUNDRED)
-        outcomes = Counter(s.outcome for s in rows)
-        out.append(
-            SlaKindBenchmark(
-                metric_kind=kind,
-                contracts=len({s.contract_id for s in rows}),
-                sla_periods=len(rows),
-                outcomes={
-                    k: outcomes.get(k, 0) for k in ("met", "below_expected", "failed", "no_data")
-                },
-                attainment=_dist([s.attainment for s in rows if s.attainment is not None]),
-                credit_rate_pct=_dist(rates),
-            )
-        )
-    return out
-
-
-def _unit_amounts(lines: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:
-    per_unit: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for line in lines:
-        kind = str(line.get("kind", ""))
-        if kind in ("base", "arc", "rrc"):
-            per_unit[str(line.get("item_code", ""))][kind] += Decimal(str(line.get("amount", "0")))
-    return per_unit
-
-
-def _resource_units(
-    charges: list[HealthCharges], resource_unit: str | None
-) -> list[ResourceUnitBenchmark]:
-    arc: dict[str, list[Decimal]] = defaultdict(list)
-    rrc: dict[str, list[Decimal]] = defaultdict(list)
-    net: dict[str, list[Decimal]] = defaultdict(list)
-    contracts: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for period in charges:
-        for unit, amounts in _unit_amounts(period.lines).items():
-            base = amounts.get("base", Decimal(0))
-            if not base or (resource_unit is not None and unit != resource_unit):
-                continue
-            a, r = amounts.get("arc", Decimal(0)), abs(amounts.get("rrc", Decimal(0)))
-            arc[unit].append(a / base * HUNDRED)
-            rrc[unit].append(r / base * HUNDRED)
-            net[unit].append((a - r) / base * HUNDRED)
-            contracts[unit].add(period.contract_id)
-    return [
-        ResourceUnitBenchmark(
-            resource_unit=unit,
-            contracts=len(contracts[unit]),
-            periods=len(arc[unit]),
-            arc_pct=_dist(arc[unit]),
-            rrc_pct=_dist(rrc[unit]),
-            net_variance_pct=_dist(net[unit]),
-        )
-        for unit in sorted(arc)
-    ]
 
 
 async def benchmarks(
@@ -143,25 +38,67 @@ async def benchmarks(
     period_from: str | None,
     period_to: str | None,
 ) -> Benchmarks:
-    slas = await _rows(session, HealthSlaPeriod, principal, period_from, period_to)
-    credits = await _rows(session, HealthCredit, principal, period_from, period_to)
-    charges = await _rows(session, HealthCharges, principal, period_from, period_to)
-    charges_by_period = _charges_by_period(charges, credits)
-    credit_totals: dict[tuple[uuid.UUID, str], Decimal] = defaultdict(Decimal)
-    for c in credits:
-        credit_totals[(c.contract_id, c.period_label)] += c.credit_amount
-    contract_rates = [
-        credit_totals.get(key, Decimal(0)) / m * HUNDRED
-        for key, m in charges_by_period.items()
-        if m
-    ]
-    contracts = {s.contract_id for s in slas} | {c.contract_id for c in charges}
+    """The answer kept from an earlier request while the inputs are unchanged (cache.py),
+    else computed."""
+    key = (principal.tenant_id, metric_kind, resource_unit, period_from, period_to)
+    at = await cache.generation(session, principal.tenant_id)
+    kept = cache.get(session, key, at)
+    if kept is not None:
+        return kept
+    fresh = await compute(
+        session=session,
+        principal=principal,
+        metric_kind=metric_kind,
+        resource_unit=resource_unit,
+        period_from=period_from,
+        period_to=period_to,
+    )
+    cache.put(session, key, at, fresh)
+    return fresh
+
+
+async def compute(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    metric_kind: str | None,
+    resource_unit: str | None,
+    period_from: str | None,
+    period_to: str | None,
+) -> Benchmarks:
+    """The benchmarks aggregated in PostgreSQL now."""
+    # Room to sort and hash a large portfolio in memory (this transaction only).
+    await session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    filters = queries.Filters(principal.tenant_id, period_from, period_to)
+    kinds = await queries.sla_kinds(session, filters, metric_kind)
+    units = await queries.resource_units(session, filters, resource_unit)
     return Benchmarks(
         period_from=period_from,
         period_to=period_to,
-        contracts=len(contracts | {c.contract_id for c in credits}),
-        credit_rate_pct=_dist(contract_rates),
-        sla_metric_kinds=_sla_kinds(slas, credits, charges_by_period, metric_kind),
-        resource_units=_resource_units(charges, resource_unit),
+        contracts=await queries.contracts(session, filters),
+        credit_rate_pct=_dist(await queries.contract_credit_rates(session, filters)),
+        sla_metric_kinds=[
+            SlaKindBenchmark(
+                metric_kind=k.metric_kind,
+                unit=k.unit,
+                contracts=k.contracts,
+                sla_periods=k.sla_periods,
+                outcomes=k.outcomes,
+                attainment=_dist(k.attainment),
+                credit_rate_pct=_dist(k.credit_rate_pct),
+            )
+            for k in kinds
+        ],
+        resource_units=[
+            ResourceUnitBenchmark(
+                resource_unit=u.resource_unit,
+                contracts=u.contracts,
+                periods=u.periods,
+                arc_pct=_dist(u.arc_pct),
+                rrc_pct=_dist(u.rrc_pct),
+                net_variance_pct=_dist(u.net_variance_pct),
+            )
+            for u in units
+        ],
         method=METHOD,
     )

@@ -31,3 +31,12 @@ class Summary:
 
 def summarise(values: Sequence[Decimal]) -> Summary:
     return Summary(len(values), percentile(values, Decimal(50)), percentile(values, Decimal(90)))
+
+
+def from_float(value: float | None) -> Decimal | None:
+    """A percentile PostgreSQL computed in double precision, to 4 places like `percentile`.
+    Read to 15 significant digits first (what a double holds exactly), so the binary noise
+    of an interpolation (99.98715 as 99.987149999…) does not tip a half-even rounding."""
+    if value is None:
+        return None
+    return Decimal(f"{value:.15g}").quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)

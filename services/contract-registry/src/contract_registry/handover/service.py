@@ -17,8 +17,8 @@ from contract_registry.handover.schemas import (
     HealthLine,
     VersionLine,
 )
-from contract_registry.health.scoring import period_health
-from contract_registry.health.service import period_facts
+from contract_registry.health.queries import period_totals
+from contract_registry.health.scoring import score_period
 from contract_registry.models import ContractVersion
 from crm_events.types import round_money
 from crm_platform.auth import Principal
@@ -84,10 +84,12 @@ async def brief(
         )
         for v in await repo.all_versions(session, contract.id)
     ]
-    periods = await period_facts(session, contract.tenant_id, contract.id)
+    periods = await period_totals(
+        session, tenant_id=contract.tenant_id, contract_id=contract.id, today=today
+    )
     health = []
     for label in sorted(periods)[-RECENT_PERIODS:]:
-        h = period_health(periods[label], today)
+        h = score_period(periods[label])
         health.append(
             HealthLine(
                 period_label=label,

@@ -20,6 +20,7 @@ from contract_registry.models import (
     Contract,
     HealthCharges,
     HealthCredit,
+    HealthGeneration,
     HealthInvoice,
     HealthObligation,
     HealthSlaPeriod,
@@ -52,6 +53,18 @@ async def _upsert_latest(
     )
 
 
+async def _bump_generation(session: AsyncSession, tenant_id: str) -> None:
+    """The benchmarks' inputs changed for this tenant (see HealthGeneration)."""
+    t = _table(HealthGeneration)
+    await session.execute(
+        pg_insert(t)
+        .values(tenant_id=tenant_id, generation=1)
+        .on_conflict_do_update(
+            index_elements=["tenant_id"], set_={"generation": t.c.generation + 1}
+        )
+    )
+
+
 async def record_sla_period(
     session: AsyncSession, tenant_id: str, event: SlaPeriodClosed, restatement: int, now: datetime
 ) -> None:
@@ -65,6 +78,8 @@ async def record_sla_period(
             "sla_code": event.sla_code,
             "tenant_id": tenant_id,
             "metric_kind": event.metric_kind.value,
+            # Measurement SLAs' attainment is a value in their unit: benchmarks split by it.
+            "unit": event.measurement_figures.unit if event.measurement_figures else None,
             "outcome": event.outcome.value,
             "attainment": event.attainment,
             "expected_level": event.expected_level,
@@ -74,6 +89,7 @@ async def record_sla_period(
         },
         "restatement",
     )
+    await _bump_generation(session, tenant_id)
 
 
 async def record_credit(
@@ -98,6 +114,7 @@ async def record_credit(
         },
         "revision",
     )
+    await _bump_generation(session, tenant_id)
 
 
 async def record_charges(
@@ -119,6 +136,7 @@ async def record_charges(
         },
         "revision",
     )
+    await _bump_generation(session, tenant_id)
 
 
 async def record_reconciliation(

@@ -134,6 +134,56 @@ class PeriodHealth:
     score: Decimal | None
 
 
+@dataclass(frozen=True)
+class PeriodTotals:
+    """What scoring reads of a period: its facts aggregated. health/queries.py aggregates
+    them in PostgreSQL; `totals_of` is the same aggregation in Python (the reference the
+    SQL is tested against, and what the unit tests score)."""
+
+    period_label: str
+    slas: list[SlaFact]  # by sla_code
+    credits: int
+    credits_total: Decimal
+    credit_charges: Decimal | None  # the largest monthly charges the credits report
+    at_risk_amount: Decimal  # the largest at-risk amount of the credits, 0 without any
+    monthly_charges: Decimal | None  # from billing.charges_computed
+    obligations: dict[str, int]  # opened, on_time, late, pending, waived
+    invoices: int
+    invoices_accurate: int
+    expected_total: Decimal
+    leakage_total: Decimal  # Σ |sums by discrepancy class|
+    leakage_by_class: dict[str, Decimal]  # signed sum per class, by class name
+
+
+TIMELINESS = ("on_time", "late", "pending", "waived")
+
+
+def totals_of(facts: PeriodFacts, today: date) -> PeriodTotals:
+    counts = Counter(o.timeliness(today) for o in facts.obligations)
+    by_class: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for invoice in facts.invoices:
+        for name, amount in invoice.sums_by_class.items():
+            by_class[name] += amount
+    credits = facts.credits
+    return PeriodTotals(
+        period_label=facts.period_label,
+        slas=sorted(facts.slas, key=lambda s: s.sla_code),
+        credits=len(credits),
+        credits_total=sum((c.credit_amount for c in credits), ZERO),
+        credit_charges=max((c.monthly_charges for c in credits), default=None),
+        at_risk_amount=max((c.at_risk_amount for c in credits), default=ZERO),
+        monthly_charges=facts.monthly_charges,
+        obligations={"opened": len(facts.obligations)} | {k: counts.get(k, 0) for k in TIMELINESS},
+        invoices=len(facts.invoices),
+        invoices_accurate=sum(1 for i in facts.invoices if i.discrepancies == 0),
+        expected_total=sum((i.expected_total for i in facts.invoices), ZERO),
+        leakage_total=sum(
+            (abs(amount) for i in facts.invoices for amount in i.sums_by_class.values()), ZERO
+        ),
+        leakage_by_class=dict(sorted(by_class.items())),
+    )
+
+
 def _sla_component(slas: Sequence[SlaFact]) -> Component:
     points = [OUTCOME_POINTS.get(s.outcome, ZERO) for s in slas]
     counts = Counter(s.outcome for s in slas)
@@ -148,17 +198,14 @@ def _sla_component(slas: Sequence[SlaFact]) -> Component:
     )
 
 
-def _credit_component(
-    credits: Sequence[CreditFact], monthly_charges: Decimal | None
-) -> tuple[Component, Decimal, Decimal | None, Decimal | None]:
-    total = sum((c.credit_amount for c in credits), ZERO)
-    charges = monthly_charges
-    if charges is None and credits:
-        charges = max(c.monthly_charges for c in credits)
-    at_risk = max((c.at_risk_amount for c in credits), default=ZERO)
+def _credit_component(t: PeriodTotals) -> tuple[Component, Decimal | None, Decimal | None]:
+    total, at_risk = t.credits_total, t.at_risk_amount
+    charges = t.monthly_charges
+    if charges is None and t.credits:
+        charges = t.credit_charges
     pct_of_charges = _pct(total / charges * HUNDRED) if charges else None
     score: Decimal | None
-    if not credits and charges is None:
+    if not t.credits and charges is None:
         score = None  # billing has not reported on this period yet
     elif total == 0 or at_risk == 0:
         score = _score(HUNDRED)
@@ -174,14 +221,10 @@ def _credit_component(
         "100 × (1 − credits_total ÷ at_risk_amount)",
         inputs,
     )
-    return component, total, charges, pct_of_charges
+    return component, charges, pct_of_charges
 
 
-def _obligation_component(
-    obligations: Sequence[ObligationFact], today: date
-) -> tuple[Component, dict[str, int], Decimal | None]:
-    counts = Counter(o.timeliness(today) for o in obligations)
-    tally = {k: counts.get(k, 0) for k in ("on_time", "late", "pending", "waived")}
+def _obligation_component(tally: dict[str, int]) -> tuple[Component, Decimal | None]:
     decided = tally["on_time"] + tally["late"]
     pct = _pct(Decimal(tally["on_time"]) / decided * HUNDRED) if decided else None
     component = Component(
@@ -189,22 +232,16 @@ def _obligation_component(
         WEIGHTS["obligations_on_time"],
         _score(pct) if pct is not None else None,
         "on_time ÷ (on_time + late) × 100",
-        {k: str(v) for k, v in tally.items()},
+        {k: str(tally[k]) for k in TIMELINESS},
     )
-    return component, tally, pct
+    return component, pct
 
 
 def _invoice_components(
-    invoices: Sequence[InvoiceFact],
-) -> tuple[list[Component], int, Decimal | None, Decimal, dict[str, Decimal], Decimal | None]:
-    accurate = sum(1 for i in invoices if i.discrepancies == 0)
-    accuracy = _pct(Decimal(accurate) / len(invoices) * HUNDRED) if invoices else None
-    by_class: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for invoice in invoices:
-        for name, amount in invoice.sums_by_class.items():
-            by_class[name] += amount
-    leakage = sum((abs(amount) for i in invoices for amount in i.sums_by_class.values()), ZERO)
-    expected = sum((i.expected_total for i in invoices), ZERO)
+    t: PeriodTotals,
+) -> tuple[list[Component], Decimal | None, Decimal | None]:
+    accuracy = _pct(Decimal(t.invoices_accurate) / t.invoices * HUNDRED) if t.invoices else None
+    leakage, expected = t.leakage_total, t.expected_total
     leakage_pct = _pct(leakage / expected * HUNDRED) if expected else None
     leakage_score = (
         _score(HUNDRED * (1 - leakage_pct / LEAKAGE_FLOOR_PCT)) if leakage_pct is not None else None
@@ -215,7 +252,7 @@ def _invoice_components(
             WEIGHTS["invoice_accuracy"],
             _score(accuracy) if accuracy is not None else None,
             "invoices without discrepancy ÷ invoices × 100",
-            {"invoices": str(len(invoices)), "accurate": str(accurate)},
+            {"invoices": str(t.invoices), "accurate": str(t.invoices_accurate)},
         ),
         Component(
             "leakage",
@@ -230,7 +267,7 @@ def _invoice_components(
             },
         ),
     ]
-    return components, accurate, accuracy, leakage, dict(sorted(by_class.items())), leakage_pct
+    return components, accuracy, leakage_pct
 
 
 def combine(components: Sequence[Component]) -> Decimal | None:
@@ -242,29 +279,30 @@ def combine(components: Sequence[Component]) -> Decimal | None:
 
 
 def period_health(facts: PeriodFacts, today: date) -> PeriodHealth:
-    sla = _sla_component(facts.slas)
-    credits, credits_total, charges, credits_pct = _credit_component(
-        facts.credits, facts.monthly_charges
-    )
-    obligations, tally, on_time_pct = _obligation_component(facts.obligations, today)
-    invoice_parts, accurate, accuracy, leakage, by_class, leakage_pct = _invoice_components(
-        facts.invoices
-    )
+    return score_period(totals_of(facts, today))
+
+
+def score_period(t: PeriodTotals) -> PeriodHealth:
+    """The decision: a period's components and score from its totals."""
+    sla = _sla_component(t.slas)
+    credits, charges, credits_pct = _credit_component(t)
+    obligations, on_time_pct = _obligation_component(t.obligations)
+    invoice_parts, accuracy, leakage_pct = _invoice_components(t)
     components = [sla, credits, obligations, *invoice_parts]
     return PeriodHealth(
-        period_label=facts.period_label,
+        period_label=t.period_label,
         outcomes={k: int(sla.inputs[k]) for k in OUTCOME_POINTS},
-        slas=sorted(facts.slas, key=lambda s: s.sla_code),
-        credits_total=credits_total,
+        slas=t.slas,
+        credits_total=t.credits_total,
         monthly_charges=charges,
         credits_pct_of_charges=credits_pct,
-        obligations={"opened": len(facts.obligations), **tally},
+        obligations=dict(t.obligations),
         obligations_on_time_pct=on_time_pct,
-        invoices=len(facts.invoices),
-        invoices_accurate=accurate,
+        invoices=t.invoices,
+        invoices_accurate=t.invoices_accurate,
         invoice_accuracy_pct=accuracy,
-        leakage_total=leakage,
-        leakage_by_class=by_class,
+        leakage_total=t.leakage_total,
+        leakage_by_class=t.leakage_by_class,
         leakage_pct_of_expected=leakage_pct,
         components=components,
         score=combine(components),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.contracts.dates import local_today
 from contract_registry.contracts.repository import load_contract
+from contract_registry.health.queries import period_totals
 from contract_registry.health.schemas import (
     PeriodHealthPage,
     PeriodHealthRead,
@@ -25,7 +26,7 @@ from contract_registry.health.scoring import (
     PeriodFacts,
     PeriodHealth,
     SlaFact,
-    period_health,
+    score_period,
 )
 from contract_registry.models import (
     HealthCharges,
@@ -56,6 +57,9 @@ async def _rows(
 async def period_facts(
     session: AsyncSession, tenant_id: str, contract_id: uuid.UUID
 ) -> dict[str, PeriodFacts]:
+    """The contract's rows as they are, per period: what scoring.totals_of aggregates in
+    Python (the reference health/queries.py is checked against; the service reads
+    queries.period_totals)."""
     periods: dict[str, PeriodFacts] = {}
 
     def of(label: str) -> PeriodFacts:
@@ -138,13 +142,14 @@ async def get(
 ) -> PeriodHealthPage:
     contract = await load_contract(session, principal, contract_id)
     today = local_today(clock.now(), contract.timezone)
-    facts = await period_facts(session, contract.tenant_id, contract.id)
-    labels = sorted(
-        label
-        for label in facts
-        if (period_from is None or label >= period_from)
-        and (period_to is None or label <= period_to)
+    totals = await period_totals(
+        session,
+        tenant_id=contract.tenant_id,
+        contract_id=contract.id,
+        today=today,
+        period_from=period_from,
+        period_to=period_to,
     )
-    reads = [to_read(period_health(facts[label], today), contract.currency) for label in labels]
+    reads = [to_read(score_period(totals[label]), contract.currency) for label in sorted(totals)]
     items, next_cursor = page_of(reads, HEALTH, page)
     return PeriodHealthPage(items=items, next_cursor=next_cursor)

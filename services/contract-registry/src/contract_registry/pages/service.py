@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.contracts.dates import local_today
 from contract_registry.contracts.repository import load_contract
-from contract_registry.health.scoring import PeriodHealth, period_health
-from contract_registry.health.service import period_facts
+from contract_registry.health.queries import period_totals
+from contract_registry.health.scoring import PeriodHealth, score_period
 from contract_registry.models import Contract, HealthSlaPeriod
 from contract_registry.pages.charts import SlaPoint
 from crm_platform import periods
@@ -103,7 +103,9 @@ async def view(
     contract = await load_contract(session, principal, contract_id)
     now = clock.now()
     today = local_today(now, contract.timezone)
-    facts = await period_facts(session, contract.tenant_id, contract.id)
-    periods = [period_health(facts[label], today) for label in window.pick(set(facts), today)]
+    totals = await period_totals(
+        session, tenant_id=contract.tenant_id, contract_id=contract.id, today=today
+    )
+    periods = [score_period(totals[label]) for label in window.pick(set(totals), today)]
     slas = await _sla_points(session, contract, window, today)
     return ContractView(contract, today, now, periods, slas)
