@@ -201,6 +201,7 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
         bootstrap=bootstrap,
         consumer_offset_reset="earliest",
         log_level="WARNING",
+        consumer_batch_size=args.batch_size,
         **case.extra_settings,
     )
     contracts = [uuid.uuid4() for _ in range(args.events)]
@@ -261,6 +262,7 @@ async def main(args: argparse.Namespace) -> int:
     report = {
         "events_per_service": args.events,
         "partitions": args.partitions,
+        "batch_size": args.batch_size,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "results": results,
     }
@@ -279,6 +281,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--service", action="append", help="only this service (repeatable; default: all four)"
     )
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="the consumer's CONSUMER_BATCH_SIZE (1: one record per transaction)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--top", type=int, default=12, help="most frequent statements shown")
     parser.add_argument("--json", help=f"write the report here (default {RESULTS})")
