@@ -5,7 +5,11 @@ For each record, in partition order:
 2. skip types this consumer has no handler for; types missing from the catalog go to the DLQ;
 3. validate the payload against its schema — invalid payloads go to the DLQ;
 4. in one transaction: record (consumer, event id) in the inbox and run the handlers. A
-   redelivered event finds its inbox row and changes nothing;
+   redelivered event finds its inbox row and changes nothing. The records of a partition
+   fetched together (up to `batch_size`) share that transaction, one after another; if
+   any of them fails, the transaction is rolled back and each record is handled again in
+   its own transaction, so a poison record neither takes the others down nor applies them
+   twice;
 5. handler failures are retried with backoff and dead-lettered after `max_attempts`;
    infrastructure failures (database or broker unreachable) are retried until they pass,
    never dead-lettered, so an outage cannot empty a topic into its DLQ.
@@ -19,7 +23,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,11 +110,23 @@ class _Failure:
 
 
 @dataclass
+class _Prepared:
+    """A decoded, validated record and the handlers for its type."""
+
+    record: ConsumerRecord
+    envelope: Envelope
+    payload: Any
+    handlers: Sequence[Handler]
+
+
+@dataclass
 class ConsumerStats:
     handled: int = 0
     duplicates: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    batches: int = 0  # transactions that handled several records
+    batch_fallbacks: int = 0  # batches rolled back and handled one record at a time
     last_error: str | None = None
     assigned: list[str] = field(default_factory=list)
 
@@ -152,6 +168,7 @@ class ConsumerRunner:
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
         max_records: int = 200,
+        batch_size: int = 100,
         client_id: str | None = None,
         clock: Any = None,
         offset_reset: str = "earliest",
@@ -170,6 +187,7 @@ class ConsumerRunner:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._max_records = max_records
+        self._batch_size = max(1, batch_size)
         self._client_id = client_id or group_id
         self._clock = clock
         # Where a new group starts: "earliest" in production (nothing is missed); tests
@@ -287,10 +305,49 @@ class ConsumerRunner:
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         if records:
             self._done.setdefault(tp, records[0].offset)  # lag counts the record in hand
-        for record in records:
-            await self._process_record(record)
-            self._pending[tp] = record.offset + 1
-            self._done[tp] = record.offset + 1
+        for start in range(0, len(records), self._batch_size):
+            chunk = records[start : start + self._batch_size]
+            await self._process_chunk(chunk)
+            self._pending[tp] = chunk[-1].offset + 1
+            self._done[tp] = chunk[-1].offset + 1
+
+    async def _process_chunk(self, records: list[ConsumerRecord]) -> None:
+        """Records of one partition, in order: those that cannot be handled go to the DLQ
+        (or are skipped), the others are handled in one transaction; if that fails, one by
+        one, each in its own transaction with its retries, so a poison record is dead-lettered
+        alone and the others are neither lost nor applied twice (the inbox)."""
+        prepared = [p for record in records if (p := await self._prepare(record)) is not None]
+        if len(prepared) > 1 and await self._handle_batch(prepared):
+            return
+        for item in prepared:
+            await self._handle_traced(item)
+
+    async def _handle_batch(self, prepared: list[_Prepared]) -> bool:
+        """Handle the records in one transaction; False (nothing applied) if any failed."""
+        started = time.perf_counter()
+        results: list[str] = []
+        try:
+            async with self._session_factory() as session, session.begin():
+                for item in prepared:
+                    with self._record_scope(item):
+                        results.append(await self._apply(session, item))
+                    # Each record sees the database, not objects an earlier one loaded.
+                    await session.flush()
+                    session.expunge_all()
+        except Exception as exc:
+            self.stats.batch_fallbacks += 1
+            log.info(
+                "consumer.batch_fallback",
+                consumer=self.group_id,
+                records=len(prepared),
+                error=repr(exc),
+            )
+            return False
+        self.stats.batches += 1
+        per_event = (time.perf_counter() - started) / len(prepared)
+        for item, result in zip(prepared, results, strict=True):
+            self._count(item.envelope, result, per_event)
+        return True
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
         assert self._consumer is not None
@@ -308,11 +365,17 @@ class ConsumerRunner:
                 del self._pending[tp]
 
     async def _process_record(self, record: ConsumerRecord) -> None:
+        item = await self._prepare(record)
+        if item is not None:
+            await self._handle_traced(item)
+
+    async def _prepare(self, record: ConsumerRecord) -> _Prepared | None:
+        """Decode and validate a record; None when it was dead-lettered or is skipped."""
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
         except EnvelopeError as exc:
             await self._dead_letter(record, _Failure("undecodable", exc, 1))
-            return
+            return None
         handlers = self._handlers.get(envelope.type)
         if not handlers:
             if envelope.type not in REGISTRY:
@@ -321,22 +384,30 @@ class ConsumerRunner:
                 )
             else:
                 self.stats.skipped += 1
-            return
+            return None
         try:
             payload = parse_payload(envelope)
         except InvalidPayload as exc:
             await self._dead_letter(record, _Failure("invalid_payload", exc, 1))
-            return
+            return None
+        return _Prepared(record, envelope, payload, handlers)
 
+    async def _handle_traced(self, item: _Prepared) -> None:
+        with self._record_scope(item):
+            await self._handle_with_retries(item)
+
+    @contextlib.contextmanager
+    def _record_scope(self, item: _Prepared) -> Iterator[None]:
+        """The record's log context and its consumer span, a child of the span the event
+        was created in: the Kafka header first, else the envelope's tracing extension (a
+        producer of our own may set only one of them)."""
+        record, envelope = item.record, item.envelope
         structlog.contextvars.bind_contextvars(
             correlation_id=envelope.correlationid,
             event_id=envelope.id,
             event_type=envelope.type,
             tenant=envelope.tenant,
         )
-        # The handler runs in a child of the span the event was created in: the Kafka
-        # header first, else the envelope's tracing extension (a producer of our own may set
-        # only one of them).
         parent = context_from(kafka_carrier(record.headers)) or context_from(envelope.trace_carrier)
         try:
             with tracer.start_as_current_span(
@@ -354,22 +425,21 @@ class ConsumerRunner:
                     "cloudevents.event_type": envelope.type,
                 },
             ):
-                await self._handle_with_retries(record, envelope, payload, handlers)
+                yield
         finally:
             structlog.contextvars.unbind_contextvars(
                 "correlation_id", "event_id", "event_type", "tenant"
             )
 
-    async def _handle_with_retries(
-        self, record: ConsumerRecord, envelope: Envelope, payload: Any, handlers: Sequence[Handler]
-    ) -> None:
+    async def _handle_with_retries(self, item: _Prepared) -> None:
+        record = item.record
         attempt = 0
         delay = self._backoff_initial
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                result = await self._handle_once(record, envelope, payload, handlers)
+                result = await self._handle_once(item)
             except PermanentEventError as exc:
                 await self._dead_letter(record, _Failure("handler_rejected", exc, attempt))
                 return
@@ -400,44 +470,51 @@ class ConsumerRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
                 continue
-            HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
-            CONSUMED.labels(self.group_id, envelope.type, result).inc()
-            if result == "duplicate":
-                self.stats.duplicates += 1
-            else:
-                self.stats.handled += 1
+            self._count(item.envelope, result, time.perf_counter() - started)
             return
 
-    async def _handle_once(
-        self, record: ConsumerRecord, envelope: Envelope, payload: Any, handlers: Sequence[Handler]
-    ) -> str:
+    def _count(self, envelope: Envelope, result: str, seconds: float) -> None:
+        HANDLE_SECONDS.labels(self.group_id).observe(seconds)
+        CONSUMED.labels(self.group_id, envelope.type, result).inc()
+        if result == "duplicate":
+            self.stats.duplicates += 1
+        else:
+            self.stats.handled += 1
+
+    async def _handle_once(self, item: _Prepared) -> str:
         async with self._session_factory() as session, session.begin():
-            inserted = await session.scalar(
-                pg_insert(inbox_table)
-                .values(
-                    consumer=self.group_id,
-                    event_id=envelope.id,
-                    event_type=envelope.type,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-                .on_conflict_do_nothing()
-                .returning(inbox_table.c.event_id)
-            )
-            if inserted is None:
-                return "duplicate"
-            ctx = EventContext(
-                session=session,
-                envelope=envelope,
-                source=self._source,
+            return await self._apply(session, item)
+
+    async def _apply(self, session: AsyncSession, item: _Prepared) -> str:
+        """Record the event in the inbox and run its handlers, in the caller's transaction;
+        "duplicate" (and nothing run) when the inbox already holds it."""
+        record, envelope = item.record, item.envelope
+        inserted = await session.scalar(
+            pg_insert(inbox_table)
+            .values(
+                consumer=self.group_id,
+                event_id=envelope.id,
+                event_type=envelope.type,
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                clock=self._clock,
             )
-            for handler in handlers:
-                await handler(ctx, payload)
+            .on_conflict_do_nothing()
+            .returning(inbox_table.c.event_id)
+        )
+        if inserted is None:
+            return "duplicate"
+        ctx = EventContext(
+            session=session,
+            envelope=envelope,
+            source=self._source,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            clock=self._clock,
+        )
+        for handler in item.handlers:
+            await handler(ctx, item.payload)
         return "handled"
 
     async def _dead_letter(self, record: ConsumerRecord, failure: _Failure) -> None:

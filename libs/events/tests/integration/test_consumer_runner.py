@@ -1,4 +1,5 @@
-"""The consumer runner against a real broker and database: dedup, DLQ, retries, replay."""
+"""The consumer runner against a real broker and database: dedup, DLQ, retries, replay,
+batches of records in one transaction and their fallback to one at a time."""
 
 import asyncio
 import uuid
@@ -6,16 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.consumer import ConsumerRunner, EventContext, Handlers
 from crm_events.dlq import DeadLetter, read_dead_letters, replay
 from crm_events.envelope import Envelope
-from crm_events.kafka import make_producer
+from crm_events.kafka import delete_topics, ensure_topics, make_producer
 from crm_events.registry import spec_for
 from crm_events.schemas.obligations import ObligationCreated
-from crm_events.topics import physical
+from crm_events.topics import NAMESPACE_ENV, all_topics, physical
 from crm_testing.kafka import produce_raw, publish_envelope, wait_until
 
 from .conftest import effects
@@ -238,3 +240,61 @@ async def test_a_second_instance_joining_mid_stream_loses_and_repeats_nothing(
         ).all()
     assert len(rows) == 60
     assert all(count == 1 for _, count in rows)
+
+
+@asynccontextmanager
+async def _fresh_topics(bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """A private topic namespace: a runner starting at the earliest offsets finds exactly
+    the records the test produced before it started, all in its first fetch."""
+    monkeypatch.setenv(NAMESPACE_ENV, f"batch-{uuid.uuid4().hex[:8]}")
+    await ensure_topics(bootstrap, partitions=1)
+    try:
+        yield
+    finally:
+        await delete_topics(bootstrap, all_topics())
+
+
+async def test_records_fetched_together_are_handled_in_one_transaction_once_each(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = str(uuid.uuid4())
+    events = [_event(subject=key) for _ in range(5)]
+    async with _fresh_topics(kafka_bootstrap, monkeypatch):
+        for event in [*events, events[1]]:  # the second event delivered again
+            await publish_envelope(kafka_bootstrap, event)
+        async with _runner(sessions, kafka_bootstrap) as runner:
+            await wait_until(
+                lambda: runner.stats.handled + runner.stats.duplicates >= 6,
+                message="all six records handled",
+            )
+    assert [await _effects(sessions, e.id) for e in events] == [1] * 5
+    assert (runner.stats.handled, runner.stats.duplicates) == (5, 1)
+    assert (runner.stats.batches, runner.stats.batch_fallbacks) == (1, 0)
+
+
+async def test_a_poison_record_in_a_batch_is_dead_lettered_alone_the_others_handled_once(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = str(uuid.uuid4())
+    before = [_event(subject=key) for _ in range(3)]
+    bad = _event(note="explode", subject=key)
+    after = [_event(subject=key) for _ in range(3)]
+    async with _fresh_topics(kafka_bootstrap, monkeypatch):
+        for event in [*before, bad, *after]:
+            await publish_envelope(kafka_bootstrap, event)
+        async with _runner(sessions, kafka_bootstrap, max_attempts=2) as runner:
+            await wait_until(
+                lambda: runner.stats.handled >= 6 and runner.stats.dead_lettered >= 1,
+                message="six handled, one dead-lettered",
+            )
+        letters = await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
+    assert [await _effects(sessions, e.id) for e in [*before, *after]] == [1] * 6
+    assert await _effects(sessions, bad.id) == 0
+    assert [d.event_id for d in letters] == [bad.id]
+    assert letters[0].headers["dlq.reason"] == "handler_failed"
+    assert runner.stats.batch_fallbacks == 1
+    assert (runner.stats.handled, runner.stats.dead_lettered) == (6, 1)

@@ -215,6 +215,7 @@ async def _start_messaging(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             source=settings.service_name,
             max_attempts=settings.consumer_max_attempts,
+            batch_size=settings.consumer_batch_size,
             backoff_initial=settings.consumer_backoff_initial_seconds,
             backoff_max=settings.consumer_backoff_max_seconds,
             clock=app.state.clock,

@@ -78,6 +78,11 @@ class ServiceSettings(BaseSettings):
         description="Where a consumer group without committed offsets starts.",
     )
     consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_batch_size: int = Field(
+        default=100,
+        ge=1,
+        description="Records of one partition handled in one transaction (1: one each).",
+    )
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
 
