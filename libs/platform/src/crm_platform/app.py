@@ -128,10 +128,13 @@ def create_service_app(
             yield
         finally:
             log.info("service.stopping")
+            stopping = asyncio.get_running_loop().time()
             await _stop(app, workers)
-            await engine.dispose()
+            await _bounded_step("database engine", engine.dispose())
             flush_tracing()
-            log.info("service.stopped")
+            log.info(
+                "service.stopped", seconds=round(asyncio.get_running_loop().time() - stopping, 2)
+            )
 
     app = FastAPI(
         title=definition.title,
@@ -226,17 +229,38 @@ async def _start_messaging(
 
 
 async def _stop(app: FastAPI, workers: list[asyncio.Task[None]]) -> None:
-    """Workers, then consumers, the relay and the producer, each whatever the others do."""
+    """Workers, then consumers, the relay and the producer, each whatever the others do,
+    each within `STOP_STEP_SECONDS`: a shutdown stays inside the 30 s a supervisor (uvicorn,
+    Kubernetes' grace period) allows, and a step that overruns is named in the log."""
     for task in workers:
         task.cancel()
     for task in workers:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await _bounded_step(f"worker {task.get_name()}", _settled(task))
     for runner in reversed(app.state.consumers):
-        with contextlib.suppress(Exception):
-            await runner.stop()
+        await _bounded_step(f"consumer {runner.group_id}", runner.stop())
     if app.state.relay is not None:
-        await app.state.relay.stop()
+        await _bounded_step("outbox relay", app.state.relay.stop())
     if app.state.producer is not None:
-        with contextlib.suppress(Exception):
-            await app.state.producer.stop()
+        await _bounded_step("producer", app.state.producer.stop())
+
+
+STOP_STEP_SECONDS = 8.0
+
+
+async def _settled(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _bounded_step(step: str, stopping: Coroutine[Any, Any, Any]) -> None:
+    started = asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(stopping, STOP_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("service.stop_step_abandoned", step=step, seconds=STOP_STEP_SECONDS)
+    except Exception as exc:  # a step that fails must not keep the others from stopping
+        log.warning("service.stop_step_failed", step=step, error=repr(exc))
+    else:
+        seconds = asyncio.get_running_loop().time() - started
+        if seconds > 2.0:
+            log.warning("service.stop_step_slow", step=step, seconds=round(seconds, 1))
