@@ -7,8 +7,8 @@
 In one run, on the shared PostgreSQL and Kafka (a fresh database, a private topic namespace):
 1. generates the telemetry with bench/sla_ingest.py's generator (per 1,000 items: 880 up/down
    samples, 100 measurements, 15 incidents, 5 outages; one service key per contract) as
-   `telemetry.recorded` envelopes of `--batch` items each (the topic's shape: a message
-   carries a batch of items), keyed by service key; encoded before any clock starts;
+   `telemetry.recorded` envelopes (the topic's shape: a message carries a batch of items;
+   `--per-message`, default 1,000), keyed by service key; encoded before any clock starts;
 2. starts sla-monitor in-process (its own app: migrations, relay, consumer from the earliest
    offsets) and activates every contract first (`contract.activated`, waits for its inbox),
    so the telemetry maps to SLAs;
@@ -17,7 +17,9 @@ In one run, on the shared PostgreSQL and Kafka (a fresh database, a private topi
    in the same transaction as its inbox row), then checks every contract's stored
    attainment against the figures computed from the data (as sla_ingest.py does);
 4. (b) the baseline: a plain aiokafka consumer (own group, earliest) reads the same
-   messages from the same topic and `json.loads` each value: items/s;
+   messages from the same topic and `json.loads` each value: items/s; and, for where the
+   time goes, the same values parsed and validated as `TelemetryRecorded` (pydantic),
+   with no Kafka or database (the floor the service's decoding alone puts on it);
 5. reports the ratio (c)/(b), ms per message, and the SQL statements and commits per
    message the consumer task issued (engine listeners, as consumer_throughput.py).
 
@@ -73,16 +75,20 @@ def encode(event_type: str, subject: str, tenant: str, data: Any, topic: str) ->
     return physical(topic), envelope.key, envelope.to_bytes(), envelope.kafka_headers()
 
 
-def telemetry_messages(path: Path) -> tuple[list[Encoded], int]:
-    """Every generated batch as one telemetry.recorded message; (messages, items)."""
+def telemetry_messages(path: Path, per_message: int) -> tuple[list[Encoded], int]:
+    """The generated batches (one contract's slice each) as telemetry.recorded messages of
+    `per_message` items, keyed by the service key; (messages, items)."""
     messages, items = [], 0
     for body in read_batches(path):
         batch = orjson.loads(body)
         rows = batch["items"]
         items += len(rows)
-        data = TelemetryRecorded.model_validate({"items": rows})
-        key = rows[0]["service_key"]  # one contract's slice per batch (batch ≤ 1,000 items)
-        messages.append(encode("telemetry.recorded", key, batch["tenant_id"], data, "telemetry.v1"))
+        key = rows[0]["service_key"]
+        for at in range(0, len(rows), per_message):
+            data = TelemetryRecorded.model_validate({"items": rows[at : at + per_message]})
+            messages.append(
+                encode("telemetry.recorded", key, batch["tenant_id"], data, "telemetry.v1")
+            )
     return messages, items
 
 
@@ -115,6 +121,7 @@ async def raw_consume(bootstrap: str, messages: int, timeout: float) -> dict[str
     started = time.perf_counter()
     await consumer.start()
     seen = items = 0
+    values: list[bytes] = []
     try:
         deadline = started + timeout
         while seen < messages:
@@ -124,12 +131,22 @@ async def raw_consume(bootstrap: str, messages: int, timeout: float) -> dict[str
             for records in batches.values():
                 for record in records:
                     assert record.value is not None
+                    values.append(record.value)
                     items += len(json.loads(record.value)["data"]["items"])
                     seen += 1
         elapsed = time.perf_counter() - started
     finally:
         await consumer.stop()
-    return {"seconds": round(elapsed, 3), "messages": seen, "items": items}
+    started = time.perf_counter()
+    for value in values:
+        TelemetryRecorded.model_validate(json.loads(value)["data"])
+    validate_s = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 3),
+        "messages": seen,
+        "items": items,
+        "validate_seconds": round(validate_s, 3),
+    }
 
 
 async def measure_service(
@@ -184,10 +201,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server = to_async_url(os.environ["DATABASE_URL"])
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     os.environ[NAMESPACE_ENV] = f"bench-ki-{uuid.uuid4().hex[:8]}"
-    roster, index, args.expected = generate(args.items, args.contracts, args.batch, args.seed)
+    roster, index, args.expected = generate(args.items, args.contracts, 1000, args.seed)
     path = index[0][2]
     try:
-        messages, items = telemetry_messages(path)
+        messages, items = telemetry_messages(path, args.per_message)
     finally:
         path.unlink(missing_ok=True)
     await ensure_topics(bootstrap, partitions=args.partitions)
@@ -205,7 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "items": items,
         "messages": n,
-        "items_per_message": args.batch,
+        "items_per_message": args.per_message,
         "contracts": args.contracts,
         "mix_per_1000": MIX,
         "partitions": args.partitions,
@@ -217,6 +234,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "raw_consume_seconds": raw["seconds"],
         "raw_consume_items_per_s": round(raw_rate),
         "ratio_service_to_raw_consume": round(service_rate / raw_rate, 3),
+        "parse_and_validate_items_per_s": round(items / raw["validate_seconds"]),
         "target_ratio": 0.5,
         "sql_statements_per_message": round(service["sql_statements"] / n, 2),
         "commits_per_message": round(service["commits"] / n, 2),
@@ -233,7 +251,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--contracts", type=int, default=100)
     parser.add_argument(
-        "--batch", type=int, default=1000, help="items per telemetry.recorded message (≤ 1,000)"
+        "--per-message",
+        type=int,
+        default=1000,
+        help="items per telemetry.recorded message (1 to 1,000)",
     )
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--consumer-batch-size", type=int, default=100)
@@ -249,8 +270,8 @@ def main() -> int:
     if not os.environ.get("DATABASE_URL") or not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         print("set DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
-    if args.batch > 1000:
-        print("--batch: at most 1,000 items per message (one contract's slice)", file=sys.stderr)
+    if not 1 <= args.per_message <= 1000:
+        print("--per-message: 1 to 1,000 items (a message is one contract's)", file=sys.stderr)
         return 2
     result = asyncio.run(run(args))
     out = Path(args.json) if args.json else RESULTS
