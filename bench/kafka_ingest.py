@@ -21,7 +21,8 @@ In one run, on the shared PostgreSQL and Kafka (a fresh database, a private topi
    time goes, the same values parsed and validated as `TelemetryRecorded` (pydantic),
    with no Kafka or database (the floor the service's decoding alone puts on it);
 5. reports the ratio (c)/(b), ms per message, and the SQL statements and commits per
-   message the consumer task issued (engine listeners, as consumer_throughput.py).
+   message the consumer task issued and the wall time it spent inside them (engine
+   listeners, as consumer_throughput.py).
 
 Results go to stdout and bench/results/kafka_ingest.json.
 """
@@ -41,6 +42,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,6 +68,32 @@ from sla_monitor.main import create_app  # noqa: E402
 from sla_monitor.settings import Settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "kafka_ingest.json"
+
+
+class TimedSqlProfile(SqlProfile):
+    """SqlProfile plus the wall time the consumer task spent inside statements (from the
+    cursor's execute until it returns: the database's work and the round trip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sql_seconds = 0.0
+        self._started: dict[int, float] = {}
+
+    def on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        super().on_execute(conn, cursor, statement, *args)
+        if self.active and self._in_consumer():
+            self._started[id(cursor)] = time.perf_counter()
+
+    def on_after(self, conn: Any, cursor: Any, *args: Any) -> None:
+        began = self._started.pop(id(cursor), None)
+        if began is not None:
+            self.sql_seconds += time.perf_counter() - began
+
+    def install(self) -> None:
+        super().install()
+        event.listen(Engine, "after_cursor_execute", self.on_after)
+
+
 Encoded = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
 
 
@@ -161,7 +190,7 @@ async def measure_service(
         log_level="WARNING",
         consumer_batch_size=args.consumer_batch_size,
     )
-    profile = SqlProfile()
+    profile = TimedSqlProfile()
     profile.install()
     activations = [
         encode(
@@ -192,6 +221,7 @@ async def measure_service(
         "produce_seconds": round(produce_s, 3),
         "sql_statements": profile.statements,
         "commits": profile.commits,
+        "sql_seconds": profile.sql_seconds,
         "top_statements": profile.by_statement.most_common(args.top),
         "mismatches": wrong,
     }
@@ -238,6 +268,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_ratio": 0.5,
         "sql_statements_per_message": round(service["sql_statements"] / n, 2),
         "commits_per_message": round(service["commits"] / n, 2),
+        "sql_ms_per_message": round(service["sql_seconds"] / n * 1000, 2),
         "top_statements_per_message": {s: round(c / n, 2) for s, c in service["top_statements"]},
         "all_figures_match": not service["mismatches"],
         "mismatches": service["mismatches"][:10],
