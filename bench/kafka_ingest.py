@@ -8,7 +8,8 @@ In one run, on the shared PostgreSQL and Kafka (a fresh database, a private topi
 1. generates the telemetry with bench/sla_ingest.py's generator (per 1,000 items: 880 up/down
    samples, 100 measurements, 15 incidents, 5 outages; one service key per contract) as
    `telemetry.recorded` envelopes (the topic's shape: a message carries a batch of items;
-   `--per-message`, default 1,000), keyed by service key; encoded before any clock starts;
+   `--per-message`, default 1,000), keyed by service key (by tenant above 1,000 items);
+   encoded before any clock starts;
 2. starts sla-monitor in-process (its own app: migrations, relay, consumer from the earliest
    offsets) and activates every contract first (`contract.activated`, waits for its inbox),
    so the telemetry maps to SLAs;
@@ -105,14 +106,15 @@ def encode(event_type: str, subject: str, tenant: str, data: Any, topic: str) ->
 
 
 def telemetry_messages(path: Path, per_message: int) -> tuple[list[Encoded], int]:
-    """The generated batches (one contract's slice each) as telemetry.recorded messages of
-    `per_message` items, keyed by the service key; (messages, items)."""
+    """The generated batches as telemetry.recorded messages of `per_message` items, keyed
+    by the service key (up to 1,000 items: one contract's slice) or else by the tenant
+    (its contracts' slices together); (messages, items)."""
     messages, items = [], 0
     for body in read_batches(path):
         batch = orjson.loads(body)
         rows = batch["items"]
         items += len(rows)
-        key = rows[0]["service_key"]
+        key = rows[0]["service_key"] if per_message <= 1000 else batch["tenant_id"]
         for at in range(0, len(rows), per_message):
             data = TelemetryRecorded.model_validate({"items": rows[at : at + per_message]})
             messages.append(
@@ -231,7 +233,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server = to_async_url(os.environ["DATABASE_URL"])
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     os.environ[NAMESPACE_ENV] = f"bench-ki-{uuid.uuid4().hex[:8]}"
-    roster, index, args.expected = generate(args.items, args.contracts, 1000, args.seed)
+    roster, index, args.expected = generate(
+        args.items, args.contracts, max(1000, args.per_message), args.seed
+    )
     path = index[0][2]
     try:
         messages, items = telemetry_messages(path, args.per_message)
@@ -285,7 +289,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--per-message",
         type=int,
         default=1000,
-        help="items per telemetry.recorded message (1 to 1,000)",
+        help="items per telemetry.recorded message: 1 to 1,000, or 2,000 to 5,000 by 1,000",
     )
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--consumer-batch-size", type=int, default=100)
@@ -301,8 +305,9 @@ def main() -> int:
     if not os.environ.get("DATABASE_URL") or not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         print("set DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
-    if not 1 <= args.per_message <= 1000:
-        print("--per-message: 1 to 1,000 items (a message is one contract's)", file=sys.stderr)
+    per = args.per_message
+    if not (1 <= per <= 1000 or (per <= 5000 and per % 1000 == 0)):
+        print("--per-message: 1 to 1,000, or 2,000 to 5,000 by 1,000", file=sys.stderr)
         return 2
     result = asyncio.run(run(args))
     out = Path(args.json) if args.json else RESULTS
