@@ -417,33 +417,34 @@ async def verify(
     url: str, roster: list[dict[str, Any]], expected: dict[str, Expected]
 ) -> list[str]:
     """Every contract's stored attainment equals the figures of the data sent."""
-    wrong = []
     async with httpx.AsyncClient(base_url=url, timeout=120, headers=ADMIN_HEADERS) as client:
-        for c in roster:
-            want = expected[c["service_key"]].figures()
-            card = (
-                await client.get(f"/contracts/{c['contract_id']}/scorecard/{PERIOD.label}")
-            ).json()
-            got: dict[str, Any] = {}
-            for line in card["slas"]:
-                got[line["sla_code"]] = line["attainment"]
-            p1 = (
-                await client.get(
-                    f"/contracts/{c['contract_id']}/slas/P1-RES/periods/{PERIOD.label}"
-                )
-            ).json()["incident_figures"]
-            lat = (
-                await client.get(
-                    f"/contracts/{c['contract_id']}/slas/LAT-P95/periods/{PERIOD.label}"
-                )
-            ).json()["measurement_figures"]
-            have = {
-                "AVAIL": got["AVAIL"],
-                "P1-RES": (p1["incidents"], p1["within_target"]),
-                "LAT-P95": (lat["values"], str(Decimal(lat["value"]))),
-            }
-            if have != want:
-                wrong.append(f"{c['service_key']}: got {have}, expected {want}")
+        return await verify_with(client, roster, expected)
+
+
+async def verify_with(
+    client: httpx.AsyncClient, roster: list[dict[str, Any]], expected: dict[str, Expected]
+) -> list[str]:
+    """verify() through a client of the caller's (an in-process app's, say)."""
+    wrong = []
+    for c in roster:
+        want = expected[c["service_key"]].figures()
+        card = (await client.get(f"/contracts/{c['contract_id']}/scorecard/{PERIOD.label}")).json()
+        got: dict[str, Any] = {}
+        for line in card["slas"]:
+            got[line["sla_code"]] = line["attainment"]
+        p1 = (
+            await client.get(f"/contracts/{c['contract_id']}/slas/P1-RES/periods/{PERIOD.label}")
+        ).json()["incident_figures"]
+        lat = (
+            await client.get(f"/contracts/{c['contract_id']}/slas/LAT-P95/periods/{PERIOD.label}")
+        ).json()["measurement_figures"]
+        have = {
+            "AVAIL": got["AVAIL"],
+            "P1-RES": (p1["incidents"], p1["within_target"]),
+            "LAT-P95": (lat["values"], str(Decimal(lat["value"]))),
+        }
+        if have != want:
+            wrong.append(f"{c['service_key']}: got {have}, expected {want}")
     return wrong
 
 
