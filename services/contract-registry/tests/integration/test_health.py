@@ -11,12 +11,13 @@ import httpx
 
 from contract_registry.main import create_app
 from contract_registry.settings import Settings
-from crm_events.schemas.billing import ChargeLine, ChargesComputed, ReconciliationCompleted
+from crm_events.schemas.billing import ChargeLine, ChargesComputed
 from crm_events.schemas.obligations import ObligationCreated, ObligationTransitioned
 from crm_events.schemas.sla import Outcome, Period, PreviousFigures, SlaPeriodRestated
 from crm_platform.clock import FixedClock
 from crm_testing import examples
 from crm_testing.apps import running_app, settings_for
+from crm_testing.contract_health import march_invoice
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 
 NOW = datetime(2026, 4, 20, 14, tzinfo=UTC)
@@ -102,23 +103,7 @@ async def test_health_moves_after_a_failed_sla_period_and_a_reconciled_invoice(
 
         # The supplier's invoice is reconciled: over-billed ARC (280.00) and the unapplied
         # credit (4,414.08) are leakage of 5.3618% of the expected 87,545.92.
-        invoice = ReconciliationCompleted(
-            invoice_id=uuid.uuid4(),
-            invoice_number="GLX-2026-03-001",
-            contract_id=cid,
-            period_label="2026-03",
-            currency="USD",
-            expected_total=Decimal("87545.92"),
-            invoiced_total=Decimal("92240.00"),
-            difference=Decimal("4694.08"),
-            sums_by_class={
-                "consumption_error": Decimal("280.00"),
-                "unapplied_credit": Decimal("4414.08"),
-            },
-            discrepancies=2,
-            status="discrepancies",
-            reconciled_at=NOW,
-        )
+        invoice = march_invoice(cid)
         reconciled = await _publish(kafka_bootstrap, "reconciliation.completed", cid, invoice)
         march = await _march(client, cid, lambda r: r["invoices"] == 1)
         components = {c["name"]: c["score"] for c in march["components"]}
