@@ -12,7 +12,7 @@ test:          ## the full suite (unit, integration, e2e) on real PostgreSQL and
 	bash scripts/test.sh
 
 test-unit:     ## pure tests only, no infrastructure
-	uv run pytest -m "not integration and not e2e" libs/events/tests/unit services/*/tests/unit
+	uv run pytest -m "not integration and not e2e" libs/*/tests/unit services/*/tests/unit
 
 infra:         ## just PostgreSQL and Kafka
 	bash scripts/postgres.sh start && bash scripts/kafka.sh start

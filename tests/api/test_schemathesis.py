@@ -78,7 +78,10 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(
         "SCHEMATHESIS_HOOKS": "st_hooks",
         "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=840)
+    # In tmp_path: schemathesis keeps a crash cache (.schemathesis/) in its working directory.
+    result = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=840
+    )
     report.write_text(result.stdout + result.stderr)
     summary = re.search(r"(\d+) generated", result.stdout)
     assert summary, result.stdout[-3000:] + result.stderr[-2000:]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crm_events.envelope import Envelope, EnvelopeError
-from crm_events.kafka import make_producer
+from crm_events.kafka import make_producer, topic_partitions
 from crm_events.topics import DLQ_SUFFIX
 
 
@@ -45,10 +45,7 @@ async def read_dead_letters(bootstrap_servers: str, dlq: str) -> list[DeadLetter
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(dlq) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(dlq) or set()
+        partitions = (await topic_partitions(consumer, [dlq]))[dlq]
         tps = [TopicPartition(dlq, p) for p in sorted(partitions)]
         if not tps:
             return []
@@ -112,14 +109,8 @@ async def dlq_depths(consumer: AIOKafkaConsumer, dlqs: list[str]) -> dict[str, i
 
     Records stay in a DLQ after a replay until the topic's retention drops them: the depth
     says what is kept there, `crm_events_dead_lettered_total` says what arrived."""
-    for topic in dlqs:
-        if consumer.partitions_for_topic(topic) is None:
-            await consumer._client.add_topic(topic)  # tracked from now on: one metadata fetch
-    tps = [
-        TopicPartition(topic, p)
-        for topic in dlqs
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
+    known = await topic_partitions(consumer, dlqs)
+    tps = [TopicPartition(topic, p) for topic in dlqs for p in sorted(known[topic])]
     depths = dict.fromkeys(dlqs, 0)
     if not tps:
         return depths

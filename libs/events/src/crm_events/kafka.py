@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -92,3 +92,25 @@ async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, set[int]]:
+    """The partitions of each topic, as a started consumer without a group needs them for
+    `assign()`, `seek_*()` and `*_offsets()`. A topic the broker does not know maps to an
+    empty set.
+
+    This is the one place that touches aiokafka's private client: aiokafka 0.14 has no public
+    call that loads a topic into a consumer's own metadata. `partitions_for_topic()` reads
+    only what is cached, `topics()` fetches into a throwaway `ClusterMetadata`, and the admin
+    client's `describe_topics()` answers from another connection while the consumer's
+    fetcher still waits for its own metadata. `add_topic()` keeps the topic tracked from now
+    on and fetches metadata when it is new; a tracked topic the broker did not know at the
+    last fetch (just created) needs a forced fetch.
+    """
+    client = consumer._client
+    missing = [topic for topic in topics if consumer.partitions_for_topic(topic) is None]
+    for topic in missing:
+        await client.add_topic(topic)
+    if any(consumer.partitions_for_topic(topic) is None for topic in missing):
+        await client.force_metadata_update()
+    return {topic: set(consumer.partitions_for_topic(topic) or ()) for topic in topics}

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
 from crm_events.envelope import Envelope, EnvelopeError
+from crm_events.kafka import topic_partitions
 from crm_events.topics import physical
 
 T = TypeVar("T")
@@ -33,13 +34,8 @@ class EventCollector:
             bootstrap_servers=self._bootstrap, enable_auto_commit=False
         )
         await self._consumer.start()
-        tps = []
-        for topic in self._topics:
-            partitions = self._consumer.partitions_for_topic(topic)
-            if not partitions:
-                await self._consumer._client.force_metadata_update()
-                partitions = self._consumer.partitions_for_topic(topic) or set()
-            tps += [TopicPartition(topic, p) for p in partitions]
+        known = await topic_partitions(self._consumer, self._topics)
+        tps = [TopicPartition(topic, p) for topic in self._topics for p in known[topic]]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the end offsets now, so nothing published later is missed
