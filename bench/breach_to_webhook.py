@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -44,12 +42,10 @@ from standardwebhooks import Webhook, WebhookVerificationError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
-from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
 from crm_testing import examples  # noqa: E402
 from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
-from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
-from crm_testing.stack import SERVICES, Stack, new_stack  # noqa: E402
+from crm_testing.benchstack import bench_stack, metric_sums  # noqa: E402
+from crm_testing.stack import Stack  # noqa: E402
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver  # noqa: E402
 
 TENANT = "acme-bank"
@@ -159,45 +155,21 @@ async def breach(
 async def handle_times(http: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
     """Mean time each service's consumers took per event (from their /metrics)."""
     out = {}
+    names = ("crm_events_handle_seconds_sum", "crm_events_handle_seconds_count")
     for name, svc in stack.services.items():
-        text = (await http.get(f"{svc.url}/metrics")).text
-        total = count = 0.0
-        for line in text.splitlines():
-            if line.startswith("crm_events_handle_seconds_sum"):
-                total += float(line.rsplit(" ", 1)[1])
-            elif line.startswith("crm_events_handle_seconds_count"):
-                count += float(line.rsplit(" ", 1)[1])
+        sums = await metric_sums(http, svc.url, names)
+        total, count = sums[names[0]], sums[names[1]]
         if count:
             out[name] = f"{total / count * 1000:.1f} ms × {int(count)} events"
     return out
 
 
 async def main(args: argparse.Namespace) -> int:
-    server = os.environ.get("DATABASE_URL")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not server or not bootstrap:
-        print(
-            "set DATABASE_URL (a server where databases can be created) and "
-            "KAFKA_BOOTSTRAP_SERVERS",
-            file=sys.stderr,
-        )
-        return 2
-    server = to_async_url(server)
-    os.environ[NAMESPACE_ENV] = f"bench-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(bootstrap, partitions=args.partitions)
-    databases = {
-        name: await create_database(server, "bench_" + name.split("-")[0]) for name in SERVICES
-    }
-    log_dir = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    stack = new_stack(databases, log_dir)
     run = Run()
     handling: dict[str, str] = {}
-    try:
-        t0 = time.monotonic()
-        for svc in stack.services.values():
-            svc.start(bootstrap)
-        await stack.wait_ready()
-        print(f"stack ready in {time.monotonic() - t0:.1f} s (logs: {log_dir})")
+    async with bench_stack(prefix="bench", partitions=args.partitions) as bench:
+        stack = bench.stack
+        print(f"stack ready in {bench.started_in:.1f} s (logs: {bench.log_dir})")
         async with (
             httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS) as http,
             WebhookReceiver() as receiver,
@@ -260,11 +232,6 @@ async def main(args: argparse.Namespace) -> int:
                     )
             elapsed = time.monotonic() - t0
             handling = await handle_times(http, stack)
-    finally:
-        stack.stop()
-        for url in databases.values():
-            await drop_database(server, url)
-        await delete_topics(bootstrap, all_topics())
 
     ms = [v * 1000 for v in run.latencies]
     until = [v * 1000 for v in run.until_alert]

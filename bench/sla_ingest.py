@@ -60,6 +60,7 @@ from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 from crm_testing.infra import create_database, drop_database, to_async_url
 from crm_testing.kafka import make_event
+from crm_testing.procwatch import family, process_name, rss_kib
 from sla_monitor.attainment.domain import (
     Interval,
     availability,
@@ -258,37 +259,8 @@ def read_batches(path: Path) -> Iterator[bytes]:
 # -- processes and memory -------------------------------------------------------------------
 
 
-def rss_kib(pid: int, field_name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def family(pid: int) -> list[int]:
-    out = [pid]
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return out
-    for kid in kids:
-        out += family(int(kid))
-    return out
-
-
-def process_name(pid: int) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        return " ".join(p.decode() for p in cmd if p)[:80]
-    except OSError:
-        return "?"
-
-
 class MemoryWatch:
-    """RSS of the server processes and this driver, sampled while the run goes on."""
+    """RSS of each server process (per worker) and this driver, sampled while the run goes on."""
 
     def __init__(self, server_pid: int) -> None:
         self.server_pid = server_pid

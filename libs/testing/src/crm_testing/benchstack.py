@@ -1,0 +1,134 @@
+"""The four services as processes for a benchmark, on the PostgreSQL and Kafka of the
+environment, isolated from everything else there: a fresh database per service and a private
+topic namespace (topics with `partitions` partitions), dropped again at the end.
+
+    async with bench_stack(prefix="soak") as bench:
+        bench.stack.url("sla-monitor") ...
+
+Also what several benchmarks read from the running services: their `/metrics` counters,
+the outbox backlog of each database and the lag of each consumer group.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm_events.kafka import delete_topics, ensure_topics
+from crm_events.tables import OUTBOX
+from crm_events.topics import NAMESPACE_ENV, all_topics, namespace
+from crm_testing.infra import create_database, drop_database, to_async_url
+from crm_testing.stack import SERVICES, Stack, new_stack
+
+
+class MissingInfrastructure(SystemExit):
+    def __init__(self) -> None:
+        print(
+            "set DATABASE_URL (a server where databases can be created) and "
+            "KAFKA_BOOTSTRAP_SERVERS, e.g. after `make infra`",
+            file=sys.stderr,
+        )
+        super().__init__(2)
+
+
+@dataclass
+class BenchStack:
+    stack: Stack
+    databases: dict[str, str]  # service name → async database URL
+    server: str
+    bootstrap: str
+    log_dir: Path
+    started_in: float
+
+
+@asynccontextmanager
+async def bench_stack(
+    *, prefix: str, partitions: int = 6, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[BenchStack]:
+    server = os.environ.get("DATABASE_URL")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not server or not bootstrap:
+        raise MissingInfrastructure()
+    server = to_async_url(server)
+    os.environ[NAMESPACE_ENV] = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, partitions=partitions)
+    databases = {
+        name: await create_database(server, f"{prefix}_" + name.split("-")[0]) for name in SERVICES
+    }
+    log_dir = Path(tempfile.mkdtemp(prefix=f"crm-{prefix}-"))
+    stack = new_stack(databases, log_dir, extra_env)
+    try:
+        t0 = time.monotonic()
+        stack.start(bootstrap)
+        await stack.wait_ready()
+        yield BenchStack(stack, databases, server, bootstrap, log_dir, time.monotonic() - t0)
+    finally:
+        stack.stop()
+        for url in databases.values():
+            await drop_database(server, url)
+        await delete_topics(bootstrap, all_topics())
+
+
+async def metric_sums(
+    http: httpx.AsyncClient, url: str, names: tuple[str, ...]
+) -> dict[str, float]:
+    """The sum over all label sets of each named sample in a service's `/metrics`."""
+    sums = dict.fromkeys(names, 0.0)
+    for line in (await http.get(f"{url}/metrics")).text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in sums:
+            sums[name] += float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+async def outbox_backlog(databases: dict[str, str]) -> dict[str, int]:
+    """Events written to each service's outbox and not yet published."""
+    out = {}
+    for name, url in databases.items():
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                pending = await conn.scalar(
+                    sa.text(f"SELECT count(*) FROM {OUTBOX} WHERE published_at IS NULL")
+                )
+            out[name] = int(pending or 0)
+        finally:
+            await engine.dispose()
+    return out
+
+
+async def consumer_lag(bootstrap: str) -> dict[str, int]:
+    """Per consumer group of this namespace: records not yet committed, summed over the
+    partitions it has committed offsets for (end offset minus committed offset)."""
+    prefix = namespace() + "."
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await reader.start()
+    try:
+        groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(prefix)]
+        out = {}
+        for group in sorted(groups):
+            committed = await admin.list_consumer_group_offsets(group)
+            tps = list(committed)
+            end = await reader.end_offsets(tps) if tps else {}
+            out[group.removeprefix(prefix)] = sum(
+                max(end[tp] - max(meta.offset, 0), 0) for tp, meta in committed.items()
+            )
+        return out
+    finally:
+        await reader.stop()
+        await admin.close()
