@@ -16,9 +16,16 @@ from contract_registry.contracts import repository as repo
 from contract_registry.contracts.publishing import document_of, publish_amended
 from contract_registry.contracts.repository import DISCARDED, DRAFT
 from contract_registry.contracts.schemas import AmendmentCreate, AmendmentUpdate, VersionRead
-from contract_registry.contracts.service import get_version, mark_activated, reject
+from contract_registry.contracts.service import (
+    audit_contract,
+    contract_state,
+    get_version,
+    mark_activated,
+    reject,
+)
 from contract_registry.contracts.validation import validate_amendment, validate_for_activation
 from contract_registry.models import Contract, ContractVersion
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -110,13 +117,16 @@ async def activate(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     version: int,
 ) -> VersionRead:
     contract = await repo.load_contract(session, principal, contract_id, for_update=True)
     _require_active(contract)
     draft = await _draft_amendment(session, contract, version)
+    before = contract_state(contract)
     await _activate(session, contract, draft, clock, emit)
+    await audit_contract(audit, contract, "activate_amendment", before)
     return await get_version(
         session=session, principal=principal, contract_id=contract.id, version=version
     )
