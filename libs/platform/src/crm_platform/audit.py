@@ -46,6 +46,9 @@ _SECRET_NAMES = ("secret", "token", "password", "api_key")
 def _columns() -> list[Any]:
     return [
         sa.Column("id", sa.Uuid, primary_key=True),
+        # The order rows were written in: ties on `recorded_at` (one request, a clock that
+        # stands still) keep it.
+        sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
         sa.Column("tenant_id", sa.Text, nullable=False),
         sa.Column("contract_id", sa.Uuid, nullable=True),
         sa.Column("action", sa.Text, nullable=False),
@@ -82,7 +85,7 @@ def drop_audit_table(op: Any) -> None:
 
 
 audit_table = attach_audit_table(sa.MetaData())
-AUDIT_ORDER = Keyset("audit", SortKey(audit_table.c.recorded_at), SortKey(audit_table.c.id))
+AUDIT_ORDER = Keyset("audit", SortKey(audit_table.c.recorded_at), SortKey(audit_table.c.seq))
 
 
 def snapshot(value: Any) -> dict[str, Any] | None:

@@ -28,7 +28,9 @@ class AuditLog:
     app: FastAPI
     client: httpx.AsyncClient
 
-    async def key(self, *scopes: str, tenant_id: str | None = "acme-bank") -> tuple[str, dict[str, str]]:
+    async def key(
+        self, *scopes: str, tenant_id: str | None = "acme-bank"
+    ) -> tuple[str, dict[str, str]]:
         """A key this service accepts (as if access.v1 had brought it): its id and the
         headers that send it."""
         key_id, secret, raw = new_key()

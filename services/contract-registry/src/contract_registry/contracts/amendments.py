@@ -60,6 +60,7 @@ async def create(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     body: AmendmentCreate,
 ) -> VersionRead:
@@ -86,7 +87,7 @@ async def create(
     session.add(version)
     await session.flush()
     if body.activate:
-        await _activate(session, contract, version, clock, emit)
+        await _activate(session, contract, version, clock, emit, audit)
     return await get_version(
         session=session, principal=principal, contract_id=contract.id, version=version.version
     )
@@ -124,9 +125,7 @@ async def activate(
     contract = await repo.load_contract(session, principal, contract_id, for_update=True)
     _require_active(contract)
     draft = await _draft_amendment(session, contract, version)
-    before = contract_state(contract)
-    await _activate(session, contract, draft, clock, emit)
-    await audit_contract(audit, contract, "activate_amendment", before)
+    await _activate(session, contract, draft, clock, emit, audit)
     return await get_version(
         session=session, principal=principal, contract_id=contract.id, version=version
     )
@@ -145,7 +144,12 @@ async def discard(
 
 
 async def _activate(
-    session: AsyncSession, contract: Contract, draft: ContractVersion, clock: Clock, emit: Emit
+    session: AsyncSession,
+    contract: Contract,
+    draft: ContractVersion,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
 ) -> None:
     previous = await repo.require_version(session, contract.id, contract.current_version)
     document = document_of(draft)
@@ -160,6 +164,8 @@ async def _activate(
         what=f"amendment version {draft.version} cannot be activated",
     )
     now = clock.now()
+    before = contract_state(contract)
     mark_activated(contract, draft, document, now)
     await publish_amended(emit, contract, draft, previous.version, now)
     await session.flush()
+    await audit_contract(audit, contract, "activate_amendment", before)

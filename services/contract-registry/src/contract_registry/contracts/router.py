@@ -216,6 +216,7 @@ async def create_amendment(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     async def work() -> VersionRead:
         return await amendments.create(
@@ -223,6 +224,7 @@ async def create_amendment(
             principal=principal,
             clock=clock,
             emit=emit,
+            audit=audit,
             contract_id=contract_id,
             body=body,
         )
