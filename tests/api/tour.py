@@ -84,6 +84,7 @@ class Tour:
         await self.reads()
         await self.api_keys()
         await self.calendar_feeds()
+        await self.audit_logs()
         await self.operations()
 
     # --- contract-registry --------------------------------------------------------------
@@ -417,6 +418,11 @@ class Tour:
         await self.get("obligation-tracker", f"/calendar-feeds/{feeds[0]['feed_id']}")
         revoke = f"/calendar-feeds/{feeds[4]['feed_id']}/revoke"
         await self.post("obligation-tracker", revoke, json={"reason": "tour over"})
+
+    async def audit_logs(self) -> None:
+        """Each service's audit log of the main contract: the tour's operator actions."""
+        for service in self.stack.services:
+            await self.get(service, "/audit", contract_id=self.ids["main"])
 
     async def leave(self) -> None:
         """No subscription outlives its receiver (later tests share the services)."""
