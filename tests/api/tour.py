@@ -84,6 +84,7 @@ class Tour:
         await self.reads()
         await self.api_keys()
         await self.calendar_feeds()
+        await self.audit_logs()
         await self.operations()
 
     # --- contract-registry --------------------------------------------------------------
@@ -108,7 +109,8 @@ class Tour:
         five times, a draft edited then exported and imported, one terminated."""
         main = await self.create("main", activate=True, obligation_definitions=REPORTS)
         self.ids["main"] = main
-        await self.amendments(await self.create("amended", activate=True))
+        self.ids["amended"] = await self.create("amended", activate=True)
+        await self.amendments(self.ids["amended"])
         draft = await self.create("draft", activate=False)
         doc = {**self.ids["doc:draft"], "customer": "Acme Bank plc"}
         doc.pop("tenant_id")  # a draft's tenant is the contract's
@@ -417,6 +419,17 @@ class Tour:
         await self.get("obligation-tracker", f"/calendar-feeds/{feeds[0]['feed_id']}")
         revoke = f"/calendar-feeds/{feeds[4]['feed_id']}/revoke"
         await self.post("obligation-tracker", revoke, json={"reason": "tour over"})
+
+    async def audit_logs(self) -> None:
+        """Each service's audit log, five entries or more for the list walk: the tour's
+        operator actions (billing's: a contract's periods computed for the first time)."""
+        amended = self.ids["amended"]
+        for month in MONTHS:
+            await self.post("billing-reconciler", f"/contracts/{amended}/periods/{month}/compute")
+        await self.get("billing-reconciler", "/audit", contract_id=amended)
+        await self.get("contract-registry", "/audit")
+        for service in ("sla-monitor", "obligation-tracker"):
+            await self.get(service, "/audit", contract_id=self.ids["main"])
 
     async def leave(self) -> None:
         """No subscription outlives its receiver (later tests share the services)."""

@@ -27,10 +27,10 @@ REF = "#/components/schemas/{model}"
 # Who produces and who consumes each topic, by service. The services' own consumer
 # definitions must agree (tests/api/test_asyncapi.py checks it).
 PRODUCED_BY: dict[str, list[Topic]] = {
-    "contract-registry": [Topic.CONTRACTS, Topic.ACCESS],
-    "obligation-tracker": [Topic.OBLIGATIONS, Topic.ALERTS],
-    "sla-monitor": [Topic.SLA],
-    "billing-reconciler": [Topic.BILLING],
+    "contract-registry": [Topic.CONTRACTS, Topic.ACCESS, Topic.AUDIT],
+    "obligation-tracker": [Topic.OBLIGATIONS, Topic.ALERTS, Topic.AUDIT],
+    "sla-monitor": [Topic.SLA, Topic.AUDIT],
+    "billing-reconciler": [Topic.BILLING, Topic.AUDIT],
 }
 CONSUMED_BY: dict[str, list[Topic]] = {
     "contract-registry": [Topic.SLA, Topic.BILLING, Topic.OBLIGATIONS, Topic.ACCESS],

@@ -16,6 +16,7 @@ _PRODUCERS = {
     Topic.OBLIGATIONS: "obligation-tracker",
     Topic.ALERTS: "obligation-tracker",
     Topic.ACCESS: "contract-registry (the API key administration)",
+    Topic.AUDIT: "every service (its audit log of operator actions)",
 }
 
 _CONSUMERS = {
@@ -27,6 +28,7 @@ _CONSUMERS = {
     Topic.OBLIGATIONS: "contract-registry",
     Topic.ALERTS: "paging and chat integrations",
     Topic.ACCESS: "every service (the keys it accepts)",
+    Topic.AUDIT: "audit archives and security tooling (no service)",
 }
 
 

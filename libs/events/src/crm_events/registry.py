@@ -17,6 +17,7 @@ from crm_events.envelope import Envelope, describe_validation_error
 from crm_events.schemas import (
     access,
     alerts,
+    audit,
     billing,
     consumption,
     contracts,
@@ -238,6 +239,13 @@ _SPECS = [
         Topic.ALERTS,
         alerts.AlertRaised,
         "An alert was raised (once per deduplication key).",
+    ),
+    _spec(
+        "audit.recorded",
+        Topic.AUDIT,
+        audit.AuditRecorded,
+        "An operator action that changes money or obligations was recorded in the emitting "
+        "service's audit log: who (API key id), what, when, the fields before and after.",
     ),
 ]
 

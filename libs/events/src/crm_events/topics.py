@@ -32,6 +32,7 @@ class Topic(StrEnum):
     OBLIGATIONS = "obligations.v1"
     ALERTS = "alerts.v1"
     ACCESS = "access.v1"
+    AUDIT = "audit.v1"
 
     @property
     def dlq(self) -> str:

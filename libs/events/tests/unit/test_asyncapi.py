@@ -40,6 +40,7 @@ def test_a_services_document_holds_its_own_channels() -> None:
     addresses = {c["address"] for c in doc["channels"].values()}
     assert addresses == {
         "billing.v1",
+        "audit.v1",
         "contracts.v1",
         "contracts.v1.dlq",
         "consumption.v1",
@@ -50,5 +51,6 @@ def test_a_services_document_holds_its_own_channels() -> None:
         "access.v1.dlq",
     }
     assert doc["operations"]["send_billing_v1"]["action"] == "send"
+    assert doc["operations"]["send_audit_v1"]["action"] == "send"
     assert doc["operations"]["receive_sla_v1"]["action"] == "receive"
     assert "obligation_created" not in doc["components"]["messages"]

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.consumer import EventContext, Handlers
 from crm_events.schemas.access import ApiKeyIssued, ApiKeyRevoked
 from crm_events.types import Instant
+from crm_platform.audit import Audit, AuditDep
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.emitter import RequestEmitter
@@ -57,6 +58,7 @@ SCOPES = {
     "billing:write": "Post consumption and invoices; compute periods.",
     "obligations:read": "Read obligations, alerts, webhooks and calendars.",
     "obligations:write": "Fulfil, waive and assign obligations; manage rules and webhooks.",
+    "audit:read": "Read the audit log of operator actions (GET /audit on every service).",
 }
 
 
@@ -279,6 +281,7 @@ async def revoke_key(
     session: AsyncSession,
     emit: RequestEmitter,
     cache: KeyCache,
+    audit: Audit,
     key_id: str,
     revocation: ApiKeyRevoked,
 ) -> ApiKeyRead:
@@ -286,6 +289,7 @@ async def revoke_key(
     row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).first()
     if row is None:
         raise NotFound(f"API key {key_id} not found")
+    before = _read(row)
     if row.revoked_at is None:
         await record_revoked(session, revocation)
         # Refused by this instance from the response on (the session commits before it).
@@ -293,6 +297,15 @@ async def revoke_key(
         tenant = row.tenant_id or "*"
         await emit("api_key.revoked", subject=key_id, tenant=tenant, data=revocation)
     row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+    if before.revoked_at is None:
+        await audit.record(
+            action="api_key.revoke",
+            subject_type="api_key",
+            subject_id=key_id,
+            tenant_id=row.tenant_id,
+            before=before,
+            after=_read(row),
+        )
     return _read(row)
 
 
@@ -315,6 +328,7 @@ def admin_router() -> APIRouter:
         clock: ClockDep,
         principal: AdminPrincipal,
         idempotency: Annotated[Idempotency, idempotent(shown_once=["api_key"])],
+        audit: AuditDep,
     ) -> JSONResponse:
         async def work() -> ApiKeyIssuedRead:
             key_id, secret, key = new_key()
@@ -331,6 +345,13 @@ def admin_router() -> APIRouter:
             await emit("api_key.issued", subject=key_id, tenant=body.tenant_id or "*", data=event)
             t = api_keys_table
             row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+            await audit.record(
+                action="api_key.issue",
+                subject_type="api_key",
+                subject_id=key_id,
+                tenant_id=body.tenant_id,
+                after=_read(row),
+            )
             return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
 
         return await idempotency.run(work, status_code=201)
@@ -365,11 +386,13 @@ def admin_router() -> APIRouter:
         clock: ClockDep,
         principal: AdminPrincipal,
         _key: Annotated[None, refuse_idempotency_key(REVOKE_IS_IDEMPOTENT)],
+        audit: AuditDep,
     ) -> ApiKeyRead:
         return await revoke_key(
             session=session,
             emit=emit,
             cache=request.app.state.key_cache,
+            audit=audit,
             key_id=key_id,
             revocation=ApiKeyRevoked(key_id=key_id, reason=body.reason, revoked_at=clock.now()),
         )

@@ -25,6 +25,7 @@ from crm_events.outbox import OutboxRelay
 from crm_events.tables import attach_messaging_tables
 from crm_events.topics import Topic
 from crm_platform.apikeys import access_handlers, attach_api_keys_table
+from crm_platform.audit import attach_audit_table, audit_router
 from crm_platform.auth import authenticate
 from crm_platform.clock import Clock, SystemClock
 from crm_platform.db import make_engine, make_session_factory
@@ -81,6 +82,7 @@ def attach_platform_tables(metadata: sa.MetaData) -> None:
     attach_messaging_tables(metadata)
     attach_idempotency_table(metadata)
     attach_api_keys_table(metadata)
+    attach_audit_table(metadata)
 
 
 async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
@@ -166,7 +168,8 @@ def create_service_app(
     app.include_router(ops_router)
     app.include_router(docs_router)
     app.include_router(event_docs_router)
-    for router in definition.routers:
+    # Every service keeps the audit log of its operator actions (crm_platform.audit).
+    for router in [*definition.routers, audit_router()]:
         document_refusals(router)
         # Authenticate first, before any parameter is validated or a session is opened: an
         # anonymous request costs no database connection. Then the body's Content-Type;

@@ -15,6 +15,7 @@ from billing_reconciler.periods.schemas import (
 )
 from billing_reconciler.periods.statement import load_book, year_start
 from crm_events.types import Date
+from crm_platform.audit import AuditDep
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, SessionDep
 from crm_platform.errors import NotFound
 from crm_platform.idempotency import refuse_idempotency_key
@@ -64,6 +65,7 @@ async def compute_period(
     emit: EmitDep,
     clock: ClockDep,
     _key: Annotated[None, refuse_idempotency_key(COMPUTE_IS_IDEMPOTENT)],
+    audit: AuditDep,
 ) -> PeriodChargesRead:
     return await service.compute(
         session=session,
@@ -71,6 +73,7 @@ async def compute_period(
         contract_id=contract_id,
         period_label=period,
         emit=emit,
+        audit=audit,
         now=clock.now(),
     )
 

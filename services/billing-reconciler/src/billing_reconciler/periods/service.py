@@ -22,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -57,6 +58,7 @@ from billing_reconciler.periods.statement import (
 from billing_reconciler.reconciliation.service import reconcile_period_invoices
 from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
 from crm_platform import periods
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
@@ -352,9 +354,11 @@ async def compute(
     contract_id: uuid.UUID,
     period_label: str,
     emit: Emit,
+    audit: Audit,
     now: datetime,
 ) -> PeriodChargesRead:
-    await ensure_contract(session, principal, contract_id)
+    tenant_id = await ensure_contract(session, principal, contract_id)
+    before = await _stored_totals(session, contract_id, period_label)
     done = await refresh(
         session=session,
         contract_id=contract_id,
@@ -367,7 +371,39 @@ async def compute(
     )
     if done is None:
         raise NotFound(f"contract {contract_id} is not known to billing-reconciler")
+    after = await _stored_totals(session, contract_id, period_label)
+    if after != before:  # a new revision was stored: the period's money changed
+        await audit.record(
+            action="period_charges.compute",
+            subject_type="period_charges",
+            subject_id=period_label,
+            tenant_id=tenant_id,
+            contract_id=contract_id,
+            before=before,
+            after=after,
+        )
     return done[0].to_read()
+
+
+async def _stored_totals(
+    session: AsyncSession, contract_id: uuid.UUID, period_label: str
+) -> dict[str, Any] | None:
+    """The latest stored revision's totals (what an audit row shows), None before any."""
+    latest = await session.scalar(
+        sa.select(PeriodCharges)
+        .where(PeriodCharges.contract_id == contract_id, PeriodCharges.period_label == period_label)
+        .order_by(PeriodCharges.revision.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return None
+    return {
+        "revision": latest.revision,
+        "currency": latest.currency,
+        "monthly_charges": str(latest.monthly_charges),
+        "expected_total": str(latest.expected_total),
+        "contract_version": latest.contract_version,
+    }
 
 
 async def read(

@@ -16,9 +16,16 @@ from contract_registry.contracts import repository as repo
 from contract_registry.contracts.publishing import document_of, publish_amended
 from contract_registry.contracts.repository import DISCARDED, DRAFT
 from contract_registry.contracts.schemas import AmendmentCreate, AmendmentUpdate, VersionRead
-from contract_registry.contracts.service import get_version, mark_activated, reject
+from contract_registry.contracts.service import (
+    audit_contract,
+    contract_state,
+    get_version,
+    mark_activated,
+    reject,
+)
 from contract_registry.contracts.validation import validate_amendment, validate_for_activation
 from contract_registry.models import Contract, ContractVersion
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -53,6 +60,7 @@ async def create(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     body: AmendmentCreate,
 ) -> VersionRead:
@@ -79,7 +87,7 @@ async def create(
     session.add(version)
     await session.flush()
     if body.activate:
-        await _activate(session, contract, version, clock, emit)
+        await _activate(session, contract, version, clock, emit, audit)
     return await get_version(
         session=session, principal=principal, contract_id=contract.id, version=version.version
     )
@@ -110,13 +118,14 @@ async def activate(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     version: int,
 ) -> VersionRead:
     contract = await repo.load_contract(session, principal, contract_id, for_update=True)
     _require_active(contract)
     draft = await _draft_amendment(session, contract, version)
-    await _activate(session, contract, draft, clock, emit)
+    await _activate(session, contract, draft, clock, emit, audit)
     return await get_version(
         session=session, principal=principal, contract_id=contract.id, version=version
     )
@@ -135,7 +144,12 @@ async def discard(
 
 
 async def _activate(
-    session: AsyncSession, contract: Contract, draft: ContractVersion, clock: Clock, emit: Emit
+    session: AsyncSession,
+    contract: Contract,
+    draft: ContractVersion,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
 ) -> None:
     previous = await repo.require_version(session, contract.id, contract.current_version)
     document = document_of(draft)
@@ -150,6 +164,8 @@ async def _activate(
         what=f"amendment version {draft.version} cannot be activated",
     )
     now = clock.now()
+    before = contract_state(contract)
     mark_activated(contract, draft, document, now)
     await publish_amended(emit, contract, draft, previous.version, now)
     await session.flush()
+    await audit_contract(audit, contract, "activate_amendment", before)

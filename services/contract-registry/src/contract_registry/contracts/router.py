@@ -19,6 +19,7 @@ from contract_registry.contracts.schemas import (
     VersionRead,
 )
 from crm_events.types import Date
+from crm_platform.audit import AuditDep
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
@@ -94,9 +95,15 @@ async def activate_contract(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     work = service.activate(
-        session=session, principal=principal, clock=clock, emit=emit, contract_id=contract_id
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        audit=audit,
+        contract_id=contract_id,
     )
     return await idempotency.run(work)
 
@@ -209,6 +216,7 @@ async def create_amendment(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     async def work() -> VersionRead:
         return await amendments.create(
@@ -216,6 +224,7 @@ async def create_amendment(
             principal=principal,
             clock=clock,
             emit=emit,
+            audit=audit,
             contract_id=contract_id,
             body=body,
         )
@@ -262,12 +271,14 @@ async def activate_amendment(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     work = amendments.activate(
         session=session,
         principal=principal,
         clock=clock,
         emit=emit,
+        audit=audit,
         contract_id=contract_id,
         version=version,
     )
@@ -308,12 +319,14 @@ async def terminate_contract(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     work = termination.terminate(
         session=session,
         principal=principal,
         clock=clock,
         emit=emit,
+        audit=audit,
         contract_id=contract_id,
         body=body,
     )

@@ -26,6 +26,7 @@ from contract_registry.contracts.schemas import (
 from contract_registry.contracts.validation import Problem, validate_for_activation
 from contract_registry.models import Contract, ContractVersion
 from crm_events.schemas.contracts import ContractDocument
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -198,7 +199,13 @@ async def update_draft(
 
 
 async def activate(
-    *, session: AsyncSession, principal: Principal, clock: Clock, emit: Emit, contract_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
+    contract_id: uuid.UUID,
 ) -> ContractRead:
     """Validate the whole draft (every problem at once) and publish `contract.activated`."""
     contract = await repo.load_contract(session, principal, contract_id, for_update=True)
@@ -208,10 +215,36 @@ async def activate(
     document = document_of(version)
     reject(validate_for_activation(document))
     now = clock.now()
+    before = contract_state(contract)
     mark_activated(contract, version, document, now)
     await publish_activated(emit, contract, version, now)
     await session.flush()
+    await audit_contract(audit, contract, "activate", before)
     return await read(session, contract, version)
+
+
+def contract_state(contract: Contract) -> dict[str, object]:
+    """The fields of a contract an audited action changes (crm_platform.audit)."""
+    return {
+        "status": contract.status,
+        "current_version": contract.current_version,
+        "terminates_on": contract.terminates_on,
+        "termination_reason": contract.termination_reason,
+    }
+
+
+async def audit_contract(
+    audit: Audit, contract: Contract, verb: str, before: dict[str, object] | None
+) -> None:
+    await audit.record(
+        action=f"contract.{verb}",
+        subject_type="contract",
+        subject_id=contract.id,
+        tenant_id=contract.tenant_id,
+        contract_id=contract.id,
+        before=before,
+        after=contract_state(contract),
+    )
 
 
 def mark_activated(

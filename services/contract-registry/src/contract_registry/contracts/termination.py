@@ -15,8 +15,9 @@ from contract_registry.contracts.dates import local_today, start_of_day
 from contract_registry.contracts.publishing import publish_terminated
 from contract_registry.contracts.repository import DISCARDED, DRAFT
 from contract_registry.contracts.schemas import ContractRead, TerminationRequest
-from contract_registry.contracts.service import get
+from contract_registry.contracts.service import audit_contract, contract_state, get
 from contract_registry.models import Contract, ContractVersion
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -33,6 +34,7 @@ async def terminate(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     body: TerminationRequest,
 ) -> ContractRead:
@@ -56,6 +58,7 @@ async def terminate(
             "contract expires by itself",
             details=[{"loc": "body.effective_on", "message": "after the contract end"}],
         )
+    before = contract_state(contract)
     contract.terminates_on = effective_on
     contract.terminates_at = start_of_day(effective_on, contract.timezone)
     contract.termination_reason = body.reason
@@ -65,6 +68,7 @@ async def terminate(
             session, emit, contract, status="terminated", reason=body.reason, now=now
         )
     await session.flush()
+    await audit_contract(audit, contract, "terminate", before)
     return await get(
         session=session, principal=principal, clock=clock, contract_id=contract.id, as_of=None
     )

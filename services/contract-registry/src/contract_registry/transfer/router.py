@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from contract_registry.transfer import service
 from contract_registry.transfer.schemas import ContractExport
+from crm_platform.audit import AuditDep
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 
 router = APIRouter(prefix="/contracts", tags=["transfer"])
@@ -48,10 +49,11 @@ async def import_contract(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     async def work() -> ContractExport:
         return await service.import_contract(
-            session=session, principal=principal, clock=clock, emit=emit, body=body
+            session=session, principal=principal, clock=clock, emit=emit, audit=audit, body=body
         )
 
     return await idempotency.run(work, status_code=201)

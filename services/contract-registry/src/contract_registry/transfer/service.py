@@ -23,7 +23,7 @@ from contract_registry.contracts.publishing import (
     publish_terminated,
 )
 from contract_registry.contracts.repository import ACTIVATED, DRAFT
-from contract_registry.contracts.service import new_contract, sync_columns
+from contract_registry.contracts.service import audit_contract, new_contract, sync_columns
 from contract_registry.contracts.validation import (
     Problem,
     validate_amendment,
@@ -37,6 +37,7 @@ from contract_registry.transfer.schemas import (
     ExportedVersion,
     VersionState,
 )
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -130,6 +131,7 @@ async def import_contract(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     body: ContractExport,
 ) -> ContractExport:
     tenant_id = principal.resolve_tenant(body.contract.tenant_id)
@@ -199,4 +201,5 @@ async def import_contract(
             info.termination_reason or info.status,
         )
     await session.flush()
+    await audit_contract(audit, contract, "import", None)
     return await export(session=session, principal=principal, clock=clock, contract_id=contract.id)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from crm_events.types import Date
+from crm_platform.audit import AuditDep
 from crm_platform.deps import (
     ClockDep,
     CurrentPrincipal,
@@ -143,9 +144,15 @@ async def assign(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
+    audit: AuditDep,
 ) -> ObligationRead:
     return await service.assign(
-        session=session, principal=principal, clock=clock, obligation_id=obligation_id, body=body
+        session=session,
+        principal=principal,
+        clock=clock,
+        audit=audit,
+        obligation_id=obligation_id,
+        body=body,
     )
 
 
@@ -168,6 +175,7 @@ async def fulfil(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     async def work() -> ObligationRead:
         return await service.fulfil(
@@ -175,6 +183,7 @@ async def fulfil(
             principal=principal,
             clock=clock,
             emit=emit,
+            audit=audit,
             obligation_id=obligation_id,
             body=body,
         )
@@ -198,6 +207,7 @@ async def waive(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     async def work() -> ObligationRead:
         return await service.waive(
@@ -205,6 +215,7 @@ async def waive(
             principal=principal,
             clock=clock,
             emit=emit,
+            audit=audit,
             obligation_id=obligation_id,
             body=body,
         )

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -186,11 +187,13 @@ async def fulfil(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     obligation_id: uuid.UUID,
     body: FulfilRequest,
 ) -> ObligationRead:
     row = await _get(session, principal, obligation_id, lock=True)
     _check_open(row)
+    before = {"status": row.status}
     if row.evidence_required and body.evidence is None:
         raise Unprocessable(
             "this obligation requires evidence: a note, a link or a document checksum",
@@ -211,6 +214,8 @@ async def fulfil(
         evidence=evidence,
     )
     await session.flush()
+    fields = {"status", "resolved_at", "resolved_by", "evidence"}
+    await _audit(audit, row, "fulfil", before, fields)
     return ObligationRead.model_validate(row)
 
 
@@ -220,11 +225,13 @@ async def waive(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     obligation_id: uuid.UUID,
     body: WaiveRequest,
 ) -> ObligationRead:
     row = await _get(session, principal, obligation_id, lock=True)
     _check_open(row)
+    before = {"status": row.status}
     row.reason = body.reason
     row.resolved_at = clock.now()
     row.resolved_by = body.by
@@ -239,6 +246,7 @@ async def waive(
         reason=body.reason,
     )
     await session.flush()
+    await _audit(audit, row, "waive", before, {"status", "resolved_at", "resolved_by", "reason"})
     return ObligationRead.model_validate(row)
 
 
@@ -247,12 +255,14 @@ async def assign(
     session: AsyncSession,
     principal: Principal,
     clock: Clock,
+    audit: Audit,
     obligation_id: uuid.UUID,
     body: ObligationUpdate,
 ) -> ObligationRead:
     row = await _get(session, principal, obligation_id, lock=True)
     if row.owner != body.owner:
         previous = row.owner
+        await _audit(audit, row, "assign", {"owner": previous}, {"owner"}, owner=body.owner)
         row.owner = body.owner
         row.updated_at = clock.now()
         record(
@@ -266,3 +276,24 @@ async def assign(
         )
         await session.flush()
     return ObligationRead.model_validate(row)
+
+
+async def _audit(
+    audit: Audit,
+    row: Obligation,
+    verb: str,
+    before: dict[str, Any],
+    fields: set[str],
+    **after: Any,
+) -> None:
+    """Audit an operator's change of an obligation: `before`, and `fields` of the row as
+    they are now (or as `after` gives them)."""
+    await audit.record(
+        action=f"obligation.{verb}",
+        subject_type="obligation",
+        subject_id=row.id,
+        tenant_id=row.tenant_id,
+        contract_id=row.contract_id,
+        before=before,
+        after={name: after.get(name, getattr(row, name)) for name in sorted(fields)},
+    )

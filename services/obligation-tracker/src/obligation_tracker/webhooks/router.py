@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from crm_platform.audit import AuditDep
 from crm_platform.deps import CurrentPrincipal, SessionDep, SettingsDep
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 from crm_platform.pagination import PageDep
@@ -54,8 +55,9 @@ async def create_webhook(
     session: SessionDep,
     principal: CurrentPrincipal,
     idempotency: Annotated[Idempotency, SHOWN_ONCE],
+    audit: AuditDep,
 ) -> JSONResponse:
-    work = service.create(session=session, principal=principal, body=body)
+    work = service.create(session=session, principal=principal, audit=audit, body=body)
     return await idempotency.run(work, status_code=201)
 
 
@@ -84,10 +86,14 @@ async def get_webhook(
     summary="Change a subscription; re-enable one disabled after failures",
 )
 async def update_webhook(
-    webhook_id: uuid.UUID, body: WebhookUpdate, session: SessionDep, principal: CurrentPrincipal
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    audit: AuditDep,
 ) -> WebhookRead:
     return await service.update(
-        session=session, principal=principal, webhook_id=webhook_id, body=body
+        session=session, principal=principal, audit=audit, webhook_id=webhook_id, body=body
     )
 
 
@@ -97,9 +103,9 @@ async def update_webhook(
     summary="Delete a subscription and its delivery log",
 )
 async def delete_webhook(
-    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+    webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, audit: AuditDep
 ) -> Response:
-    await service.delete(session=session, principal=principal, webhook_id=webhook_id)
+    await service.delete(session=session, principal=principal, audit=audit, webhook_id=webhook_id)
     return Response(status_code=204)
 
 
@@ -117,13 +123,18 @@ async def rotate_secret(
     principal: CurrentPrincipal,
     settings: SettingsDep,
     idempotency: Annotated[Idempotency, SHOWN_ONCE],
+    audit: AuditDep,
     body: SecretRotation | None = None,
 ) -> JSONResponse:
     assert isinstance(settings, Settings)
     requested = body.overlap_seconds if body is not None else None
     overlap = settings.webhook_secret_overlap_seconds if requested is None else requested
     work = service.rotate_secret(
-        session=session, principal=principal, webhook_id=webhook_id, overlap_seconds=overlap
+        session=session,
+        principal=principal,
+        audit=audit,
+        webhook_id=webhook_id,
+        overlap_seconds=overlap,
     )
     return await idempotency.run(work)
 

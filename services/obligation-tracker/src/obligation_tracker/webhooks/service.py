@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.envelope import Envelope
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.errors import NotFound
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
@@ -83,7 +84,7 @@ async def enqueue(session: AsyncSession, envelope: Envelope) -> int:
 
 
 async def create(
-    *, session: AsyncSession, principal: Principal, body: WebhookCreate
+    *, session: AsyncSession, principal: Principal, audit: Audit, body: WebhookCreate
 ) -> WebhookCreated:
     tenant_id = principal.resolve_tenant(body.tenant_id)
     now = _now()
@@ -100,6 +101,7 @@ async def create(
     )
     session.add(row)
     await session.flush()
+    await _audit(audit, "create", None, row)
     return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
 
 
@@ -140,9 +142,15 @@ async def list_webhooks(
 
 
 async def update(
-    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, body: WebhookUpdate
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    audit: Audit,
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
 ) -> WebhookRead:
     row = await _get(session, principal, webhook_id, lock=True)
+    before = WebhookRead.model_validate(row)
     if body.url is not None:
         row.url = str(body.url)
     if body.event_types is not None:
@@ -161,21 +169,31 @@ async def update(
         row.disabled_at = _now()
     row.updated_at = _now()
     await session.flush()
+    await _audit(audit, "update", before, row)
     return WebhookRead.model_validate(row)
 
 
-async def delete(*, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> None:
+async def delete(
+    *, session: AsyncSession, principal: Principal, audit: Audit, webhook_id: uuid.UUID
+) -> None:
     row = await _get(session, principal, webhook_id)
+    await _audit(audit, "delete", WebhookRead.model_validate(row), None)
     await session.delete(row)
 
 
 async def rotate_secret(
-    *, session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, overlap_seconds: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    audit: Audit,
+    webhook_id: uuid.UUID,
+    overlap_seconds: int,
 ) -> WebhookCreated:
     """A new secret; the replaced one keeps signing beside it for `overlap_seconds`, so
     receivers can switch without refusing a delivery. Only the latest replaced secret
     overlaps: rotating again drops the one before it."""
     row = await _get(session, principal, webhook_id, lock=True)
+    before = WebhookRead.model_validate(row)
     now = _now()
     if overlap_seconds > 0:
         row.previous_secret = row.secret
@@ -186,6 +204,7 @@ async def rotate_secret(
     row.secret = new_secret()
     row.updated_at = now
     await session.flush()
+    await _audit(audit, "rotate_secret", before, row)
     return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
 
 
@@ -261,4 +280,25 @@ async def purge_delivery_log(job: JobContext) -> None:
         sa.delete(WebhookDelivery).where(
             WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff
         )
+    )
+
+
+async def _audit(
+    audit: Audit,
+    verb: str,
+    before: WebhookRead | None,
+    row: WebhookSubscription | WebhookRead | None,
+) -> None:
+    """Audit an operator's change of a subscription: its fields before and after, as the
+    API shows them (never a signing secret)."""
+    after = None if row is None else WebhookRead.model_validate(row)
+    subject = after or before
+    assert subject is not None
+    await audit.record(
+        action=f"webhook.{verb}",
+        subject_type="webhook",
+        subject_id=subject.id,
+        tenant_id=subject.tenant_id,
+        before=before,
+        after=after,
     )

@@ -8,6 +8,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -22,7 +23,7 @@ from sla_monitor.attainment.schemas import (
     MaintenanceWindowRead,
 )
 from sla_monitor.attainment.service import contract_slas
-from sla_monitor.models import MaintenanceWindowRow
+from sla_monitor.models import MaintenanceWindowRow, SlaRestatement
 
 
 def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> MaintenanceWindowRead:
@@ -45,6 +46,7 @@ async def approve(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     body: MaintenanceWindowCreate,
 ) -> MaintenanceWindowRead:
@@ -108,7 +110,45 @@ async def approve(
         )
         if found is Restatement.RESTATED:
             restated.append(f"{ref.sla.code}/{period.label}")
-    return _read(row, restated)
+            await _audit_restatement(session, audit, ref.sla.code, period.label, row)
+    window = _read(row, restated)
+    await audit.record(
+        action="maintenance_window.approve",
+        subject_type="maintenance_window",
+        subject_id=row.id,
+        tenant_id=row.tenant_id,
+        contract_id=contract_id,
+        after=window.model_dump(mode="json", exclude={"id", "contract_id"}),
+    )
+    return window
+
+
+async def _audit_restatement(
+    session: AsyncSession, audit: Audit, sla_code: str, label: str, window: MaintenanceWindowRow
+) -> None:
+    """The operator's approval restated a closed period: audit its latest restatement
+    (the figures before and after, as `sla_restatements` keeps them)."""
+    latest = await session.scalar(
+        sa.select(SlaRestatement)
+        .where(
+            SlaRestatement.tenant_id == window.tenant_id,
+            SlaRestatement.contract_id == window.contract_id,
+            SlaRestatement.sla_code == sla_code,
+            SlaRestatement.period_label == label,
+        )
+        .order_by(SlaRestatement.restatement.desc())
+        .limit(1)
+    )
+    assert latest is not None  # restate_if_changed said it restated the period
+    await audit.record(
+        action="sla_period.restate",
+        subject_type="sla_period",
+        subject_id=f"{sla_code}/{label}",
+        tenant_id=window.tenant_id,
+        contract_id=window.contract_id,
+        before=latest.previous,
+        after={**latest.current, "restatement": latest.restatement, "reason": latest.reason},
+    )
 
 
 WINDOWS = Keyset(

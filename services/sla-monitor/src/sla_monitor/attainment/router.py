@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
+from crm_platform.audit import AuditDep
 from crm_platform.deps import ClockDep, CurrentPrincipal, EmitDep, IdempotencyDep, SessionDep
 from crm_platform.pagination import PageDep
 from crm_platform.params import TEXT_INT
@@ -167,12 +168,14 @@ async def close_period(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     work = service.close(
         session=session,
         principal=principal,
         clock=clock,
         emit=emit,
+        audit=audit,
         contract_id=contract_id,
         sla_code=sla_code,
         period_label=period,
@@ -215,12 +218,14 @@ async def approve_maintenance_window(
     clock: ClockDep,
     emit: EmitDep,
     idempotency: IdempotencyDep,
+    audit: AuditDep,
 ) -> JSONResponse:
     work = maintenance.approve(
         session=session,
         principal=principal,
         clock=clock,
         emit=emit,
+        audit=audit,
         contract_id=contract_id,
         body=body,
     )

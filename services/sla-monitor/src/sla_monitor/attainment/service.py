@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.schemas.contracts import SlaDefinition
 from crm_events.schemas.sla import AvailabilityFigures, Outcome, SlaPeriodClosed
 from crm_platform import periods
+from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
@@ -407,6 +408,7 @@ async def close(
     principal: Principal,
     clock: Clock,
     emit: Emit,
+    audit: Audit,
     contract_id: uuid.UUID,
     sla_code: str,
     period_label: str,
@@ -416,7 +418,19 @@ async def close(
     c = await close_one(session=session, emit=emit, now=now, ref=ref, period=period)
     if c is None:
         raise Conflict(f"period {period.label} of SLA {sla_code!r} is already closed")
-    return read_live(c).model_copy(update={"status": "closed", "closed_at": now})
+    closed = read_live(c).model_copy(update={"status": "closed", "closed_at": now})
+    await audit.record(
+        action="sla_period.close",
+        subject_type="sla_period",
+        subject_id=f"{sla_code}/{period.label}",
+        tenant_id=ref.tenant_id,
+        contract_id=contract_id,
+        before={"status": "open"},
+        after=closed.model_dump(
+            mode="json", include={"status", "attainment", "outcome", "closed_at"}
+        ),
+    )
+    return closed
 
 
 async def contract_slas(
