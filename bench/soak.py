@@ -167,7 +167,7 @@ async def new_contract(http: httpx.AsyncClient, bench: BenchStack, n: int) -> tu
     return cid, doc["sla_definitions"][0]["service_key"]
 
 
-async def poll(check: Any, timeout: float, every: float = 0.2) -> bool:
+async def poll(check: Any, timeout: float, every: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():
@@ -233,15 +233,26 @@ async def cycle(
     done.append(cid)
 
 
-async def at_rate(per_second: float, until: float, make: Any) -> list[asyncio.Task[None]]:
-    """Starts `make(n)` every 1/per_second seconds until `until`, on a fixed schedule."""
+async def at_rate(
+    per_second: float, until: float, make: Any, rec: Recorder, kind: str
+) -> list[asyncio.Task[None]]:
+    """Starts `make(n)` every 1/per_second seconds until `until`, on a fixed schedule (an
+    open loop: a slower system gets more requests in flight, not fewer requests). A task
+    that fails is recorded as an error of `kind`, not raised."""
     tasks: list[asyncio.Task[None]] = []
     if per_second <= 0:
         return tasks
+
+    async def guarded(n: int) -> None:
+        try:
+            await make(n)
+        except Exception as exc:  # a timeout or a refused connection is a finding
+            rec.errors.append(f"{kind} #{n}: {exc!r}")
+
     start, n = time.monotonic(), 0
     while (due := start + n / per_second) < until:
         await asyncio.sleep(max(due - time.monotonic(), 0))
-        tasks.append(asyncio.create_task(make(n)))
+        tasks.append(asyncio.create_task(guarded(n)))
         n += 1
     return tasks
 
@@ -378,8 +389,11 @@ def slice_reports(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with bench_stack(prefix="soak") as bench:
         print(f"stack ready in {bench.started_in:.1f} s (logs: {bench.log_dir})", flush=True)
+        # Requests beyond the pool wait for a connection (no pool timeout): a saturated
+        # system shows as latency, which includes that wait.
         limits = httpx.Limits(max_connections=64)
-        async with httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS, limits=limits) as http:
+        timeout = httpx.Timeout(60.0, pool=None)
+        async with httpx.AsyncClient(timeout=timeout, headers=ADMIN_HEADERS, limits=limits) as http:
             per_contract = args.minutes * 60 * args.telemetry_per_second / args.stream_contracts
             span = timedelta(seconds=2 * per_contract + 60)
             base, period = stream_window(datetime.now(UTC), span)
@@ -420,10 +434,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler = asyncio.create_task(sample_slices(http, bench, rec, until))
             launched = await asyncio.gather(
                 at_rate(
-                    args.cycles_per_minute / 60, until, lambda n: cycle(http, bench, rec, n, done)
+                    args.cycles_per_minute / 60,
+                    until,
+                    lambda n: cycle(http, bench, rec, n, done),
+                    rec,
+                    "cycle",
                 ),
-                at_rate(1.0, until, telemetry),
-                at_rate(args.reads_per_second, until, read),
+                at_rate(1.0, until, telemetry, rec, "telemetry"),
+                at_rate(args.reads_per_second, until, read, rec, "reads"),
             )
             for tasks in launched:
                 await asyncio.gather(*tasks)
