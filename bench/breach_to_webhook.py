@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -44,11 +43,12 @@ from standardwebhooks import Webhook, WebhookVerificationError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fleet import percentile, private_namespace, require_infra  # noqa: E402
 from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
-from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
+from crm_events.topics import all_topics  # noqa: E402
 from crm_testing import examples  # noqa: E402
 from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
-from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
+from crm_testing.infra import create_database, drop_database  # noqa: E402
 from crm_testing.stack import SERVICES, Stack, new_stack  # noqa: E402
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver  # noqa: E402
 
@@ -62,13 +62,6 @@ class Run:
     until_alert: list[float] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     bad_signatures: int = 0
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 async def wait_ready(http: httpx.AsyncClient, stack: Stack, cid: str) -> None:
@@ -173,17 +166,8 @@ async def handle_times(http: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
 
 
 async def main(args: argparse.Namespace) -> int:
-    server = os.environ.get("DATABASE_URL")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not server or not bootstrap:
-        print(
-            "set DATABASE_URL (a server where databases can be created) and "
-            "KAFKA_BOOTSTRAP_SERVERS",
-            file=sys.stderr,
-        )
-        return 2
-    server = to_async_url(server)
-    os.environ[NAMESPACE_ENV] = f"bench-{uuid.uuid4().hex[:8]}"
+    server, bootstrap = require_infra()
+    private_namespace()
     await ensure_topics(bootstrap, partitions=args.partitions)
     databases = {
         name: await create_database(server, "bench_" + name.split("-")[0]) for name in SERVICES
