@@ -224,6 +224,7 @@ async def drive(
         await asyncio.sleep(1.5)  # one more scrape after the last event
         sampler.cancel()
         delivery, rebalance = await delivery_and_rebalance(db, fleet, killed_at)
+        stored = await checks.storage(db)
     windows = {
         "before_kill": (started, killed_at),
         "after_kill": (killed_at, ended),
@@ -250,6 +251,7 @@ async def drive(
         "delivery": delivery,
         "events_per_instance": per_instance(samples, fleet, windows),
         "rebalance": rebalance,
+        "storage": stored,
     }
 
 
@@ -267,7 +269,8 @@ async def main(args: argparse.Namespace) -> int:
         fleet.start(bootstrap)
         await fleet.wait_ready()
         await wait_assigned(fleet)
-        print(f"8 instances ready in {time.monotonic() - started:.0f} s (logs: {log_dir})")
+        ready_s = time.monotonic() - started
+        print(f"8 instances ready in {ready_s:.0f} s (logs: {log_dir})", flush=True)
         result = await drive(args, fleet, db, namespace.split("-", 1)[1])
     finally:
         fleet.stop()

@@ -276,3 +276,35 @@ def wall(at: float) -> datetime:
 
 def group_of(service: str) -> str:
     return physical(service)
+
+
+# Storage -----------------------------------------------------------------------------------
+
+STORAGE = {
+    "sla-monitor": ["outages", "inbox_events", "outbox_events", "idempotency_keys"],
+    "billing-reconciler": ["consumption_records", "consumption_record_revisions"],
+    "obligation-tracker": ["inbox_events"],
+}
+
+
+async def storage(db: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Rows and bytes per row (table, TOAST and indexes) of the tables that grow with the
+    load, and the mean size of an event (its CloudEvents JSON) each service published:
+    what the capacity model multiplies."""
+    out: dict[str, dict[str, Any]] = {}
+    for service, tables in STORAGE.items():
+        for table in tables:
+            [(count, size)] = await rows(
+                db[service],
+                f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}",
+            )
+            out[f"{service}.{table}"] = {
+                "rows": count,
+                "bytes_per_row": round(size / count) if count else None,
+            }
+    for service, url in db.items():
+        [(count, size)] = await rows(
+            url, "SELECT count(*), coalesce(avg(octet_length(value)), 0) FROM outbox_events"
+        )
+        out[f"{service}.event_bytes"] = {"rows": count, "bytes_per_row": round(size)}
+    return out
