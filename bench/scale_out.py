@@ -92,13 +92,15 @@ class Samples:
         for svc in fleet.all():
             if svc.process is None or svc.process.poll() is not None:
                 continue
+            # Stamped when asked: a killed instance's last answer then falls before the kill.
+            asked = time.time()
             try:
                 text = (await http.get(svc.url + "/metrics", timeout=5)).text
             except httpx.HTTPError:
                 continue
             counts = consumed(text, physical(svc.name))
             self.series.setdefault(instance_id(svc), []).append(
-                (time.time(), counts.get("handled", 0.0), counts.get("duplicate", 0.0))
+                (asked, counts.get("handled", 0.0), counts.get("duplicate", 0.0))
             )
 
     async def every_second(self, http: httpx.AsyncClient, fleet: Fleet) -> None:
@@ -300,7 +302,8 @@ async def main(args: argparse.Namespace) -> int:
     )
     text = json.dumps(report, indent=2)
     print(text)
-    out = Path(args.json) if args.json else RESULTS / f"scale_out-{int(time.time())}.json"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.json) if args.json else RESULTS / f"scale_out-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(out.write_text, text + "\n")
     return 0 if report["exact"] else 1
