@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm_testing import examples  # noqa: E402
 from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
-from crm_testing.benchstack import bench_stack, metric_sums  # noqa: E402
+from crm_testing.benchstack import bench_stack, metric_sums, percentile  # noqa: E402
 from crm_testing.stack import Stack  # noqa: E402
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver  # noqa: E402
 
@@ -58,13 +58,6 @@ class Run:
     until_alert: list[float] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     bad_signatures: int = 0
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 async def wait_ready(http: httpx.AsyncClient, stack: Stack, cid: str) -> None:

@@ -58,6 +58,7 @@ from crm_testing.benchstack import (  # noqa: E402
     consumer_lag,
     metric_sums,
     outbox_backlog,
+    percentile,
 )
 from crm_testing.chain import activate_contract  # noqa: E402
 from crm_testing.procwatch import MemoryWatch  # noqa: E402
@@ -66,15 +67,6 @@ TENANT = "acme-bank"
 HANDLED = "crm_events_consumed_total"
 EXPECTED_DIFFERENCE = str(examples.RECONCILIATION["difference"])
 CREDIT = str(examples.EXPECTED["credit"])
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 def latency_summary(ms: list[float]) -> dict[str, float]:

@@ -34,14 +34,34 @@ from crm_testing.infra import create_database, drop_database, to_async_url
 from crm_testing.stack import SERVICES, Stack, new_stack
 
 
-class MissingInfrastructure(SystemExit):
-    def __init__(self) -> None:
+def require_infra() -> tuple[str, str]:
+    """(async server URL, bootstrap servers) from the environment, or exit with a hint."""
+    server = os.environ.get("DATABASE_URL")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not server or not bootstrap:
         print(
             "set DATABASE_URL (a server where databases can be created) and "
             "KAFKA_BOOTSTRAP_SERVERS, e.g. after `make infra`",
             file=sys.stderr,
         )
-        super().__init__(2)
+        raise SystemExit(2)
+    return to_async_url(server), bootstrap
+
+
+def private_namespace(prefix: str = "bench") -> str:
+    """Give this process (and the services it starts) topics and groups of their own."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    os.environ[NAMESPACE_ENV] = name
+    return name
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
+    return ordered[int(rank) - 1]
 
 
 @dataclass
@@ -58,12 +78,8 @@ class BenchStack:
 async def bench_stack(
     *, prefix: str, partitions: int = 6, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[BenchStack]:
-    server = os.environ.get("DATABASE_URL")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not server or not bootstrap:
-        raise MissingInfrastructure()
-    server = to_async_url(server)
-    os.environ[NAMESPACE_ENV] = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    server, bootstrap = require_infra()
+    private_namespace(prefix)
     await ensure_topics(bootstrap, partitions=partitions)
     databases = {
         name: await create_database(server, f"{prefix}_" + name.split("-")[0]) for name in SERVICES
