@@ -10,9 +10,12 @@ For each record, in partition order:
    any of them fails, the transaction is rolled back and each record is handled again in
    its own transaction, so a poison record neither takes the others down nor applies them
    twice;
-5. handler failures are retried with backoff and dead-lettered after `max_attempts`;
-   infrastructure failures (database or broker unreachable) are retried until they pass,
-   never dead-lettered, so an outage cannot empty a topic into its DLQ.
+5. handler failures are retried with backoff and dead-lettered after `max_attempts`; a
+   `RetryableEventError` ("not yet": the contract it refers to has not arrived) is retried
+   for at least `not_yet_seconds` as well, longer than a rebalance can hold back the event
+   it waits for on another topic; infrastructure failures (database or broker unreachable)
+   are retried until they pass, never dead-lettered, so an outage cannot empty a topic into
+   its DLQ.
 Offsets are committed manually after the batch's transactions, and before partitions are
 handed to another instance on a rebalance.
 """
@@ -41,7 +44,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.envelope import Envelope, EnvelopeError
-from crm_events.errors import PermanentEventError
+from crm_events.errors import PermanentEventError, RetryableEventError
 from crm_events.outbox import publish
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
@@ -167,6 +170,7 @@ class ConsumerRunner:
         max_attempts: int = 5,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
+        not_yet_seconds: float = 60.0,
         max_records: int = 200,
         batch_size: int = 100,
         client_id: str | None = None,
@@ -186,6 +190,7 @@ class ConsumerRunner:
         self._max_attempts = max_attempts
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._not_yet_seconds = not_yet_seconds
         self._max_records = max_records
         self._batch_size = max(1, batch_size)
         self._client_id = client_id or group_id
@@ -435,6 +440,7 @@ class ConsumerRunner:
         record = item.record
         attempt = 0
         delay = self._backoff_initial
+        first_try = time.monotonic()
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -454,7 +460,7 @@ class ConsumerRunner:
                         retry_in=delay,
                     )
                     attempt -= 1
-                elif attempt >= self._max_attempts:
+                elif attempt >= self._max_attempts and not self._may_wait(exc, first_try):
                     await self._dead_letter(record, _Failure("handler_failed", exc, attempt))
                     return
                 else:
@@ -472,6 +478,16 @@ class ConsumerRunner:
                 continue
             self._count(item.envelope, result, time.perf_counter() - started)
             return
+
+    def _may_wait(self, exc: Exception, first_try: float) -> bool:
+        """A "not yet" failure keeps being retried for `not_yet_seconds`: the event it waits
+        for (a contract's activation on contracts.v1) can be held back by a rebalance of
+        another topic's partitions for a whole session timeout (10 s), much longer than the
+        attempts' backoff. The partition waits meanwhile, so its order is kept."""
+        return (
+            isinstance(exc, RetryableEventError)
+            and time.monotonic() - first_try < self._not_yet_seconds
+        )
 
     def _count(self, envelope: Envelope, result: str, seconds: float) -> None:
         HANDLE_SECONDS.labels(self.group_id).observe(seconds)

@@ -2,6 +2,7 @@
 batches of records in one transaction and their fallback to one at a time."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_events.consumer import ConsumerRunner, EventContext, Handlers
 from crm_events.dlq import DeadLetter, read_dead_letters, replay
 from crm_events.envelope import Envelope
+from crm_events.errors import RetryableEventError
 from crm_events.kafka import delete_topics, ensure_topics, make_producer
 from crm_events.registry import spec_for
 from crm_events.schemas.obligations import ObligationCreated
@@ -44,9 +46,18 @@ def _event(note: str = "n", subject: str | None = None) -> Envelope:
     )
 
 
+# Events of kind "not-yet" fail as "not yet" for their first second (what a handler does
+# while the contract it needs is still held back on another topic).
+_NOT_YET_UNTIL: dict[str, float] = {}
+
+
 async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
     if event.kind == "explode":
         raise RuntimeError("handler bug")
+    if event.kind == "not-yet":
+        until = _NOT_YET_UNTIL.setdefault(ctx.envelope.id, time.monotonic() + 1.0)
+        if time.monotonic() < until:
+            raise RetryableEventError("contract not known yet")
     await ctx.session.execute(sa.insert(effects).values(event_id=ctx.envelope.id, note=event.kind))
 
 
@@ -298,3 +309,42 @@ async def test_a_poison_record_in_a_batch_is_dead_lettered_alone_the_others_hand
     assert letters[0].headers["dlq.reason"] == "handler_failed"
     assert runner.stats.batch_fallbacks == 1
     assert (runner.stats.handled, runner.stats.dead_lettered) == (6, 1)
+
+
+async def test_a_not_yet_event_is_retried_past_the_attempts_for_the_not_yet_window(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    # Two attempts at most 0.05 s apart are over long before the second the handler waits;
+    # the not-yet window (5 s) keeps it retrying, in order, until it succeeds.
+    waiting = _event(note="not-yet")
+    after = _event()
+    dlq = physical(TOPIC) + ".dlq"
+    async with _runner(sessions, kafka_bootstrap, max_attempts=2, not_yet_seconds=5.0):
+        await publish_envelope(kafka_bootstrap, waiting)
+        await publish_envelope(kafka_bootstrap, after)
+        await wait_until(lambda: _effects(sessions, after.id), message="next event handled")
+        assert await _effects(sessions, waiting.id) == 1  # handled first: order kept
+    assert [
+        d for d in await read_dead_letters(kafka_bootstrap, dlq) if d.event_id == waiting.id
+    ] == []
+
+
+async def test_a_not_yet_event_past_the_window_is_dead_lettered(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    waiting = _event(note="not-yet")
+    dlq = physical(TOPIC) + ".dlq"
+
+    async def dead_letter() -> DeadLetter | None:
+        return next(
+            (d for d in await read_dead_letters(kafka_bootstrap, dlq) if d.event_id == waiting.id),
+            None,
+        )
+
+    async with _runner(sessions, kafka_bootstrap, max_attempts=2, not_yet_seconds=0.0):
+        await publish_envelope(kafka_bootstrap, waiting)
+        letter = cast(DeadLetter, await wait_until(dead_letter, message="dead-lettered"))
+    assert letter.headers["dlq.attempts"] == "2"
+    assert "not known yet" in letter.headers["dlq.error.message"]

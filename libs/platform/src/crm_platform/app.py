@@ -224,6 +224,7 @@ async def _start_messaging(
             batch_size=settings.consumer_batch_size,
             backoff_initial=settings.consumer_backoff_initial_seconds,
             backoff_max=settings.consumer_backoff_max_seconds,
+            not_yet_seconds=settings.consumer_not_yet_seconds,
             clock=app.state.clock,
             offset_reset=settings.consumer_offset_reset,
         )

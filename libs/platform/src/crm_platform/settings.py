@@ -85,6 +85,13 @@ class ServiceSettings(BaseSettings):
     )
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    consumer_not_yet_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long an event that refers to something not arrived yet (a "
+        "contract's terms) keeps being retried before it is dead-lettered, beyond "
+        "CONSUMER_MAX_ATTEMPTS: longer than a rebalance can hold the other topic back.",
+    )
 
     metrics_sample_interval_seconds: float = Field(
         default=15.0,
