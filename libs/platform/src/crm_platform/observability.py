@@ -199,9 +199,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status.code = message["status"]
                 message.setdefault("headers", [])
+                # Headers the request's dependencies asked for (the rate limit's).
+                extra = scope["state"].get("response_headers") or {}
                 message["headers"] = [
                     *message["headers"],
                     (b"x-correlation-id", correlation_id.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in extra.items()),
                 ]
             await send(message)
 
