@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_events.tracing import W3C_FIELDS, context_from, tracer
 from crm_platform.errors import error_body
+from crm_platform.ratelimit import RESPONSE_HEADERS
 
 log = structlog.get_logger(__name__)
 
@@ -200,7 +201,7 @@ class RequestContextMiddleware:
                 status.code = message["status"]
                 message.setdefault("headers", [])
                 # Headers the request's dependencies asked for (the rate limit's).
-                extra = scope["state"].get("response_headers") or {}
+                extra = scope.get(RESPONSE_HEADERS) or {}
                 message["headers"] = [
                     *message["headers"],
                     (b"x-correlation-id", correlation_id.encode()),

@@ -48,6 +48,11 @@ REFUSALS = Counter(
 )
 BUCKETS = Gauge("crm_rate_limit_buckets", "Token buckets (API key, scope class) held in memory")
 
+# ASGI scope keys: the request was counted; the headers its answer carries (added by
+# crm_platform.observability.RequestContextMiddleware).
+COUNTED = "crm.rate_limit_counted"
+RESPONSE_HEADERS = "crm.response_headers"
+
 # Float sums of elapsed time × rate fall short of a whole token by rounding; a bucket that
 # waited exactly the advertised delay must not be refused for 1e-15 of a token.
 EPSILON = 1e-9
@@ -207,10 +212,12 @@ def enforce(request: Request, key_id: str | None, scope: str) -> None:
     its answer carries the `RateLimit-*` headers either way. Nothing is limited without a
     limiter (`rate_limit_enabled` false) or a key id."""
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is None or key_id is None or getattr(request.state, "rate_counted", False):
+    # Kept in the request's ASGI scope, not `request.state`: a server may hand every request
+    # the same lifespan state dict (asgi_lifespan does), and then a flag there would leak.
+    if limiter is None or key_id is None or request.scope.get(COUNTED):
         return
-    request.state.rate_counted = True  # a route checking its principal twice pays once
+    request.scope[COUNTED] = True  # a route checking its principal twice pays once
     decision = limiter.check(key_id, scope)
-    request.state.response_headers = limiter.headers(scope, decision)
+    request.scope[RESPONSE_HEADERS] = limiter.headers(scope, decision)
     if not decision.allowed:
         raise limiter.refusal(key_id, scope, decision)
