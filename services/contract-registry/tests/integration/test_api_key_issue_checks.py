@@ -56,8 +56,9 @@ async def test_a_body_tenant_other_than_x_tenant_id_is_refused(
         names = {k["name"] for k in (await client.get("/admin/api-keys")).json()["items"]}
 
     assert "another tenant than X-Tenant-Id" in refusals(other)["body.tenant_id"]
-    assert "issue-b differs from the tenant this request acts for (issue-a" in (
-        other.json()["error"]["message"]
+    assert (
+        "issue-b differs from the tenant this request acts for (issue-a"
+        in (other.json()["error"]["message"])
     )
     assert "body.tenant_id" in refusals(escalating)
     assert not {"cross-tenant", "escalating"} & names
@@ -87,8 +88,9 @@ async def test_an_expires_at_not_in_the_future_is_refused(
         listed = (await client.get("/admin/api-keys")).json()["items"]
 
     assert refusals(past)["body.expires_at"] == "in the past"
-    assert "expires_at 2026-12-01T09:00:00+00:00 is not in the future" in (
-        past.json()["error"]["message"]
+    assert (
+        "expires_at 2026-12-01T09:00:00+00:00 is not in the future"
+        in (past.json()["error"]["message"])
     )
     assert refusals(now)["body.expires_at"] == "in the past"
     assert future.status_code == 201, future.text

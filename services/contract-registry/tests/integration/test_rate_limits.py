@@ -1,6 +1,7 @@
 """Rate limits per API key and scope class through the real service: a key bursts until
-429 with `Retry-After` and the error shape naming its limit, another key is untouched, and once `Retry-After` has passed (on the injected monotonic
-timer, then on the real one) the same request succeeds."""
+429 with `Retry-After` and the error shape naming its limit, another key is untouched, and
+once `Retry-After` has passed (on the injected monotonic timer, then on the real one) the
+same request succeeds."""
 
 import asyncio
 
