@@ -383,7 +383,7 @@ def admin_router() -> APIRouter:
                 action="api_key.issue",
                 subject_type="api_key",
                 subject_id=key_id,
-                tenant_id=body.tenant_id,
+                tenant_id=tenant_id,
                 after=_read(row),
             )
             return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)

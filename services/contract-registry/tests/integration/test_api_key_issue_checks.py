@@ -54,6 +54,9 @@ async def test_a_body_tenant_other_than_x_tenant_id_is_refused(
             "/admin/api-keys", json={"name": "operators", "scopes": ["contracts:read"]}
         )
         names = {k["name"] for k in (await client.get("/admin/api-keys")).json()["items"]}
+        audited = await client.get(
+            "/audit", params={"action": "api_key.issue"}, headers=acting_for_a
+        )
 
     assert "another tenant than X-Tenant-Id" in refusals(other)["body.tenant_id"]
     assert (
@@ -67,6 +70,13 @@ async def test_a_body_tenant_other_than_x_tenant_id_is_refused(
     assert narrowed.status_code == 201 and narrowed.json()["tenant_id"] == "issue-a"
     assert any_tenant.status_code == 201 and any_tenant.json()["tenant_id"] == "issue-b"
     assert all_tenants.status_code == 201 and all_tenants.json()["tenant_id"] is None
+    # The audit log files each key under the tenant it was issued for.
+    assert audited.status_code == 200, audited.text
+    assert {e["subject_id"] for e in audited.json()["items"]} == {
+        same.json()["key_id"],
+        omitted.json()["key_id"],
+        narrowed.json()["key_id"],
+    }
 
 
 async def test_an_expires_at_not_in_the_future_is_refused(
