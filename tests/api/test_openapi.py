@@ -1,7 +1,8 @@
 """The four OpenAPI documents are ones an integrator can generate a client from and trust:
 readable unique operation ids, the scope of every secured operation, only the errors an
-operation can give (each with an example in the error shape), a success example per
-operation that matches its schema, and a 415 for a body of any other Content-Type."""
+operation can give (each with an example in the error shape; a 429 with `Retry-After` on
+every one taking an API key), a success example per operation that matches its schema, and
+a 415 for a body of any other Content-Type."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    429: "rate_limited",
     503: "service_unavailable",
 }
 ANY_UUID = "7b0c6f2e-8f7d-4a59-9d0e-2a1c3e5b6d7f"
@@ -129,7 +131,8 @@ def test_only_the_errors_an_operation_can_give_each_with_an_example(
     for method, path, op in _secured(spec):
         statuses = {int(s) for s in op["responses"] if int(s) >= 400}
         body = "requestBody" in op
-        assert {401, 403, 503} <= statuses, (method, path)
+        assert {401, 403, 429, 503} <= statuses, (method, path)
+        assert "Retry-After" in op["responses"]["429"]["headers"], (method, path)
         assert (413 in statuses, 415 in statuses) == (body, body), (method, path)
         if method == "GET":
             assert not statuses & {409, 413, 415}, (method, path, statuses)

@@ -119,6 +119,8 @@ def test_each_service_runs_probed_non_root_and_migrated_by_a_hook_job(
         # The Job migrates; the pods do not race it at start-up.
         assert config[f"{prefix}RUN_MIGRATIONS_ON_STARTUP"] == "false"
         assert config["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        # Each replica enforces its share of the rate limits: one share per replica.
+        assert config[f"{prefix}RATE_LIMIT_INSTANCES"] == "2"
 
     jobs = {j["metadata"]["name"]: j for j in objects(manifests, "Job")}
     assert sorted(jobs) == sorted(f"crm-{name}-migrate" for name in SERVICES)

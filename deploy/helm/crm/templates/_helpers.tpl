@@ -57,6 +57,10 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- $_ := set $env (printf "%sKAFKA_CREATE_TOPICS" $prefix) ($root.Values.kafka.createTopics | toString) -}}
 {{- $_ := set $env (printf "%sKAFKA_TOPIC_PARTITIONS" $prefix) ($root.Values.kafka.topicPartitions | toString) -}}
 {{- $_ := set $env (printf "%sRUN_MIGRATIONS_ON_STARTUP" $prefix) (not $root.Values.migrations.enabled | toString) -}}
+{{- /* Each replica enforces its share of the rate limits (docs/operations.md): as many shares
+     as replicas, the autoscaler's minimum when it runs (above it the total grows). */ -}}
+{{- $instances := ternary $svc.autoscaling.minReplicas $svc.replicas (and $svc.autoscaling $svc.autoscaling.enabled | default false) -}}
+{{- $_ := set $env (printf "%sRATE_LIMIT_INSTANCES" $prefix) ($instances | toString) -}}
 {{- range $key, $value := mergeOverwrite (deepCopy $root.Values.config) ($svc.config | default dict) -}}
 {{- $_ := set $env (printf "%s%s" $prefix $key) ($value | toString) -}}
 {{- end -}}

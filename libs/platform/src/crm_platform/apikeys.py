@@ -30,7 +30,7 @@ from crm_platform.audit import Audit, AuditDep
 from crm_platform.auth import Principal, current_principal
 from crm_platform.deps import ClockDep, EmitDep, SessionDep
 from crm_platform.emitter import RequestEmitter
-from crm_platform.errors import NotFound
+from crm_platform.errors import NotFound, Unprocessable
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 from crm_platform.keycache import CachedKey, KeyCache, invalidate_after_commit
 from crm_platform.keycache import sha256_hex as sha256_hex  # where the services import it
@@ -218,10 +218,14 @@ class ApiKeyCreate(BaseModel):
     tenant_id: str | None = Field(
         default=None,
         max_length=100,
-        description="The tenant the key acts for; omit for the supplier's operators (all).",
+        description="The tenant the key acts for; omit for the supplier's operators (all). "
+        "A request acting for one tenant (`X-Tenant-Id`, or a tenant's admin key) issues keys "
+        "of that tenant only: omit it or name the same tenant.",
     )
     scopes: list[str] = Field(min_length=1, description="Scopes: " + ", ".join(SCOPES))
-    expires_at: Instant | None = None
+    expires_at: Instant | None = Field(
+        default=None, description="When the key stops working; in the future. Omit: never."
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -268,6 +272,33 @@ AdminPrincipal = Annotated[Principal, Security(current_principal, scopes=["admin
 
 def _read(row: Any) -> ApiKeyRead:
     return ApiKeyRead.model_validate(dict(row._mapping))
+
+
+def issued_key_tenant(principal: Principal, requested: str | None) -> str | None:
+    """The tenant a new key acts for. A caller acting for one tenant (its key's, or the one
+    its `X-Tenant-Id` names) issues keys of that tenant only: a body naming another is
+    refused (422), and one naming none gets that tenant. Only a caller acting for all
+    tenants issues keys for any tenant, or for all (no `tenant_id`)."""
+    if principal.all_tenants:
+        return requested
+    if requested is None or requested == principal.tenant_id:
+        return principal.tenant_id
+    raise Unprocessable(
+        f"tenant_id {requested} differs from the tenant this request acts for "
+        f"({principal.tenant_id}, from X-Tenant-Id or the API key): omit tenant_id or name "
+        "the same tenant",
+        details=[{"loc": "body.tenant_id", "message": "another tenant than X-Tenant-Id"}],
+    )
+
+
+def refuse_past_expiry(expires_at: datetime | None, now: datetime) -> None:
+    """422 for an `expires_at` that is not in the future: such a key would never work."""
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable(
+            f"expires_at {expires_at.isoformat()} is not in the future (now "
+            f"{now.isoformat()}): a key that expired when issued would be refused at once",
+            details=[{"loc": "body.expires_at", "message": "in the past"}],
+        )
 
 
 async def list_keys(*, session: AsyncSession, page: PageRequest) -> ApiKeyPage:
@@ -330,26 +361,29 @@ def admin_router() -> APIRouter:
         idempotency: Annotated[Idempotency, idempotent(shown_once=["api_key"])],
         audit: AuditDep,
     ) -> JSONResponse:
+        tenant_id = issued_key_tenant(principal, body.tenant_id)
+        refuse_past_expiry(body.expires_at, clock.now())
+
         async def work() -> ApiKeyIssuedRead:
             key_id, secret, key = new_key()
             event = ApiKeyIssued(
                 key_id=key_id,
                 name=body.name,
-                tenant_id=body.tenant_id,
+                tenant_id=tenant_id,
                 scopes=body.scopes,
                 secret_sha256=sha256_hex(secret),
                 issued_at=clock.now(),
                 expires_at=body.expires_at,
             )
             await record_issued(session, event)
-            await emit("api_key.issued", subject=key_id, tenant=body.tenant_id or "*", data=event)
+            await emit("api_key.issued", subject=key_id, tenant=tenant_id or "*", data=event)
             t = api_keys_table
             row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
             await audit.record(
                 action="api_key.issue",
                 subject_type="api_key",
                 subject_id=key_id,
-                tenant_id=body.tenant_id,
+                tenant_id=tenant_id,
                 after=_read(row),
             )
             return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)

@@ -39,6 +39,7 @@ from crm_platform.migrations import upgrade
 from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
 from crm_platform.openapi import install_openapi, operation_id, require_content_type
+from crm_platform.ratelimit import RateLimiter
 from crm_platform.sampler import Sampler, metrics_worker
 from crm_platform.settings import ServiceSettings
 from crm_platform.tracing import configure_tracing, flush_tracing, trace_database
@@ -161,6 +162,10 @@ def create_service_app(
     app.state.key_cache = KeyCache(
         ttl_seconds=settings.api_key_cache_ttl_seconds,
         max_entries=settings.api_key_cache_max_entries,
+    )
+    # In memory, a share per instance: no database round trip per request (ratelimit.py).
+    app.state.rate_limiter = (
+        RateLimiter.from_settings(settings) if settings.rate_limit_enabled else None
     )
     app.state.scope_domain = definition.scope_domain
     install_error_handlers(app)

@@ -6,6 +6,7 @@ tenant (or none: the supplier's operators, all tenants) and scopes. A route need
 its `Security(...)` names, or else `<domain>:read` for GET and `<domain>:write` otherwise,
 where the domain is the service's (`contracts`, `sla`, `billing`, `obligations`); `admin`
 holds every scope. An all-tenant key may narrow itself to one tenant with `X-Tenant-Id`.
+Each key is rate-limited per scope class (`crm_platform.ratelimit`): 429 past its limit.
 
 Every table holding contract data carries `tenant_id`; every query filters through
 `Principal.tenant_filter`, and another tenant's object answers 404, never 403.
@@ -29,6 +30,7 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from crm_platform.errors import NotFound, ServiceError, Unprocessable
+from crm_platform.ratelimit import enforce as enforce_rate_limit
 
 ADMIN = "admin"
 
@@ -189,6 +191,9 @@ async def current_principal(
     missing = [s for s in required if not principal.has_scope(s)]
     if missing:
         raise Forbidden(f"this API key lacks the scope {' and '.join(missing)}")
+    # Counted once the key may call the route (a refused scope costs nothing), before the
+    # route does any work (crm_platform.ratelimit).
+    enforce_rate_limit(request, principal.key_id, required[0])
     # What the idempotency dependency checks: no stored response before the scope check.
     request.state.scope_checked = True
     return principal

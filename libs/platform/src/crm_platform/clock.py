@@ -1,7 +1,9 @@
-"""An injectable clock: services ask `app.state.clock` for the time, tests replace it."""
+"""Injectable clocks: services ask `app.state.clock` for the time, tests replace it; durations
+are measured on a `MonotonicTimer` (`time.monotonic` unless a test passes a `ManualTimer`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -28,3 +30,23 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+
+MonotonicTimer = Callable[[], float]
+"""Seconds on a clock that never goes back (`time.monotonic`): what durations, TTLs and
+rate limits are measured on, so that a wall-clock step cannot stretch or cut them."""
+
+
+class ManualTimer:
+    """A monotonic timer that moves only when told (for tests)."""
+
+    def __init__(self, at: float = 1000.0) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a monotonic timer never goes back")
+        self.at += seconds

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_events.tracing import W3C_FIELDS, context_from, tracer
 from crm_platform.errors import error_body
+from crm_platform.ratelimit import RESPONSE_HEADERS
 
 log = structlog.get_logger(__name__)
 
@@ -199,9 +200,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status.code = message["status"]
                 message.setdefault("headers", [])
+                # Headers the request's dependencies asked for (the rate limit's).
+                extra = scope.get(RESPONSE_HEADERS) or {}
                 message["headers"] = [
                     *message["headers"],
                     (b"x-correlation-id", correlation_id.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in extra.items()),
                 ]
             await send(message)
 

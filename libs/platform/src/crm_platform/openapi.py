@@ -6,11 +6,11 @@ itself so that the document cannot drift from what the route does:
 - the scope: read from the dependencies the route checks at request time
   (`crm_platform.auth.required_scopes`), as a security requirement with that scope and a
   line of the description;
-- the error responses it can give, each in the error shape with an example: 401 and 403
-  (and 503) on every operation secured by an API key, 401 (and 503) on a feed read with a
-  feed token in its URL (`crm_platform.auth.feed_token`); 404 where the path has a
-  parameter (an id that may be unknown, or a segment that matches no route); 413 and 415
-  where there is a request body; 422 where there is input; and what a route declares
+- the error responses it can give, each in the error shape with an example: 401, 403, 429
+  (with `Retry-After`) and 503 on every operation secured by an API key, 401 (and 503) on
+  a feed read with a feed token in its URL (`crm_platform.auth.feed_token`); 404 where the
+  path has a parameter (an id that may be unknown, or a segment that matches no route); 413
+  and 415 where there is a request body; 422 where there is input; and what a route declares
   itself (409 with its reason, or its own wording of 422);
 - 415 itself: `require_content_type` refuses a body whose Content-Type is not one the
   operation documents (the same list the document shows);
@@ -162,6 +162,10 @@ def error_statuses(route: Any, operation: dict[str, Any]) -> dict[int, str]:
         "(`?api_key=` is never accepted).",
         403: "The API key lacks the scope this operation needs, or acts for another tenant.",
     }
+    out[429] = (
+        "The API key is over its rate limit for this operation's scope; nothing was done. "
+        "`Retry-After` says in how many seconds to retry."
+    )
     if _by_token(operation):  # a feed token grants its feed: no scopes, no tenant header
         out = {401: "No feed token, or an unknown or revoked one, or another feed's."}
     if any(p["in"] == "path" for p in operation.get("parameters", [])):
@@ -191,7 +195,29 @@ def _error_response(
         }
     }
     content = {"application/json": {"schema": {"$ref": ERROR_REF}, "example": example}}
+    if status == 429:
+        return {"description": description, "headers": RATE_LIMIT_HEADERS, "content": content}
     return {"description": description, "content": content}
+
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (RFC 9110).",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Limit": {
+        "description": "Requests this instance lets the key send at once (its bucket).",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the bucket (0 here).",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the bucket is full again.",
+        "schema": {"type": "integer"},
+    },
+}
 
 
 def _error_example(
@@ -216,6 +242,13 @@ def _error_example(
         code = "unsupported_media_type"
         message = f"Content-Type text/plain is not supported here; send {body}"
         details = [{"loc": "header.content-type", "message": f"expected {body}"}]
+    elif status == 429:
+        scope = scopes[0] if scopes else ADMIN
+        rule = "1000 requests/s with bursts of 2000"
+        code = "rate_limited"
+        message = f"API key 0a1b2c3d4e5f is over its rate limit for {scope}: {rule}; retry "
+        message += "after 1 s"
+        details = [{"loc": "header.authorization", "message": f"rate limit {scope}: {rule}"}]
     elif status == 503:
         code, message = "service_unavailable", "the database is not reachable right now; retry"
     elif status != 422:  # another status a route declares: its reason is the message

@@ -8,9 +8,10 @@ class Settings(ServiceSettings):
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,28 @@ def _admin_key_default() -> SecretStr | None:
 def _kafka_default() -> str:
     # One broker list serves every service, so the unprefixed variable is a fallback.
     return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+class ScopeRateLimit(BaseModel):
+    """The limit of one scope class, per API key, for all instances together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: float = Field(gt=0, description="Requests per second, sustained.")
+    burst: float = Field(ge=1, description="Requests a key may send at once after a pause.")
+
+
+# Generous for what the limits guard against (a client in a loop), not a quota: ingestion
+# (telemetry, consumption) and reads at 1,000 requests/s per key, far above what the
+# benchmarks send (bench/sla_ingest.py: about 5 requests/s of 10,000 items; auth_lookup:
+# about 300 small reads/s on two cores); key administration at 20/s.
+DEFAULT_SCOPE_RATE_LIMITS = {
+    "*:read": ScopeRateLimit(per_second=1000, burst=2000),
+    "telemetry:write": ScopeRateLimit(per_second=1000, burst=2000),
+    "billing:write": ScopeRateLimit(per_second=1000, burst=2000),
+    "admin": ScopeRateLimit(per_second=20, burst=100),
+}
+_SCOPE_CLASS = re.compile(r"^(admin|\*:(read|write)|[a-z]+:(read|write))$")
 
 
 class ServiceSettings(BaseSettings):
@@ -55,6 +78,36 @@ class ServiceSettings(BaseSettings):
     )
     api_key_cache_max_entries: int = Field(
         default=10_000, ge=0, description="API keys an instance keeps in memory at most (LRU)."
+    )
+
+    rate_limit_enabled: bool = Field(
+        default=True, description="Rate limits per API key and scope class (429 past them)."
+    )
+    rate_limit_per_second: float = Field(
+        default=500,
+        gt=0,
+        description="Requests per second a key may send to a scope class that "
+        "`rate_limit_scopes` does not name, for all instances together.",
+    )
+    rate_limit_burst: float = Field(
+        default=1000, ge=1, description="The burst of that default limit (a full bucket)."
+    )
+    rate_limit_scopes: dict[str, ScopeRateLimit] = Field(
+        default_factory=lambda: dict(DEFAULT_SCOPE_RATE_LIMITS),
+        description="Limits per scope class, as JSON: a scope (`telemetry:write`, `admin`) "
+        "or every scope of an action (`*:read`, `*:write`) -> {per_second, burst}. "
+        "Entries given are merged over the defaults.",
+    )
+    rate_limit_instances: int = Field(
+        default=1,
+        ge=1,
+        description="Processes enforcing the limits together (replicas x worker "
+        "processes): each enforces its share, the rate and burst divided by this.",
+    )
+    rate_limit_max_buckets: int = Field(
+        default=10_000,
+        ge=1,
+        description="Token buckets (API key, scope class) an instance keeps at most (LRU).",
     )
 
     log_level: str = "INFO"
@@ -109,6 +162,17 @@ class ServiceSettings(BaseSettings):
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         return value
+
+    @field_validator("rate_limit_scopes")
+    @classmethod
+    def _known_scope_classes(cls, value: dict[str, ScopeRateLimit]) -> dict[str, ScopeRateLimit]:
+        unknown = sorted(scope for scope in value if not _SCOPE_CLASS.match(scope))
+        if unknown:
+            raise ValueError(
+                f"not a scope class: {unknown}; name a scope (telemetry:write, admin) or "
+                "*:read / *:write"
+            )
+        return {**DEFAULT_SCOPE_RATE_LIMITS, **value}
 
     def safe_dump(self) -> dict[str, Any]:
         """Settings for the start-up log line, with passwords masked."""

@@ -9,17 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
+from crm_platform.clock import ManualTimer as Timer
 from crm_platform.keycache import CachedKey, KeyCache, sha256_hex
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.at = 1000.0
-
-    def __call__(self) -> float:
-        return self.at
 
 
 def key(key_id: str, secret: str = "s3cret", expires_at: datetime | None = None) -> CachedKey:
