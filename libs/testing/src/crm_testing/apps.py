@@ -18,11 +18,24 @@ from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 async def running_app(app: FastAPI) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """Start the app's lifespan (migrations, relay, consumers) and give an HTTP client."""
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
+        transport = httpx.ASGITransport(app=_state_per_request(manager.app))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", timeout=30, headers=ADMIN_HEADERS
         ) as client:
             yield app, client
+
+
+def _state_per_request(asgi: Any) -> Any:
+    """LifespanManager hands every request the same `scope["state"]` dict; uvicorn gives
+    each request a shallow copy of the lifespan state. Do as uvicorn does, so per-request
+    flags on `request.state` behave in tests as in production."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await asgi(scope, receive, send)
+
+    return app
 
 
 def settings_for(
