@@ -44,6 +44,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import handle_times, percentile  # noqa: E402
 from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
 from crm_testing import examples  # noqa: E402
@@ -62,13 +63,6 @@ class Run:
     until_alert: list[float] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     bad_signatures: int = 0
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 async def wait_ready(http: httpx.AsyncClient, stack: Stack, cid: str) -> None:
@@ -154,22 +148,6 @@ async def breach(
     run.latencies.append(hit.received_at - started)
     raised = datetime.fromisoformat(hit.json["time"]).timestamp()
     run.until_alert.append(raised - started_wall)
-
-
-async def handle_times(http: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
-    """Mean time each service's consumers took per event (from their /metrics)."""
-    out = {}
-    for name, svc in stack.services.items():
-        text = (await http.get(f"{svc.url}/metrics")).text
-        total = count = 0.0
-        for line in text.splitlines():
-            if line.startswith("crm_events_handle_seconds_sum"):
-                total += float(line.rsplit(" ", 1)[1])
-            elif line.startswith("crm_events_handle_seconds_count"):
-                count += float(line.rsplit(" ", 1)[1])
-        if count:
-            out[name] = f"{total / count * 1000:.1f} ms × {int(count)} events"
-    return out
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -259,7 +237,9 @@ async def main(args: argparse.Namespace) -> int:
                         run=run,
                     )
             elapsed = time.monotonic() - t0
-            handling = await handle_times(http, stack)
+            handling = await handle_times(
+                http, {name: svc.url for name, svc in stack.services.items()}
+            )
     finally:
         stack.stop()
         for url in databases.values():
