@@ -121,7 +121,9 @@ class MemoryWatch:
                 ]
                 quarters[f"rss_mib_at_{int(q * 100)}pct"] = round(max(seen or [0]) / 1024, 1)
             out[str(pid)] = {
-                "process": name if name == "bench driver" else f"{name}: {process_name(pid)}",
+                "process": name
+                if name in self.roots or name == "bench driver"
+                else f"{name}: {process_name(pid)}",
                 "peak_rss_mib": round(rss_kib(pid, "VmHWM") / 1024, 1),
                 **quarters,
             }
