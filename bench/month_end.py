@@ -381,7 +381,10 @@ async def run(args: argparse.Namespace, server: str, bootstrap: str) -> dict[str
         stack.start(bootstrap)
         await stack.wait_ready()
         print(f"stack ready (logs: {log_dir})", flush=True)
-        async with httpx.AsyncClient(timeout=120, headers=ADMIN_HEADERS) as http:
+        # Connections idle for 1 s are not reused: uvicorn closes idle ones after 5 s, and
+        # a request sent on a connection the server is closing fails with a ReadError.
+        limits = httpx.Limits(keepalive_expiry=1.0)
+        async with httpx.AsyncClient(timeout=120, headers=ADMIN_HEADERS, limits=limits) as http:
             t0 = time.perf_counter()
             ids = await create_contracts(http, stack, plans, tenant, args.setup_concurrency)
             setup = {"contracts_s": round(time.perf_counter() - t0, 1)}
