@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm_testing import examples  # noqa: E402
 from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
-from crm_testing.benchstack import bench_stack, metric_sums, percentile  # noqa: E402
+from crm_testing.benchstack import bench_stack, handle_times, percentile  # noqa: E402
 from crm_testing.stack import Stack  # noqa: E402
 from crm_testing.webhooks import ReceivedRequest, WebhookReceiver  # noqa: E402
 
@@ -145,18 +145,6 @@ async def breach(
     run.until_alert.append(raised - started_wall)
 
 
-async def handle_times(http: httpx.AsyncClient, stack: Stack) -> dict[str, str]:
-    """Mean time each service's consumers took per event (from their /metrics)."""
-    out = {}
-    names = ("crm_events_handle_seconds_sum", "crm_events_handle_seconds_count")
-    for name, svc in stack.services.items():
-        sums = await metric_sums(http, svc.url, names)
-        total, count = sums[names[0]], sums[names[1]]
-        if count:
-            out[name] = f"{total / count * 1000:.1f} ms × {int(count)} events"
-    return out
-
-
 async def main(args: argparse.Namespace) -> int:
     run = Run()
     handling: dict[str, str] = {}
@@ -224,7 +212,9 @@ async def main(args: argparse.Namespace) -> int:
                         run=run,
                     )
             elapsed = time.monotonic() - t0
-            handling = await handle_times(http, stack)
+            handling = await handle_times(
+                http, {name: svc.url for name, svc in stack.services.items()}
+            )
 
     ms = [v * 1000 for v in run.latencies]
     until = [v * 1000 for v in run.until_alert]

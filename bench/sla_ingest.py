@@ -43,6 +43,8 @@ import httpx
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from crm_events.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE
 from crm_events.kafka import ensure_topics, make_producer
 from crm_events.schemas.contracts import (
@@ -58,9 +60,10 @@ from crm_events.topics import NAMESPACE_ENV, physical
 from crm_platform import periods
 from crm_testing import examples
 from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
+from crm_testing.benchstack import RESULTS
 from crm_testing.infra import create_database, drop_database, to_async_url
 from crm_testing.kafka import make_event
-from crm_testing.procwatch import family, process_name, rss_kib
+from crm_testing.procwatch import MemoryWatch, print_memory
 from sla_monitor.attainment.domain import (
     Interval,
     availability,
@@ -70,8 +73,6 @@ from sla_monitor.attainment.domain import (
 from sla_monitor.attainment.incidents import Incident, Target, compliance
 from sla_monitor.attainment.measurements import statistic_of
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 TZ = "America/New_York"
 # The month in progress, so the service sees the telemetry as it would live (early
 # warnings are only looked for in periods that are running or within their grace time).
@@ -257,44 +258,6 @@ def read_batches(path: Path) -> Iterator[bytes]:
 
 
 # -- processes and memory -------------------------------------------------------------------
-
-
-class MemoryWatch:
-    """RSS of each server process (per worker) and this driver, sampled while the run goes on."""
-
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.samples: list[tuple[float, dict[int, int]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.progress = 0.0
-
-    async def _run(self) -> None:
-        while True:
-            pids = [*family(self.server_pid), os.getpid()]
-            self.samples.append((self.progress, {p: rss_kib(p, "VmRSS") for p in pids}))
-            await asyncio.sleep(0.25)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-
-    def report(self) -> dict[str, Any]:
-        pids = [*family(self.server_pid), os.getpid()]
-        out = {}
-        for pid in pids:
-            quarters = {}
-            for q in (0.25, 0.5, 0.75, 1.0):
-                seen = [s[pid] for p, s in self.samples if pid in s and p <= q]
-                quarters[f"rss_mib_at_{int(q * 100)}pct"] = round(max(seen or [0]) / 1024, 1)
-            out[str(pid)] = {
-                "process": "bench driver" if pid == os.getpid() else process_name(pid),
-                "peak_rss_mib": round(rss_kib(pid, "VmHWM") / 1024, 1),
-                **quarters,
-            }
-        return out
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -585,7 +548,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         print(f"sla-monitor up ({args.workers} workers); activating contracts …", flush=True)
         await activate(bootstrap, roster, url)
 
-        watch = MemoryWatch(proc.pid)
+        watch = MemoryWatch({"sla-monitor": proc.pid})
         watch.start()
         print(f"posting with {args.concurrency} concurrent clients …", flush=True)
         started = time.perf_counter()
@@ -659,13 +622,7 @@ def cli() -> None:
     out = RESULTS / f"sla_ingest-{stamp}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps({k: v for k, v in result.items() if k != "memory"}, indent=2, default=str))
-    print("memory (MiB):")
-    for pid, m in result["memory"].items():
-        print(
-            f"  {pid:>7} {m['process']:<60} peak {m['peak_rss_mib']:>7}  "
-            f"quarters {m['rss_mib_at_25pct']}/{m['rss_mib_at_50pct']}/"
-            f"{m['rss_mib_at_75pct']}/{m['rss_mib_at_100pct']}"
-        )
+    print_memory(result["memory"])
     print(f"written to {out}")
     if not result["all_figures_match"]:
         raise SystemExit("stored attainment does not match the data sent")

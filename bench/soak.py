@@ -355,7 +355,7 @@ def slice_reports(
 ) -> list[dict[str, Any]]:
     out = []
     for i in range(slices):
-        start = rec.started + i * rec.slice_seconds
+        start = i * rec.slice_seconds  # the watch starts with the load
         handled = (
             {
                 name: round((marks[i + 1][name] - marks[i][name]) / rec.slice_seconds, 1)
@@ -401,9 +401,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
                 interval=2.0,
             )
-            watch.start()
             seconds = args.minutes * 60
             slice_seconds = args.slice_minutes * 60
+            watch.start()
             rec = Recorder(time.monotonic(), slice_seconds)
             until = rec.started + seconds
             done: list[str] = []
@@ -460,7 +460,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "errors": rec.errors[:20],
                 "error_count": len(rec.errors),
                 "slices": slice_reports(rec, watch, marks, slices),
-                "memory_by_quarter": watch.by_quarter(),
+                "memory_by_quarter": watch.report(),
             }
 
 

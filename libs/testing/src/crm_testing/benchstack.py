@@ -6,7 +6,8 @@ topic namespace (topics with `partitions` partitions), dropped again at the end.
         bench.stack.url("sla-monitor") ...
 
 Also what several benchmarks read from the running services: their `/metrics` counters,
-the outbox backlog of each database and the lag of each consumer group.
+the outbox backlog of each database and the lag of each consumer group; the environment
+check, private namespace and percentile every benchmark needs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +33,9 @@ from crm_events.kafka import delete_topics, ensure_topics
 from crm_events.tables import OUTBOX
 from crm_events.topics import NAMESPACE_ENV, all_topics, namespace
 from crm_testing.infra import create_database, drop_database, to_async_url
-from crm_testing.stack import SERVICES, Stack, new_stack
+from crm_testing.stack import REPO_ROOT, SERVICES, Stack, new_stack
+
+RESULTS = REPO_ROOT / "bench" / "results"  # where benchmarks write their reports
 
 
 def require_infra() -> tuple[str, str]:
@@ -102,12 +106,50 @@ async def metric_sums(
     http: httpx.AsyncClient, url: str, names: tuple[str, ...]
 ) -> dict[str, float]:
     """The sum over all label sets of each named sample in a service's `/metrics`."""
-    sums = dict.fromkeys(names, 0.0)
-    for line in (await http.get(f"{url}/metrics")).text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name in sums:
-            sums[name] += float(line.rsplit(" ", 1)[1])
-    return sums
+    text = (await http.get(f"{url}/metrics")).text
+    return {name: sum(v for _, v in metric_samples(text, name)) for name in names}
+
+
+def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one metric in Prometheus text: (labels, value)."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, value = line.rsplit(" ", 1)
+        labels: dict[str, str] = {}
+        if "{" in head:
+            for pair in head[head.index("{") + 1 : head.rindex("}")].split('",'):
+                if "=" in pair:
+                    key, val = pair.split("=", 1)
+                    labels[key.strip()] = val.strip().strip('"')
+        out.append((labels, float(value)))
+    return out
+
+
+async def consumed(http: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, Counter[str]]:
+    """Per service, the events its consumers handled so far by `type/result`
+    (`crm_events_consumed_total`)."""
+    out: dict[str, Counter[str]] = {}
+    for name, url in urls.items():
+        text = (await http.get(f"{url}/metrics")).text
+        counts: Counter[str] = Counter()
+        for labels, value in metric_samples(text, "crm_events_consumed_total"):
+            counts[f"{labels.get('type', '?')}/{labels.get('result', '?')}"] += int(value)
+        out[name] = counts
+    return out
+
+
+async def handle_times(http: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, str]:
+    """Mean time each service's consumers took per event (from their /metrics)."""
+    out = {}
+    for name, url in urls.items():
+        text = (await http.get(f"{url}/metrics")).text
+        total = sum(v for _, v in metric_samples(text, "crm_events_handle_seconds_sum"))
+        count = sum(v for _, v in metric_samples(text, "crm_events_handle_seconds_count"))
+        if count:
+            out[name] = f"{total / count * 1000:.1f} ms × {int(count)} events"
+    return out
 
 
 async def outbox_backlog(databases: dict[str, str]) -> dict[str, int]:

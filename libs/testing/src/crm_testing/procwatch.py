@@ -1,9 +1,9 @@
 """Memory of running processes, read from /proc, sampled while a benchmark runs.
 
-`MemoryWatch` follows named root processes and their children (a service started through
-`uv run` is a small tree) plus the driver itself. Each sample carries the wall-clock second
-and the run's progress (0..1, set by the driver), so a benchmark can report the RSS at each
-quarter of its work (`by_quarter`) or in fixed time slices (`window`).
+`MemoryWatch` follows named root processes and their children (a server with workers is a
+small tree) plus the driver itself. Each sample carries the seconds since `start()` and the
+run's progress (0..1, when the driver sets it), so a benchmark can report the RSS of each
+process at each quarter of its work (`report`) or per named tree in time slices (`window`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,34 +48,34 @@ def process_name(pid: int) -> str:
         return "?"
 
 
-@dataclass
-class Sample:
-    at: float  # time.monotonic()
-    progress: float
-    rss_kib: dict[str, int]  # per root name: the sum over its process tree
-
-
-@dataclass
 class MemoryWatch:
-    """RSS of some process trees (name → root pid) and of this driver, every `interval` s."""
+    """RSS of named server processes (and their children) and of this driver, sampled every
+    `interval` seconds while a run goes on.
 
-    roots: Mapping[str, int]
-    interval: float = 0.25
-    samples: list[Sample] = field(default_factory=list)
-    progress: float = 0.0
-    _task: asyncio.Task[None] | None = None
-    _peak_kib: dict[str, int] = field(default_factory=dict)
+    The caller either sets `progress` (0..1, e.g. items sent so far) as it goes, or leaves
+    it and the quarters are taken by elapsed time between `start()` and `stop()`.
+    """
 
-    def sample(self) -> Sample:
-        trees = {name: family(pid) for name, pid in self.roots.items()}
-        trees[DRIVER] = [os.getpid()]
-        rss = {name: sum(rss_kib(p) for p in pids) for name, pids in trees.items()}
-        for name, pids in trees.items():
-            peak = sum(rss_kib(p, "VmHWM") for p in pids)
-            self._peak_kib[name] = max(self._peak_kib.get(name, 0), peak)
-        out = Sample(time.monotonic(), self.progress, rss)
-        self.samples.append(out)
-        return out
+    def __init__(self, roots: dict[str, int], *, interval: float = 0.25) -> None:
+        self.roots = roots
+        self.interval = interval
+        self.progress: float | None = None
+        # (seconds since start, progress or None, {pid: RSS KiB})
+        self.samples: list[tuple[float, float | None, dict[int, int]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
+        self._stopped = 0.0
+
+    def pids(self) -> dict[int, str]:
+        named = {os.getpid(): DRIVER}
+        for name, root in self.roots.items():
+            for pid in family(root):
+                named[pid] = name if pid == root else f"{name} child"
+        return named
+
+    def sample(self) -> None:
+        at = time.monotonic() - self._started
+        self.samples.append((at, self.progress, {p: rss_kib(p, "VmRSS") for p in self.pids()}))
 
     async def _run(self) -> None:
         while True:
@@ -85,43 +83,67 @@ class MemoryWatch:
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:
+        self._started = time.monotonic()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        self._stopped = time.monotonic() - self._started
         self.sample()
 
-    def names(self) -> list[str]:
-        return [*self.roots, DRIVER]
-
-    def by_quarter(self) -> dict[str, dict[str, Any]]:
-        """Per process tree: its peak RSS (the kernel's high-water mark, summed over the tree)
-        and the largest RSS sampled up to 25/50/75/100 % of the run's progress."""
-        out: dict[str, dict[str, Any]] = {}
-        for name in self.names():
-            quarters = {}
-            for q in (0.25, 0.5, 0.75, 1.0):
-                seen = [s.rss_kib.get(name, 0) for s in self.samples if s.progress <= q]
-                quarters[f"rss_mib_at_{int(q * 100)}pct"] = mib(max(seen or [0]))
-            out[name] = {"peak_rss_mib": mib(self._peak_kib.get(name, 0)), **quarters}
-        return out
+    def _fraction(self, at: float, progress: float | None) -> float:
+        if progress is not None:
+            return progress
+        return at / self._stopped if self._stopped else 1.0
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
-        """Per process tree: the largest and the last RSS sampled in [start, end)
-        (monotonic seconds)."""
-        inside = [s for s in self.samples if start <= s.at < end]
-        return {
-            name: {
-                "max_rss_mib": mib(max((s.rss_kib.get(name, 0) for s in inside), default=0)),
-                "last_rss_mib": mib(inside[-1].rss_kib.get(name, 0) if inside else 0),
+        """Per named tree (its processes summed) and the driver: the largest and the last RSS
+        sampled from `start` to `end` seconds after `start()`, in MiB."""
+        inside = [(at, rss) for at, _, rss in self.samples if start <= at < end]
+        names = self.pids()
+
+        def tree(rss: dict[int, int], name: str) -> int:
+            return sum(v for pid, v in rss.items() if names.get(pid, "").split(" child")[0] == name)
+
+        out = {}
+        for name in [*self.roots, DRIVER]:
+            sizes = [tree(rss, name) for _, rss in inside]
+            out[name] = {
+                "max_rss_mib": mib(max(sizes, default=0)),
+                "last_rss_mib": mib(sizes[-1] if sizes else 0),
             }
-            for name in self.names()
-        }
+        return out
+
+    def report(self) -> dict[str, Any]:
+        """Per process: its name, peak RSS (VmHWM) and the highest RSS seen up to 25, 50, 75
+        and 100 % of the run, in MiB."""
+        out = {}
+        for pid, name in self.pids().items():
+            quarters = {}
+            for q in (0.25, 0.5, 0.75, 1.0):
+                seen = [
+                    s[pid] for at, p, s in self.samples if pid in s and self._fraction(at, p) <= q
+                ]
+                quarters[f"rss_mib_at_{int(q * 100)}pct"] = round(max(seen or [0]) / 1024, 1)
+            out[str(pid)] = {
+                "process": name
+                if name in self.roots or name == DRIVER
+                else f"{name}: {process_name(pid)}",
+                "peak_rss_mib": round(rss_kib(pid, "VmHWM") / 1024, 1),
+                **quarters,
+            }
+        return out
+
+
+def print_memory(memory: dict[str, Any]) -> None:
+    print("memory (MiB):")
+    for pid, m in memory.items():
+        print(
+            f"  {pid:>7} {m['process']:<60} peak {m['peak_rss_mib']:>7}  "
+            f"quarters {m['rss_mib_at_25pct']}/{m['rss_mib_at_50pct']}/"
+            f"{m['rss_mib_at_75pct']}/{m['rss_mib_at_100pct']}"
+        )
 
 
 def mib(kib: int) -> float:
