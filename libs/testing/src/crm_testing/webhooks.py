@@ -19,6 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# obligation-tracker's settings under test: the Fernet key its webhook secrets are encrypted
+# with (base64 of "crm-test-webhook-key-not-secret!"), and the allow-list that lets its
+# deliveries reach this module's receivers on 127.0.0.1 (webhooks may not go to loopback
+# otherwise).
+SECRET_KEYS = "Y3JtLXRlc3Qtd2ViaG9vay1rZXktbm90LXNlY3JldCE="
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+TRACKER_ENV = {
+    "OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS": SECRET_KEYS,
+    "OBLIGATION_TRACKER_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
+}
+
 
 @dataclass
 class ReceivedRequest:
