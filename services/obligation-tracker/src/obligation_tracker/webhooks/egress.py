@@ -46,8 +46,8 @@ _KINDS = (
     ("is_loopback", "loopback"),
     ("is_link_local", "link-local (cloud metadata)"),
     ("is_multicast", "multicast"),
-    ("is_private", "private"),
     ("is_reserved", "reserved"),
+    ("is_private", "private"),
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
