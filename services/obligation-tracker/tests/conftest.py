@@ -49,8 +49,11 @@ def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Outside]:
     real_connect_ex = socket.socket.connect_ex
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host is None or not isinstance(host, str) or _literal(host) or host == "localhost":
+        # anyio (httpx's connections) passes the name IDNA-encoded, as bytes.
+        name = host.decode("idna") if isinstance(host, bytes) else host
+        if name is None or _literal(name) or name == "localhost":
             return real_getaddrinfo(host, port, *args, **kwargs)
+        host = name
         net.lookups.append(host)
         answer = net.next_answer(host)
         if answer is None:

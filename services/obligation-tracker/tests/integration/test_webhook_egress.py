@@ -62,13 +62,15 @@ async def one_obligation(tracker: Any, make_terms: Any, tenant: str) -> None:
 
 
 async def failed_delivery(client: httpx.AsyncClient, hook_id: str) -> dict[str, Any]:
-    """The subscription's one delivery, once its attempts are spent."""
+    """The subscription's one delivery, once settled: it must have failed (its attempts
+    spent), not been delivered."""
 
-    async def failed() -> dict[str, Any] | None:
+    async def settled() -> dict[str, Any] | None:
         log = (await client.get(f"/webhooks/{hook_id}/deliveries")).json()["items"]
-        return log[0] if log and log[0]["status"] == "failed" else None
+        return log[0] if log and log[0]["status"] != "pending" else None
 
-    found: dict[str, Any] = await wait_until(failed, message="the delivery failed")
+    found: dict[str, Any] = await wait_until(settled, message="the delivery settled")
+    assert found["status"] == "failed", found
     return found
 
 
