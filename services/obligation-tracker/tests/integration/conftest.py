@@ -109,12 +109,7 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def tracker_settings(
-    database_url: str, kafka_bootstrap: str, request: pytest.FixtureRequest
-) -> Settings:
-    """The tracker's settings; a test changes some with an indirect parameter:
-    `@pytest.mark.parametrize("tracker_settings", [{"webhook_max_attempts": 2}], indirect=True)`.
-    """
+def tracker_settings(database_url: str, kafka_bootstrap: str) -> Settings:
     settings: Settings = settings_for(
         Settings,
         database_url=database_url,
@@ -126,7 +121,7 @@ def tracker_settings(
         webhook_poll_interval_seconds=0.1,
         webhook_timeout_seconds=5,
     )
-    return settings.model_copy(update=getattr(request, "param", {}))
+    return settings
 
 
 @pytest.fixture

@@ -24,8 +24,14 @@ KICKOFF = {"code": "KICKOFF", "title": "Kick-off meeting", "owner_role": "accoun
 PUBLIC = "93.184.215.14"  # a public address no test connects to (the guard lets it through)
 
 
+@pytest.fixture
+def tracker_settings(tracker_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The tracker's settings, changed by the test's indirect parameter."""
+    return tracker_settings.model_copy(update=getattr(request, "param", {}))
+
+
 def changed(**changes: Any) -> Any:
-    """The tracker of the test with these settings changed (conftest's `tracker_settings`)."""
+    """The tracker of the test with these settings changed."""
     return pytest.mark.parametrize("tracker_settings", [changes], indirect=True, ids=[""])
 
 

@@ -33,6 +33,12 @@ WORKER_OFF = pytest.mark.parametrize(
 )
 
 
+@pytest.fixture
+def tracker_settings(tracker_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The tracker's settings, changed by the test's indirect parameter."""
+    return tracker_settings.model_copy(update=getattr(request, "param", {}))
+
+
 @contextmanager
 def captured_logs() -> Iterator[io.StringIO]:
     """Every log line written meanwhile, rendered as the service renders them."""
