@@ -10,7 +10,10 @@
    410 Gone) is disabled with the reason.
 
 Each attempt is signed afresh as Standard Webhooks say (see `signing`): a new
-`webhook-timestamp`, the same `webhook-id`, a signature per active secret.
+`webhook-timestamp`, the same `webhook-id`, a signature per active secret (secrets are
+stored encrypted, `secret_box`, and decrypted only to sign). Each attempt may only reach a
+public address, or one the operator allows (`egress`): the host is resolved and checked
+again, and the connection goes to a checked address; a refused attempt is a failed one.
 
 Delivery is at least once: receivers dedupe on `webhook-id` (the event id).
 """
@@ -289,9 +292,9 @@ class DeliveryWorker:
         try:
             active = [self._box.open(s) for s in claimed.sealed_secrets]
             signed = signing.signed_headers(active, claimed.event_id, timestamp, body)
-        except SecretUnreadable as exc:
-            return _Result(None, f"not signed: {exc}", 0)
-        except ValueError as exc:  # a stored secret or an event id the scheme cannot take
+        except (SecretUnreadable, ValueError) as exc:
+            # A secret no configured key decrypts, or a secret or event id the scheme
+            # cannot take: a failed attempt that says so.
             return _Result(None, f"not signed: {exc}", 0)
         headers = {
             "Content-Type": "application/json",
