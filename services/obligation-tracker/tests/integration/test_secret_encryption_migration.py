@@ -16,7 +16,7 @@ from obligation_tracker.main import MIGRATIONS
 from obligation_tracker.webhooks.secret_box import KEYS_ENV, SecretBox, SecretKeysMissing
 from obligation_tracker.webhooks.signing import new_secret
 
-BEFORE = "7c4e1b9d2f30"  # the revision before secrets were encrypted
+BEFORE = "a0d17e000003"  # the revision before secrets were encrypted (the audit log)
 
 
 async def _sql(database_url: str, sql: str, **params: object) -> list[tuple[object, ...]]:

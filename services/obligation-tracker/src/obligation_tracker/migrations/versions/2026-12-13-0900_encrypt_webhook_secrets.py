@@ -7,7 +7,7 @@ subscriptions to encrypt and no key, the migration stops and says so: set the ke
 again. The downgrade decrypts them (it needs a key that decrypts them).
 
 Revision ID: 9a3e5c7d1b42
-Revises: 7c4e1b9d2f30
+Revises: a0d17e000003
 Create Date: 2026-12-13 09:00:00+00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from obligation_tracker.webhooks.secret_box import KEYS_ENV, SecretBox, SecretKeysMissing
 
 revision: str = "9a3e5c7d1b42"
-down_revision: str | None = "7c4e1b9d2f30"
+down_revision: str | None = "a0d17e000003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
