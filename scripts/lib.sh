@@ -29,6 +29,9 @@ export PG_PORT PG_USER PG_PASSWORD
 
 # The bootstrap administrator key of a local stack (issue real keys with it; see README).
 export CRM_ADMIN_API_KEY="${CRM_ADMIN_API_KEY:-crm-local-admin-key}"
+# The key obligation-tracker encrypts webhook signing secrets with, a development one
+# (base64 of "crm-local-webhook-key-not-secret"): set your own (docs/obligation-tracker.md).
+export OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS="${OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS:-Y3JtLWxvY2FsLXdlYmhvb2sta2V5LW5vdC1zZWNyZXQ=}"
 
 SERVICES=(contract-registry obligation-tracker sla-monitor billing-reconciler)
 

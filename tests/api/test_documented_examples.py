@@ -35,7 +35,7 @@ from obligation_tracker.alerts.schemas import AlertRuleCreate
 from obligation_tracker.calendars.schemas import CalendarFeedCreate, CalendarFeedRevoke
 from obligation_tracker.main import create_app as obligations_app
 from obligation_tracker.obligations.schemas import FulfilRequest, ObligationUpdate, WaiveRequest
-from obligation_tracker.webhooks.schemas import WebhookCreate
+from obligation_tracker.webhooks.schemas import SecretRotation, WebhookCreate
 from sla_monitor.attainment.schemas import MaintenanceWindowCreate
 from sla_monitor.main import create_app as sla_app
 from sla_monitor.telemetry.router import router as telemetry_router
@@ -63,6 +63,7 @@ MODELS: dict[str, type[BaseModel]] = {
         InvoiceIn,
         MaintenanceWindowCreate,
         ObligationUpdate,
+        SecretRotation,
         TelemetryBatch,
         TerminationRequest,
         WaiveRequest,

@@ -12,7 +12,12 @@ from crm_testing.ops import CHART, ops_tools
 
 PRODUCTION = CHART / "ci" / "production-values.yaml"
 SERVICES = ("contract-registry", "obligation-tracker", "sla-monitor", "billing-reconciler")
-MINIMAL = ["--set", "secrets.adminApiKey=admin-key"] + [
+MINIMAL = [
+    "--set",
+    "secrets.adminApiKey=admin-key",
+    "--set",
+    "secrets.webhookSecretKeys=Y3JtLXRlc3Qtd2ViaG9vay1rZXktbm90LXNlY3JldCE=",
+] + [
     arg
     for name in SERVICES
     for arg in ("--set", f"postgres.databaseUrls.{name}=postgresql://crm:pw@pg:5432/{name}")
@@ -118,6 +123,13 @@ def test_each_service_runs_probed_non_root_and_migrated_by_a_hook_job(
         config = configs[container["envFrom"][0]["configMapRef"]["name"]]
         # The Job migrates; the pods do not race it at start-up.
         assert config[f"{prefix}RUN_MIGRATIONS_ON_STARTUP"] == "false"
+        if name == "obligation-tracker":  # its webhook secrets' keys, from the Secret only
+            assert secret_env["OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS"] == {
+                "name": "crm-secrets",
+                "key": "webhook-secret-keys",
+            }
+        else:
+            assert not any("WEBHOOK" in e for e in secret_env)
         assert config["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         # Each replica enforces its share of the rate limits: one share per replica.
         assert config[f"{prefix}RATE_LIMIT_INSTANCES"] == "2"
@@ -132,7 +144,7 @@ def test_each_service_runs_probed_non_root_and_migrated_by_a_hook_job(
     (secret,) = objects(manifests, "Secret")
     assert secret["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"  # before the Jobs
     assert sorted(secret["stringData"]) == sorted(
-        ["admin-api-key", *(f"{n}-database-url" for n in SERVICES)]
+        ["admin-api-key", "webhook-secret-keys", *(f"{n}-database-url" for n in SERVICES)]
     )
 
 

@@ -67,7 +67,8 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- toYaml $env -}}
 {{- end -}}
 
-{{/* The secret settings of one service: its database URL and the administrator key. */}}
+{{/* The secret settings of one service: its database URL and the administrator key (and
+     obligation-tracker's keys that encrypt webhook signing secrets). */}}
 {{- define "crm.secretEnv" -}}
 - name: {{ include "crm.envPrefix" . }}DATABASE_URL
   valueFrom:
@@ -80,4 +81,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
       name: {{ include "crm.secretName" .root }}
       key: admin-api-key
       optional: true
+{{- if eq .name "obligation-tracker" }}
+- name: OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "crm.secretName" .root }}
+      key: webhook-secret-keys
+{{- end }}
 {{- end -}}

@@ -76,6 +76,9 @@ class ServiceDefinition:
     feed_routers: Sequence[APIRouter] = field(default_factory=list)
     # Gauges of the service's own (name, sampler), sampled with the platform's (sampler.py).
     samplers: Sequence[tuple[str, Sampler]] = field(default_factory=list)
+    # Checks of the settings run first at start-up (before migrations); one that raises
+    # stops the service with its message (a required key missing, say).
+    preflight: Sequence[Callable[[], None]] = field(default_factory=list)
 
 
 def attach_platform_tables(metadata: sa.MetaData) -> None:
@@ -112,6 +115,12 @@ def create_service_app(
         )
         exporting = configure_tracing(service=settings.service_name, version=definition.version)
         log.info("service.starting", settings=settings.safe_dump())
+        for check in definition.preflight:
+            try:
+                check()
+            except Exception as exc:
+                log.error("service.refused_to_start", reason=str(exc))
+                raise
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
         engine = make_engine(settings)

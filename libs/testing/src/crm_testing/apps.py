@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
+from crm_testing.webhooks import LOOPBACK_NETWORKS, SECRET_KEYS
 
 
 @asynccontextmanager
@@ -42,6 +43,11 @@ def settings_for(
     settings_cls: Callable[..., Any], *, database_url: str, bootstrap: str, **overrides: Any
 ) -> Any:
     overrides.setdefault("admin_api_key", ADMIN_KEY)
+    if "webhook_secret_keys" in getattr(settings_cls, "model_fields", {}):
+        # obligation-tracker: its secrets' key, and its webhooks may reach the tests'
+        # receivers on 127.0.0.1.
+        overrides.setdefault("webhook_secret_keys", SECRET_KEYS)
+        overrides.setdefault("webhook_allowed_networks", LOOPBACK_NETWORKS)
     # Every app its own consumer groups, starting at the end of the topics: it sees the
     # events its test publishes, never the backlog earlier tests (of any service) left.
     overrides.setdefault("consumer_group_suffix", f".{uuid.uuid4().hex[:8]}")

@@ -20,6 +20,7 @@ import httpx
 from crm_events.registry import SCHEMA_BASE_ENV
 from crm_events.topics import NAMESPACE_ENV
 from crm_testing.auth import ADMIN_KEY
+from crm_testing.webhooks import TRACKER_ENV
 
 SERVICES = ("contract-registry", "obligation-tracker", "sla-monitor", "billing-reconciler")
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -60,6 +61,9 @@ class ServiceProcess:
             "CRM_ADMIN_API_KEY": ADMIN_KEY,  # the key the test clients send
             f"{prefix}RELAY_IDLE_INTERVAL_SECONDS": "0.1",
             f"{prefix}CONSUMER_BACKOFF_INITIAL_SECONDS": "0.05",
+            # obligation-tracker's secrets key and the loopback allow-list of the receivers
+            # tests run on 127.0.0.1 (other services ignore them).
+            **TRACKER_ENV,
             **{k.replace("{PREFIX}", prefix): v for k, v in self.extra_env.items()},
         }
 

@@ -19,6 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# obligation-tracker's settings under test: the Fernet key its webhook secrets are encrypted
+# with (base64 of "crm-test-webhook-key-not-secret!"), and the allow-list that lets its
+# deliveries reach this module's receivers on 127.0.0.1 (webhooks may not go to loopback
+# otherwise).
+SECRET_KEYS = "Y3JtLXRlc3Qtd2ViaG9vay1rZXktbm90LXNlY3JldCE="
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+TRACKER_ENV = {
+    "OBLIGATION_TRACKER_WEBHOOK_SECRET_KEYS": SECRET_KEYS,
+    "OBLIGATION_TRACKER_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
+}
+
 
 @dataclass
 class ReceivedRequest:
@@ -36,11 +47,13 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """Answers `statuses` in order (then `default_status`) and records every request."""
+    """Answers `statuses` in order (then `default_status`) and records every request;
+    `reply_headers` go with every answer (a `Location` for a redirect, say)."""
 
     statuses: Sequence[int] = ()
     default_status: int = 200
     host: str = "127.0.0.1"
+    reply_headers: dict[str, str] = field(default_factory=dict)
     requests: list[ReceivedRequest] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -96,8 +109,9 @@ class WebhookReceiver:
                     ReceivedRequest(method, path, headers, body, received_at, status)
                 )
                 reply = b"ok" if status < 400 else b"receiver says no"
+                extra = "".join(f"{k}: {v}\r\n" for k, v in self.reply_headers.items())
                 writer.write(
-                    f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\n"
+                    f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\n{extra}"
                     "content-type: text/plain\r\n\r\n".encode()
                     + reply
                 )

@@ -23,6 +23,7 @@ from obligation_tracker.obligations.scheduling import extend_horizons
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.delivery import delivery_worker, sample_deliveries
 from obligation_tracker.webhooks.router import router as webhooks_router
+from obligation_tracker.webhooks.secret_box import require_secret_keys
 from obligation_tracker.webhooks.service import purge_delivery_log
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,6 +68,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         consumers=[ConsumerSpec(topics=TOPICS, handlers=make_handlers(settings))],
         workers=workers,
         samplers=[("webhooks", sample_deliveries)] if settings.webhooks_enabled else [],
+        preflight=[lambda: require_secret_keys(settings)],
         openapi_tags=[
             {"name": "obligations", "description": "Obligations, their owners and lifecycle."},
             {"name": "alerts", "description": "Alerts raised from events, one per breach."},

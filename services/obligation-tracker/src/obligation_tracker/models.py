@@ -165,10 +165,11 @@ class WebhookSubscription(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[str] = mapped_column(index=True)
     url: Mapped[str]
-    # Kept to sign deliveries (`whsec_<base64>`); returned once, and never logged.
-    secret: Mapped[str]
-    # After a rotation the replaced secret signs too, until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(default=None)
+    # The signing secret (`whsec_<base64>`) encrypted with the service's key
+    # (webhooks/secret_box.py); shown once, at creation or rotation, and never logged.
+    secret_encrypted: Mapped[str]
+    # After a rotation the replaced secret (encrypted too) signs as well, until it expires.
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
         sa.DateTime(timezone=True), default=None
     )

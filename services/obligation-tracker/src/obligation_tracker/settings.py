@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from crm_platform.settings import ServiceSettings, service_settings_config
 
@@ -54,3 +57,32 @@ class Settings(ServiceSettings):
     webhook_log_retention_days: int = Field(
         default=30, ge=1, description="Delivered deliveries (and their attempts) kept this long."
     )
+    webhook_secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated, that encrypt webhook signing secrets in "
+        "the database: the first encrypts, every one decrypts (key rotation: see the guide). "
+        "Required: the service refuses to start without it.",
+    )
+    # Where deliveries may go although the address is not public (SSRF guard, egress.py).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (comma-separated) a webhook may name although they resolve "
+        "to loopback, private, link-local or other non-public addresses.",
+    )
+    webhook_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="CIDRs (comma-separated, e.g. 10.20.0.0/16) whose addresses a webhook may "
+        "reach although they are not public.",
+    )
+
+    @field_validator("webhook_allowed_hosts", "webhook_allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        return [host.lower().rstrip(".") for host in value]

@@ -102,6 +102,14 @@ class Tracker:
         assert await run_once(self.app, name, job)
 
 
+@pytest.fixture(autouse=True)
+def _hermetic(outside: Any) -> Any:
+    """Every test here under `outside` (tests/conftest.py): the webhook URLs tests register
+    (https://erp.example.com/...) resolve through the stub, not real DNS, and nothing
+    connects outside loopback."""
+    return outside
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     # Monday 7 December 2026, 22:00 in New York — already the 8th in UTC.

@@ -13,6 +13,7 @@ from obligation_tracker.main import MIGRATIONS
 from obligation_tracker.webhooks.signing import legacy_secret, secret_key
 
 BEFORE = "c1a0a5e70003"  # the revision before the secrets became Standard Webhooks ones
+STANDARD = "5d2f0c8e4a11"  # the revision that made them so (encrypted after it)
 LEGACY = [
     "whsec_" + "Zq-3_x" * 7,  # what the old generator gave (base64url)
     "an operator's own secret, é and ✓, " + "long " * 40,  # over 76 base64 characters
@@ -41,7 +42,7 @@ async def test_existing_secrets_keep_their_key_in_the_standard_form(database_url
             secret=secret,
             n=str(number),
         )
-    await asyncio.to_thread(upgrade, MIGRATIONS, database_url)
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, STANDARD)
 
     stored = await _secrets(
         database_url, "SELECT secret FROM webhook_subscriptions ORDER BY description"

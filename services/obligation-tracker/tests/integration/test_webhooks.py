@@ -22,6 +22,7 @@ from crm_testing.webhooks import ReceivedRequest, WebhookReceiver
 from obligation_tracker.main import PURGE_JOB, create_app
 from obligation_tracker.models import WebhookDelivery, WebhookSubscription
 from obligation_tracker.webhooks.delivery import DeliveryWorker
+from obligation_tracker.webhooks.secret_box import secret_box
 from obligation_tracker.webhooks.service import purge_delivery_log
 
 GUIDE = Path(__file__).resolve().parents[4] / "docs" / "obligation-tracker.md"
@@ -226,13 +227,14 @@ async def test_a_previous_secret_is_forgotten_once_its_overlap_ended(tracker: An
 
     async def previous() -> Any:
         async with tracker.app.state.session_factory() as session:
-            query = sa.select(subscriptions.c.previous_secret).where(
+            query = sa.select(subscriptions.c.previous_secret_encrypted).where(
                 subscriptions.c.id == uuid.UUID(hook["id"])
             )
             return await session.scalar(query)
 
     await tracker.run(PURGE_JOB, purge_delivery_log)
-    assert await previous() == hook["secret"]  # the overlap lasts
+    sealed = await previous()
+    assert secret_box(tracker.app.state.settings).open(sealed) == hook["secret"]  # it lasts
     async with tracker.app.state.session_factory() as session, session.begin():
         await session.execute(
             sa.update(subscriptions).values(previous_secret_expires_at=sa.func.now())

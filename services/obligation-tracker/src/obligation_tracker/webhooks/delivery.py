@@ -10,7 +10,10 @@
    410 Gone) is disabled with the reason.
 
 Each attempt is signed afresh as Standard Webhooks say (see `signing`): a new
-`webhook-timestamp`, the same `webhook-id`, a signature per active secret.
+`webhook-timestamp`, the same `webhook-id`, a signature per active secret (secrets are
+stored encrypted, `secret_box`, and decrypted only to sign). Each attempt may only reach a
+public address, or one the operator allows (`egress`): the host is resolved and checked
+again, and the connection goes to a checked address; a refused attempt is a failed one.
 
 Delivery is at least once: receivers dedupe on `webhook-id` (the event id).
 """
@@ -23,7 +26,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -38,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_events.tracing import context_from, current_carrier, tracer
 from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from obligation_tracker.settings import Settings
-from obligation_tracker.webhooks import signing, wakeup
+from obligation_tracker.webhooks import egress, signing, wakeup
+from obligation_tracker.webhooks.secret_box import SecretBox, SecretUnreadable, secret_box
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +92,9 @@ class _Claimed:
     attempt: int
     budget_start: int
     url: str
-    secrets: tuple[str, ...]  # every secret that signs this attempt, the current one first
+    # Every secret that signs this attempt, the current one first, still encrypted: they
+    # are decrypted for the signature alone, and never printed (repr=False).
+    sealed_secrets: tuple[str, ...] = field(repr=False)
 
     def log_fields(self) -> dict[str, object]:
         """Which delivery and attempt a log line speaks of."""
@@ -121,9 +127,14 @@ class DeliveryWorker:
         self._session_factory = session_factory
         self._wall_clock = wall_clock  # signs `webhook-timestamp` (Unix seconds)
         self._settings = settings
+        self._box: SecretBox = secret_box(settings)
+        self._policy = egress.policy_for(settings)
         self._client = client or httpx.AsyncClient(
+            # Connections only to addresses the guard checked (egress.py), no redirects.
+            transport=egress.GuardedTransport(self._policy),
             timeout=settings.webhook_timeout_seconds,
             follow_redirects=False,
+            trust_env=False,
             headers={"User-Agent": f"crm-{settings.service_name}-webhooks/1"},
         )
         self._wakeup = asyncio.Event()
@@ -196,8 +207,8 @@ class DeliveryWorker:
                         WebhookDelivery.attempts,
                         WebhookDelivery.budget_start,
                         WebhookSubscription.url,
-                        WebhookSubscription.secret,
-                        WebhookSubscription.previous_secret,
+                        WebhookSubscription.secret_encrypted,
+                        WebhookSubscription.previous_secret_encrypted,
                         WebhookSubscription.previous_secret_expires_at,
                     )
                     .join(WebhookSubscription)
@@ -213,6 +224,8 @@ class DeliveryWorker:
             ).all()
             if not rows:
                 return []
+            # Which secrets sign is the signer's clock's question, like `webhook-timestamp`.
+            signed_at = datetime.fromtimestamp(self._wall_clock(), UTC)
             await session.execute(
                 sa.update(WebhookDelivery)
                 .where(WebhookDelivery.id.in_([r.id for r in rows]))
@@ -229,9 +242,12 @@ class DeliveryWorker:
                 attempt=r.attempts + 1,
                 budget_start=r.budget_start,
                 url=r.url,
-                secrets=tuple(
+                sealed_secrets=tuple(
                     signing.active_secrets(
-                        r.secret, r.previous_secret, r.previous_secret_expires_at, now
+                        r.secret_encrypted,
+                        r.previous_secret_encrypted,
+                        r.previous_secret_expires_at,
+                        signed_at,
                     )
                 ),
             )
@@ -268,11 +284,17 @@ class DeliveryWorker:
                 log.warning("webhooks.record_failed", delivery_id=str(claimed.id), error=repr(exc))
 
     async def _post(self, claimed: _Claimed) -> _Result:
+        refused = await self._refusal(claimed.url)
+        if refused is not None:
+            return _Result(None, refused, 0)
         body = claimed.payload.encode()
         timestamp = int(self._wall_clock())
         try:
-            signed = signing.signed_headers(claimed.secrets, claimed.event_id, timestamp, body)
-        except ValueError as exc:  # a stored secret or an event id the scheme cannot take
+            active = [self._box.open(s) for s in claimed.sealed_secrets]
+            signed = signing.signed_headers(active, claimed.event_id, timestamp, body)
+        except (SecretUnreadable, ValueError) as exc:
+            # A secret no configured key decrypts, or a secret or event id the scheme
+            # cannot take: a failed attempt that says so.
             return _Result(None, f"not signed: {exc}", 0)
         headers = {
             "Content-Type": "application/json",
@@ -286,16 +308,38 @@ class DeliveryWorker:
         try:
             response = await self._client.post(claimed.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return _Result(None, f"{type(exc).__name__}: {exc}"[:500], _elapsed_ms(started))
+            guard = egress.refusal_of(exc)
+            error = f"refused: {guard}" if guard else f"{type(exc).__name__}: {exc}"
+            return _Result(None, error[:500], _elapsed_ms(started))
         duration = _elapsed_ms(started)
         if 200 <= response.status_code < 300:
             return _Result(response.status_code, None, duration)
+        if response.is_redirect:
+            location = response.headers.get("location", "")[:300]
+            error = f"HTTP {response.status_code}: redirects are not followed (to {location})"
+            return _Result(response.status_code, error, duration)
         text = response.text[:300].strip()
         return _Result(
             response.status_code,
             f"HTTP {response.status_code}" + (f": {text}" if text else ""),
             duration,
         )
+
+    async def _refusal(self, url: str) -> str | None:
+        """Why this attempt may not go (the URL's host, resolved now, is not allowed, or
+        does not resolve), or None. Every attempt asks DNS again; the connection itself is
+        guarded too (`egress.GuardedBackend`), so what is checked is what is reached."""
+        try:
+            await asyncio.wait_for(
+                egress.check_url(self._policy, url), self._settings.webhook_timeout_seconds
+            )
+        except egress.EgressRefused as exc:
+            return f"refused: {exc}"
+        except egress.Unresolvable as exc:
+            return f"DNS: {exc}"
+        except TimeoutError:
+            return f"DNS: resolving the host of {url} timed out"
+        return None
 
     async def _record(self, claimed: _Claimed, result: _Result) -> None:
         async with self._session_factory() as session, session.begin():

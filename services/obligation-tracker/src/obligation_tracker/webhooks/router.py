@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -8,10 +9,11 @@ from fastapi.responses import JSONResponse
 
 from crm_platform.audit import AuditDep
 from crm_platform.deps import CurrentPrincipal, SessionDep, SettingsDep
+from crm_platform.errors import Unprocessable
 from crm_platform.idempotency import Idempotency, idempotent, refuse_idempotency_key
 from crm_platform.pagination import PageDep
 from obligation_tracker.settings import Settings
-from obligation_tracker.webhooks import service
+from obligation_tracker.webhooks import egress, service
 from obligation_tracker.webhooks.schemas import (
     DeliveryPage,
     DeliveryRead,
@@ -22,6 +24,7 @@ from obligation_tracker.webhooks.schemas import (
     WebhookRead,
     WebhookUpdate,
 )
+from obligation_tracker.webhooks.secret_box import secret_box
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -33,6 +36,15 @@ _SIGNING = (
     "secret encodes, one per active secret, space-separated (two while a rotation "
     "overlaps). Also `X-CRM-Event-Type`, `X-CRM-Delivery-Id` and `X-CRM-Attempt`. Any 2xx "
     "acknowledges it; anything else is retried with exponential backoff."
+)
+
+_EGRESS = (
+    " The URL is http or https, and its host must resolve to public addresses only: "
+    "loopback, private, link-local (cloud metadata), multicast, reserved and unspecified "
+    "addresses, and IPv6 addresses carrying them, are refused (422 on `url`) unless the "
+    "operator allows them (`OBLIGATION_TRACKER_WEBHOOK_ALLOWED_HOSTS`, "
+    "`_ALLOWED_NETWORKS`). Each delivery attempt resolves the host again and connects only "
+    "to an address it checked; redirects are not followed."
 )
 
 SHOWN_ONCE = idempotent(shown_once=["secret"])
@@ -48,17 +60,38 @@ REDELIVER_REPEATS_SAFELY = (
     response_model=WebhookCreated,
     summary="Subscribe a URL to alerts and obligation events",
     description="Registers a receiver for one tenant's events. The response carries the "
-    "signing secret; it is never shown again (rotate it if lost). " + _SIGNING,
+    "signing secret; it is never shown again (it is stored encrypted; rotate it if lost). "
+    + _SIGNING
+    + _EGRESS,
 )
 async def create_webhook(
     body: WebhookCreate,
     session: SessionDep,
     principal: CurrentPrincipal,
+    settings: SettingsDep,
     idempotency: Annotated[Idempotency, SHOWN_ONCE],
     audit: AuditDep,
 ) -> JSONResponse:
-    work = service.create(session=session, principal=principal, audit=audit, body=body)
+    assert isinstance(settings, Settings)
+    await check_url(str(body.url), settings)
+    box = secret_box(settings)
+    work = service.create(session=session, principal=principal, audit=audit, body=body, box=box)
     return await idempotency.run(work, status_code=201)
+
+
+async def check_url(url: str, settings: Settings) -> None:
+    """422 on `url` when it names (or its host resolves to) an address webhooks may not
+    reach. A name that does not resolve yet passes: every attempt checks again."""
+    try:
+        await asyncio.wait_for(
+            egress.check_url(egress.policy_for(settings), url), settings.webhook_timeout_seconds
+        )
+    except egress.EgressRefused as exc:
+        raise Unprocessable(
+            f"url: {exc}", details=[{"loc": "body.url", "message": str(exc)}]
+        ) from None
+    except (egress.Unresolvable, TimeoutError):
+        return
 
 
 @router.get(
@@ -84,6 +117,7 @@ async def get_webhook(
     "/{webhook_id:uuid}",
     response_model=WebhookRead,
     summary="Change a subscription; re-enable one disabled after failures",
+    description="A new `url` is checked as at creation." + _EGRESS,
 )
 async def update_webhook(
     webhook_id: uuid.UUID,
@@ -91,7 +125,11 @@ async def update_webhook(
     session: SessionDep,
     principal: CurrentPrincipal,
     audit: AuditDep,
+    settings: SettingsDep,
 ) -> WebhookRead:
+    assert isinstance(settings, Settings)
+    if body.url is not None:
+        await check_url(str(body.url), settings)
     return await service.update(
         session=session, principal=principal, audit=audit, webhook_id=webhook_id, body=body
     )
@@ -115,7 +153,11 @@ async def delete_webhook(
     response_model=WebhookCreated,
     summary="Replace the signing secret (the new one is returned once)",
     description="The replaced secret keeps signing beside the new one for `overlap_seconds` "
-    "(default a day), so each delivery carries both signatures while receivers switch.",
+    "(default `OBLIGATION_TRACKER_WEBHOOK_SECRET_OVERLAP_SECONDS`, a day), so each delivery "
+    "carries both signatures in `webhook-signature` (`v1,<new> v1,<old>`) while receivers "
+    "switch: a receiver accepts a delivery when any one of them verifies with the secret it "
+    "holds. After the window only the new secret signs. The new secret is stored encrypted "
+    "and shown only in this response.",
 )
 async def rotate_secret(
     webhook_id: uuid.UUID,
@@ -135,6 +177,7 @@ async def rotate_secret(
         audit=audit,
         webhook_id=webhook_id,
         overlap_seconds=overlap,
+        box=secret_box(settings),
     )
     return await idempotency.run(work)
 

@@ -47,7 +47,11 @@ class WebhookCreate(BaseModel):
         },
     )
 
-    url: AnyHttpUrl = Field(description="Where deliveries are POSTed (http or https).")
+    url: AnyHttpUrl = Field(
+        description="Where deliveries are POSTed: http or https, to a host whose addresses "
+        "are all public (loopback, private, link-local and cloud metadata addresses are "
+        "refused unless the operator allows them)."
+    )
     event_types: list[WebhookEventType] = Field(
         default_factory=_alerts_only,
         min_length=1,
@@ -72,7 +76,9 @@ class WebhookCreate(BaseModel):
 
 
 class SecretRotation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 3600}]}
+    )
 
     overlap_seconds: StrictInt | None = Field(
         default=None,

@@ -27,6 +27,7 @@ from obligation_tracker.webhooks.schemas import (
     WebhookRead,
     WebhookUpdate,
 )
+from obligation_tracker.webhooks.secret_box import SecretBox
 from obligation_tracker.webhooks.signing import new_secret
 from obligation_tracker.webhooks.wakeup import wake_after_commit
 
@@ -84,15 +85,23 @@ async def enqueue(session: AsyncSession, envelope: Envelope) -> int:
 
 
 async def create(
-    *, session: AsyncSession, principal: Principal, audit: Audit, body: WebhookCreate
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    audit: Audit,
+    body: WebhookCreate,
+    box: SecretBox,
 ) -> WebhookCreated:
+    """A subscription; its URL was checked by the caller (`egress.check_url`). The secret is
+    stored encrypted and returned here only."""
     tenant_id = principal.resolve_tenant(body.tenant_id)
     now = _now()
+    secret = body.secret or new_secret()
     row = WebhookSubscription(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         url=str(body.url),
-        secret=body.secret or new_secret(),
+        secret_encrypted=box.seal(secret),
         event_types=sorted(set(body.event_types)),
         description=body.description,
         enabled=True,
@@ -102,7 +111,7 @@ async def create(
     session.add(row)
     await session.flush()
     await _audit(audit, "create", None, row)
-    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
+    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=secret)
 
 
 async def _get(
@@ -188,6 +197,7 @@ async def rotate_secret(
     audit: Audit,
     webhook_id: uuid.UUID,
     overlap_seconds: int,
+    box: SecretBox,
 ) -> WebhookCreated:
     """A new secret; the replaced one keeps signing beside it for `overlap_seconds`, so
     receivers can switch without refusing a delivery. Only the latest replaced secret
@@ -196,16 +206,17 @@ async def rotate_secret(
     before = WebhookRead.model_validate(row)
     now = _now()
     if overlap_seconds > 0:
-        row.previous_secret = row.secret
+        row.previous_secret_encrypted = row.secret_encrypted
         row.previous_secret_expires_at = now + timedelta(seconds=overlap_seconds)
     else:
-        row.previous_secret = None
+        row.previous_secret_encrypted = None
         row.previous_secret_expires_at = None
-    row.secret = new_secret()
+    secret = new_secret()
+    row.secret_encrypted = box.seal(secret)
     row.updated_at = now
     await session.flush()
     await _audit(audit, "rotate_secret", before, row)
-    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
+    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=secret)
 
 
 async def list_deliveries(
@@ -270,10 +281,10 @@ async def purge_delivery_log(job: JobContext) -> None:
     await job.session.execute(
         sa.update(WebhookSubscription)
         .where(
-            WebhookSubscription.previous_secret.is_not(None),
+            WebhookSubscription.previous_secret_encrypted.is_not(None),
             WebhookSubscription.previous_secret_expires_at <= now,
         )
-        .values(previous_secret=None)
+        .values(previous_secret_encrypted=None)
     )
     cutoff = now - timedelta(days=settings.webhook_log_retention_days)
     await job.session.execute(
