@@ -12,10 +12,10 @@ For each record, in partition order:
    twice;
 5. handler failures are retried with backoff and dead-lettered after `max_attempts`; a
    `RetryableEventError` ("not yet": the contract it refers to has not arrived) is retried
-   for at least `not_yet_seconds` as well, longer than a rebalance can hold back the event
-   it waits for on another topic; infrastructure failures (database or broker unreachable)
-   are retried until they pass, never dead-lettered, so an outage cannot empty a topic into
-   its DLQ.
+   for at least `not_yet_seconds` as well (0 by default), which can outlast a rebalance
+   that holds back the event it waits for on another topic; infrastructure failures
+   (database or broker unreachable) are retried until they pass, never dead-lettered, so an
+   outage cannot empty a topic into its DLQ.
 Offsets are committed manually after the batch's transactions, and before partitions are
 handed to another instance on a rebalance.
 """
@@ -170,7 +170,7 @@ class ConsumerRunner:
         max_attempts: int = 5,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
-        not_yet_seconds: float = 60.0,
+        not_yet_seconds: float = 0.0,
         max_records: int = 200,
         batch_size: int = 100,
         client_id: str | None = None,
@@ -483,7 +483,8 @@ class ConsumerRunner:
         """A "not yet" failure keeps being retried for `not_yet_seconds`: the event it waits
         for (a contract's activation on contracts.v1) can be held back by a rebalance of
         another topic's partitions for a whole session timeout (10 s), much longer than the
-        attempts' backoff. The partition waits meanwhile, so its order is kept."""
+        attempts' backoff. The consumer handles its fetched partitions in turn, so all of
+        them wait meanwhile: that is why it is off (0) unless an operator sets it."""
         return (
             isinstance(exc, RetryableEventError)
             and time.monotonic() - first_try < self._not_yet_seconds

@@ -10,6 +10,6 @@ class PermanentEventError(Exception):
 class RetryableEventError(Exception):
     """The event cannot be handled yet (e.g. the contract it refers to has not arrived).
 
-    Retried with backoff up to the runner's attempt limit and for at least its
-    `not_yet_seconds` (CONSUMER_NOT_YET_SECONDS), then dead-lettered.
+    Retried with backoff up to the runner's attempt limit (and, when an operator sets
+    CONSUMER_NOT_YET_SECONDS, for at least that long), then dead-lettered.
     """

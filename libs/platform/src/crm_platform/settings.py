@@ -139,11 +139,13 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
     consumer_not_yet_seconds: float = Field(
-        default=60.0,
+        default=0.0,
         ge=0,
         description="How long an event that refers to something not arrived yet (a "
-        "contract's terms) keeps being retried before it is dead-lettered, beyond "
-        "CONSUMER_MAX_ATTEMPTS: longer than a rebalance can hold the other topic back.",
+        "contract's terms) keeps being retried beyond CONSUMER_MAX_ATTEMPTS before it is "
+        "dead-lettered (0: the attempts alone). With several instances, a value above the "
+        "session timeout (e.g. 15) rides out a rebalance that holds contracts.v1 back; the "
+        "consumer waits meanwhile, for all its partitions.",
     )
 
     metrics_sample_interval_seconds: float = Field(
