@@ -40,11 +40,11 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.errors import PermanentEventError, RetryableEventError
+from crm_events.infrastructure import is_infrastructure_error
 from crm_events.outbox import publish
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
@@ -92,17 +92,6 @@ class EventContext:
 
 Handler = Callable[[EventContext, Any], Awaitable[None]]
 Handlers = Mapping[str, Sequence[Handler]]
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """True for failures of the database or broker connection rather than of the event."""
-    if isinstance(
-        exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError, TimeoutError)
-    ):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return False
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
+from asyncpg.exceptions import CannotConnectNowError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.consumer import ConsumerRunner, EventContext, Handlers
@@ -49,6 +51,8 @@ def _event(note: str = "n", subject: str | None = None) -> Envelope:
 # Events of kind "not-yet" fail as "not yet" for their first second (what a handler does
 # while the contract it needs is still held back on another topic).
 _NOT_YET_UNTIL: dict[str, float] = {}
+# Failures left to throw per event id, as PostgreSQL throws them while it shuts down.
+SHUTTING_DOWN: dict[str, int] = {}
 
 
 async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
@@ -58,6 +62,11 @@ async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
         until = _NOT_YET_UNTIL.setdefault(ctx.envelope.id, time.monotonic() + 1.0)
         if time.monotonic() < until:
             raise RetryableEventError("contract not known yet")
+    if SHUTTING_DOWN.get(ctx.envelope.id, 0) > 0:
+        SHUTTING_DOWN[ctx.envelope.id] -= 1
+        raise DBAPIError(
+            "SELECT 1", None, CannotConnectNowError("the database system is shutting down")
+        )
     await ctx.session.execute(sa.insert(effects).values(event_id=ctx.envelope.id, note=event.kind))
 
 
@@ -194,6 +203,23 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_can_be_replay
         await wait_until(lambda: _effects(sessions, bad.id), message="replayed event handled")
         await asyncio.sleep(0.2)
     assert await _effects(sessions, bad.id) == 1
+
+
+async def test_a_database_shutting_down_is_waited_out_not_dead_lettered(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """'The database system is shutting down' (SQLSTATE 57P03) comes as a plain DBAPIError,
+    not a connection error: it is an outage all the same, retried past max_attempts."""
+    event = _event()
+    SHUTTING_DOWN[event.id] = 6
+    async with _runner(sessions, kafka_bootstrap, max_attempts=3):
+        await publish_envelope(kafka_bootstrap, event)
+        await wait_until(lambda: _effects(sessions, event.id), message="handled after the outage")
+    assert SHUTTING_DOWN[event.id] == 0  # every failure was thrown, and waited out
+    assert await _effects(sessions, event.id) == 1
+    letters = await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
+    assert event.id not in {d.event_id for d in letters}
 
 
 async def test_a_second_instance_joining_mid_stream_loses_and_repeats_nothing(
