@@ -10,11 +10,12 @@ from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import TopicPartition
 from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_events.consumer import ConsumerRunner, EventContext, Handlers
+from crm_events.consumer import ConsumerRunner, EventContext, Handlers, _Rebalance
 from crm_events.dlq import DeadLetter, read_dead_letters, replay
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
@@ -220,6 +221,47 @@ async def test_a_database_shutting_down_is_waited_out_not_dead_lettered(
     assert await _effects(sessions, event.id) == 1
     letters = await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
     assert event.id not in {d.event_id for d in letters}
+
+
+async def test_an_offset_left_for_a_partition_that_moved_does_not_block_later_commits(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """An instance hung past its session timeout finishes, on waking, the batch it held of
+    a partition the group has given to another member meanwhile. That offset is not this
+    instance's to commit; kept pending, it made every later commit fail ("not assigned")."""
+    event = _event()
+    async with _runner(sessions, kafka_bootstrap) as runner:
+        runner._pending[TopicPartition(physical(TOPIC), 99)] = 7  # the zombie's leftover
+        await publish_envelope(kafka_bootstrap, event)
+        await wait_until(lambda: _effects(sessions, event.id), message="handled")
+        await wait_until(lambda: not runner._pending, message="every offset committed")
+        consumer = runner._consumer
+        assert consumer is not None
+        for tp, done in runner._done.items():
+            assert await consumer.committed(tp) == done
+    assert await _effects(sessions, event.id) == 1
+
+
+async def test_offsets_handled_under_a_revoked_assignment_are_not_committed_under_the_next(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """A batch fetched just before a rebalance and handled after its partitions were
+    revoked leaves its offsets pending; once the new assignment arrives they are stale
+    (committing them could move an offset back) and are dropped, not committed."""
+    async with _runner(sessions, kafka_bootstrap) as runner:
+        await wait_until(lambda: bool(runner.stats.assigned), message="assigned")
+        consumer = runner._consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        tp = next(iter(assigned))
+        before = await consumer.committed(tp)
+        runner._pending[tp] = 0  # handled after the revocation, from the old position
+        await _Rebalance(runner).on_partitions_assigned(assigned)
+        assert runner._pending == {}
+        await runner._commit()
+        assert await consumer.committed(tp) == before
 
 
 async def test_a_second_instance_joining_mid_stream_loses_and_repeats_nothing(
