@@ -17,6 +17,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -71,9 +72,15 @@ class OffsetWatch:
         self.highest: dict[TopicPartition, int] = {}
         self.regressions: list[str] = []
         self.polls = 0
+        # One look at a time: answers taken out of order would look like a move back.
+        self._lock = asyncio.Lock()
 
     async def poll(self) -> None:
-        offsets = await self._admin.list_consumer_group_offsets(self._group)
+        async with self._lock:
+            offsets = await self._admin.list_consumer_group_offsets(self._group)
+            self._record(offsets)
+
+    def _record(self, offsets: dict[TopicPartition, Any]) -> None:
         self.polls += 1
         for tp, meta in offsets.items():
             before = self.highest.get(tp, -1)
@@ -117,18 +124,30 @@ def assigned_partitions(service: ServiceProcess, group: str) -> set[str]:
     return assigned
 
 
-async def with_work_in_hand(sender: Sender, service: ServiceProcess, timeout: float = 20) -> None:
-    """Wait until a batch was just sent to a partition the service consumes, so it is
-    likely fetching or handling it when it hangs (best effort: then hang all the same)."""
+async def with_work_in_hand(
+    sender: Sender, service: ServiceProcess, watch: OffsetWatch, timeout: float = 20
+) -> bool:
+    """Wait until a batch sent to a partition the service consumes has had time to be
+    fetched but is not committed yet: the service has it in hand when it hangs. False
+    (hang all the same) when no such moment came within `timeout`."""
     deadline = time.monotonic() + timeout
     seen = len(sender.kafka_acks)
+    group = physical("sla-monitor")
     while time.monotonic() < deadline:
-        owned = assigned_partitions(service, physical("sla-monitor"))
-        if any(physical(tp) in owned for tp in sender.kafka_acks[seen:]):
-            await asyncio.sleep(0.15)  # fetched (every 0.5 s at most), being handled
-            return
+        owned = assigned_partitions(service, group)
+        fresh = [(tp, off) for tp, off in sender.kafka_acks[seen:] if physical(tp) in owned]
         seen = len(sender.kafka_acks)
+        if fresh:
+            # Fetched at once (a fetch is waiting on the broker), handled and committed
+            # within a few hundred milliseconds: look while that is under way.
+            await asyncio.sleep(0.1)
+            with contextlib.suppress(Exception):  # no answer: the offsets seen before
+                await watch.poll()
+            topic, _, partition = physical(fresh[-1][0]).rpartition(":")
+            if watch.highest.get(TopicPartition(topic, int(partition)), -1) <= fresh[-1][1]:
+                return True
         await asyncio.sleep(0.02)
+    return False
 
 
 async def test_hung_service_wakes_up_as_a_zombie(
@@ -143,13 +162,14 @@ async def test_hung_service_wakes_up_as_a_zombie(
     second = fault_stack.add_instance("sla-monitor")
     watch = OffsetWatch(private_infra.bootstrap, physical("sla-monitor"))
     zombie: list[int] = []
+    in_hand: list[bool] = []
     try:
         second.start()
         await second.wait_ready()
 
         async def hang(sender: Sender) -> None:
             await asyncio.sleep(LEAD_SECONDS)
-            await with_work_in_hand(sender, hung)
+            in_hand.append(await with_work_in_hand(sender, hung, watch))
             hung.pause()
             paused_at = log_size(hung)
             await asyncio.sleep(SESSION_TIMEOUT_SECONDS + 8)
@@ -165,6 +185,7 @@ async def test_hung_service_wakes_up_as_a_zombie(
         REPORT.append(
             f"{plan.name:<28} committed offsets of {physical('sla-monitor')}: "
             f"{watch.polls} looks, moved back: {watch.regressions or 'never'}; "
+            f"hung with uncommitted records in hand: {in_hand[0]}; "
             f"the zombie's commits refused by the broker: {refused}"
         )
         assert watch.regressions == []

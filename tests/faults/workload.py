@@ -180,7 +180,8 @@ class Sender:
         self.telemetry = Figures()
         self.consumption = Figures()
         self.fault_ended: float | None = None  # monotonic time the fault was repaired
-        self.kafka_acks: list[str] = []  # "topic:partition" of each batch sent to Kafka
+        # ("topic:partition", offset) of each batch sent to Kafka
+        self.kafka_acks: list[tuple[str, int]] = []
 
     def fault_over(self) -> None:
         self.fault_ended = time.monotonic()
@@ -277,7 +278,7 @@ class Sender:
                     sent = await producer.send_and_wait(
                         physical(spec.topic.value), value=envelope.to_bytes(), key=subject.encode()
                     )
-                    self.kafka_acks.append(f"{spec.topic.value}:{sent.partition}")
+                    self.kafka_acks.append((f"{spec.topic.value}:{sent.partition}", sent.offset))
                     break
                 except KafkaError:
                     if batch.attempts == 2:

@@ -208,6 +208,8 @@ class PrivateInfra:
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            # Restarts happen while the machine is busy with the whole stack and workload.
+            "KAFKA_START_TIMEOUT_SECONDS": "300",
         }
 
     def _script(self, name: str, *args: str) -> None:
