@@ -57,9 +57,11 @@ start() {
     -cp "${KAFKA_HOME}/libs/*" kafka.Kafka "${KAFKA_DATA}/server.properties" \
     >"${KAFKA_DATA}/logs/stdout.log" 2>&1 &
   echo $! > "$PIDFILE"
-  if ! wait_port 127.0.0.1 "${KAFKA_PORT}" 90; then
+  # A broker restarted on a busy machine takes its time (JVM start, log recovery).
+  local timeout="${KAFKA_START_TIMEOUT_SECONDS:-90}"
+  if ! wait_port 127.0.0.1 "${KAFKA_PORT}" "${timeout}"; then
     tail -n 40 "${KAFKA_DATA}/logs/stdout.log" >&2 || true
-    die "kafka did not open port ${KAFKA_PORT} within 90 s"
+    die "kafka did not open port ${KAFKA_PORT} within ${timeout} s"
   fi
   log "kafka is up (pid $(cat "$PIDFILE"))"
 }

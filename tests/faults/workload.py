@@ -15,10 +15,10 @@ import asyncio
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -70,6 +70,8 @@ class Figures:
     reflected: int = 0
     duplicated: int = 0
     retried_requests: int = 0
+    # Answers of 500 and above seen while retrying, by status (an outage should give 503).
+    failures: Counter[int] = field(default_factory=Counter)
 
     @property
     def lost(self) -> int:
@@ -148,6 +150,8 @@ async def retry_http(
             response = await http.request(method, url, json=json, headers=headers)
             if response.status_code < 500:
                 return response
+            if figures is not None:
+                figures.failures[response.status_code] += 1
         except httpx.HTTPError:
             pass
         if figures is not None and first:
@@ -160,8 +164,10 @@ async def retry_http(
 
 
 class Sender:
-    """Sends the batches with a few concurrent workers; a batch is retried, with the same
-    idempotency key (HTTP) or the same event id (Kafka), until acknowledged."""
+    """Sends the batches with a few concurrent workers, or paced (one batch every `pace`
+    seconds, each in its own task, so requests keep arriving while earlier ones wait out
+    an outage); a batch is retried, with the same idempotency key (HTTP) or the same event
+    id (Kafka), until acknowledged."""
 
     def __init__(
         self, stack: Stack, bootstrap: str, batches: list[Batch], contracts: list[Contract]
@@ -173,11 +179,17 @@ class Sender:
         self.done = 0
         self.telemetry = Figures()
         self.consumption = Figures()
+        self.fault_ended: float | None = None  # monotonic time the fault was repaired
+        # ("topic:partition", offset) of each batch sent to Kafka
+        self.kafka_acks: list[tuple[str, int]] = []
+
+    def fault_over(self) -> None:
+        self.fault_ended = time.monotonic()
 
     def figures(self, kind: str) -> Figures:
         return self.telemetry if kind == "telemetry" else self.consumption
 
-    async def run(self, workers: int = 3) -> None:
+    async def run(self, workers: int = 3, pace: float | None = None) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
@@ -198,8 +210,19 @@ class Sender:
                     await self._send(http, producer, batch)
                     self.done += 1
 
+            async def paced(batch: Batch) -> None:
+                await self._send(http, producer, batch)
+                self.done += 1
+
             try:
-                await asyncio.gather(*(worker() for _ in range(workers)))
+                if pace is None:
+                    await asyncio.gather(*(worker() for _ in range(workers)))
+                else:
+                    sending = []
+                    for batch in self.batches:
+                        sending.append(asyncio.create_task(paced(batch)))
+                        await asyncio.sleep(pace)
+                    await asyncio.gather(*sending)
             finally:
                 await producer.stop()
 
@@ -252,9 +275,10 @@ class Sender:
             while True:
                 batch.attempts += 1
                 try:
-                    await producer.send_and_wait(
+                    sent = await producer.send_and_wait(
                         physical(spec.topic.value), value=envelope.to_bytes(), key=subject.encode()
                     )
+                    self.kafka_acks.append((f"{spec.topic.value}:{sent.partition}", sent.offset))
                     break
                 except KafkaError:
                     if batch.attempts == 2:
@@ -267,11 +291,11 @@ class Sender:
         figures.acknowledged += len(batch.items)
 
 
-async def create_contracts(stack: Stack, scenario: str) -> list[Contract]:
+async def create_contracts(stack: Stack, scenario: str, count: int = CONTRACTS) -> list[Contract]:
     contracts = []
     registry = stack.url("contract-registry")
     async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
-        for i in range(CONTRACTS):
+        for i in range(count):
             doc = contract_document(scenario, i)
             created = await http.post(f"{registry}/contracts", json=doc)
             assert created.status_code == 201, created.text
@@ -306,82 +330,3 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not reached within {timeout}s")
         await asyncio.sleep(0.25)
-
-
-async def reflected_telemetry(stack: Stack, contracts: list[Contract], figures: Figures) -> None:
-    """Downtime per contract must be exactly the acknowledged outages (one minute each)."""
-    sla = stack.url("sla-monitor")
-    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
-
-        async def downtimes() -> list[Decimal] | None:
-            values = []
-            for c in contracts:
-                url = f"{sla}/contracts/{c.id}/slas/AVAIL-CORE/periods/{examples.PERIOD}"
-                resp = await retry_http(http, "GET", url, deadline=time.monotonic() + 60)
-                values.append(Decimal(resp.json()["figures"]["downtime_minutes"]))
-            return values if all(v >= OUTAGES_PER_CONTRACT for v in values) else None
-
-        try:
-            values = await wait_for(downtimes, "all telemetry reflected", timeout=180)
-        except AssertionError:
-            values = []
-            for c in contracts:
-                url = f"{sla}/contracts/{c.id}/slas/AVAIL-CORE/periods/{examples.PERIOD}"
-                values.append(Decimal((await http.get(url)).json()["figures"]["downtime_minutes"]))
-    figures.reflected = int(sum(min(v, OUTAGES_PER_CONTRACT) for v in values))
-    # Outages are disjoint one-minute intervals: more downtime than sent means an item
-    # counted twice (duplicates of the same interval merge and cannot show here).
-    figures.duplicated = int(sum(max(v - OUTAGES_PER_CONTRACT, 0) for v in values))
-
-
-async def reflected_consumption(stack: Stack, contracts: list[Contract], figures: Figures) -> None:
-    """Each contract's March records: 250 ids, one revision each, and the actuals they add up
-    to (SRV-WIN 214 → ARC 14 × 140 = 1,960.00)."""
-    billing = stack.url("billing-reconciler")
-    expected_records = 2 * RECORDS_PER_UNIT
-    async with httpx.AsyncClient(timeout=30, headers=ADMIN_HEADERS) as http:
-
-        async def records() -> list[list[dict[str, Any]]] | None:
-            out = []
-            for c in contracts:
-                # One page holds them all (250 records; a page takes up to 1,000).
-                url = f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption"
-                resp = await retry_http(
-                    http, "GET", f"{url}?limit=1000", deadline=time.monotonic() + 60
-                )
-                out.append(resp.json()["items"])
-            return out if all(len(o) >= expected_records for o in out) else None
-
-        try:
-            results = await wait_for(records, "all consumption reflected", timeout=180)
-        except AssertionError:
-            results = [
-                (
-                    await http.get(
-                        f"{billing}/contracts/{c.id}/periods/{examples.PERIOD}/consumption",
-                        params={"limit": 1000},
-                    )
-                ).json()["items"]
-                for c in contracts
-            ]
-        for contract, rows in zip(contracts, results, strict=True):
-            ids = [r["record_id"] for r in rows]
-            figures.reflected += min(len(set(ids)), expected_records)
-            # A record stored twice, or revised although it was only ever sent once.
-            figures.duplicated += len(ids) - len(set(ids))
-            figures.duplicated += sum(1 for r in rows if r["revision"] != 1)
-            if len(set(ids)) == expected_records:
-                charges = (
-                    await http.get(f"{billing}/contracts/{contract.id}/charges/{examples.PERIOD}")
-                ).json()
-                arc = [line for line in charges["lines"] if line["kind"] == "arc"]
-                assert [(a["item_code"], a["amount"]) for a in arc] == [("SRV-WIN", "1960.00")]
-
-
-def report(scenario: str, telemetry: Figures, consumption: Figures) -> None:
-    for kind, f in (("telemetry items", telemetry), ("consumption records", consumption)):
-        REPORT.append(
-            f"{scenario:<28} {kind:<20} sent={f.sent} acknowledged={f.acknowledged} "
-            f"reflected={f.reflected} lost={f.lost} duplicated={f.duplicated} "
-            f"(requests retried through the fault: {f.retried_requests})"
-        )

@@ -40,11 +40,11 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.errors import PermanentEventError, RetryableEventError
+from crm_events.infrastructure import is_infrastructure_error
 from crm_events.outbox import publish
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
@@ -94,17 +94,6 @@ Handler = Callable[[EventContext, Any], Awaitable[None]]
 Handlers = Mapping[str, Sequence[Handler]]
 
 
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """True for failures of the database or broker connection rather than of the event."""
-    if isinstance(
-        exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError, TimeoutError)
-    ):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return False
-
-
 @dataclass
 class _Failure:
     reason: str
@@ -148,6 +137,15 @@ class _Rebalance(ConsumerRebalanceListener):
                 self._runner._done.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        async with self._runner._lock:
+            # What was pending got committed when the partitions were revoked; anything
+            # pending now was handled after that (a batch fetched just before the group
+            # rebalanced), under the old assignment: committing it with the new one could
+            # move a partition's offset back. Left uncommitted, it is read again (the
+            # inbox makes that a no-op).
+            self._runner._pending.clear()
+            for tp in [tp for tp in self._runner._done if tp not in assigned]:
+                del self._runner._done[tp]
         self._runner.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
         log.info(
             "consumer.assigned",
@@ -356,6 +354,12 @@ class ConsumerRunner:
 
     async def _commit(self, only: set[TopicPartition] | None = None) -> None:
         assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp in [tp for tp in self._pending if tp not in assigned]:
+            # Handled after its partition was revoked (an instance that hung past its
+            # session timeout finishes the batch it held): the partition's new owner
+            # commits it. Kept, it would make every later commit fail ("not assigned").
+            del self._pending[tp]
         offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
         if not offsets:
             return

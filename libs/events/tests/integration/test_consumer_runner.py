@@ -10,9 +10,12 @@ from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import TopicPartition
+from asyncpg.exceptions import CannotConnectNowError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_events.consumer import ConsumerRunner, EventContext, Handlers
+from crm_events.consumer import ConsumerRunner, EventContext, Handlers, _Rebalance
 from crm_events.dlq import DeadLetter, read_dead_letters, replay
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
@@ -49,6 +52,8 @@ def _event(note: str = "n", subject: str | None = None) -> Envelope:
 # Events of kind "not-yet" fail as "not yet" for their first second (what a handler does
 # while the contract it needs is still held back on another topic).
 _NOT_YET_UNTIL: dict[str, float] = {}
+# Failures left to throw per event id, as PostgreSQL throws them while it shuts down.
+SHUTTING_DOWN: dict[str, int] = {}
 
 
 async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
@@ -58,6 +63,11 @@ async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
         until = _NOT_YET_UNTIL.setdefault(ctx.envelope.id, time.monotonic() + 1.0)
         if time.monotonic() < until:
             raise RetryableEventError("contract not known yet")
+    if SHUTTING_DOWN.get(ctx.envelope.id, 0) > 0:
+        SHUTTING_DOWN[ctx.envelope.id] -= 1
+        raise DBAPIError(
+            "SELECT 1", None, CannotConnectNowError("the database system is shutting down")
+        )
     await ctx.session.execute(sa.insert(effects).values(event_id=ctx.envelope.id, note=event.kind))
 
 
@@ -194,6 +204,64 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_can_be_replay
         await wait_until(lambda: _effects(sessions, bad.id), message="replayed event handled")
         await asyncio.sleep(0.2)
     assert await _effects(sessions, bad.id) == 1
+
+
+async def test_a_database_shutting_down_is_waited_out_not_dead_lettered(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """'The database system is shutting down' (SQLSTATE 57P03) comes as a plain DBAPIError,
+    not a connection error: it is an outage all the same, retried past max_attempts."""
+    event = _event()
+    SHUTTING_DOWN[event.id] = 6
+    async with _runner(sessions, kafka_bootstrap, max_attempts=3):
+        await publish_envelope(kafka_bootstrap, event)
+        await wait_until(lambda: _effects(sessions, event.id), message="handled after the outage")
+    assert SHUTTING_DOWN[event.id] == 0  # every failure was thrown, and waited out
+    assert await _effects(sessions, event.id) == 1
+    letters = await read_dead_letters(kafka_bootstrap, physical(TOPIC) + ".dlq")
+    assert event.id not in {d.event_id for d in letters}
+
+
+async def test_an_offset_left_for_a_partition_that_moved_does_not_block_later_commits(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """An instance hung past its session timeout finishes, on waking, the batch it held of
+    a partition the group has given to another member meanwhile. That offset is not this
+    instance's to commit; kept pending, it made every later commit fail ("not assigned")."""
+    event = _event()
+    async with _runner(sessions, kafka_bootstrap) as runner:
+        runner._pending[TopicPartition(physical(TOPIC), 99)] = 7  # the zombie's leftover
+        await publish_envelope(kafka_bootstrap, event)
+        await wait_until(lambda: _effects(sessions, event.id), message="handled")
+        await wait_until(lambda: not runner._pending, message="every offset committed")
+        consumer = runner._consumer
+        assert consumer is not None
+        for tp, done in runner._done.items():
+            assert await consumer.committed(tp) == done
+    assert await _effects(sessions, event.id) == 1
+
+
+async def test_offsets_handled_under_a_revoked_assignment_are_not_committed_under_the_next(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    """A batch fetched just before a rebalance and handled after its partitions were
+    revoked leaves its offsets pending; once the new assignment arrives they are stale
+    (committing them could move an offset back) and are dropped, not committed."""
+    async with _runner(sessions, kafka_bootstrap) as runner:
+        await wait_until(lambda: bool(runner.stats.assigned), message="assigned")
+        consumer = runner._consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        tp = next(iter(assigned))
+        before = await consumer.committed(tp)
+        runner._pending[tp] = 0  # handled after the revocation, from the old position
+        await _Rebalance(runner).on_partitions_assigned(assigned)
+        assert runner._pending == {}
+        await runner._commit()
+        assert await consumer.committed(tp) == before
 
 
 async def test_a_second_instance_joining_mid_stream_loses_and_repeats_nothing(

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm_events.consumer import is_infrastructure_error
+from crm_events.infrastructure import is_infrastructure_error, sqlstate
 
 log = structlog.get_logger(__name__)
 
@@ -129,16 +129,6 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return details
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    seen: BaseException | None = exc
-    while seen is not None:
-        state = getattr(seen, "sqlstate", None)
-        if isinstance(state, str):
-            return state
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return None
-
-
 def _first_line(exc: BaseException) -> str:
     root: BaseException = exc
     while root.__cause__ is not None:
@@ -241,7 +231,7 @@ async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
 
 
 async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-    state = _sqlstate(exc)
+    state = sqlstate(exc)
     if state is not None and state.startswith("22"):
         # A data exception: a value PostgreSQL cannot store (a NUL character in text,
         # a number out of range, a date beyond the calendar). The input's fault.

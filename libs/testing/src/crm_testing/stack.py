@@ -87,9 +87,21 @@ class ServiceProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: the process hangs (no heartbeats, no answers) but keeps its sockets,
+        its open transactions and its state, like a host stalled by a long GC or swap."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: the hung process carries on where it stopped, unaware of the gap."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        self.resume()  # a paused process would not act on SIGTERM
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
@@ -123,9 +135,31 @@ class ServiceProcess:
 class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     started_in: float = 0.0
+    # Further instances of a service (same database, same consumer groups, own port).
+    extra: list[ServiceProcess] = field(default_factory=list)
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    def add_instance(self, name: str) -> ServiceProcess:
+        """Another instance of `name`, sharing its database and consumer groups (so the
+        groups' partitions are split between them); call start() on it."""
+        first = self.services[name]
+        number = 2 + sum(1 for p in self.extra if p.name == name)
+        instance = ServiceProcess(
+            name=name,
+            port=free_port(),
+            database_url=first.database_url,
+            log_path=first.log_path.with_name(f"{name}-{number}.log"),
+            bootstrap=first.bootstrap,
+            extra_env=dict(first.extra_env),
+        )
+        self.extra.append(instance)
+        return instance
+
+    def remove_instance(self, instance: ServiceProcess) -> None:
+        instance.stop()
+        self.extra.remove(instance)
 
     def start(self, bootstrap: str) -> None:
         for svc in self.services.values():
@@ -135,7 +169,7 @@ class Stack:
         await asyncio.gather(*(s.wait_ready(timeout) for s in self.services.values()))
 
     def stop(self) -> None:
-        for svc in self.services.values():
+        for svc in [*self.extra, *self.services.values()]:
             svc.stop()
 
 
@@ -178,6 +212,8 @@ class PrivateInfra:
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            # Restarts happen while the machine is busy with the whole stack and workload.
+            "KAFKA_START_TIMEOUT_SECONDS": "300",
         }
 
     def _script(self, name: str, *args: str) -> None:
@@ -204,10 +240,16 @@ class PrivateInfra:
         self._script("postgres", "start")
         self._script("kafka", "start")
 
-    def restart_kafka(self, down_seconds: float = 0.0) -> None:
+    def stop_kafka(self) -> None:
         self._script("kafka", "stop")
-        time.sleep(down_seconds)
+
+    def start_kafka(self) -> None:
         self._script("kafka", "start")
+
+    def restart_kafka(self, down_seconds: float = 0.0) -> None:
+        self.stop_kafka()
+        time.sleep(down_seconds)
+        self.start_kafka()
 
     def restart_postgres(self, down_seconds: float = 0.0) -> None:
         self._script("postgres", "stop")
