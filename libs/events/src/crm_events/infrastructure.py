@@ -4,13 +4,15 @@ A failure of the database or broker connection is retried until it passes (a con
 never dead-letters an event for it; an HTTP request gets 503 and is retried). PostgreSQL
 says so by SQLSTATE too: while it shuts down, restarts or is full, the errors come back as
 plain `DBAPIError`s ("the database system is shutting down", 57P03), not as connection
-errors — they are the outage all the same.
+errors — they are the outage all the same. So is a connection pool that gives no
+connection within its timeout: every connection is busy, the database is saturated.
 """
 
 from __future__ import annotations
 
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # 08: connection exception; 57P01-57P05: admin/crash shutdown, cannot connect now, ... ;
 # 53300: too many connections.
@@ -33,6 +35,10 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(
         exc, (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError, TimeoutError)
     ):
+        return True
+    if isinstance(exc, PoolTimeout):
+        # Every pooled connection busy for pool_timeout: the database is saturated (a soak
+        # found HTTP answering 500 for it); wait and retry like any outage.
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:

@@ -7,6 +7,7 @@ import asyncpg.exceptions as pg
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from crm_events.infrastructure import is_infrastructure_error, sqlstate
 
@@ -46,6 +47,7 @@ def test_connection_errors_of_any_layer_are_outages() -> None:
     assert is_infrastructure_error(ConnectionRefusedError())
     assert is_infrastructure_error(KafkaConnectionError())
     assert is_infrastructure_error(TimeoutError())
+    assert is_infrastructure_error(PoolTimeout("QueuePool limit of size 10 overflow 10 reached"))
     assert not is_infrastructure_error(IntegrityError("INSERT", None, ValueError("dup")))
     assert not is_infrastructure_error(ValueError("bad"))
 

@@ -2,11 +2,14 @@
 the operator close, restatements from late telemetry and ad-hoc maintenance windows."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sla_harness import Harness
 
 from crm_platform.scheduler import run_once
 from crm_testing.kafka import wait_until
+from sla_monitor.attainment import jobs
 from sla_monitor.attainment.jobs import close_due_periods
 from sla_monitor.main import CLOSE_JOB
 
@@ -81,6 +84,35 @@ async def test_close_job_closes_each_due_period_once_with_its_figures(harness: H
     assert [(d["start"], d["minutes"]) for d in explanation["detail"]["counted_downtime"]] == [
         ("2026-03-14T03:00:00+00:00", "180"),
         ("2026-03-14T07:00:00+00:00", "60"),
+    ]
+
+
+async def test_a_period_the_job_cannot_close_does_not_hold_back_the_others(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.post(OUTAGE)
+    real_close = jobs.close_one
+
+    async def broken_for_p1(**kw: Any) -> Any:
+        if kw["ref"].sla.code == "P1-RES":
+            raise ValueError("a bug in one SLA's close")
+        return await real_close(**kw)
+
+    monkeypatch.setattr(jobs, "close_one", broken_for_p1)
+    harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    closed = await harness.wait_for("sla.period_closed", count=2)
+    assert sorted(e.data["sla_code"] for e in closed) == ["AVAIL-CORE", "LAT-P95"]
+    p1 = (await harness.client.get(harness.url("P1-RES"))).json()
+    assert p1["status"] == "open"
+
+    monkeypatch.setattr(jobs, "close_one", real_close)  # fixed: the next run closes it
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    await harness.wait_for("sla.period_closed", count=3)
+    assert sorted(e.data["sla_code"] for e in harness.events("sla.period_closed")) == [
+        "AVAIL-CORE",
+        "LAT-P95",
+        "P1-RES",
     ]
 
 

@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 import structlog
+from prometheus_client import Counter
 
+from crm_events.infrastructure import is_infrastructure_error
 from crm_platform.scheduler import JobContext
 from sla_monitor.attainment.compute import SlaRef
 from sla_monitor.attainment.domain import PeriodBounds
@@ -17,6 +19,11 @@ from sla_monitor.attainment.service import close_one
 from sla_monitor.models import SlaDefinitionRow, SlaPeriod
 
 log = structlog.get_logger(__name__)
+
+CLOSE_FAILURES = Counter(
+    "crm_sla_period_close_failures_total",
+    "Periods the close job could not close (left for its next run; see period.close_failed)",
+)
 
 
 async def close_due_periods(job: JobContext) -> None:
@@ -67,7 +74,25 @@ async def close_due_periods(job: JobContext) -> None:
     for ref, period in due:
         if (ref.contract_id, ref.sla.code, period.label) in closed:
             continue
-        result = await close_one(session=session, emit=job.emit, now=now, ref=ref, period=period)
+        try:
+            # One savepoint per period: a period that cannot be closed (a bug, bad data) is
+            # logged and left for the next run, it does not roll back the month end's others.
+            async with session.begin_nested():
+                result = await close_one(
+                    session=session, emit=job.emit, now=now, ref=ref, period=period
+                )
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise  # the whole run fails and is retried; nothing half-done
+            CLOSE_FAILURES.inc()
+            log.error(
+                "period.close_failed",
+                contract_id=str(ref.contract_id),
+                sla_code=ref.sla.code,
+                period=period.label,
+                error=repr(exc),
+            )
+            continue
         if result is not None:
             log.info(
                 "period.closed",
