@@ -36,7 +36,8 @@ async def test_kill_9_each_service_in_turn(fault_stack: Stack, private_infra: Pr
     plan = Plan(
         "a: kill -9 each service", crash_during_chain=("billing-reconciler", "obligation-tracker")
     )
-    await run_scenario(plan, fault_stack, private_infra, kill_each)
+    outcome = await run_scenario(plan, fault_stack, private_infra, kill_each)
+    assert outcome.problems() == []
 
 
 async def test_kafka_broker_stopped_and_restarted(
@@ -47,7 +48,8 @@ async def test_kafka_broker_stopped_and_restarted(
         await asyncio.to_thread(private_infra.restart_kafka, 3.0)
         sender.fault_over()
 
-    await run_scenario(Plan("b: Kafka restart"), fault_stack, private_infra, bounce_kafka)
+    outcome = await run_scenario(Plan("b: Kafka restart"), fault_stack, private_infra, bounce_kafka)
+    assert outcome.problems() == []
 
 
 async def test_postgresql_restarted(fault_stack: Stack, private_infra: PrivateInfra) -> None:
@@ -56,4 +58,7 @@ async def test_postgresql_restarted(fault_stack: Stack, private_infra: PrivateIn
         await asyncio.to_thread(private_infra.restart_postgres, 2.0)
         sender.fault_over()
 
-    await run_scenario(Plan("c: PostgreSQL restart"), fault_stack, private_infra, bounce_postgres)
+    outcome = await run_scenario(
+        Plan("c: PostgreSQL restart"), fault_stack, private_infra, bounce_postgres
+    )
+    assert outcome.problems() == []

@@ -47,7 +47,8 @@ async def test_kafka_broker_down_for_a_minute(
         sender.fault_over()
 
     plan = Plan("d: Kafka down 60 s", contracts=CONTRACTS, pace=0.9, late_contracts=6)
-    await run_scenario(plan, fault_stack, private_infra, broker_down)
+    outcome = await run_scenario(plan, fault_stack, private_infra, broker_down)
+    assert outcome.problems() == []
 
 
 async def test_postgresql_down_for_half_a_minute(
@@ -59,7 +60,8 @@ async def test_postgresql_down_for_half_a_minute(
         sender.fault_over()
 
     plan = Plan("e: PostgreSQL down 30 s", contracts=CONTRACTS, pace=0.5, late_contracts=4)
-    await run_scenario(plan, fault_stack, private_infra, database_down)
+    outcome = await run_scenario(plan, fault_stack, private_infra, database_down)
+    assert outcome.problems() == []
 
 
 class OffsetWatch:
@@ -180,7 +182,8 @@ async def test_hung_service_wakes_up_as_a_zombie(
 
         async with watch.watching():
             plan = Plan("f: SIGSTOP 18 s, SIGCONT", contracts=CONTRACTS, pace=0.4, late_contracts=4)
-            await run_scenario(plan, fault_stack, private_infra, hang)
+            outcome = await run_scenario(plan, fault_stack, private_infra, hang)
+            assert outcome.problems() == []
             await watch.poll()  # a last look, after everything was handled
         refused = hung.log_path.read_bytes()[zombie[0] :].count(b'"consumer.commit_failed"')
         REPORT.append(
@@ -217,4 +220,5 @@ async def test_outbox_relay_killed_while_broker_down(
         sender.fault_over()
 
     plan = Plan("g: relay killed, Kafka down", contracts=CONTRACTS, pace=0.35, late_contracts=4)
-    await run_scenario(plan, fault_stack, private_infra, kill_relays)
+    outcome = await run_scenario(plan, fault_stack, private_infra, kill_relays)
+    assert outcome.problems() == []
