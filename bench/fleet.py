@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from crm_testing.benchstack import metric_samples
 from crm_testing.stack import ServiceProcess, Stack, free_port, new_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -153,20 +153,13 @@ class Balancer:
 
 # What each process exposes on /metrics ----------------------------------------------------
 
-_CONSUMED = re.compile(r"^crm_events_consumed_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
 
 def consumed(metrics_text: str, group: str) -> dict[str, float]:
     """`crm_events_consumed_total` of one consumer group, summed by result
     (handled / duplicate)."""
     out: dict[str, float] = {}
-    for line in metrics_text.splitlines():
-        match = _CONSUMED.match(line)
-        if match is None:
-            continue
-        labels = dict(_LABEL.findall(match["labels"]))
+    for labels, value in metric_samples(metrics_text, "crm_events_consumed_total"):
         if labels.get("consumer") == group:
             result = labels.get("result", "")
-            out[result] = out.get(result, 0.0) + float(match["value"])
+            out[result] = out.get(result, 0.0) + value
     return out

@@ -340,6 +340,41 @@ async def revoke_key(
     return _read(row)
 
 
+async def issue_key(
+    *,
+    session: AsyncSession,
+    emit: RequestEmitter,
+    audit: Audit,
+    body: ApiKeyCreate,
+    tenant_id: str | None,
+    issued_at: datetime,
+) -> ApiKeyIssuedRead:
+    """A new key: stored (as a hash), announced on access.v1, audited; the secret is in
+    this answer only."""
+    key_id, secret, key = new_key()
+    event = ApiKeyIssued(
+        key_id=key_id,
+        name=body.name,
+        tenant_id=tenant_id,
+        scopes=body.scopes,
+        secret_sha256=sha256_hex(secret),
+        issued_at=issued_at,
+        expires_at=body.expires_at,
+    )
+    await record_issued(session, event)
+    await emit("api_key.issued", subject=key_id, tenant=tenant_id or "*", data=event)
+    t = api_keys_table
+    row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
+    await audit.record(
+        action="api_key.issue",
+        subject_type="api_key",
+        subject_id=key_id,
+        tenant_id=tenant_id,
+        after=_read(row),
+    )
+    return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
+
+
 def admin_router() -> APIRouter:
     router = APIRouter(prefix="/admin/api-keys", tags=["administration"])
 
@@ -365,28 +400,14 @@ def admin_router() -> APIRouter:
         refuse_past_expiry(body.expires_at, clock.now())
 
         async def work() -> ApiKeyIssuedRead:
-            key_id, secret, key = new_key()
-            event = ApiKeyIssued(
-                key_id=key_id,
-                name=body.name,
+            return await issue_key(
+                session=session,
+                emit=emit,
+                audit=audit,
+                body=body,
                 tenant_id=tenant_id,
-                scopes=body.scopes,
-                secret_sha256=sha256_hex(secret),
                 issued_at=clock.now(),
-                expires_at=body.expires_at,
             )
-            await record_issued(session, event)
-            await emit("api_key.issued", subject=key_id, tenant=tenant_id or "*", data=event)
-            t = api_keys_table
-            row = (await session.execute(sa.select(t).where(t.c.key_id == key_id))).one()
-            await audit.record(
-                action="api_key.issue",
-                subject_type="api_key",
-                subject_id=key_id,
-                tenant_id=tenant_id,
-                after=_read(row),
-            )
-            return ApiKeyIssuedRead(**_read(row).model_dump(), api_key=key)
 
         return await idempotency.run(work, status_code=201)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,9 +105,12 @@ async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
     raise RuntimeError("unreachable")
 
 
-def create_service_app(
-    definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock | None = None
-) -> FastAPI:
+def _lifespan(
+    definition: ServiceDefinition, settings: ServiceSettings
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: logging and tracing, preflight checks, migrations, the engine,
+    messaging and workers; stopped in reverse, each step bounded."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(
@@ -148,11 +151,17 @@ def create_service_app(
                 "service.stopped", seconds=round(asyncio.get_running_loop().time() - stopping, 2)
             )
 
+    return lifespan
+
+
+def create_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock | None = None
+) -> FastAPI:
     app = FastAPI(
         title=definition.title,
         description=definition.description,
         version=definition.version,
-        lifespan=lifespan,
+        lifespan=_lifespan(definition, settings),
         # The server span is RequestContextMiddleware's: FastAPI's own would record the raw
         # query string (a calendar feed's key) and duplicate it.
         telemetry={"tracing": False},

@@ -40,16 +40,7 @@ def _read(row: MaintenanceWindowRow, restated: list[str] | None = None) -> Maint
     )
 
 
-async def approve(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    clock: Clock,
-    emit: Emit,
-    audit: Audit,
-    contract_id: uuid.UUID,
-    body: MaintenanceWindowCreate,
-) -> MaintenanceWindowRead:
+def _refuse_bad_window(body: MaintenanceWindowCreate) -> None:
     for name, value in (("start", body.start), ("end", body.end)):
         if value.tzinfo is None:
             raise Unprocessable(
@@ -61,8 +52,9 @@ async def approve(
             "end must be after start",
             details=[{"loc": "body.end", "message": "end must be after start"}],
         )
-    slas = await contract_slas(session, principal, contract_id)
-    known = {r.sla_code for r in slas}
+
+
+def _refuse_unknown_slas(body: MaintenanceWindowCreate, known: set[str]) -> None:
     unknown = [c for c in body.sla_codes if c not in known]
     if unknown:
         raise Unprocessable(
@@ -72,6 +64,21 @@ async def approve(
                 for c in unknown
             ],
         )
+
+
+async def approve(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
+    contract_id: uuid.UUID,
+    body: MaintenanceWindowCreate,
+) -> MaintenanceWindowRead:
+    _refuse_bad_window(body)
+    slas = await contract_slas(session, principal, contract_id)
+    _refuse_unknown_slas(body, {r.sla_code for r in slas})
     now = clock.now()
     row = MaintenanceWindowRow(
         id=uuid.uuid4(),
