@@ -212,8 +212,9 @@ def enforce(request: Request, key_id: str | None, scope: str) -> None:
     its answer carries the `RateLimit-*` headers either way. Nothing is limited without a
     limiter (`rate_limit_enabled` false) or a key id."""
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    # Kept in the request's ASGI scope, not `request.state`: a server may hand every request
-    # the same lifespan state dict (asgi_lifespan does), and then a flag there would leak.
+    # Kept in the request's own ASGI scope rather than `request.state`, which is only as
+    # per-request as the server makes it (uvicorn copies the lifespan state per request; a
+    # bare asgi_lifespan does not, which is why crm_testing.apps copies it).
     if limiter is None or key_id is None or request.scope.get(COUNTED):
         return
     request.scope[COUNTED] = True  # a route checking its principal twice pays once
