@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 import crm_testing.examples as examples
 from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
 from crm_events.schemas.contracts import ContractTerms
-from crm_events.schemas.sla import Period, SlaAtRisk, SlaBreached
+from crm_events.schemas.sla import (
+    Outcome,
+    Period,
+    PreviousFigures,
+    SlaAtRisk,
+    SlaBreached,
+    SlaPeriodRestated,
+)
 from obligation_tracker.alerts.plan import AlertState, Incoming
 from obligation_tracker.intake.plan import (
     IntakePlan,
@@ -209,9 +216,14 @@ def event_of(kind: str, contract_id: uuid.UUID, variant: int, n: int) -> tuple[s
     if kind == "closed":
         return "sla.period_closed", examples.period_closed(contract_id, outcome=outcomes[variant])
     if kind == "restated":
-        return "sla.period_restated", examples.period_closed(
-            contract_id, outcome=outcomes[variant]
-        ).model_copy(update={"attainment": Decimal("99.1") + variant})
+        closed = examples.period_closed(contract_id, outcome=outcomes[variant])
+        return "sla.period_restated", SlaPeriodRestated(
+            **closed.model_dump(exclude={"attainment"}),
+            attainment=Decimal("99.1") + variant,
+            restatement=1,
+            previous=PreviousFigures(attainment=Decimal("99.95"), outcome=Outcome.MET),
+            reason="late telemetry",
+        )
     if kind == "breached":
         return "sla.breached", breached(contract_id)
     if kind == "at_risk":
