@@ -76,14 +76,17 @@ HANDLERS: Handlers = {"obligation.created": [_record_effect]}
 
 @asynccontextmanager
 async def _runner(
-    sessions: async_sessionmaker[AsyncSession], bootstrap: str, **kw: Any
+    sessions: async_sessionmaker[AsyncSession],
+    bootstrap: str,
+    handlers: Handlers = HANDLERS,
+    **kw: Any,
 ) -> AsyncIterator[ConsumerRunner]:
     producer = make_producer(bootstrap, client_id="runner-test")
     await producer.start()
     runner = ConsumerRunner(
         group_id=f"runner-{uuid.uuid4().hex[:6]}",
         topics=[TOPIC],
-        handlers=HANDLERS,
+        handlers=handlers,
         session_factory=sessions,
         producer=producer,
         bootstrap_servers=bootstrap,
