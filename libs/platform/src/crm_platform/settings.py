@@ -139,13 +139,13 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
     consumer_not_yet_seconds: float = Field(
-        default=0.0,
+        default=15.0,
         ge=0,
-        description="How long an event that refers to something not arrived yet (a "
-        "contract's terms) keeps being retried beyond CONSUMER_MAX_ATTEMPTS before it is "
-        "dead-lettered (0: the attempts alone). With several instances, a value above the "
-        "session timeout (e.g. 15) rides out a rebalance that holds contracts.v1 back; the "
-        "consumer waits meanwhile, for all its partitions.",
+        description="How old (by its Kafka timestamp) an event that refers to something not "
+        "arrived yet (a contract's terms) may get while it is parked and read again, beyond "
+        "CONSUMER_MAX_ATTEMPTS, before it is dead-lettered (0: the attempts alone). Above the "
+        "session timeout (10 s), it rides out a rebalance that holds contracts.v1 back. Only "
+        "the event's partition waits; the consumer's other partitions go on.",
     )
 
     metrics_sample_interval_seconds: float = Field(
