@@ -121,6 +121,29 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
+    inbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an inbox row (a consumed event's id) is kept: longer than the "
+        "topics keep records (7 days), so a redelivery always finds it.",
+    )
+    idempotency_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Hours a POST's Idempotency-Key and first response are kept for retries.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often expired inbox rows and Idempotency-Keys are deleted (0: never).",
+    )
+    retention_batch_rows: int = Field(default=10_000, ge=1)
+    retention_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Rows deleted per table per run at most; the next run goes on.",
+    )
+
     consumer_group_suffix: str = Field(
         default="",
         description="Appended to the consumer group ids (tests give every app its own).",
