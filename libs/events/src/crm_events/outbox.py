@@ -79,7 +79,8 @@ async def publish_many(session: AsyncSession, envelopes: Sequence[Envelope]) -> 
                 "headers": {k: v.decode() for k, v in envelope.kafka_headers()},
             }
         )
-    await session.execute(sa.insert(outbox_table).values(rows))
+    # The rows as parameters: compiled once, sent as multi-row inserts in the rows' order.
+    await session.execute(sa.insert(outbox_table), rows)
     sync_session = session.sync_session
     if not sync_session.info.get("crm_outbox_listener"):
         sync_session.info["crm_outbox_listener"] = True

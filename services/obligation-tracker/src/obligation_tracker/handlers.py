@@ -8,11 +8,10 @@ obligations they call for, the facts of the health snapshot, and the alert rules
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from crm_events.consumer import EventContext, Handler, Handlers
+from crm_events.consumer import Delivered, EventContext, Handler, Handlers, batched
 from crm_events.envelope import Envelope
 from crm_events.schemas.contracts import (
     ContractActivated,
@@ -57,15 +56,7 @@ async def on_contract_changed(
     )
 
 
-@dataclass(frozen=True)
-class Delivered:
-    """A consumed event and its context."""
-
-    ctx: EventContext
-    payload: Any
-
-
-async def take_in_events(events: Sequence[Delivered], *, settings: Settings) -> None:
+async def take_in_events(events: Sequence[Delivered[Any]], *, settings: Settings) -> None:
     """sla.v1 and billing.v1: the SLA periods' facts, the obligations the events call for
     (a root-cause report, a dispute, a renegotiation) and the alerts, for a run of events
     of one transaction in one go (see `intake`)."""
@@ -84,16 +75,13 @@ async def take_in_events(events: Sequence[Delivered], *, settings: Settings) -> 
     await take_in(session, incoming, settings=settings, publish=publish)
 
 
-async def on_event(ctx: EventContext, payload: Any, *, settings: Settings) -> None:
-    await take_in_events([Delivered(ctx, payload)], settings=settings)
-
-
 def make_handlers(settings: Settings) -> Handlers:
     """The handler table, with the service's settings given to the handlers that take them."""
 
     def configured(handler: Callable[..., Awaitable[None]], **arguments: str) -> Handler:
         return partial(handler, settings=settings, **arguments)
 
+    intake = batched(partial(take_in_events, settings=settings))
     terms = contract_terms_handlers()
     ours: dict[str, list[Handler]] = {
         "contract.activated": [configured(on_contract_changed, change="activated")],
@@ -104,5 +92,5 @@ def make_handlers(settings: Settings) -> Handlers:
         # The projection first: the scheduling reads the versions it has just stored.
         **{t: [*terms[t], *ours[t]] for t in terms},
         # A restatement is a period closed again with new figures: handled the same way.
-        **{event_type: [configured(on_event)] for event_type in INTAKE_TYPES},
+        **{event_type: [intake] for event_type in INTAKE_TYPES},
     }

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import crm_testing.examples as examples
-from crm_events.consumer import EventContext
+from crm_events.consumer import Delivered, EventContext
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
 from crm_events.registry import parse_payload
@@ -32,7 +32,7 @@ from crm_events.schemas.sla import (
 from crm_events.tables import outbox_table
 from crm_platform.contract_terms import record_terms
 from crm_testing.kafka import make_event
-from obligation_tracker.handlers import Delivered, take_in_events
+from obligation_tracker.handlers import take_in_events
 from obligation_tracker.models import Alert, Obligation, ObligationHistory, SlaPeriodResult
 
 PERIOD = Period(

@@ -28,6 +28,7 @@ from obligation_tracker.models import (
     Alert,
     Obligation,
     SlaPeriodResult,
+    table_of,
 )
 
 PeriodKey = tuple[uuid.UUID, str, str]  # (contract_id, sla_code, period_label)
@@ -74,8 +75,14 @@ async def record_period_facts(session: AsyncSession, facts: Sequence[PeriodFact]
     by_columns: dict[tuple[str, ...], list[PeriodFact]] = {}
     for fact in latest_facts(facts):
         by_columns.setdefault(tuple(sorted(fact.values)), []).append(fact)
+    table = table_of(SlaPeriodResult)
     for columns, group in by_columns.items():
-        insert = pg_insert(SlaPeriodResult).values(
+        insert = pg_insert(table)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["contract_id", "sla_code", "period_label"],
+                set_={c: insert.excluded[c] for c in columns},
+            ),
             [
                 {
                     "contract_id": f.key[0],
@@ -85,13 +92,7 @@ async def record_period_facts(session: AsyncSession, facts: Sequence[PeriodFact]
                     **f.values,
                 }
                 for f in group
-            ]
-        )
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["contract_id", "sla_code", "period_label"],
-                set_={c: insert.excluded[c] for c in columns},
-            )
+            ],
         )
 
 

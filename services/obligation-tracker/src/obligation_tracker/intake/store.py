@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -41,10 +42,14 @@ from obligation_tracker.models import (
     AlertRule,
     Obligation,
     ObligationHistory,
+    table_of,
 )
 from obligation_tracker.obligations.followups import GATHERING_KINDS, OpenFollowUp
 from obligation_tracker.obligations.opening import created_history, obligation_row
 from obligation_tracker.settings import Settings
+
+ALERTS = table_of(Alert)
+OBLIGATIONS = table_of(Obligation)
 
 Publish = Callable[[Sequence[Outbound]], Awaitable[Sequence[Envelope]]]
 
@@ -108,7 +113,7 @@ async def load_alerts(session: AsyncSession, keys: Collection[str]) -> dict[str,
     runs that lock some of the same) until the transaction ends."""
     if not keys:
         return {}
-    a = Alert.__table__.c
+    a = ALERTS.c
     rows = await session.execute(
         sa.select(a.id, a.dedup_key, a.details, a.occurrences, a.event_types, a.updated_at)
         .where(a.dedup_key.in_(sorted(keys)))
@@ -153,7 +158,7 @@ async def load_open_follow_ups(
     """The contracts' open disputes and renegotiations, oldest first, locked."""
     if not contract_ids:
         return []
-    o = Obligation.__table__.c
+    o = OBLIGATIONS.c
     rows = await session.execute(
         sa.select(o.id, o.contract_id, o.kind, o.details, o.updated_at)
         .where(
@@ -170,7 +175,7 @@ async def load_open_follow_ups(
 async def load_taken_keys(session: AsyncSession, keys: Collection[str]) -> frozenset[str]:
     if not keys:
         return frozenset()
-    o = Obligation.__table__.c
+    o = OBLIGATIONS.c
     taken = await session.scalars(sa.select(o.dedup_key).where(o.dedup_key.in_(sorted(keys))))
     return frozenset(taken)
 
@@ -190,22 +195,19 @@ async def _claimed(session: AsyncSession, plan: IntakePlan) -> bool:
     if not alerts and not obligations:
         return True
     savepoint = await session.begin_nested()
-    for model, rows in ((Alert, alerts), (Obligation, obligations)):
-        if rows and not await _inserted_all(session, model, rows):
+    for table, rows in ((ALERTS, alerts), (OBLIGATIONS, obligations)):
+        if rows and not await _inserted_all(session, table, rows):
             await savepoint.rollback()
             return False
     await savepoint.commit()
     return True
 
 
-async def _inserted_all(
-    session: AsyncSession, model: type[Alert] | type[Obligation], rows: list[dict[str, object]]
-) -> bool:
-    inserted = await session.scalars(
-        pg_insert(model)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(model.id)
+async def _inserted_all(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
+    # Executed with the rows as parameters: compiled once, sent as multi-row inserts.
+    inserted = await session.execute(
+        pg_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id),
+        rows,
     )
     return len(inserted.all()) == len(rows)
 
@@ -222,13 +224,28 @@ async def _write(session: AsyncSession, plan: IntakePlan, publish: Publish) -> N
         for s in plan.alerts.completed
     ]
     if completed:
-        await session.execute(sa.update(Alert), completed)
+        await session.execute(
+            sa.update(ALERTS)
+            .where(ALERTS.c.id == sa.bindparam("b_id"))
+            .values(
+                details=sa.bindparam("b_details"),
+                occurrences=sa.bindparam("b_occurrences"),
+                event_types=sa.bindparam("b_event_types"),
+                updated_at=sa.bindparam("b_updated_at"),
+            ),
+            [{f"b_{k}": v for k, v in row.items()} for row in completed],
+        )
     gathered = [
         {"id": o.id, "details": o.details, "updated_at": o.updated_at}
         for o in plan.follow_ups.gathered
     ]
     if gathered:
-        await session.execute(sa.update(Obligation), gathered)
+        await session.execute(
+            sa.update(OBLIGATIONS)
+            .where(OBLIGATIONS.c.id == sa.bindparam("b_id"))
+            .values(details=sa.bindparam("b_details"), updated_at=sa.bindparam("b_updated_at")),
+            [{f"b_{k}": v for k, v in row.items()} for row in gathered],
+        )
     if plan.period_facts:
         await record_period_facts(session, plan.period_facts)
     if not plan.outbound:
@@ -240,4 +257,4 @@ async def _write(session: AsyncSession, plan: IntakePlan, publish: Publish) -> N
         if m.opened is not None
     ]
     if history:
-        await session.execute(sa.insert(ObligationHistory).values(history))
+        await session.execute(sa.insert(table_of(ObligationHistory)), history)

@@ -17,7 +17,12 @@ from crm_platform.auth import Principal
 from crm_platform.errors import NotFound
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.scheduler import JobContext
-from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from obligation_tracker.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+    table_of,
+)
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.schemas import (
     AttemptRead,
@@ -73,9 +78,10 @@ async def enqueue_many(session: AsyncSession, envelopes: Sequence[Envelope]) -> 
     if not rows:
         return 0
     await session.execute(
-        pg_insert(WebhookDelivery)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+        pg_insert(table_of(WebhookDelivery)).on_conflict_do_nothing(
+            index_elements=["subscription_id", "event_id"]
+        ),
+        rows,
     )
     wake_after_commit(session)
     return len(rows)
