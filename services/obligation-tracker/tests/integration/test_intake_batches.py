@@ -32,7 +32,10 @@ from crm_events.schemas.sla import (
 from crm_events.tables import outbox_table
 from crm_platform.contract_terms import record_terms
 from crm_testing.kafka import make_event
+from obligation_tracker.alerts.plan import Incoming
 from obligation_tracker.handlers import take_in_events
+from obligation_tracker.intake import store
+from obligation_tracker.intake.plan import decide, wanted_follow_ups
 from obligation_tracker.models import Alert, Obligation, ObligationHistory, SlaPeriodResult
 
 PERIOD = Period(
@@ -319,3 +322,66 @@ async def test_a_run_with_an_event_it_cannot_handle_writes_nothing_and_the_other
     assert await written(tracker, contracts, handled) == await written(
         tracker, control, control_run
     )
+
+
+async def test_an_alert_raised_elsewhere_between_load_and_claim_is_completed_not_raised_again(
+    tracker: Any,
+) -> None:
+    cid = uuid.uuid4()
+    await activate(tracker, [cid])
+    envelope = make_event("sla.period_closed", subject=str(cid), data=examples.period_closed(cid))
+    incoming = [
+        Incoming(
+            envelope.id,
+            envelope.type,
+            envelope.tenant,
+            parse_payload(envelope),
+            tracker.clock.now(),
+        )
+    ]
+    factory = tracker.app.state.session_factory
+    async with factory() as session, session.begin():
+        terms = await store.load_terms(session, [cid])
+        wanted = wanted_follow_ups(incoming, terms, tracker.app.state.settings)
+        stale = decide(incoming, wanted, await store._load(session, incoming, wanted, terms))
+        # Another instance raises the breach's alert (it heard sla.breached) meanwhile.
+        async with factory() as other, other.begin():
+            await store.take_in(
+                other,
+                [
+                    Incoming(
+                        "elsewhere",
+                        "sla.breached",
+                        "acme-bank",
+                        _breached(cid),
+                        tracker.clock.now(),
+                    )
+                ],
+                settings=None,
+                publish=_no_envelopes,
+            )
+        assert await store._claim(session, stale) is None
+        # Nothing of the claim is left: neither the alert nor the report.
+        assert (
+            await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Obligation)
+                .where(Obligation.contract_id == cid)
+            )
+            == 0
+        )
+    async with factory() as session, session.begin():
+        items = [delivered(session, tracker, envelope, 0)]
+        await take_in_events(items, settings=tracker.app.state.settings)
+    async with factory() as session:
+        [alert] = (await session.scalars(sa.select(Alert).where(Alert.contract_id == cid))).all()
+        reports = (
+            await session.scalars(sa.select(Obligation).where(Obligation.contract_id == cid))
+        ).all()
+    assert alert.source_event_id == "elsewhere" and alert.occurrences == 2
+    assert alert.event_types == ["sla.breached", "sla.period_closed"]
+    assert [r.kind for r in reports] == ["root_cause_report"]
+
+
+async def _no_envelopes(messages: Any) -> list[Envelope]:
+    return [make_event(m.event_type, subject=m.subject, data=m.data) for m in messages]

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 import crm_testing.examples as examples
 from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
-from crm_events.schemas.contracts import ContractTerms
 from crm_events.schemas.sla import (
     Outcome,
     Period,
@@ -34,12 +33,12 @@ from obligation_tracker.intake.plan import (
     decide,
     wanted_follow_ups,
 )
-from obligation_tracker.obligations.followups import GATHERING_KINDS, OpenFollowUp
+from obligation_tracker.obligations.followups import GATHERING_KINDS, FollowUpTerms, OpenFollowUp
 from obligation_tracker.settings import Settings
 
 SETTINGS = Settings()
 CONTRACTS = [uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=3)]
-TERMS = {c: examples.contract_terms(contract_id=c) for c in CONTRACTS}
+TERMS = {c: FollowUpTerms.of(examples.contract_terms(contract_id=c)) for c in CONTRACTS}
 INVOICES = [uuid.UUID(int=100), uuid.UUID(int=101)]
 T0 = datetime(2026, 4, 4, 12, tzinfo=UTC)
 PERIOD = Period(
@@ -79,7 +78,7 @@ RULES = [
 class Store:
     """What the database holds, keyed by deduplication key (ids are the plans' own)."""
 
-    terms: dict[uuid.UUID, ContractTerms] = field(default_factory=lambda: dict(TERMS))
+    terms: dict[uuid.UUID, FollowUpTerms] = field(default_factory=lambda: dict(TERMS))
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     obligations: dict[str, dict[str, Any]] = field(default_factory=dict)
     periods: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = field(default_factory=dict)

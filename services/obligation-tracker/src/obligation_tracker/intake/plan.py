@@ -18,7 +18,6 @@ from pydantic import BaseModel
 
 from crm_events.errors import RetryableEventError
 from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
-from crm_events.schemas.contracts import ContractTerms
 from crm_events.schemas.sla import SlaPeriodClosed
 from obligation_tracker.alerts import rules
 from obligation_tracker.alerts.plan import AlertPlan, AlertState, Incoming, plan_alerts
@@ -27,6 +26,7 @@ from obligation_tracker.obligations import followups
 from obligation_tracker.obligations.followups import (
     FollowUp,
     FollowUpPlan,
+    FollowUpTerms,
     Opened,
     OpenFollowUp,
     plan_follow_ups,
@@ -41,7 +41,7 @@ class Loaded:
     run's keys, the rules that may apply, the open obligations that may gather its facts
     and the deduplication keys its obligations would take that are already taken."""
 
-    terms: dict[uuid.UUID, ContractTerms] = field(default_factory=dict)
+    terms: dict[uuid.UUID, FollowUpTerms] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
     rules: Sequence[rules.RuleLike] = ()
     open_follow_ups: Sequence[OpenFollowUp] = ()
@@ -78,7 +78,7 @@ def needs_terms(event: object) -> uuid.UUID | None:
 
 
 def follow_up(
-    event: Incoming, terms: dict[uuid.UUID, ContractTerms], settings: Settings | None
+    event: Incoming, terms: dict[uuid.UUID, FollowUpTerms], settings: Settings | None
 ) -> FollowUp | None:
     """The obligation the event calls for, if any; `settings` (the owners' roles, the
     business days allowed) are needed for the events that may call for one."""
@@ -88,7 +88,7 @@ def follow_up(
     if settings is None:
         raise ValueError(f"{event.event_type} calls for an obligation: settings are needed")
 
-    def terms_of(contract_id: uuid.UUID) -> ContractTerms:
+    def terms_of(contract_id: uuid.UUID) -> FollowUpTerms:
         found = terms.get(contract_id)
         if found is None:
             # The contract's activation has not reached us yet: retry, then DLQ.
@@ -114,7 +114,7 @@ FollowUps = list[tuple[int, FollowUp, datetime]]
 
 def wanted_follow_ups(
     incoming: Sequence[Incoming],
-    terms: dict[uuid.UUID, ContractTerms],
+    terms: dict[uuid.UUID, FollowUpTerms],
     settings: Settings | None,
 ) -> FollowUps:
     """(event index, the obligation it calls for, when) for the events that call for one."""

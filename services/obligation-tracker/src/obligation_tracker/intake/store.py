@@ -2,16 +2,18 @@
 per kind of write, however many events the run holds; the decisions are `intake.plan`'s.
 
 `take_in` loads, decides, then claims the alerts and obligations the run opens (inserts that
-skip a key already taken). Another instance may take one of those keys between the load and
-the claim (it heard of the same breach on another partition): the claim is then undone (a
-savepoint) and the run decided again on what is stored now, as the events would have been
-handled one at a time.
+skip a key already taken). A root-cause report whose key is taken was simply opened before.
+An alert, dispute or renegotiation whose key another instance took between the load and the
+claim (it heard of the same breach on another partition) changes what the later events of
+the run do: the claim is undone and the run decided again on what is stored now, as the
+events would have been handled one at a time.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
-from crm_events.schemas.contracts import ContractTerms
 from crm_platform.contract_terms import contract_terms_table
 from obligation_tracker.alerts import rules
 from obligation_tracker.alerts.plan import AlertState, Incoming
@@ -44,7 +45,11 @@ from obligation_tracker.models import (
     ObligationHistory,
     table_of,
 )
-from obligation_tracker.obligations.followups import GATHERING_KINDS, OpenFollowUp
+from obligation_tracker.obligations.followups import (
+    GATHERING_KINDS,
+    FollowUpTerms,
+    OpenFollowUp,
+)
 from obligation_tracker.obligations.opening import created_history, obligation_row
 from obligation_tracker.settings import Settings
 
@@ -70,8 +75,9 @@ async def take_in(
     wanted = wanted_follow_ups(incoming, terms, settings)
     for _ in range(CLAIM_ATTEMPTS):
         plan = decide(incoming, wanted, await _load(session, incoming, wanted, terms))
-        if await _claimed(session, plan):
-            await _write(session, plan, publish)
+        opened = await _claim(session, plan)
+        if opened is not None:
+            await _write(session, plan, opened, publish)
             return
     raise RetryableEventError("the alerts or obligations of these events keep changing")
 
@@ -80,32 +86,50 @@ async def _load(
     session: AsyncSession,
     incoming: Sequence[Incoming],
     wanted: FollowUps,
-    terms: dict[uuid.UUID, ContractTerms],
+    terms: dict[uuid.UUID, FollowUpTerms],
 ) -> Loaded:
-    gathering = {f.new.contract_id for _, f, _ in wanted if f.gather is not None}
+    # Only the gathering kinds' keys: whether a root-cause report opens, the insert says
+    # (nothing else in the run depends on it).
+    gathering = [f.new for _, f, _ in wanted if f.gather is not None]
     return Loaded(
         terms=terms,
         alerts=await load_alerts(session, alert_keys(incoming)),
         rules=await load_rules(session, incoming),
-        open_follow_ups=await load_open_follow_ups(session, gathering),
-        taken_keys=await load_taken_keys(session, {f.new.dedup_key for _, f, _ in wanted}),
+        open_follow_ups=await load_open_follow_ups(session, {n.contract_id for n in gathering}),
+        taken_keys=await load_taken_keys(session, {n.dedup_key for n in gathering}),
     )
 
 
 async def load_terms(
     session: AsyncSession, contract_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, ContractTerms]:
-    """The latest terms of each contract (those not known yet are missing)."""
+) -> dict[uuid.UUID, FollowUpTerms]:
+    """What the follow-ups read of each contract's latest terms (those not known yet are
+    missing); only those fields leave the database."""
     if not contract_ids:
         return {}
     t = contract_terms_table
     rows = await session.execute(
-        sa.select(t.c.contract_id, t.c.terms)
+        sa.select(
+            t.c.contract_id,
+            t.c.tenant_id,
+            t.c.terms["timezone"].astext,
+            t.c.terms["holidays"],
+            t.c.terms[("credit_terms", "root_cause_due_business_days")].astext,
+        )
         .ext(distinct_on(t.c.contract_id))
         .where(t.c.contract_id.in_(sorted(contract_ids)))
         .order_by(t.c.contract_id, t.c.version.desc())
     )
-    return {cid: ContractTerms.model_validate(doc) for cid, doc in rows}
+    return {
+        cid: FollowUpTerms(
+            tenant_id=tenant_id,
+            timezone=timezone,
+            holidays=frozenset(date.fromisoformat(d) for d in holidays or ()),
+            # The terms' default, for versions stored before the field was carried.
+            root_cause_due_business_days=int(days) if days is not None else 10,
+        )
+        for cid, tenant_id, timezone, holidays, days in rows
+    }
 
 
 async def load_alerts(session: AsyncSession, keys: Collection[str]) -> dict[str, AlertState]:
@@ -180,9 +204,11 @@ async def load_taken_keys(session: AsyncSession, keys: Collection[str]) -> froze
     return frozenset(taken)
 
 
-async def _claimed(session: AsyncSession, plan: IntakePlan) -> bool:
-    """Insert the alerts and obligations the run opens; False (nothing inserted) when
-    another transaction took one of their keys since they were loaded."""
+async def _claim(session: AsyncSession, plan: IntakePlan) -> set[uuid.UUID] | None:
+    """Insert the alerts and obligations the run opens; the obligations inserted (a
+    root-cause report whose key is taken is not), or None, with nothing left inserted, when
+    another transaction took the key of an alert or of a dispute or renegotiation since
+    they were loaded."""
     alerts = [s.new_row for s in plan.alerts.raised if s.new_row is not None]
     obligations = [
         {
@@ -192,27 +218,36 @@ async def _claimed(session: AsyncSession, plan: IntakePlan) -> bool:
         }
         for o in plan.follow_ups.opened
     ]
-    if not alerts and not obligations:
-        return True
-    savepoint = await session.begin_nested()
-    for table, rows in ((ALERTS, alerts), (OBLIGATIONS, obligations)):
-        if rows and not await _inserted_all(session, table, rows):
-            await savepoint.rollback()
-            return False
-    await savepoint.commit()
-    return True
+    raised = await _insert_new(session, ALERTS, alerts)
+    opened = await _insert_new(session, OBLIGATIONS, obligations)
+    if len(raised) == len(alerts) and all(
+        o.id in opened for o in plan.follow_ups.opened if o.new.kind in GATHERING_KINDS
+    ):
+        return opened
+    # Undone in this transaction (cheaper than a savepoint around every claim).
+    for table, ids in ((OBLIGATIONS, opened), (ALERTS, raised)):
+        if ids:
+            await session.execute(sa.delete(table).where(table.c.id.in_(ids)))
+    return None
 
 
-async def _inserted_all(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
+async def _insert_new(
+    session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]
+) -> set[uuid.UUID]:
+    """Insert the rows whose key is free; the ids inserted."""
+    if not rows:
+        return set()
     # Executed with the rows as parameters: compiled once, sent as multi-row inserts.
-    inserted = await session.execute(
+    inserted = await session.scalars(
         pg_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id),
         rows,
     )
-    return len(inserted.all()) == len(rows)
+    return set(inserted)
 
 
-async def _write(session: AsyncSession, plan: IntakePlan, publish: Publish) -> None:
+async def _write(
+    session: AsyncSession, plan: IntakePlan, opened: set[uuid.UUID], publish: Publish
+) -> None:
     completed = [
         {
             "id": s.id,
@@ -248,12 +283,13 @@ async def _write(session: AsyncSession, plan: IntakePlan, publish: Publish) -> N
         )
     if plan.period_facts:
         await record_period_facts(session, plan.period_facts)
-    if not plan.outbound:
+    outbound = [m for m in plan.outbound if m.opened is None or m.opened.id in opened]
+    if not outbound:
         return
-    envelopes = await publish(plan.outbound)
+    envelopes = await publish(outbound)
     history = [
         created_history(m.opened.new, m.opened.id, envelope.id, m.opened.now)
-        for m, envelope in zip(plan.outbound, envelopes, strict=True)
+        for m, envelope in zip(outbound, envelopes, strict=True)
         if m.opened is not None
     ]
     if history:

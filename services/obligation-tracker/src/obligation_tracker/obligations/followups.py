@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,8 +30,29 @@ RENEGOTIATION = "renegotiation"
 GATHERING_KINDS = (DISPUTE, RENEGOTIATION)
 MISSED = (Outcome.FAILED, Outcome.BELOW_EXPECTED)  # the outcomes that call for a report
 
+
+@dataclass(frozen=True)
+class FollowUpTerms:
+    """What the follow-ups read of a contract's latest terms: whose it is, its zone and
+    holidays (due dates are its business days), the days a root-cause report is due in."""
+
+    tenant_id: str
+    timezone: str
+    holidays: frozenset[date]
+    root_cause_due_business_days: int
+
+    @classmethod
+    def of(cls, terms: ContractTerms) -> FollowUpTerms:
+        return cls(
+            tenant_id=terms.tenant_id,
+            timezone=terms.timezone,
+            holidays=frozenset(terms.holidays),
+            root_cause_due_business_days=terms.credit_terms.root_cause_due_business_days,
+        )
+
+
 # The contract's latest terms; raises RetryableEventError while they are not known.
-TermsOf = Callable[[uuid.UUID], ContractTerms]
+TermsOf = Callable[[uuid.UUID], FollowUpTerms]
 
 
 @dataclass(frozen=True)
@@ -52,9 +73,9 @@ def root_cause(
     if event.outcome not in MISSED:
         return None
     terms = terms_of(event.contract_id)
-    days = terms.credit_terms.root_cause_due_business_days
+    days = terms.root_cause_due_business_days
     closed_local = event.closed_at.astimezone(ZoneInfo(terms.timezone)).date()
-    due = add_business_days(closed_local, days, set(terms.holidays))
+    due = add_business_days(closed_local, days, terms.holidays)
     return FollowUp(
         NewObligation(
             tenant_id=terms.tenant_id,
@@ -107,7 +128,7 @@ def dispute(
             clause="Invoicing and disputes",
             owner_role=settings.dispute_owner_role,
             severity="high" if event.direction == "over_billed" else "medium",
-            due_date=add_business_days(found_local, days, set(terms.holidays)),
+            due_date=add_business_days(found_local, days, terms.holidays),
             timezone=terms.timezone,
             dedup_key=f"{DISPUTE}:{event.contract_id}:{event.invoice_id}:r{event.revision}",
             source_event_id=source_event_id,
@@ -148,7 +169,7 @@ def renegotiation(
             clause="Price book: volume bands",
             owner_role=settings.renegotiation_owner_role,
             severity="medium",
-            due_date=add_business_days(detected_local, days, set(terms.holidays)),
+            due_date=add_business_days(detected_local, days, terms.holidays),
             timezone=terms.timezone,
             dedup_key=(
                 f"{RENEGOTIATION}:{event.contract_id}:{event.resource_unit}:{event.period_label}"
