@@ -8,27 +8,23 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tracker_events import (
+    at_risk,
+    breached,
+    discrepancy,
+    restated,
+    volume_band_exceeded,
+)
 
 import crm_testing.examples as examples
 from crm_events.consumer import Delivered, EventContext
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
 from crm_events.registry import parse_payload
-from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
-from crm_events.schemas.sla import (
-    Outcome,
-    Period,
-    PreviousFigures,
-    SlaAtRisk,
-    SlaBreached,
-    SlaPeriodRestated,
-)
 from crm_events.tables import outbox_table
 from crm_platform.contract_terms import record_terms
 from crm_testing.kafka import make_event
@@ -38,99 +34,40 @@ from obligation_tracker.intake import store
 from obligation_tracker.intake.plan import decide, wanted_follow_ups
 from obligation_tracker.models import Alert, Obligation, ObligationHistory, SlaPeriodResult
 
-PERIOD = Period(
-    label=examples.PERIOD,
-    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
-)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _breached(cid: uuid.UUID) -> SlaBreached:
-    return SlaBreached(
-        contract_id=cid,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        period=PERIOD,
-        best_possible_attainment=Decimal("99.4609"),
-        minimum_level=Decimal("99.5"),
-        explanation="240 minutes down",
-        detected_at=datetime(2026, 3, 14, 8, 1, tzinfo=UTC),
-    )
-
-
-def _at_risk(cid: uuid.UUID) -> SlaAtRisk:
-    return SlaAtRisk(
-        contract_id=cid,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        period=PERIOD,
-        attainment_so_far=Decimal("99.7"),
-        projected_attainment=Decimal("99.6"),
-        expected_level=Decimal("99.9"),
-        minimum_level=Decimal("99.5"),
-        explanation="burning fast",
-        detected_at=datetime(2026, 3, 13, 8, tzinfo=UTC),
-    )
-
-
-def _discrepancy(cid: uuid.UUID, invoice: str, amount: str) -> DiscrepancyFound:
-    return DiscrepancyFound(
-        discrepancy_id=uuid.uuid4(),
-        invoice_id=uuid.uuid5(cid, invoice),
-        invoice_number=invoice,
-        contract_id=cid,
-        period_label="2026-03",
-        currency="USD",
-        discrepancy_class="consumption_error",
-        direction="over_billed",
-        amount=Decimal(amount),
-        item_code="SRV-WIN",
-        explanation="…",
-        found_at=datetime(2026, 4, 6, 12, tzinfo=UTC),
-    )
-
-
-def _volume(cid: uuid.UUID, period: str) -> VolumeBandExceeded:
-    return VolumeBandExceeded(
-        contract_id=cid,
-        period_label=period,
-        resource_unit="SRV-WIN",
-        actual=Decimal(300),
-        baseline=Decimal(200),
-        floor_pct=Decimal(80),
-        ceiling_pct=Decimal(120),
-        direction="above",
-        detected_at=datetime(2026, 4, 2, 9, tzinfo=UTC),
-    )
-
-
-def _restated(cid: uuid.UUID) -> SlaPeriodRestated:
-    return SlaPeriodRestated(
-        **examples.period_closed(cid, outcome="failed").model_dump(),
-        restatement=1,
-        previous=PreviousFigures(attainment=Decimal("99.7"), outcome=Outcome.BELOW_EXPECTED),
-        reason="late telemetry",
-    )
+def invoice_line(contract_id: uuid.UUID, invoice_number: str, amount: str) -> Any:
+    invoice_id = uuid.uuid5(contract_id, invoice_number)
+    return discrepancy(contract_id, invoice_id, amount, invoice_number=invoice_number)
 
 
 def scenario(c: list[uuid.UUID]) -> list[Envelope]:
     """Month end for four contracts, their events interleaved."""
     closed = examples.period_closed
     events: list[tuple[str, Any]] = [
-        ("sla.breached", _breached(c[0])),
+        ("sla.breached", breached(c[0])),
         ("sla.period_closed", closed(c[1], outcome="below_expected")),
         ("sla.period_closed", closed(c[0])),
-        ("reconciliation.discrepancy_found", _discrepancy(c[2], "INV-1", "280.00")),
-        ("sla.at_risk", _at_risk(c[3])),
+        (
+            "reconciliation.discrepancy_found",
+            invoice_line(c[2], "INV-1", "280.00"),
+        ),
+        ("sla.at_risk", at_risk(c[3])),
         ("sla.period_closed", closed(c[0])),  # a second close of the same period
-        ("sla.period_restated", _restated(c[1])),
-        ("reconciliation.discrepancy_found", _discrepancy(c[2], "INV-1", "12.50")),
+        ("sla.period_restated", restated(c[1])),
+        (
+            "reconciliation.discrepancy_found",
+            invoice_line(c[2], "INV-1", "12.50"),
+        ),
         ("billing.credit_calculated", examples.credit_calculated(c[0])),
         ("sla.period_closed", closed(c[3], outcome="met")),
-        ("billing.volume_band_exceeded", _volume(c[2], "2026-02")),
-        ("reconciliation.discrepancy_found", _discrepancy(c[2], "INV-2", "3.00")),
-        ("billing.volume_band_exceeded", _volume(c[2], "2026-03")),
+        ("billing.volume_band_exceeded", volume_band_exceeded(c[2], period="2026-02")),
+        (
+            "reconciliation.discrepancy_found",
+            invoice_line(c[2], "INV-2", "3.00"),
+        ),
+        ("billing.volume_band_exceeded", volume_band_exceeded(c[2], period="2026-03")),
     ]
     return [make_event(t, subject=str(data.contract_id), data=data) for t, data in events]
 
@@ -353,7 +290,7 @@ async def test_an_alert_raised_elsewhere_between_load_and_claim_is_completed_not
                         "elsewhere",
                         "sla.breached",
                         "acme-bank",
-                        _breached(cid),
+                        breached(cid),
                         tracker.clock.now(),
                     )
                 ],

@@ -14,17 +14,16 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracker_events import (
+    Rule,
+    at_risk,
+    breached,
+    discrepancy,
+    restated,
+    volume_band_exceeded,
+)
 
 import crm_testing.examples as examples
-from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
-from crm_events.schemas.sla import (
-    Outcome,
-    Period,
-    PreviousFigures,
-    SlaAtRisk,
-    SlaBreached,
-    SlaPeriodRestated,
-)
 from obligation_tracker.alerts.plan import AlertState, Incoming
 from obligation_tracker.intake.plan import (
     IntakePlan,
@@ -41,23 +40,6 @@ CONTRACTS = [uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=3)]
 TERMS = {c: FollowUpTerms.of(examples.contract_terms(contract_id=c)) for c in CONTRACTS}
 INVOICES = [uuid.UUID(int=100), uuid.UUID(int=101)]
 T0 = datetime(2026, 4, 4, 12, tzinfo=UTC)
-PERIOD = Period(
-    label=examples.PERIOD,
-    start=datetime(2026, 3, 1, 5, tzinfo=UTC),
-    end=datetime(2026, 4, 1, 4, tzinfo=UTC),
-)
-
-
-@dataclass
-class Rule:
-    event_type: str
-    tenant_id: str | None = None
-    contract_id: uuid.UUID | None = None
-    min_severity: str = "low"
-    alert_severity: str | None = None
-    min_amount: Decimal | None = None
-    enabled: bool = True
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 RULES = [
@@ -149,79 +131,13 @@ class Store:
         return strip(self.alerts), strip(self.obligations), self.periods
 
 
-def breached(contract_id: uuid.UUID) -> SlaBreached:
-    return SlaBreached(
-        contract_id=contract_id,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        period=PERIOD,
-        best_possible_attainment=Decimal("99.4609"),
-        minimum_level=Decimal("99.5"),
-        explanation="240 minutes down",
-        detected_at=datetime(2026, 3, 14, 8, 1, tzinfo=UTC),
-    )
-
-
-def at_risk(contract_id: uuid.UUID) -> SlaAtRisk:
-    return SlaAtRisk(
-        contract_id=contract_id,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        period=PERIOD,
-        attainment_so_far=Decimal("99.7"),
-        projected_attainment=Decimal("99.6"),
-        expected_level=Decimal("99.9"),
-        minimum_level=Decimal("99.5"),
-        remaining_budget_minutes=Decimal(12),
-        explanation="burning fast",
-        detected_at=datetime(2026, 3, 13, 8, tzinfo=UTC),
-    )
-
-
-def discrepancy(contract_id: uuid.UUID, invoice: int, revision: int, n: int) -> DiscrepancyFound:
-    return DiscrepancyFound(
-        discrepancy_id=uuid.UUID(int=1000 + n),
-        invoice_id=INVOICES[invoice],
-        invoice_number=f"INV-{invoice}",
-        contract_id=contract_id,
-        period_label="2026-03",
-        currency="USD",
-        discrepancy_class="consumption_error",
-        direction="over_billed",
-        amount=Decimal(10 + n),
-        item_code="SRV-WIN",
-        explanation="…",
-        found_at=datetime(2026, 4, 6, 12, tzinfo=UTC),
-        revision=revision,
-    )
-
-
-def volume(contract_id: uuid.UUID, unit: str, period: str) -> VolumeBandExceeded:
-    return VolumeBandExceeded(
-        contract_id=contract_id,
-        period_label=period,
-        resource_unit=unit,
-        actual=Decimal(300),
-        baseline=Decimal(200),
-        floor_pct=Decimal(80),
-        ceiling_pct=Decimal(120),
-        direction="above",
-        detected_at=datetime(2026, 4, 2, 9, tzinfo=UTC),
-    )
-
-
 def event_of(kind: str, contract_id: uuid.UUID, variant: int, n: int) -> tuple[str, Any]:
     outcomes = ["failed", "below_expected", "met", "no_data"]
     if kind == "closed":
         return "sla.period_closed", examples.period_closed(contract_id, outcome=outcomes[variant])
     if kind == "restated":
-        closed = examples.period_closed(contract_id, outcome=outcomes[variant])
-        return "sla.period_restated", SlaPeriodRestated(
-            **closed.model_dump(exclude={"attainment"}),
-            attainment=Decimal("99.1") + variant,
-            restatement=1,
-            previous=PreviousFigures(attainment=Decimal("99.95"), outcome=Outcome.MET),
-            reason="late telemetry",
+        return "sla.period_restated", restated(
+            contract_id, outcome=outcomes[variant], attainment=Decimal("99.1") + variant
         )
     if kind == "breached":
         return "sla.breached", breached(contract_id)
@@ -232,11 +148,18 @@ def event_of(kind: str, contract_id: uuid.UUID, variant: int, n: int) -> tuple[s
             update={"credit_id": uuid.UUID(int=n), "calculated_at": T0}
         )
     if kind == "discrepancy":
+        invoice = variant % 2
         return "reconciliation.discrepancy_found", discrepancy(
-            contract_id, variant % 2, 1 + variant // 2, n
+            contract_id,
+            INVOICES[invoice],
+            str(10 + n),
+            invoice_number=f"INV-{invoice}",
+            revision=1 + variant // 2,
         )
     unit = ["SRV-WIN", "TCK-L1"][variant % 2]
-    return "billing.volume_band_exceeded", volume(contract_id, unit, f"2026-0{2 + variant // 2}")
+    return "billing.volume_band_exceeded", volume_band_exceeded(
+        contract_id, resource_unit=unit, period=f"2026-0{2 + variant // 2}"
+    )
 
 
 KINDS = ["closed", "restated", "breached", "at_risk", "credit", "discrepancy", "volume"]
