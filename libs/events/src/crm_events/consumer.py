@@ -745,9 +745,7 @@ class ConsumerRunner:
         )
 
 
-_INBOX_INSERT = (
-    pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id)
-)
+_INBOX_INSERT = pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id)
 
 
 def _runs(items: list[_Prepared]) -> list[list[_Prepared]]:
