@@ -39,7 +39,9 @@ from obligation_tracker.settings import Settings
 class Loaded:
     """What the run's decisions read: the contracts' latest terms, the alerts under the
     run's keys, the rules that may apply, the open obligations that may gather its facts
-    and the deduplication keys its obligations would take that are already taken."""
+    and the deduplication keys its obligations would take that are already taken (the
+    store gives those of disputes and renegotiations only: a root-cause report whose key is
+    taken is planned, and its insert finds the key taken)."""
 
     terms: dict[uuid.UUID, FollowUpTerms] = field(default_factory=dict)
     alerts: dict[str, AlertState] = field(default_factory=dict)
