@@ -217,11 +217,13 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
                 setup = len(contracts)
             profile.reset()
             profile.active = True
+            load_before = os.getloadavg()
             events = [MEASURED[case.measured](c) for c in contracts]
             started = time.perf_counter()
             produce_s = await produce(bootstrap, events, subjects)
             done = await wait_inbox(db_url, group, setup + len(events), args.timeout)
             profile.active = False
+            load_after = os.getloadavg()
     finally:
         await drop_database(server, db_url)
         await delete_topics(bootstrap, all_topics())
@@ -235,10 +237,15 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
         "produce_s": round(produce_s, 2),
         "events_per_s": round(n / elapsed, 1),
         "ms_per_event": round(elapsed / n * 1000, 2),
-        "sql_statements_per_event": round(profile.statements / n, 2),
+        "sql_statements": profile.statements,
+        "sql_statements_per_event": round(profile.statements / n, 3),
         "commits_per_event": round(profile.commits / n, 2),
+        # The machine's 1-minute load average when the measured events were sent and when
+        # the last was handled: other work on the machine slows every figure above.
+        "load_average_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+        "cpus": os.cpu_count(),
         "top_statements_per_event": {
-            s: round(c / n, 2) for s, c in profile.by_statement.most_common(args.top)
+            s: round(c / n, 3) for s, c in profile.by_statement.most_common(args.top)
         },
     }
 

@@ -1,24 +1,14 @@
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+
+from tracker_events import Rule
 
 import crm_testing.examples as examples
 from crm_events.schemas.sla import Period, SlaBreached
 from obligation_tracker.alerts.rules import candidate, choose_rule, decide, merge_details
 
 CONTRACT = uuid.uuid4()
-
-
-@dataclass
-class Rule:
-    event_type: str
-    tenant_id: str | None = None
-    contract_id: uuid.UUID | None = None
-    min_severity: str = "low"
-    alert_severity: str | None = None
-    min_amount: Decimal | None = None
-    enabled: bool = True
 
 
 def breached() -> SlaBreached:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -26,50 +28,72 @@ from obligation_tracker.models import (
     Alert,
     Obligation,
     SlaPeriodResult,
+    table_of,
 )
 
-
-async def record_period_result(
-    session: AsyncSession, *, tenant_id: str, event: SlaPeriodClosed, now: datetime
-) -> None:
-    values = {
-        "outcome": event.outcome.value,
-        "attainment": event.attainment,
-        "updated_at": now,
-    }
-    await session.execute(
-        pg_insert(SlaPeriodResult)
-        .values(
-            contract_id=event.contract_id,
-            sla_code=event.sla_code,
-            period_label=event.period.label,
-            tenant_id=tenant_id,
-            **values,
-        )
-        .on_conflict_do_update(
-            index_elements=["contract_id", "sla_code", "period_label"], set_=values
-        )
-    )
+PeriodKey = tuple[uuid.UUID, str, str]  # (contract_id, sla_code, period_label)
 
 
-async def record_credit(
-    session: AsyncSession, *, tenant_id: str, event: CreditCalculated, now: datetime
-) -> None:
-    values = {"credit_amount": event.credit_amount, "currency": event.currency, "updated_at": now}
-    await session.execute(
-        pg_insert(SlaPeriodResult)
-        .values(
-            contract_id=event.contract_id,
-            sla_code=event.sla_code,
-            # The SLA's own period (the one sla.period_closed names), not the billing month.
-            period_label=event.measurement_period or event.period_label,
-            tenant_id=tenant_id,
-            **values,
+@dataclass(frozen=True)
+class PeriodFact:
+    """What one event says of an SLA period: its outcome (`sla.period_closed`, restated) or
+    its credit (`billing.credit_calculated`)."""
+
+    key: PeriodKey
+    tenant_id: str
+    values: dict[str, Any]
+
+
+def period_fact(event: Any, *, tenant_id: str, now: datetime) -> PeriodFact | None:
+    if isinstance(event, SlaPeriodClosed):
+        key = (event.contract_id, event.sla_code, event.period.label)
+        values = {"outcome": event.outcome.value, "attainment": event.attainment}
+    elif isinstance(event, CreditCalculated):
+        # The SLA's own period (the one sla.period_closed names), not the billing month.
+        key = (event.contract_id, event.sla_code, event.measurement_period or event.period_label)
+        values = {"credit_amount": event.credit_amount, "currency": event.currency}
+    else:
+        return None
+    return PeriodFact(key, tenant_id, {**values, "updated_at": now})
+
+
+def latest_facts(facts: Sequence[PeriodFact]) -> list[PeriodFact]:
+    """One fact per period, as the facts in order leave it: later values replace earlier."""
+    merged: dict[PeriodKey, PeriodFact] = {}
+    for fact in facts:
+        before = merged.get(fact.key)
+        values = fact.values if before is None else {**before.values, **fact.values}
+        merged[fact.key] = PeriodFact(
+            fact.key, before.tenant_id if before else fact.tenant_id, values
         )
-        .on_conflict_do_update(
-            index_elements=["contract_id", "sla_code", "period_label"], set_=values
+    return list(merged.values())
+
+
+async def record_period_facts(session: AsyncSession, facts: Sequence[PeriodFact]) -> None:
+    """Upsert the periods' facts: one statement per set of columns they write (a period's
+    outcome does not blank its credit, nor the other way round)."""
+    by_columns: dict[tuple[str, ...], list[PeriodFact]] = {}
+    for fact in latest_facts(facts):
+        by_columns.setdefault(tuple(sorted(fact.values)), []).append(fact)
+    table = table_of(SlaPeriodResult)
+    for columns, group in by_columns.items():
+        insert = pg_insert(table)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["contract_id", "sla_code", "period_label"],
+                set_={c: insert.excluded[c] for c in columns},
+            ),
+            [
+                {
+                    "contract_id": f.key[0],
+                    "sla_code": f.key[1],
+                    "period_label": f.key[2],
+                    "tenant_id": f.tenant_id,
+                    **f.values,
+                }
+                for f in group
+            ],
         )
-    )
 
 
 async def health_snapshot(

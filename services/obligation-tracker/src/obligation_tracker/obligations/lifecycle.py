@@ -8,42 +8,24 @@ escalated obligations also go through the alert rules.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.envelope import Envelope
-from crm_events.schemas.obligations import ObligationCreated, ObligationTransitioned
+from crm_events.schemas.obligations import ObligationTransitioned
 from crm_platform.clock import Clock
 from crm_platform.emitter import Emit
 from obligation_tracker.alerts.service import evaluate as evaluate_alert_rules
 from obligation_tracker.models import Obligation, ObligationHistory
+from obligation_tracker.obligations.opening import (
+    NewObligation,
+    created_event,
+    created_history,
+    obligation_row,
+)
 from obligation_tracker.outbound import publish_outbound
-
-
-@dataclass
-class NewObligation:
-    tenant_id: str
-    contract_id: uuid.UUID
-    kind: str
-    title: str
-    clause: str
-    owner_role: str
-    severity: str
-    due_date: date
-    timezone: str
-    dedup_key: str
-    source_event_id: str | None = None
-    details: dict[str, Any] | None = None
-    definition_code: str | None = None
-    occurrence_date: date | None = None
-    contract_version: int | None = None
-    period_label: str | None = None
-    evidence_required: bool = False
-    owner: str | None = None
 
 
 async def open_obligation(
@@ -55,31 +37,7 @@ async def open_obligation(
     obligation_id = uuid.uuid4()
     inserted = await session.scalar(
         pg_insert(Obligation)
-        .values(
-            id=obligation_id,
-            tenant_id=new.tenant_id,
-            contract_id=new.contract_id,
-            kind=new.kind,
-            title=new.title,
-            clause=new.clause,
-            owner_role=new.owner_role,
-            owner=new.owner,
-            severity=new.severity,
-            status="open",
-            due_date=new.due_date,
-            timezone=new.timezone,
-            dedup_key=new.dedup_key,
-            source_event_id=new.source_event_id,
-            details=new.details or {},
-            created_at=now,
-            updated_at=now,
-            definition_code=new.definition_code,
-            occurrence_date=new.occurrence_date,
-            contract_version=new.contract_version,
-            period_label=new.period_label,
-            evidence_required=new.evidence_required,
-            escalation_level=0,
-        )
+        .values(**obligation_row(new, obligation_id, now))
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(Obligation.id)
     )
@@ -91,34 +49,9 @@ async def open_obligation(
         "obligation.created",
         subject=str(new.contract_id),
         tenant=new.tenant_id,
-        data=ObligationCreated(
-            obligation_id=obligation_id,
-            contract_id=new.contract_id,
-            kind=new.kind,
-            title=new.title,
-            owner_role=new.owner_role,
-            severity=new.severity,
-            due_date=new.due_date,
-            source_event_id=new.source_event_id,
-            # Recurring instances count in the month they are due.
-            period_label=new.period_label or f"{new.due_date:%Y-%m}",
-            created_at=now,
-        ),
+        data=created_event(new, obligation_id, now),
     )
-    session.add(
-        ObligationHistory(
-            obligation_id=obligation_id,
-            tenant_id=new.tenant_id,
-            action="created",
-            from_status=None,
-            to_status="open",
-            by=None,
-            reason=None,
-            details={"due_date": new.due_date.isoformat(), "owner_role": new.owner_role},
-            event_id=envelope.id,
-            at=now,
-        )
-    )
+    session.add(ObligationHistory(**created_history(new, obligation_id, envelope.id, now)))
     return obligation_id
 
 

@@ -27,7 +27,8 @@ from crm_platform.contract_terms import contract_terms_table
 from crm_platform.emitter import Emit
 from crm_platform.scheduler import JobContext
 from obligation_tracker.models import Obligation
-from obligation_tracker.obligations.lifecycle import NewObligation, open_obligation, transition
+from obligation_tracker.obligations.lifecycle import open_obligation, transition
+from obligation_tracker.obligations.opening import NewObligation
 from obligation_tracker.obligations.recurrence import (
     CONTRACTUAL,
     GOVERNANCE_REVIEW,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +17,12 @@ from crm_platform.auth import Principal
 from crm_platform.errors import NotFound
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.scheduler import JobContext
-from obligation_tracker.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from obligation_tracker.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+    table_of,
+)
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.schemas import (
     AttemptRead,
@@ -41,47 +48,63 @@ def _now() -> datetime:
 async def enqueue(session: AsyncSession, envelope: Envelope) -> int:
     """Queue the event for every enabled subscription of its tenant that wants its type, in
     the caller's transaction; returns how many deliveries were queued."""
-    subscription_ids = (
-        await session.scalars(
-            sa.select(WebhookSubscription.id).where(
-                WebhookSubscription.tenant_id == envelope.tenant,
+    return await enqueue_many(session, [envelope])
+
+
+async def enqueue_many(session: AsyncSession, envelopes: Sequence[Envelope]) -> int:
+    """`enqueue` for several events: one query for the subscriptions of their tenants, one
+    insert for the deliveries; returns how many deliveries were queued."""
+    if not envelopes:
+        return 0
+    subscriptions = (
+        await session.execute(
+            sa.select(
+                WebhookSubscription.id,
+                WebhookSubscription.tenant_id,
+                WebhookSubscription.event_types,
+            ).where(
+                WebhookSubscription.tenant_id.in_(sorted({e.tenant for e in envelopes})),
                 WebhookSubscription.enabled.is_(True),
-                WebhookSubscription.event_types.contains([envelope.type]),
             )
         )
     ).all()
-    if not subscription_ids:
+    now = _now()
+    rows = [
+        _delivery(envelope, sid, now)
+        for envelope in envelopes
+        for sid, tenant_id, event_types in subscriptions
+        if tenant_id == envelope.tenant and envelope.type in event_types
+    ]
+    if not rows:
         return 0
+    await session.execute(
+        pg_insert(table_of(WebhookDelivery)).on_conflict_do_nothing(
+            index_elements=["subscription_id", "event_id"]
+        ),
+        rows,
+    )
+    wake_after_commit(session)
+    return len(rows)
+
+
+def _delivery(envelope: Envelope, subscription_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     try:
         contract_id: uuid.UUID | None = uuid.UUID(envelope.subject)
     except ValueError:
         contract_id = None
-    now = _now()
-    payload = envelope.to_bytes().decode()
-    await session.execute(
-        pg_insert(WebhookDelivery)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": envelope.tenant,
-                    "subscription_id": sid,
-                    "event_id": envelope.id,
-                    "event_type": envelope.type,
-                    "contract_id": contract_id,
-                    "payload": payload,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for sid in subscription_ids
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-    )
-    wake_after_commit(session)
-    return len(subscription_ids)
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": envelope.tenant,
+        "subscription_id": subscription_id,
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "contract_id": contract_id,
+        "payload": envelope.to_bytes().decode(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def create(
