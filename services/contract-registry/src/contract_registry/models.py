@@ -135,6 +135,50 @@ class HealthGeneration(Base):
     generation: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class BenchmarkPeriod(Base):
+    """What one contract period adds to the portfolio benchmarks (benchmarks/summaries.py):
+    its figures per series and group, and the groups it makes the contract count in, as
+    computed from its SLA periods, credits and charges at the last change. The next change
+    takes these out of the counts and puts the new ones in."""
+
+    __tablename__ = "benchmark_periods"
+    __table_args__ = (sa.Index("ix_benchmark_periods_tenant_period", "tenant_id", "period_label"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Compared as Python compares labels (the benchmarks' period filters), index and all.
+    period_label: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    tenant_id: Mapped[str]
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class BenchmarkCount(Base):
+    """How many contract periods (or SLA periods) of the tenant give `value` in a series
+    and group, per period and over all periods (period_label '*'): the benchmarks'
+    percentiles read these few rows instead of every fact."""
+
+    __tablename__ = "benchmark_counts"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    series: Mapped[str] = mapped_column(primary_key=True)
+    grp: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[Decimal] = mapped_column(sa.Numeric(), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class BenchmarkContract(Base):
+    """How many of a contract's periods are in a benchmark group: a contract counts in the
+    group's `contracts` while this is above zero."""
+
+    __tablename__ = "benchmark_contracts"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(primary_key=True)
+    grp: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    periods: Mapped[int]
+
+
 class HealthInvoice(Base):
     __tablename__ = "health_invoices"
 
