@@ -160,10 +160,11 @@ class BenchmarkCount(Base):
 
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     period_label: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
-    series: Mapped[str] = mapped_column(primary_key=True)
-    grp: Mapped[str] = mapped_column(primary_key=True)
+    # "C": the primary key's order is the order a percentile walks (no sort, no locale).
+    series: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    grp: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
     value: Mapped[Decimal] = mapped_column(sa.Numeric(), primary_key=True)
-    n: Mapped[int] = mapped_column(sa.BigInteger)
+    n: Mapped[int]
 
 
 class BenchmarkContract(Base):

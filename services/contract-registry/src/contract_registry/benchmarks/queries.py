@@ -57,19 +57,24 @@ class Filters:
 
 def _positions(pct: Decimal, name: str) -> str:
     """The 0-based positions of the values either side of the pct-th percentile, as
-    stats.ranks gives them: l<name> and h<name>."""
-    low = f"floor((total - 1) * {pct} / 100)"
+    stats.ranks gives them (integer division: the floor): l<name> and h<name>."""
+    low = f"(total - 1) * {int(pct)} / 100"
     return f"{low} AS l{name}, least({low} + 1, total - 1) AS h{name}"
 
 
+# One tenant over all periods: its rows as they are, in primary-key order, which is the
+# walk's order; else the counts of the tenants and periods asked for, summed per value.
+ROWS = "SELECT series, grp, value, n FROM benchmark_counts b WHERE {where}"
+SUMMED = """SELECT series, grp, value, sum(n) AS n FROM benchmark_counts b
+    WHERE {where} GROUP BY series, grp, value HAVING sum(n) <> 0"""
 DISTRIBUTIONS = f"""
 WITH h AS (
-    SELECT series, grp, value, sum(n) AS n FROM benchmark_counts b
-    WHERE {{where}} GROUP BY series, grp, value HAVING sum(n) <> 0
+    {{counts}}
 ), c AS (
     SELECT series, grp, value,
-           sum(n) OVER (PARTITION BY series, grp ORDER BY value ROWS UNBOUNDED PRECEDING) AS upto,
-           sum(n) OVER (PARTITION BY series, grp) AS total
+           (sum(n) OVER (PARTITION BY series, grp ORDER BY value ROWS UNBOUNDED PRECEDING))::bigint
+               AS upto,
+           (sum(n) OVER (PARTITION BY series, grp))::bigint AS total
     FROM h
 ), r AS (
     SELECT series, grp, value, upto, total, {_positions(P50, "50")}, {_positions(P90, "90")}
@@ -93,7 +98,8 @@ async def distributions(session: AsyncSession, filters: Filters) -> dict[Group, 
     # Over all periods, the counts kept for them; over a range, the periods' own summed.
     where = f"{filters.where('b')} AND b.period_label {'=' if filters.all_periods else '<>'} :all"
     params = filters.params | {"all": ALL_PERIODS}
-    sql = DISTRIBUTIONS.format(where=where)
+    one = filters.all_periods and filters.tenant_id is not None
+    sql = DISTRIBUTIONS.format(counts=(ROWS if one else SUMMED).format(where=where))
     rows = await session.execute(sa.text(sql), params)
     return {(series, group): _summary(int(n), *values) for series, group, n, *values in rows}
 

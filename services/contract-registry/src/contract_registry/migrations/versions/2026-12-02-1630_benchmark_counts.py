@@ -42,10 +42,10 @@ def upgrade() -> None:
         "benchmark_counts",
         sa.Column("tenant_id", sa.String(), nullable=False),
         sa.Column("period_label", sa.String(collation="C"), nullable=False),
-        sa.Column("series", sa.String(), nullable=False),
-        sa.Column("grp", sa.String(), nullable=False),
+        sa.Column("series", sa.String(collation="C"), nullable=False),
+        sa.Column("grp", sa.String(collation="C"), nullable=False),
         sa.Column("value", sa.Numeric(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "period_label", "series", "grp", "value"),
     )
     op.create_table(
