@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crm_platform.app import attach_platform_tables
@@ -168,16 +168,16 @@ class BenchmarkCount(Base):
 
 
 class BenchmarkContract(Base):
-    """How many of a contract's periods are in a benchmark group: a contract counts in the
-    group's `contracts` while this is above zero."""
+    """The periods of a contract that are in a benchmark group (kept while there is one):
+    the group's `contracts` over a range of periods counts the rows holding one of them."""
 
     __tablename__ = "benchmark_contracts"
 
     contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     family: Mapped[str] = mapped_column(primary_key=True)
     grp: Mapped[str] = mapped_column(primary_key=True)
-    tenant_id: Mapped[str]
-    periods: Mapped[int]
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    periods: Mapped[list[str]] = mapped_column(ARRAY(sa.String()))  # period labels, sorted
 
 
 class HealthInvoice(Base):

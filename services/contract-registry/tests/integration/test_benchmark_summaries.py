@@ -149,11 +149,12 @@ async def _kept(session: AsyncSession) -> summaries.Recount:
         sa.select(b.tenant_id, b.period_label, b.series, b.grp, b.value, b.n)
     ):
         counts[tuple(key)] = n  # type: ignore[index]
-    members: Counter[tuple[uuid.UUID, str, str, str]] = Counter()
-    for cid, family, grp, tenant, n in await session.execute(
-        sa.select(c.contract_id, c.family, c.grp, c.tenant_id, c.periods)
-    ):
-        members[(cid, family, grp, tenant)] = n
+    members = {
+        (cid, family, grp, tenant): periods
+        for cid, family, grp, tenant, periods in await session.execute(
+            sa.select(c.contract_id, c.family, c.grp, c.tenant_id, c.periods)
+        )
+    }
     return summaries.Recount(periods, counts, members)
 
 

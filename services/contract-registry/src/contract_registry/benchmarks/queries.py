@@ -45,6 +45,9 @@ class Filters:
             clauses.append(f"{alias}.period_label <= :period_to")
         return " AND ".join(clauses)
 
+    def where_tenant(self, alias: str) -> str:
+        return "true" if self.tenant_id is None else f"{alias}.tenant_id = :tenant_id"
+
     @property
     def params(self) -> dict[str, Any]:
         given = {
@@ -108,18 +111,28 @@ async def contracts(
     session: AsyncSession, filters: Filters, kept: dict[Group, Summary]
 ) -> dict[Group, int]:
     """Per family and group, the contracts with a figure in the filters: over all
-    periods, kept with the counts; over a range, counted from the contract periods."""
+    periods, kept with the counts; over a range, the contracts whose periods in the group
+    (benchmark_contracts) include one in the range."""
     if filters.all_periods:
         return {
             (family, group): s.count
             for (series, group), s in kept.items()
             if series == contracts_series(family := series.partition(":")[2])
         }
+    # The labels in range (a walk over the index, one probe per label), then the contracts
+    # with a period among them in each group.
     sql = f"""
-    SELECT g ->> 0, g ->> 1, count(DISTINCT a.contract_id)
-    FROM benchmark_periods a CROSS JOIN LATERAL jsonb_array_elements(a.summary -> 'groups') g
-    WHERE {filters.where("a")}
-    GROUP BY 1, 2"""
+    WITH RECURSIVE labels(p) AS (
+        SELECT min(a.period_label) FROM benchmark_periods a WHERE {filters.where("a")}
+        UNION ALL
+        SELECT (SELECT min(a.period_label) FROM benchmark_periods a
+                WHERE {filters.where("a")} AND a.period_label > labels.p)
+        FROM labels WHERE labels.p IS NOT NULL
+    )
+    SELECT c.family, c.grp, count(*) FROM benchmark_contracts c
+    WHERE {filters.where_tenant("c")}
+      AND c.periods && ARRAY(SELECT p::varchar FROM labels WHERE p IS NOT NULL)
+    GROUP BY c.family, c.grp"""
     rows = await session.execute(sa.text(sql), filters.params)
     return {(family, group): int(n) for family, group, n in rows}
 

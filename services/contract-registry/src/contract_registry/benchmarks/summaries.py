@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,20 +122,23 @@ async def _inputs(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Input
 
 @dataclass
 class Changes:
-    """What a refresh adds to the counts and to the contracts' group rows."""
+    """What a refresh adds to the counts, and the period labels it adds to (+1) or takes
+    from (−1) the contracts' groups."""
 
     counts: Counter[CountKey] = field(default_factory=Counter)
-    members: dict[MemberKey, tuple[str, int]] = field(default_factory=dict)
+    members: dict[MemberKey, tuple[str, dict[str, int]]] = field(default_factory=dict)
 
     def add(self, tenant: str, label: str, old: Contribution, new: Contribution) -> None:
         for (series, group, value), n in figure_changes(old, new).items():
             self.counts[(tenant, label, series, group, value)] += n
             self.counts[(tenant, ALL_PERIODS, series, group, value)] += n
 
-    def join(self, contract_id: uuid.UUID, tenant: str, groups: Mapping[Membership, int]) -> None:
+    def join(
+        self, contract_id: uuid.UUID, tenant: str, label: str, groups: Mapping[Membership, int]
+    ) -> None:
         for (family, group), n in groups.items():
-            _, before = self.members.get((contract_id, family, group), (tenant, 0))
-            self.members[(contract_id, family, group)] = (tenant, before + n)
+            _, labels = self.members.setdefault((contract_id, family, group), (tenant, {}))
+            labels[label] = labels.get(label, 0) + n
 
 
 async def _lock_periods(
@@ -160,32 +164,80 @@ async def _lock_periods(
     return out
 
 
-async def _update_members(session: AsyncSession, changes: Changes) -> None:
-    """Apply the group changes per contract; a contract entering (leaving) a group adds
-    (takes) one to (from) the group's `contracts` count over all periods."""
+def _merged(labels: str, removed: str) -> str:
+    """The labels, without the removed ones, sorted and distinct (SQL)."""
+    return (
+        f"ARRAY(SELECT DISTINCT p FROM unnest({labels}) AS p WHERE p <> ALL({removed}) ORDER BY p)"
+    )
+
+
+async def _join_groups(session: AsyncSession, rows: list[dict[str, Any]], changes: Changes) -> None:
+    """Periods joining groups, one statement: a contract whose group row is new (holds just
+    the labels given) enters the group."""
+    if not rows:
+        return
     t = _table(BenchmarkContract)
-    rows = [
-        {"contract_id": c, "family": f, "grp": g, "tenant_id": tenant, "periods": n}
-        for (c, f, g), (tenant, n) in sorted(changes.members.items())
-        if n
-    ]
-    emptied = []
-    for chunk in _chunks(rows):
-        stmt = pg_insert(t).values(list(chunk))
-        adding = stmt.on_conflict_do_update(
-            index_elements=["contract_id", "family", "grp"],
-            set_={"periods": t.c.periods + stmt.excluded.periods},
-        ).returning(t.c.contract_id, t.c.family, t.c.grp, t.c.tenant_id, t.c.periods)
-        for cid, family, group, tenant, after in await session.execute(adding):
-            before = after - changes.members[(cid, family, group)][1]
-            step = (before <= 0 < after) - (after <= 0 < before)
-            changes.counts[(tenant, ALL_PERIODS, contracts_series(family), group, ZERO)] += step
-            if after <= 0:
-                emptied.append((cid, family, group))
-    if emptied:
-        await session.execute(
-            sa.delete(t).where(sa.tuple_(t.c.contract_id, t.c.family, t.c.grp).in_(emptied))
-        )
+    stmt = pg_insert(t).values(rows)
+    merged = _merged("benchmark_contracts.periods || excluded.periods", "ARRAY[]::varchar[]")
+    adding = stmt.on_conflict_do_update(
+        index_elements=["contract_id", "family", "grp"], set_={"periods": sa.text(merged)}
+    ).returning(t.c.contract_id, t.c.family, t.c.grp, t.c.tenant_id, t.c.periods)
+    given = {(r["contract_id"], r["family"], r["grp"]): len(r["periods"]) for r in rows}
+    for cid, family, group, tenant, periods in await session.execute(adding):
+        if len(periods) == given[(cid, family, group)]:
+            changes.counts[(tenant, ALL_PERIODS, contracts_series(family), group, ZERO)] += 1
+
+
+async def _move_groups(
+    session: AsyncSession, row: dict[str, Any], leaves: list[str], changes: Changes
+) -> None:
+    """Periods leaving a group (and maybe others joining it) of one contract: the contract
+    leaves the group when no period is left in it."""
+    t = _table(BenchmarkContract)
+    key = sa.tuple_(t.c.contract_id, t.c.family, t.c.grp) == (
+        row["contract_id"],
+        row["family"],
+        row["grp"],
+    )
+    labels = ARRAY(sa.String())
+    merged = sa.text(_merged("periods || :joins", ":leaves")).bindparams(
+        sa.bindparam("joins", row["periods"], type_=labels),
+        sa.bindparam("leaves", leaves, type_=labels),
+    )
+    after = await session.scalar(
+        sa.update(t).where(key).values(periods=merged).returning(t.c.periods)
+    )
+    counted = (row["tenant_id"], ALL_PERIODS, contracts_series(row["family"]), row["grp"], ZERO)
+    if after is None and row["periods"]:  # not there (it never held the leaving periods)
+        await _join_groups(session, [row], changes)
+    elif after is not None and not after:
+        await session.execute(sa.delete(t).where(key))
+        changes.counts[counted] -= 1
+
+
+async def _update_members(session: AsyncSession, changes: Changes) -> None:
+    """Apply the period labels joining and leaving each contract's groups, in key order
+    (the lock order): runs of joins in one statement, a contract period leaving a group
+    (rare: a restatement that takes a unit's base line away) one at a time. A contract
+    entering (leaving) a group adds (takes) one to (from) its `contracts` over all periods."""
+    joining: list[dict[str, Any]] = []
+    for (cid, family, group), (tenant, labels) in sorted(changes.members.items()):
+        joins = sorted(label for label, n in labels.items() if n > 0)
+        leaves = sorted(label for label, n in labels.items() if n < 0)
+        row = {
+            "contract_id": cid, "family": family, "grp": group, "tenant_id": tenant,
+            "periods": joins,
+        }  # fmt: skip
+        if leaves:
+            await _join_groups(session, joining, changes)
+            joining = []
+            await _move_groups(session, row, leaves, changes)
+        elif joins:
+            joining.append(row)
+            if len(joining) == CHUNK:
+                await _join_groups(session, joining, changes)
+                joining = []
+    await _join_groups(session, joining, changes)
 
 
 async def _add_counts(session: AsyncSession, counts: Counter[CountKey]) -> None:
@@ -249,7 +301,7 @@ async def refresh(session: AsyncSession, tenant_of: Mapping[Key, str]) -> None:
         # A contract's events all carry its tenant: the one its period counted in before.
         tenant, before = old[(cid, label)]
         changes.add(tenant, label, before, contributed)
-        changes.join(cid, tenant, group_changes(before, contributed))
+        changes.join(cid, tenant, label, group_changes(before, contributed))
     await _update_members(session, changes)
     await _add_counts(session, changes.counts)
     await _store(session, tenant_of, new)
@@ -262,7 +314,7 @@ class Recount:
 
     periods: dict[Key, tuple[str, Contribution]]
     counts: Counter[CountKey]
-    members: Counter[tuple[uuid.UUID, str, str, str]]  # contract, family, group, tenant
+    members: dict[tuple[uuid.UUID, str, str, str], list[str]]  # contract, family, group, tenant
 
 
 def recount(inputs: Mapping[Key, Inputs]) -> Recount:
@@ -272,10 +324,10 @@ def recount(inputs: Mapping[Key, Inputs]) -> Recount:
         contributed = rows.contribution()
         periods[(cid, label)] = (rows.tenant_id, contributed)
         changes.add(rows.tenant_id, label, Contribution(), contributed)
-        changes.join(cid, rows.tenant_id, group_changes(Contribution(), contributed))
-    members: Counter[tuple[uuid.UUID, str, str, str]] = Counter()
-    for (cid, family, group), (tenant, n) in changes.members.items():
-        members[(cid, family, group, tenant)] = n
+        changes.join(cid, rows.tenant_id, label, group_changes(Contribution(), contributed))
+    members = {}
+    for (cid, family, group), (tenant, labels) in changes.members.items():
+        members[(cid, family, group, tenant)] = sorted(labels)
         changes.counts[(tenant, ALL_PERIODS, contracts_series(family), group, ZERO)] += 1
     return Recount(periods, +changes.counts, members)
 
@@ -296,8 +348,8 @@ def rebuild(connection: sa.Connection) -> None:
             for (t, p, s, g, v), n in loaded.counts.items()
         ]),
         (BenchmarkContract, [
-            {"contract_id": c, "family": f, "grp": g, "tenant_id": t, "periods": n}
-            for (c, f, g, t), n in loaded.members.items()
+            {"contract_id": c, "family": f, "grp": g, "tenant_id": t, "periods": labels}
+            for (c, f, g, t), labels in loaded.members.items()
         ]),
     ]  # fmt: skip
     for model, rows in inserts:

@@ -3,7 +3,7 @@
 The portfolio benchmarks read these instead of every SLA period, credit and charges row
 (contract_registry/benchmarks/summaries.py). benchmark_periods: what each contract period
 contributes; benchmark_counts: how many contributions give each value, per period and over
-all periods ('*'); benchmark_contracts: how many periods of a contract are in a group.
+all periods ('*'); benchmark_contracts: which periods of a contract are in a group.
 The upgrade fills them from the existing rows (summaries.rebuild, the recount the ingest
 keeps them equal to).
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from contract_registry.benchmarks.summaries import rebuild
 
@@ -54,13 +54,15 @@ def upgrade() -> None:
         sa.Column("family", sa.String(), nullable=False),
         sa.Column("grp", sa.String(), nullable=False),
         sa.Column("tenant_id", sa.String(), nullable=False),
-        sa.Column("periods", sa.Integer(), nullable=False),
+        sa.Column("periods", ARRAY(sa.String()), nullable=False),
         sa.PrimaryKeyConstraint("contract_id", "family", "grp"),
     )
+    op.create_index("ix_benchmark_contracts_tenant_id", "benchmark_contracts", ["tenant_id"])
     rebuild(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index("ix_benchmark_contracts_tenant_id", table_name="benchmark_contracts")
     op.drop_table("benchmark_contracts")
     op.drop_table("benchmark_counts")
     op.drop_index("ix_benchmark_periods_tenant_period", table_name="benchmark_periods")
