@@ -327,7 +327,7 @@ async def backfill(url: str) -> float:
         t0 = time.perf_counter()
         async with async_sessionmaker(engine)() as s, s.begin():
             await s.run_sync(lambda sync: summaries.rebuild(sync.connection()))
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:
             await conn.execute(
                 sa.text("ANALYZE benchmark_counts, benchmark_periods, benchmark_contracts")
             )
