@@ -14,9 +14,11 @@ For each record, in partition order:
    (a one-element call when records are handled one by one), and work a handler `defer`s
    runs once per key just before the transaction commits;
 5. handler failures are retried with backoff and dead-lettered after `max_attempts`; a
-   `RetryableEventError` ("not yet": the contract it refers to has not arrived) is retried
-   for at least `not_yet_seconds` as well (0 by default), which can outlast a rebalance
-   that holds back the event it waits for on another topic; infrastructure failures
+   `RetryableEventError` ("not yet": the contract it refers to has not arrived) past its
+   attempts is *parked* until the event is `not_yet_seconds` old (0 by default: never):
+   its partition is paused and read again from that event a little later, while the
+   consumer's other partitions go on — long enough to outlast a rebalance that holds back
+   the event it waits for on another topic; infrastructure failures
    (database or broker unreachable) are retried until they pass, never dead-lettered, so an
    outage cannot empty a topic into its DLQ.
 Offsets are committed manually after the batch's transactions, and before partitions are
@@ -173,6 +175,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     batches: int = 0  # transactions that handled several records
     batch_fallbacks: int = 0  # batches rolled back and handled one record at a time
+    parked: int = 0  # times a partition was paused behind a "not yet" record
     last_error: str | None = None
     assigned: list[str] = field(default_factory=list)
 
@@ -189,6 +192,7 @@ class _Rebalance(ConsumerRebalanceListener):
             for tp in revoked:
                 self._runner._pending.pop(tp, None)
                 self._runner._done.pop(tp, None)
+                self._runner._parked.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self._runner._lock:
@@ -257,6 +261,9 @@ class ConsumerRunner:
         self._pending: dict[TopicPartition, int] = {}
         # Next offset to handle per assigned partition, committed or not (consumer lag).
         self._done: dict[TopicPartition, int] = {}
+        # Partitions paused behind a "not yet" event: the event's offset and when to read
+        # the partition again (monotonic).
+        self._parked: dict[TopicPartition, tuple[int, float]] = {}
         self.stats = ConsumerStats()
 
     # lifecycle -------------------------------------------------------------------------
@@ -350,6 +357,7 @@ class ConsumerRunner:
                 log.warning("consumer.fetch_failed", consumer=self.group_id, error=repr(exc))
                 await asyncio.sleep(1.0)
                 continue
+            self._resume_parked()
             if not batches:
                 continue
             async with self._lock:
@@ -364,20 +372,47 @@ class ConsumerRunner:
             self._done.setdefault(tp, records[0].offset)  # lag counts the record in hand
         for start in range(0, len(records), self._batch_size):
             chunk = records[start : start + self._batch_size]
-            await self._process_chunk(chunk)
-            self._pending[tp] = chunk[-1].offset + 1
-            self._done[tp] = chunk[-1].offset + 1
+            parked_at = await self._process_chunk(chunk)
+            upto = chunk[-1].offset + 1 if parked_at is None else parked_at
+            self._pending[tp] = upto
+            self._done[tp] = upto
+            if parked_at is not None:
+                self._park(tp, parked_at)
+                return
 
-    async def _process_chunk(self, records: list[ConsumerRecord]) -> None:
+    async def _process_chunk(self, records: list[ConsumerRecord]) -> int | None:
         """Records of one partition, in order: those that cannot be handled go to the DLQ
         (or are skipped), the others are handled in one transaction; if that fails, one by
         one, each in its own transaction with its retries, so a poison record is dead-lettered
-        alone and the others are neither lost nor applied twice (the inbox)."""
+        alone and the others are neither lost nor applied twice (the inbox). The offset of a
+        record parked as "not yet" (the records after it are left), else None."""
         prepared = [p for record in records if (p := await self._prepare(record)) is not None]
         if len(prepared) > 1 and await self._handle_batch(prepared):
-            return
+            return None
         for item in prepared:
-            await self._handle_traced(item)
+            if await self._handle_traced(item) == "parked":
+                return int(item.record.offset)
+        return None
+
+    def _park(self, tp: TopicPartition, offset: int) -> None:
+        """Pause the partition at a "not yet" record and read it again from there a little
+        later; the other partitions go on meanwhile."""
+        assert self._consumer is not None
+        self._consumer.pause(tp)
+        self._consumer.seek(tp, offset)  # drops the records fetched after it
+        self._parked[tp] = (offset, time.monotonic() + self._backoff_max)
+        self.stats.parked += 1
+        log.info("consumer.parked", consumer=self.group_id, partition=str(tp), offset=offset)
+
+    def _resume_parked(self) -> None:
+        assert self._consumer is not None
+        now = time.monotonic()
+        assigned = self._consumer.assignment()
+        for tp, (_, resume_at) in list(self._parked.items()):
+            if tp not in assigned:
+                del self._parked[tp]  # moved to another instance, which reads it afresh
+            elif now >= resume_at:
+                self._consumer.resume(tp)
 
     async def _handle_batch(self, prepared: list[_Prepared]) -> bool:
         """Handle the records in one transaction; False (nothing applied) if any failed."""
@@ -421,11 +456,6 @@ class ConsumerRunner:
             if self._pending.get(tp) == off:
                 del self._pending[tp]
 
-    async def _process_record(self, record: ConsumerRecord) -> None:
-        item = await self._prepare(record)
-        if item is not None:
-            await self._handle_traced(item)
-
     async def _prepare(self, record: ConsumerRecord) -> _Prepared | None:
         """Decode and validate a record; None when it was dead-lettered or is skipped."""
         try:
@@ -449,9 +479,9 @@ class ConsumerRunner:
             return None
         return _Prepared(record, envelope, payload, handlers)
 
-    async def _handle_traced(self, item: _Prepared) -> None:
+    async def _handle_traced(self, item: _Prepared) -> str:
         with self._record_scope(item):
-            await self._handle_with_retries(item)
+            return await self._handle_with_retries(item)
 
     @contextlib.contextmanager
     def _record_scope(self, item: _Prepared) -> Iterator[None]:
@@ -488,11 +518,15 @@ class ConsumerRunner:
                 "correlation_id", "event_id", "event_type", "tenant"
             )
 
-    async def _handle_with_retries(self, item: _Prepared) -> None:
+    async def _handle_with_retries(self, item: _Prepared) -> str:
+        """Handle a record with its retries: "handled", "duplicate", "dead_lettered", or
+        "parked" (a "not yet" failure past its attempts, inside the not-yet window)."""
         record = item.record
+        tp = TopicPartition(record.topic, record.partition)
+        # A record read again after it was parked gets one attempt before it parks again.
+        attempts = 1 if self._parked.get(tp, (None, 0.0))[0] == record.offset else None
         attempt = 0
         delay = self._backoff_initial
-        first_try = time.monotonic()
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -500,7 +534,8 @@ class ConsumerRunner:
                 result = await self._handle_once(item)
             except PermanentEventError as exc:
                 await self._dead_letter(record, _Failure("handler_rejected", exc, attempt))
-                return
+                self._parked.pop(tp, None)
+                return "dead_lettered"
             except Exception as exc:
                 self.stats.last_error = repr(exc)
                 if is_infrastructure_error(exc):
@@ -512,9 +547,12 @@ class ConsumerRunner:
                         retry_in=delay,
                     )
                     attempt -= 1
-                elif attempt >= self._max_attempts and not self._may_wait(exc, first_try):
+                elif attempt >= (attempts or self._max_attempts):
+                    if self._may_wait(exc, record):
+                        return "parked"
                     await self._dead_letter(record, _Failure("handler_failed", exc, attempt))
-                    return
+                    self._parked.pop(tp, None)
+                    return "dead_lettered"
                 else:
                     log.warning(
                         "consumer.handler_failed",
@@ -529,18 +567,19 @@ class ConsumerRunner:
                 delay = min(delay * 2, self._backoff_max)
                 continue
             self._count(item.envelope, result, time.perf_counter() - started)
-            return
+            self._parked.pop(tp, None)
+            return result
 
-    def _may_wait(self, exc: Exception, first_try: float) -> bool:
-        """A "not yet" failure keeps being retried for `not_yet_seconds`: the event it waits
-        for (a contract's activation on contracts.v1) can be held back by a rebalance of
-        another topic's partitions for a whole session timeout (10 s), much longer than the
-        attempts' backoff. The consumer handles its fetched partitions in turn, so all of
-        them wait meanwhile: that is why it is off (0) unless an operator sets it."""
-        return (
-            isinstance(exc, RetryableEventError)
-            and time.monotonic() - first_try < self._not_yet_seconds
-        )
+    def _may_wait(self, exc: Exception, record: ConsumerRecord) -> bool:
+        """A "not yet" failure is parked until the event is `not_yet_seconds` old (by its
+        Kafka timestamp): the event it waits for (a contract's activation on contracts.v1)
+        can be held back by a rebalance of another topic's partitions for a whole session
+        timeout (10 s), much longer than the attempts' backoff. Only its partition waits;
+        the records behind it keep their order."""
+        if not isinstance(exc, RetryableEventError) or self._not_yet_seconds <= 0:
+            return False
+        age = time.time() - record.timestamp / 1000 if record.timestamp > 0 else 0.0
+        return age < self._not_yet_seconds
 
     def _count(self, envelope: Envelope, result: str, seconds: float) -> None:
         HANDLE_SECONDS.labels(self.group_id).observe(seconds)
@@ -599,14 +638,9 @@ class ConsumerRunner:
             }
             for item in items
         ]
-        inserted = set(
-            await session.scalars(
-                pg_insert(inbox_table)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(inbox_table.c.event_id)
-            )
-        )
+        # Parameters apart from the statement ("insertmanyvalues"): compiled once and cached,
+        # not a statement with N rows of literals compiled for every chunk.
+        inserted = set(await session.scalars(_INBOX_INSERT, rows))
         fresh: list[bool] = []
         for item in items:
             fresh.append(item.envelope.id in inserted)
@@ -709,6 +743,9 @@ class ConsumerRunner:
             offset=record.offset,
             error=str(failure.error),
         )
+
+
+_INBOX_INSERT = pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id)
 
 
 def _runs(items: list[_Prepared]) -> list[list[_Prepared]]:
