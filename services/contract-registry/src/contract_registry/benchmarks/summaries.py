@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -141,29 +141,6 @@ class Changes:
             labels[label] = labels.get(label, 0) + n
 
 
-async def _lock_periods(
-    session: AsyncSession, tenant_of: Mapping[Key, str]
-) -> dict[Key, tuple[str, Contribution]]:
-    """Each contract period's row (created empty when new), locked in key order, with the
-    contribution it holds."""
-    t = _table(BenchmarkPeriod)
-    out: dict[Key, tuple[str, Contribution]] = {}
-    keys = sorted(tenant_of)
-    for chunk in _chunks(keys):
-        stmt = pg_insert(t).values(
-            [
-                {"contract_id": c, "period_label": p, "tenant_id": tenant_of[(c, p)], "summary": {}}
-                for c, p in chunk
-            ]
-        )
-        locking = stmt.on_conflict_do_update(  # a no-op update: it locks and returns the row
-            index_elements=["contract_id", "period_label"], set_={"summary": t.c.summary}
-        ).returning(t.c.contract_id, t.c.period_label, t.c.tenant_id, t.c.summary)
-        for cid, label, tenant, summary in await session.execute(locking):
-            out[(cid, label)] = (tenant, Contribution.from_json(summary))
-    return out
-
-
 def _merged(labels: str, removed: str) -> str:
     """The labels, without the removed ones, sorted and distinct (SQL)."""
     return (
@@ -171,19 +148,66 @@ def _merged(labels: str, removed: str) -> str:
     )
 
 
+def _upsert(model: type[Any], keys: list[str], changes: Callable[[Any], dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT (keys) DO UPDATE, its rows given as executemany parameters: one
+    statement compiled once and cached, whatever the batch (a VALUES list of N literal
+    rows would be compiled anew for every batch)."""
+    stmt = pg_insert(_table(model))
+    return stmt.on_conflict_do_update(index_elements=keys, set_=changes(stmt.excluded))
+
+
+_P, _C, _B = (_table(m) for m in (BenchmarkPeriod, BenchmarkContract, BenchmarkCount))
+_PERIOD_KEY = ["contract_id", "period_label"]
+# A no-op update: it locks the contract period's row (created when new) and returns it.
+_LOCK_PERIODS = _upsert(
+    BenchmarkPeriod, _PERIOD_KEY, lambda _: {"summary": _P.c.summary}
+).returning(_P.c.contract_id, _P.c.period_label, _P.c.tenant_id, _P.c.summary)
+_STORE_PERIODS = _upsert(
+    BenchmarkPeriod, _PERIOD_KEY, lambda new: {"tenant_id": new.tenant_id, "summary": new.summary}
+)
+_JOIN_GROUPS = _upsert(
+    BenchmarkContract,
+    ["contract_id", "family", "grp"],
+    lambda _: {
+        "periods": sa.text(
+            _merged("benchmark_contracts.periods || excluded.periods", "ARRAY[]::varchar[]")
+        )
+    },
+).returning(_C.c.contract_id, _C.c.family, _C.c.grp, _C.c.tenant_id, _C.c.periods)
+_ADD_COUNTS = _upsert(
+    BenchmarkCount,
+    ["tenant_id", "period_label", "series", "grp", "value"],
+    lambda new: {"n": _B.c.n + new.n},
+).returning(_B.c.tenant_id, _B.c.period_label, _B.c.series, _B.c.grp, _B.c.value, _B.c.n)
+_BUMP_GENERATIONS = _upsert(
+    HealthGeneration,
+    ["tenant_id"],
+    lambda _: {"generation": _table(HealthGeneration).c.generation + 1},
+)
+
+
+async def _lock_periods(
+    session: AsyncSession, tenant_of: Mapping[Key, str]
+) -> dict[Key, tuple[str, Contribution]]:
+    """Each contract period's row (created empty when new), locked in key order, with the
+    contribution it holds."""
+    rows = [
+        {"contract_id": c, "period_label": p, "tenant_id": tenant_of[(c, p)], "summary": {}}
+        for c, p in sorted(tenant_of)
+    ]
+    return {
+        (cid, label): (tenant, Contribution.from_json(summary))
+        for cid, label, tenant, summary in await session.execute(_LOCK_PERIODS, rows)
+    }
+
+
 async def _join_groups(session: AsyncSession, rows: list[dict[str, Any]], changes: Changes) -> None:
     """Periods joining groups, one statement: a contract whose group row is new (holds just
     the labels given) enters the group."""
     if not rows:
         return
-    t = _table(BenchmarkContract)
-    stmt = pg_insert(t).values(rows)
-    merged = _merged("benchmark_contracts.periods || excluded.periods", "ARRAY[]::varchar[]")
-    adding = stmt.on_conflict_do_update(
-        index_elements=["contract_id", "family", "grp"], set_={"periods": sa.text(merged)}
-    ).returning(t.c.contract_id, t.c.family, t.c.grp, t.c.tenant_id, t.c.periods)
     given = {(r["contract_id"], r["family"], r["grp"]): len(r["periods"]) for r in rows}
-    for cid, family, group, tenant, periods in await session.execute(adding):
+    for cid, family, group, tenant, periods in await session.execute(_JOIN_GROUPS, rows):
         if len(periods) == given[(cid, family, group)]:
             changes.counts[(tenant, ALL_PERIODS, contracts_series(family), group, ZERO)] += 1
 
@@ -234,24 +258,17 @@ async def _update_members(session: AsyncSession, changes: Changes) -> None:
             await _move_groups(session, row, leaves, changes)
         elif joins:
             joining.append(row)
-            if len(joining) == CHUNK:
-                await _join_groups(session, joining, changes)
-                joining = []
     await _join_groups(session, joining, changes)
 
 
 async def _add_counts(session: AsyncSession, counts: Counter[CountKey]) -> None:
-    t = _table(BenchmarkCount)
     columns = ("tenant_id", "period_label", "series", "grp", "value")
     rows = [dict(zip(columns, k, strict=True)) | {"n": n} for k, n in sorted(counts.items()) if n]
-    emptied = []
-    for chunk in _chunks(rows):
-        stmt = pg_insert(t).values(list(chunk))
-        adding = stmt.on_conflict_do_update(
-            index_elements=list(columns), set_={"n": t.c.n + stmt.excluded.n}
-        ).returning(*(t.c[c] for c in columns), t.c.n)
-        emptied += [tuple(row[:5]) for row in await session.execute(adding) if row[5] == 0]
+    if not rows:
+        return
+    emptied = [tuple(row[:5]) for row in await session.execute(_ADD_COUNTS, rows) if row[5] == 0]
     if emptied:
+        t = _table(BenchmarkCount)
         key = sa.tuple_(*(t.c[c] for c in columns))
         await session.execute(sa.delete(t).where(key.in_(emptied)))
 
@@ -259,33 +276,19 @@ async def _add_counts(session: AsyncSession, counts: Counter[CountKey]) -> None:
 async def _store(
     session: AsyncSession, tenant_of: Mapping[Key, str], new: Mapping[Key, Contribution]
 ) -> None:
-    t = _table(BenchmarkPeriod)
     rows = [
         {"contract_id": c, "period_label": p, "tenant_id": tenant_of[(c, p)],
          "summary": new[(c, p)].to_json()}
         for c, p in sorted(new)
     ]  # fmt: skip
-    for chunk in _chunks(rows):
-        stmt = pg_insert(t).values(list(chunk))
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["contract_id", "period_label"],
-                set_={"tenant_id": stmt.excluded.tenant_id, "summary": stmt.excluded.summary},
-            )
-        )
+    if rows:
+        await session.execute(_STORE_PERIODS, rows)
 
 
 async def _bump_generations(session: AsyncSession, tenants: Iterable[str]) -> None:
     """The benchmarks' inputs changed for these tenants (see HealthGeneration)."""
-    t = _table(HealthGeneration)
-    for tenant in sorted(set(tenants)):
-        await session.execute(
-            pg_insert(t)
-            .values(tenant_id=tenant, generation=1)
-            .on_conflict_do_update(
-                index_elements=["tenant_id"], set_={"generation": t.c.generation + 1}
-            )
-        )
+    rows = [{"tenant_id": tenant, "generation": 1} for tenant in sorted(set(tenants))]
+    await session.execute(_BUMP_GENERATIONS, rows)
 
 
 async def refresh(session: AsyncSession, tenant_of: Mapping[Key, str]) -> None:
