@@ -55,7 +55,7 @@ Key = tuple[uuid.UUID, str]  # contract id, period label
 CountKey = tuple[str, str, str, str, Decimal]  # tenant, period label, series, group, value
 MemberKey = tuple[uuid.UUID, str, str]  # contract id, family, group
 ALL_PERIODS = "*"
-CHUNK = 1000  # rows per multi-row statement (asyncpg takes at most 32,767 parameters)
+CHUNK = 1000  # rows per executemany call of the backfill (bounded memory per call)
 
 T = TypeVar("T")
 
