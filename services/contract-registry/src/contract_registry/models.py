@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from crm_platform.app import attach_platform_tables
@@ -133,6 +133,51 @@ class HealthGeneration(Base):
 
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     generation: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class BenchmarkPeriod(Base):
+    """What one contract period adds to the portfolio benchmarks (benchmarks/summaries.py):
+    its figures per series and group, and the groups it makes the contract count in, as
+    computed from its SLA periods, credits and charges at the last change. The next change
+    takes these out of the counts and puts the new ones in."""
+
+    __tablename__ = "benchmark_periods"
+    __table_args__ = (sa.Index("ix_benchmark_periods_tenant_period", "tenant_id", "period_label"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Compared as Python compares labels (the benchmarks' period filters), index and all.
+    period_label: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    tenant_id: Mapped[str]
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class BenchmarkCount(Base):
+    """How many contract periods (or SLA periods) of the tenant give `value` in a series
+    and group, per period and over all periods (period_label '*'): the benchmarks'
+    percentiles read these few rows instead of every fact."""
+
+    __tablename__ = "benchmark_counts"
+
+    tenant_id: Mapped[str] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    # "C": the primary key's order is the order a percentile walks (no sort, no locale).
+    series: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    grp: Mapped[str] = mapped_column(sa.String(collation="C"), primary_key=True)
+    value: Mapped[Decimal] = mapped_column(sa.Numeric(), primary_key=True)
+    n: Mapped[int]
+
+
+class BenchmarkContract(Base):
+    """The periods of a contract that are in a benchmark group (kept while there is one):
+    the group's `contracts` over a range of periods counts the rows holding one of them."""
+
+    __tablename__ = "benchmark_contracts"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(primary_key=True)
+    grp: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(index=True)
+    periods: Mapped[list[str]] = mapped_column(ARRAY(sa.String()))  # period labels, sorted
 
 
 class HealthInvoice(Base):

@@ -1,6 +1,6 @@
 from decimal import Decimal as D
 
-from contract_registry.benchmarks.stats import from_float, percentile, summarise
+from contract_registry.benchmarks.stats import interpolate, percentile, ranks, summarise
 
 
 def test_percentiles_interpolate_between_closest_ranks() -> None:
@@ -16,13 +16,10 @@ def test_a_summary_counts_and_gives_p50_and_p90() -> None:
     assert (s.count, s.p50, s.p90) == (4, D("99.9700"), D("99.9970"))
 
 
-def test_a_percentile_postgresql_gives_as_a_double_rounds_like_the_exact_one() -> None:
-    # The median of 99.9871 and 99.9872 is 99.98715: half-even to 99.9872, although the
-    # double PostgreSQL's percentile_cont returns for it is 99.98714999…
-    values = [D("99.9871"), D("99.9872")]
-    assert percentile(values, D(50)) == D("99.9872")
-    interpolated = 99.9871 + (99.9872 - 99.9871) * 0.5
-    assert D(interpolated) < D("99.98715")
-    assert from_float(interpolated) == D("99.9872")
-    assert from_float(2.0 + 0.7 * (3.0 - 2.0)) == D("2.7000")
-    assert from_float(None) is None
+def test_the_ranks_a_percentile_lies_between() -> None:
+    assert ranks(4, D(50)) == (1, 2, D("0.5"))
+    assert ranks(4, D(90)) == (2, 3, D("0.7"))
+    assert ranks(1, D(90)) == (0, 0, D(0))
+    assert interpolate(D(3), D(4), D("0.7")) == D("3.7000")
+    # Half-even at the fourth place: the median of 99.9871 and 99.9872.
+    assert interpolate(D("99.9871"), D("99.9872"), D("0.5")) == D("99.9872")

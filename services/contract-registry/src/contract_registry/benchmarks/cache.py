@@ -1,9 +1,9 @@
 """Benchmarks kept while their inputs are unchanged: never stale, rarely recomputed.
 
-At 10,000 contracts one computation sorts a few million figures (bench/
-portfolio_health.py), while the inputs (SLA periods, credits, charges) change in bursts,
-around period closes. Each answer is kept with the tenant's generation (HealthGeneration,
-bumped in the same transaction as any change to those inputs); a request reads the
+One computation walks the tenant's benchmark counts (a few thousand rows at 10,000
+contracts, bench/portfolio_health.py); an unchanged answer costs one primary-key row.
+Each answer is kept with the tenant's generation (HealthGeneration, bumped by
+summaries.refresh in the same transaction as any change to those inputs); a request reads the
 generation (one primary-key row) and reuses the answer computed at that generation.
 Reading the generation first makes it safe: the computation that follows sees at least
 that generation's data, and a later change moves the generation on. All-tenant callers

@@ -15,11 +15,20 @@ def percentile(values: Sequence[Decimal], pct: Decimal) -> Decimal | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
+    low, high, fraction = ranks(len(ordered), pct)
+    return interpolate(ordered[low], ordered[high], fraction)
+
+
+def ranks(count: int, pct: Decimal) -> tuple[int, int, Decimal]:
+    """The positions (0-based, in ascending order) of the two values the pct-th percentile
+    of `count` values lies between, and how far it lies from the first."""
+    rank = (count - 1) * pct / 100
     low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    value = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    return low, min(low + 1, count - 1), rank - low
+
+
+def interpolate(low: Decimal, high: Decimal, fraction: Decimal) -> Decimal:
+    return (low + (high - low) * fraction).quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
@@ -31,12 +40,3 @@ class Summary:
 
 def summarise(values: Sequence[Decimal]) -> Summary:
     return Summary(len(values), percentile(values, Decimal(50)), percentile(values, Decimal(90)))
-
-
-def from_float(value: float | None) -> Decimal | None:
-    """A percentile PostgreSQL computed in double precision, to 4 places like `percentile`.
-    Read to 15 significant digits first (what a double holds exactly), so the binary noise
-    of an interpolation (99.98715 as 99.987149999…) does not tip a half-even rounding."""
-    if value is None:
-        return None
-    return Decimal(f"{value:.15g}").quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
