@@ -90,7 +90,16 @@ class EventContext:
         self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
     ) -> Envelope:
         """Stage an event caused by this one (same correlation id) in the outbox."""
-        envelope = spec_for(event_type).envelope(
+        envelope = self.envelope_for(event_type, subject=subject, data=data, tenant=tenant)
+        await publish(self.session, envelope)
+        return envelope
+
+    def envelope_for(
+        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+    ) -> Envelope:
+        """The envelope `emit` stages, without staging it (for handlers that publish a run
+        of events at once with `crm_events.outbox.publish_many`)."""
+        return spec_for(event_type).envelope(
             source=self.source,
             subject=subject,
             tenant=tenant or self.envelope.tenant,
@@ -98,8 +107,6 @@ class EventContext:
             correlation_id=self.envelope.correlationid,
             causation_id=self.envelope.id,
         )
-        await publish(self.session, envelope)
-        return envelope
 
     def defer(self, key: Hashable, fn: Deferred) -> None:
         """Run `fn` once per `key` in this transaction, after every event of it was handled

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.consumer import EventContext
 from crm_events.envelope import Envelope
 from crm_events.outbox import publish_many
-from crm_events.registry import spec_for
 from crm_platform.emitter import Emit
 from obligation_tracker.webhooks.service import enqueue, enqueue_many
 
@@ -47,15 +46,9 @@ class Message(Protocol):
 
 
 def caused_by(ctx: EventContext, message: Message) -> Envelope:
-    """The envelope `ctx.emit` would stage for the message: same source, same correlation,
-    caused by the event `ctx` handles."""
-    return spec_for(message.event_type).envelope(
-        source=ctx.source,
-        subject=message.subject,
-        tenant=message.tenant or ctx.envelope.tenant,
-        data=message.data,
-        correlation_id=ctx.envelope.correlationid,
-        causation_id=ctx.envelope.id,
+    """The envelope `ctx.emit` would stage for the message."""
+    return ctx.envelope_for(
+        message.event_type, subject=message.subject, data=message.data, tenant=message.tenant
     )
 
 
