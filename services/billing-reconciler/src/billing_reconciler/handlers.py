@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from billing_reconciler.consumption.service import UnknownResourceUnit
+from billing_reconciler.credits.service import ReceivedOutcome
 from billing_reconciler.workflows import (
     consumption_received,
     contract_amended,
-    sla_outcome_received,
+    sla_outcomes_received,
 )
 from crm_events.consumer import EventContext, Handlers
 from crm_events.errors import PermanentEventError, RetryableEventError
@@ -38,23 +39,19 @@ async def on_consumption_recorded(ctx: EventContext, event: ConsumptionRecorded)
 
 
 async def on_sla_period_closed(ctx: EventContext, event: SlaPeriodClosed) -> None:
-    await sla_outcome_received(
+    await sla_outcomes_received(
         session=ctx.session,
-        event=event,
-        restatement=0,
-        source_event_id=ctx.envelope.id,
-        emit=ctx.emit,
+        received=[ReceivedOutcome(event, 0, ctx.envelope.id)],
+        emits=[ctx.emit],
         now=ctx.clock.now(),
     )
 
 
 async def on_sla_period_restated(ctx: EventContext, event: SlaPeriodRestated) -> None:
-    await sla_outcome_received(
+    await sla_outcomes_received(
         session=ctx.session,
-        event=event,
-        restatement=event.restatement,
-        source_event_id=ctx.envelope.id,
-        emit=ctx.emit,
+        received=[ReceivedOutcome(event, event.restatement, ctx.envelope.id)],
+        emits=[ctx.emit],
         now=ctx.clock.now(),
     )
 
