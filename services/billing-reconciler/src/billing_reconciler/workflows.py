@@ -77,11 +77,12 @@ async def sla_outcomes_received(
     """Keep the outcomes (`emits[i]`: how to publish what `received[i]` causes); when they
     changed what we knew, recompute their billing months (credits, earn-back, statement,
     invoices) and the later periods computed before."""
-    books = await load_books(session, {r.event.contract_id for r in received})
-    unknown = sorted({str(r.event.contract_id) for r in received} - {str(c) for c in books})
+    contract_ids = {r.event.contract_id for r in received}
+    await lock_contracts(session, contract_ids)
+    books = await load_books(session, contract_ids)
+    unknown = sorted(str(c) for c in contract_ids - set(books))
     if unknown:  # the contract's activation has not reached us yet
         raise RetryableEventError(f"contract {', '.join(unknown)} is not known yet")
-    await lock_contracts(session, books)
     tenants = {cid: book.tenant_id for cid, book in books.items()}
     changed = set(
         await store_outcomes(session=session, tenants=tenants, received=received, now=now)
