@@ -72,13 +72,15 @@ async def lock_contracts(session: AsyncSession, contract_ids: Iterable[uuid.UUID
     """`lock_contract` for several contracts in one statement, in contract id order (the
     order every multi-contract caller takes them in, so two batches cannot deadlock)."""
     keys = [_lock_key(c) for c in sorted(set(contract_ids))]
-    if not keys:
-        return
-    # unnest yields the keys in array order, and each row's lock is taken as it is read.
-    await session.execute(
-        sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
-        {"keys": keys},
-    )
+    if len(keys) == 1:  # the statement a lone lock_contract prepared already
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(keys[0])))
+    elif keys:
+        # The rows of VALUES are read in order, each row's lock taken as it is read. (Not
+        # an array parameter: asyncpg would first look up the array type on each
+        # connection, a round trip more.)
+        k = sa.column("k", sa.BigInteger)
+        rows = sa.values(k, name="locks").data([(key,) for key in keys])
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(rows.c.k)))
 
 
 def fingerprint(value: Any) -> str:
