@@ -163,12 +163,15 @@ async def refresh_many(
     batch = await _load(session, merge(requests))
     children: list[Any] = []
     done: dict[PeriodKey, tuple[Statement, int]] = {}
-    for cid in sorted(batch.contracts):
-        contract = batch.contracts[cid]
-        for label, request in contract.targets.items():
-            done[(cid, label)] = await _refresh_one(
-                session, batch, contract, label, request, children.append, now
-            )
+    # Everything the pass reads was loaded above: the rows it changes are written together
+    # below, not a contract at a time by each statement's autoflush (an emit's insert).
+    with session.no_autoflush:
+        for cid in sorted(batch.contracts):
+            contract = batch.contracts[cid]
+            for label, request in contract.targets.items():
+                done[(cid, label)] = await _refresh_one(
+                    session, batch, contract, label, request, children.append, now
+                )
     # The credits first: revisions, transitions and grants refer to them.
     await session.flush()
     session.add_all(children)
