@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import groupby
 
 from billing_reconciler.consumption.service import UnknownResourceUnit
 from billing_reconciler.credits.service import ReceivedOutcome
 from billing_reconciler.periods.recompute import Recompute, refresh_many
 from billing_reconciler.workflows import (
     Recomputer,
-    consumption_received,
+    consumption_events_received,
     contract_amended,
     sla_outcomes_received,
 )
@@ -19,7 +20,6 @@ from crm_events.schemas.consumption import ConsumptionRecorded
 from crm_events.schemas.contracts import ContractAmended
 from crm_events.schemas.sla import SlaPeriodClosed, SlaPeriodRestated
 from crm_events.topics import Topic
-from crm_platform.auth import Principal
 from crm_platform.contract_terms import contract_terms_handlers
 from crm_platform.errors import Conflict, Unprocessable
 
@@ -46,18 +46,18 @@ def at_commit(ctx: EventContext) -> Recomputer:
 
 @batched
 async def on_consumption_recorded(events: Sequence[Delivered[ConsumptionRecorded]]) -> None:
-    """Each event's records are accepted or refused whole, as over HTTP."""
-    for item in events:
-        ctx = item.ctx
+    """The records of a tenant's consecutive events are stored as one batch; an event is
+    accepted or refused whole (a refused batch is handled again one event at a time)."""
+    for tenant_id, run in groupby(events, key=lambda e: e.ctx.envelope.tenant):
+        group = list(run)
+        first = group[0].ctx
         try:
-            await consumption_received(
-                session=ctx.session,
-                principal=Principal(tenant_id=ctx.envelope.tenant),
-                items=item.payload.items,
-                emit=ctx.emit,
-                now=ctx.clock.now(),
-                cause=ctx.envelope.id,
-                recompute=at_commit(ctx),
+            await consumption_events_received(
+                session=first.session,
+                tenant_id=tenant_id,
+                events=[(e.payload.items, e.ctx.emit, e.ctx.envelope.id) for e in group],
+                now=first.clock.now(),
+                recompute=at_commit(first),
             )
         except Conflict as exc:  # a different quantity under a known id, without correction
             raise PermanentEventError(f"{exc.message}: {exc.details}") from exc

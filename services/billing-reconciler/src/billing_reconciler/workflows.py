@@ -8,6 +8,7 @@ closed by five SLAs is recomputed once).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
@@ -64,6 +65,39 @@ async def consumption_received(
             )
         )
     return ingested
+
+
+async def consumption_events_received(
+    *,
+    session: AsyncSession,
+    tenant_id: str,
+    events: Sequence[tuple[Sequence[ConsumptionItem], Emit, str]],
+    now: datetime,
+    recompute: Recomputer,
+) -> None:
+    """Several events' records of one tenant (each with its emit and event id) stored as one
+    batch: what storing them one event after another gives when every event is accepted
+    (the rules apply item by item, in order). One item refused refuses them all: the
+    consumer then handles the events one by one, each accepted or refused whole. A period
+    the records changed is recomputed as the last event that changed it asks."""
+    last_event: dict[tuple[uuid.UUID, str], int] = {}
+    for index, (items, _, _) in enumerate(events):
+        for item in items:
+            last_event[(item.contract_id, item.record_id)] = index
+    ingested = await record(
+        session=session,
+        principal=Principal(tenant_id=tenant_id),
+        items=[item for items, _, _ in events for item in items],
+        now=now,
+    )
+    requests = []
+    for (contract_id, label), record_ids in sorted(ingested.changed.items()):
+        _, emit, cause = events[max(last_event[(contract_id, r)] for r in record_ids)]
+        requests += changed_periods(
+            [(contract_id, label)], emit=emit, trigger="consumption_changed", cause=cause
+        )
+    if requests:
+        await recompute(requests)
 
 
 async def sla_outcomes_received(

@@ -1,7 +1,8 @@
-"""The SLA handlers given many events at once, as the consumer runner hands them a run of
-records in one transaction, on real PostgreSQL and Kafka: several contracts' closes in one
-call, a close delivered twice, a call that fails and is handled again one event at a time
-— the credits are those the events handled one by one give, each caused by its close.
+"""The batched handlers given many events at once, as the consumer runner hands them a run
+of records in one transaction, on real PostgreSQL and Kafka: several contracts' closes in
+one call, a close delivered twice, a call that fails and is handled again one event at a
+time — the credits are those the events handled one by one give, each caused by its close;
+consumption events stored as one after the other, a refused one refused alone.
 
 Three SLAs of 40, 50 and 60 % of the at-risk amount fail together: without consumption
 M = 90,000.00, ARA (12 %) = 10,800.00, and the uncapped 4,320 + 5,400 + 6,480 exceed it, so
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +23,9 @@ from billing_reconciler.handlers import HANDLERS
 from billing_reconciler.models import PeriodCharges, ServiceCredit
 from crm_events.consumer import Deferred, Delivered, EventContext
 from crm_events.envelope import Envelope
-from crm_events.errors import RetryableEventError
+from crm_events.errors import PermanentEventError, RetryableEventError
 from crm_events.registry import parse_payload
+from crm_events.schemas.consumption import ConsumptionRecorded
 from crm_testing import examples
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 
@@ -62,7 +65,7 @@ async def handle_together(billing: Billing, events: Sequence[Envelope]) -> None:
                     session=session,
                     envelope=e,
                     source="billing-reconciler",
-                    topic="sla.v1",
+                    topic="test",
                     partition=0,
                     offset=offset,
                     clock=app.state.clock,
@@ -196,3 +199,46 @@ async def test_closes_on_kafka_give_each_sla_its_credit_caused_by_its_close(
     # a credit first calculated is caused by its own close, whatever the batches were
     for e in billing.of("billing.credit_calculated", lambda e: e.data["revision"] == 1):
         assert e.causationid == ids[e.data["sla_code"]]
+
+
+def consumed(contract_id: uuid.UUID, items: list[dict[str, Any]]) -> Envelope:
+    return make_event(
+        "consumption.recorded",
+        subject=str(contract_id),
+        data=ConsumptionRecorded.model_validate({"items": items}),
+    )
+
+
+async def test_consumption_events_in_one_call_are_stored_as_one_after_the_other(
+    billing: Billing,
+) -> None:
+    cid = billing.contract_id
+    await billing.activate(examples.contract_terms(contract_id=cid))
+    await handle_together(billing, [close(cid, "AVAIL-CORE")])  # March is computed
+    items = examples.consumption_items(cid)
+    corrected = {**items[0], "quantity": "216", "correction": True}
+    await handle_together(billing, [consumed(cid, items), consumed(cid, [corrected])])
+    url = f"/contracts/{billing.subject}/periods/2026-03/consumption"
+    [srv] = [
+        r
+        for r in (await billing.client.get(url)).json()["items"]
+        if r["resource_unit"] == "SRV-WIN"
+    ]
+    assert [r["quantity"] for r in srv["revisions"]] == ["214", "216"]
+    # March recomputed once for both events, with the corrected quantity
+    assert await statement_revisions(billing, cid) == ["sla_period_closed", "consumption_changed"]
+    charges = (await billing.client.get(f"/contracts/{billing.subject}/charges/2026-03")).json()
+    assert [ln["amount"] for ln in charges["lines"] if ln["kind"] == "arc"] == ["2240.00"]
+
+    # an event refused in a call refuses the call; one by one, only it is refused
+    later = {**items[1], "record_id": f"{cid}-late", "quantity": "10"}
+    conflicting = {**items[0], "quantity": "999"}  # no correction flag
+    events = [consumed(cid, [later]), consumed(cid, [conflicting])]
+    with pytest.raises(PermanentEventError):
+        await handle_together(billing, events)
+    await handle_together(billing, events[:1])
+    with pytest.raises(PermanentEventError):
+        await handle_together(billing, events[1:])
+    records = (await billing.client.get(url)).json()["items"]
+    assert {r["record_id"]: r["quantity"] for r in records}[f"{cid}-late"] == "10"
+    assert [r["quantity"] for r in records if r["resource_unit"] == "SRV-WIN"] == ["216"]
