@@ -1,9 +1,8 @@
 """What happens when an input arrives, whether it came over HTTP or Kafka.
 
-Each workflow stores the input, then recomputes the periods it changed. How the periods
-are recomputed is the caller's choice (`Recomputer`): at once (HTTP), or once per
-consumer transaction for every event of it (the consumers defer it, so a contract's month
-closed by five SLAs is recomputed once).
+Each workflow stores the input, then recomputes the periods it changed: at once over HTTP;
+from the consumers, as their `Recomputer` says (once per transaction for all its events,
+so a contract's month closed by five SLAs is recomputed once).
 """
 
 from __future__ import annotations
@@ -34,15 +33,6 @@ log = structlog.get_logger(__name__)
 Recomputer = Callable[[Sequence[Recompute]], Awaitable[None]]
 
 
-def at_once(session: AsyncSession, now: datetime) -> Recomputer:
-    """Recompute the periods now, in the caller's transaction."""
-
-    async def run(requests: Sequence[Recompute]) -> None:
-        await refresh_many(session=session, requests=requests, now=now)
-
-    return run
-
-
 async def consumption_received(
     *,
     session: AsyncSession,
@@ -52,18 +42,15 @@ async def consumption_received(
     now: datetime,
     cause: str,
     loc: Locator = body_items,
-    recompute: Recomputer | None = None,
 ) -> Ingested:
     """Store the records, then recompute the periods already computed whose volumes moved
     (late or corrected consumption re-reconciles their invoices)."""
     ingested = await record(session=session, principal=principal, items=items, now=now, loc=loc)
     if ingested.changed:
-        run = recompute or at_once(session, now)
-        await run(
-            changed_periods(
-                list(ingested.changed), emit=emit, trigger="consumption_changed", cause=cause
-            )
+        requests = changed_periods(
+            list(ingested.changed), emit=emit, trigger="consumption_changed", cause=cause
         )
+        await refresh_many(session=session, requests=requests, now=now)
     return ingested
 
 
@@ -106,7 +93,7 @@ async def sla_outcomes_received(
     received: Sequence[ReceivedOutcome],
     emits: Sequence[Emit],
     now: datetime,
-    recompute: Recomputer | None = None,
+    recompute: Recomputer,
 ) -> None:
     """Keep the outcomes (`emits[i]`: how to publish what `received[i]` causes); when they
     changed what we knew, recompute their billing months (credits, earn-back, statement,
@@ -144,7 +131,7 @@ async def sla_outcomes_received(
             )
         )
     if requests:
-        await (recompute or at_once(session, now))(requests)
+        await recompute(requests)
 
 
 async def contract_amended(
