@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import groupby
+from typing import TypeVar
 
 from billing_reconciler.consumption.service import UnknownResourceUnit
 from billing_reconciler.credits.service import ReceivedOutcome
@@ -67,8 +68,11 @@ async def on_consumption_recorded(events: Sequence[Delivered[ConsumptionRecorded
             raise RetryableEventError(f"{exc.message}: {exc.details}") from exc
 
 
+Outcome = TypeVar("Outcome", bound=SlaPeriodClosed)
+
+
 async def _outcomes_received(
-    events: Sequence[Delivered[SlaPeriodClosed]], restatement: Callable[[SlaPeriodClosed], int]
+    events: Sequence[Delivered[Outcome]], restatement: Callable[[Outcome], int]
 ) -> None:
     first = events[0].ctx
     await sla_outcomes_received(
@@ -89,11 +93,7 @@ async def on_sla_period_closed(events: Sequence[Delivered[SlaPeriodClosed]]) -> 
 
 @batched
 async def on_sla_period_restated(events: Sequence[Delivered[SlaPeriodRestated]]) -> None:
-    def restatement(event: SlaPeriodClosed) -> int:
-        assert isinstance(event, SlaPeriodRestated)
-        return event.restatement
-
-    await _outcomes_received(events, restatement)
+    await _outcomes_received(events, lambda e: e.restatement)
 
 
 async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
