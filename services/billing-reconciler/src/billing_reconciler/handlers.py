@@ -97,12 +97,14 @@ async def on_sla_period_restated(events: Sequence[Delivered[SlaPeriodRestated]])
 
 
 async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
+    """Recomputed with the transaction's other periods: a close handled before it in the
+    same transaction keeps causing its credit."""
     await contract_amended(
         session=ctx.session,
         terms=event.terms,
         emit=ctx.emit,
-        now=ctx.clock.now(),
         cause=ctx.envelope.id,
+        recompute=at_commit(ctx),
     )
 
 

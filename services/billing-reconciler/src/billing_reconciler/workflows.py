@@ -135,15 +135,14 @@ async def sla_outcomes_received(
 
 
 async def contract_amended(
-    *, session: AsyncSession, terms: ContractTerms, emit: Emit, now: datetime, cause: str
+    *, session: AsyncSession, terms: ContractTerms, emit: Emit, cause: str, recompute: Recomputer
 ) -> None:
     """A new version may change what computed periods from its effective date owe."""
     await lock_contract(session, terms.contract_id)
     first = period_label_of(terms.effective_from)
     labels = await active_periods(session, terms.contract_id, first, "9999-12")
-    await refresh_many(
-        session=session,
-        requests=[
+    await recompute(
+        [
             Recompute(
                 contract_id=terms.contract_id,
                 period_label=label,
@@ -154,6 +153,5 @@ async def contract_amended(
                 cascade=False,
             )
             for label in labels
-        ],
-        now=now,
+        ]
     )
