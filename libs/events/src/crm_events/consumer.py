@@ -638,14 +638,9 @@ class ConsumerRunner:
             }
             for item in items
         ]
-        inserted = set(
-            await session.scalars(
-                pg_insert(inbox_table)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(inbox_table.c.event_id)
-            )
-        )
+        # Parameters apart from the statement ("insertmanyvalues"): compiled once and cached,
+        # not a statement with N rows of literals compiled for every chunk.
+        inserted = set(await session.scalars(_INBOX_INSERT, rows))
         fresh: list[bool] = []
         for item in items:
             fresh.append(item.envelope.id in inserted)
@@ -748,6 +743,9 @@ class ConsumerRunner:
             offset=record.offset,
             error=str(failure.error),
         )
+
+
+_INBOX_INSERT = pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id)
 
 
 def _runs(items: list[_Prepared]) -> list[list[_Prepared]]:

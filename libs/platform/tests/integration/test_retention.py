@@ -6,15 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_events.tables import attach_messaging_tables
-from crm_platform.clock import FixedClock
-from crm_platform.db import make_session_factory
 from crm_platform.idempotency import attach_idempotency_table
 from crm_platform.retention import cutoffs, prune_retained
 from crm_platform.scheduler import run_once
 from crm_platform.settings import ServiceSettings
+
+from .jobapp import job_app
 
 metadata = sa.MetaData()
 _, inbox = attach_messaging_tables(metadata)
@@ -27,16 +26,10 @@ class _Settings(ServiceSettings):
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    app = FastAPI()
-    app.state.session_factory = make_session_factory(engine)
+    settings = _Settings(database_url=database_url, retention_batch_rows=7)
     # A service clock far from the database's: retention goes by the database's.
-    app.state.clock = FixedClock(datetime(2031, 1, 1, tzinfo=UTC))
-    app.state.settings = _Settings(database_url=database_url, retention_batch_rows=7)
-    yield app
-    await engine.dispose()
+    async with job_app(metadata, settings, datetime(2031, 1, 1, tzinfo=UTC)) as app:
+        yield app
 
 
 async def _seed(app: FastAPI, ages: list[timedelta]) -> None:
