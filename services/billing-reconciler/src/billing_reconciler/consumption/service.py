@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.common import lock_contract
+from billing_reconciler.common import lock_contracts
 from billing_reconciler.consumption.domain import (
     ConsumptionDecision,
     ConsumptionState,
@@ -156,8 +157,7 @@ async def _load(
     ]
     if problems:
         raise Unprocessable(f"{len(problems)} item(s) refer to unknown contracts", details=problems)
-    for contract_id in sorted(tenants):
-        await lock_contract(session, contract_id)
+    await lock_contracts(session, tenants)
     r = ConsumptionRecord
     rows = await session.execute(
         sa.select(
@@ -261,18 +261,34 @@ async def actuals(
     *, session: AsyncSession, contract_id: uuid.UUID, period_labels: Sequence[str]
 ) -> dict[str, dict[str, Decimal]]:
     """Actual volume per period and resource unit, from the aggregate kept on ingest."""
+    found = await actuals_between(
+        session=session,
+        contract_ids=[contract_id],
+        where=ConsumptionTotal.period_label.in_(list(period_labels)),
+    )
+    return found.get(contract_id, {})
+
+
+async def actuals_between(
+    *, session: AsyncSession, contract_ids: Sequence[uuid.UUID], where: Any
+) -> dict[uuid.UUID, dict[str, dict[str, Decimal]]]:
+    """Actual volumes of several contracts (contract → period → unit), the periods chosen
+    by `where` (a clause on `ConsumptionTotal.period_label`)."""
     rows = await session.execute(
         sa.select(
-            ConsumptionTotal.period_label, ConsumptionTotal.resource_unit, ConsumptionTotal.quantity
+            ConsumptionTotal.contract_id,
+            ConsumptionTotal.period_label,
+            ConsumptionTotal.resource_unit,
+            ConsumptionTotal.quantity,
         ).where(
-            ConsumptionTotal.contract_id == contract_id,
-            ConsumptionTotal.period_label.in_(list(period_labels)),
+            ConsumptionTotal.contract_id.in_(list(contract_ids)),
+            where,
             ConsumptionTotal.record_count > 0,
         )
     )
-    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    out: dict[uuid.UUID, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
-        out[r.period_label][r.resource_unit] = _plain(Decimal(r.quantity))
+        out[r.contract_id][r.period_label][r.resource_unit] = _plain(Decimal(r.quantity))
     return out
 
 
@@ -290,33 +306,44 @@ async def record_ids(
 ) -> dict[str, list[str]]:
     """The record ids behind each unit's actual volume (the first 50 per unit; the
     consumption endpoint lists them all)."""
+    found = await record_ids_of(session=session, periods=[(contract_id, period_label)])
+    return found.get((contract_id, period_label), {})
+
+
+async def record_ids_of(
+    *, session: AsyncSession, periods: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], dict[str, list[str]]]:
+    """`record_ids` of several (contract, period) pairs in one query."""
+    if not periods:
+        return {}
+    r = ConsumptionRecord
     numbered = (
         sa.select(
-            ConsumptionRecord.resource_unit,
-            ConsumptionRecord.record_id,
-            ConsumptionRecord.revision,
+            r.contract_id,
+            r.period_label,
+            r.resource_unit,
+            r.record_id,
+            r.revision,
             sa.func.row_number()
             .over(
-                partition_by=ConsumptionRecord.resource_unit,
-                order_by=ConsumptionRecord.record_id,
+                partition_by=(r.contract_id, r.period_label, r.resource_unit),
+                order_by=r.record_id,
             )
             .label("n"),
         )
-        .where(
-            ConsumptionRecord.contract_id == contract_id,
-            ConsumptionRecord.period_label == period_label,
-        )
+        .where(sa.tuple_(r.contract_id, r.period_label).in_(list(periods)))
         .subquery()
     )
+    c = numbered.c
     rows = await session.execute(
-        sa.select(numbered.c.resource_unit, numbered.c.record_id, numbered.c.revision)
-        .where(numbered.c.n <= MAX_IDS_PER_UNIT)
-        .order_by(numbered.c.resource_unit, numbered.c.record_id)
+        sa.select(c.contract_id, c.period_label, c.resource_unit, c.record_id, c.revision)
+        .where(c.n <= MAX_IDS_PER_UNIT)
+        .order_by(c.contract_id, c.period_label, c.resource_unit, c.record_id)
     )
-    out: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        out[r.resource_unit].append(
-            r.record_id if r.revision == 1 else f"{r.record_id} (revision {r.revision})"
+    out: dict[tuple[uuid.UUID, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        out[(row.contract_id, row.period_label)][row.resource_unit].append(
+            row.record_id if row.revision == 1 else f"{row.record_id} (revision {row.revision})"
         )
     return out
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from billing_reconciler.credits.domain import (
     earn_back_moves,
     earn_back_state,
 )
+from billing_reconciler.credits.outcomes import OutcomeKey, outcome_writes
 from billing_reconciler.credits.schemas import (
     CreditPage,
     CreditRead,
@@ -47,7 +49,6 @@ from billing_reconciler.credits.settlement import (
     PeriodCase,
     PeriodSettlement,
     credit_month,
-    supersedes,
 )
 from billing_reconciler.models import (
     EarnBackGranted,
@@ -81,96 +82,155 @@ YEARS_AHEAD = 3
 # Outcomes ------------------------------------------------------------------------------
 
 
-async def store_outcome(
+@dataclass(frozen=True)
+class ReceivedOutcome:
+    """A close (restatement 0) or restatement of an SLA period, as it arrived."""
+
+    event: SlaPeriodClosed
+    restatement: int
+    source_event_id: str
+
+    @property
+    def key(self) -> OutcomeKey:
+        return (self.event.contract_id, self.event.sla_code, self.event.period.label)
+
+    def fact(self) -> OutcomeFact:
+        e = self.event
+        return OutcomeFact(
+            outcome=e.outcome.value,
+            attainment=e.attainment,
+            expected_level=e.expected_level,
+            minimum_level=e.minimum_level,
+            restatement=self.restatement,
+            source_event_id=self.source_event_id,
+        )
+
+
+def _fact_of(row: SlaOutcome) -> OutcomeFact:
+    return OutcomeFact(
+        outcome=row.outcome,
+        attainment=row.attainment,
+        expected_level=row.expected_level,
+        minimum_level=row.minimum_level,
+        restatement=row.restatement,
+        source_event_id=row.source_event_id,
+    )
+
+
+async def store_outcomes(
     *,
     session: AsyncSession,
-    tenant_id: str,
-    event: SlaPeriodClosed,
-    restatement: int,
-    source_event_id: str,
+    tenants: Mapping[uuid.UUID, str],
+    received: Sequence[ReceivedOutcome],
     now: datetime,
-) -> bool:
-    """Keep the latest outcome of an SLA period; True when it changed what we knew
-    (redelivery and out-of-order arrival are harmless)."""
-    current = await session.get(
-        SlaOutcome, (event.contract_id, event.sla_code, event.period.label), with_for_update=True
-    )
-    values = {
-        "outcome": event.outcome.value,
-        "attainment": event.attainment,
-        "expected_level": event.expected_level,
-        "minimum_level": event.minimum_level,
-    }
-    if not supersedes(None if current is None else current.restatement, restatement):
-        return False
-    if current is None:
-        session.add(
-            SlaOutcome(
-                contract_id=event.contract_id,
-                sla_code=event.sla_code,
-                period_label=event.period.label,
-                tenant_id=tenant_id,
-                restatement=restatement,
-                source_event_id=source_event_id,
-                closed_at=event.closed_at,
-                updated_at=now,
-                **values,
+) -> list[int]:
+    """Keep the latest outcome of each SLA period (under the contracts' locks); returns
+    the indexes of `received` that changed what we knew (redelivery and out-of-order
+    arrival are harmless). One read and one write whatever the number of outcomes."""
+    keys = {r.key for r in received}
+    rows = {
+        (row.contract_id, row.sla_code, row.period_label): row
+        for row in await session.scalars(
+            sa.select(SlaOutcome)
+            .where(
+                sa.tuple_(SlaOutcome.contract_id, SlaOutcome.sla_code, SlaOutcome.period_label).in_(
+                    keys
+                )
             )
+            .with_for_update()
         )
-        await session.flush()
-        return True
-    changed = any(getattr(current, k) != v for k, v in values.items())
-    for k, v in values.items():
-        setattr(current, k, v)
-    current.restatement = restatement
-    current.source_event_id = source_event_id
-    current.updated_at = now
+    }
+    writes = outcome_writes(
+        {key: _fact_of(row) for key, row in rows.items()},
+        [(r.key, r.fact()) for r in received],
+    )
+    for key, fact in writes.written.items():
+        row = rows.get(key)
+        if row is None:
+            first = received[writes.created_by[key]].event
+            row = SlaOutcome(
+                contract_id=key[0],
+                sla_code=key[1],
+                period_label=key[2],
+                tenant_id=tenants[key[0]],
+                closed_at=first.closed_at,
+            )
+            session.add(row)
+        row.outcome = fact.outcome
+        row.attainment = fact.attainment
+        row.expected_level = fact.expected_level
+        row.minimum_level = fact.minimum_level
+        row.restatement = fact.restatement
+        row.source_event_id = fact.source_event_id
+        row.updated_at = now
     await session.flush()
-    return changed
+    return writes.changed
 
 
-async def load_outcomes(session: AsyncSession, contract_id: uuid.UUID, around: str) -> Outcomes:
-    """Every stored SLA outcome within a few years of a billing month, of every period kind
-    (labels of a year, `2026`, sort before its months and quarters)."""
+def _outcome_years(around: str) -> tuple[str, str]:
+    """The SLA period labels read around a billing month: [first, end)."""
     year = periods.parse(around).year
+    return f"{year - YEARS_BACK:04d}", f"{year + YEARS_AHEAD + 1:04d}"
+
+
+async def load_outcomes(
+    session: AsyncSession, around: Mapping[uuid.UUID, str]
+) -> dict[uuid.UUID, Outcomes]:
+    """Every stored SLA outcome of each contract within a few years of its billing month
+    (`around`), of every period kind (labels of a year, `2026`, sort before its months and
+    quarters); one query for all the contracts."""
+    if not around:
+        return {}
+    windows = {cid: _outcome_years(label) for cid, label in around.items()}
     rows = (
         await session.scalars(
             sa.select(SlaOutcome).where(
-                SlaOutcome.contract_id == contract_id,
-                SlaOutcome.period_label >= f"{year - YEARS_BACK:04d}",
-                SlaOutcome.period_label < f"{year + YEARS_AHEAD + 1:04d}",
+                SlaOutcome.contract_id.in_(list(windows)),
+                SlaOutcome.period_label >= min(w[0] for w in windows.values()),
+                SlaOutcome.period_label < max(w[1] for w in windows.values()),
             )
         )
     ).all()
-    out: dict[str, dict[str, OutcomeFact]] = defaultdict(dict)
+    out: dict[uuid.UUID, dict[str, dict[str, OutcomeFact]]] = {
+        cid: defaultdict(dict) for cid in windows
+    }
     for r in rows:
-        out[r.sla_code][r.period_label] = OutcomeFact(
-            outcome=r.outcome,
-            attainment=r.attainment,
-            expected_level=r.expected_level,
-            minimum_level=r.minimum_level,
-            restatement=r.restatement,
-            source_event_id=r.source_event_id,
-        )
-    return out
+        first, end = windows[r.contract_id]
+        if first <= r.period_label < end:
+            out[r.contract_id][r.sla_code][r.period_label] = _fact_of(r)
+    return dict(out)
 
 
 async def load_credits(
     session: AsyncSession, contract_id: uuid.UUID, first: str, last: str
 ) -> list[ServiceCredit]:
-    return list(
-        (
-            await session.scalars(
-                sa.select(ServiceCredit)
-                .where(
-                    ServiceCredit.contract_id == contract_id,
-                    ServiceCredit.period_label >= first,
-                    ServiceCredit.period_label <= last,
-                )
-                .order_by(ServiceCredit.period_label, ServiceCredit.sla_code)
+    return (await load_credits_of(session, {contract_id: (first, last)})).get(contract_id, [])
+
+
+async def load_credits_of(
+    session: AsyncSession, windows: Mapping[uuid.UUID, tuple[str, str]]
+) -> dict[uuid.UUID, list[ServiceCredit]]:
+    """The credits of each contract's billing months first..last (by month and SLA), one
+    query for all the contracts."""
+    if not windows:
+        return {}
+    rows = (
+        await session.scalars(
+            sa.select(ServiceCredit)
+            .where(
+                ServiceCredit.contract_id.in_(list(windows)),
+                ServiceCredit.period_label >= min(w[0] for w in windows.values()),
+                ServiceCredit.period_label <= max(w[1] for w in windows.values()),
             )
-        ).all()
-    )
+            .order_by(ServiceCredit.contract_id, ServiceCredit.period_label, ServiceCredit.sla_code)
+        )
+    ).all()
+    out: dict[uuid.UUID, list[ServiceCredit]] = {cid: [] for cid in windows}
+    for row in rows:
+        first, last = windows[row.contract_id]
+        if first <= row.period_label <= last:
+            out[row.contract_id].append(row)
+    return out
 
 
 # Applying a settlement ---------------------------------------------------------------------
@@ -246,6 +306,14 @@ def _new_credit(case: PeriodCase, line: CreditLine, now: datetime, cause: str) -
     return row
 
 
+# Rows that refer to a credit (revisions, earn-back transitions and grants): the caller
+# adds them once the credits they refer to were written (the models have no relationship
+# that would order the inserts).
+Stage = Callable[[Any], None]
+# sla_code → the emit and event id of the event that brought that SLA's outcome
+Causes = Mapping[str, tuple[Emit, str]]
+
+
 async def apply_settlement(
     *,
     session: AsyncSession,
@@ -255,10 +323,13 @@ async def apply_settlement(
     emit: Emit,
     now: datetime,
     cause: str,
+    stage: Stage,
+    causes: Causes | None = None,
 ) -> bool:
     """Bring the stored credits of the period in line with the settlement: a revision and
-    an event for each credit whose amount changed; the figures of the others follow
-    quietly. True when an amount changed."""
+    an event for each credit whose amount changed (caused by the event that brought its
+    SLA's outcome, when `causes` names one, else by `cause`); the figures of the others
+    follow quietly. True when an amount changed."""
     existing = {c.sla_code: c for c in credits if c.period_label == case.period_label}
     changed = False
     for line in settlement.lines:
@@ -266,25 +337,25 @@ async def apply_settlement(
         if row is not None and row.credit_amount == line.amount:
             _set_figures(row, case, line)
             continue
+        line_emit, line_cause = (causes or {}).get(line.sla_code, (emit, cause))
         previous = round_money(Decimal(0), case.terms.currency)
         if row is None:
-            row = _new_credit(case, line, now, cause)
+            row = _new_credit(case, line, now, line_cause)
             session.add(row)
             credits.append(row)
         else:
             previous = row.credit_amount
             row.revision += 1
-            row.source_event_id = cause
+            row.source_event_id = line_cause
             row.calculated_at = now
             _set_figures(row, case, line)
-        await session.flush()
-        await _revise(session, row, case, line, previous, emit)
+        await _revise(stage, row, case, line, previous, line_emit)
         changed = True
     return changed
 
 
 async def _revise(
-    session: AsyncSession,
+    stage: Stage,
     row: ServiceCredit,
     case: PeriodCase,
     line: CreditLine,
@@ -292,7 +363,7 @@ async def _revise(
     emit: Emit,
 ) -> None:
     delta = line.amount - previous
-    session.add(
+    stage(
         ServiceCreditRevision(
             tenant_id=row.tenant_id,
             credit_id=row.id,
@@ -350,19 +421,13 @@ def _earn_back_of(
     return state, EarnBackBooking(month, credit.credit_amount)
 
 
-async def update_earn_back(
-    *,
-    session: AsyncSession,
-    credits: Sequence[ServiceCredit],
-    outcomes: Outcomes,
-    credited_in_of: CreditedInOf,
-    terms_version: int,
-    emit: Emit,
-    now: datetime,
-) -> None:
-    """Move each credit's earn-back state machine (a transition row per change of state)
-    and book what changed: a grant, a revised grant or a reversal, each an event."""
-    published = {
+async def load_granted(
+    session: AsyncSession, credits: Sequence[ServiceCredit]
+) -> dict[uuid.UUID, EarnBackGranted]:
+    """The earn-backs published for the credits, locked until the transaction ends."""
+    if not credits:
+        return {}
+    return {
         p.credit_id: p
         for p in await session.scalars(
             sa.select(EarnBackGranted)
@@ -370,20 +435,35 @@ async def update_earn_back(
             .with_for_update()
         )
     }
+
+
+async def update_earn_back(
+    *,
+    credits: Sequence[ServiceCredit],
+    outcomes: Outcomes,
+    credited_in_of: CreditedInOf,
+    terms_version: int,
+    granted: dict[uuid.UUID, EarnBackGranted],
+    stage: Stage,
+    emit: Emit,
+    now: datetime,
+) -> None:
+    """Move each credit's earn-back state machine (a transition row per change of state)
+    and book what changed: a grant, a revised grant or a reversal, each an event.
+    `granted` (from `load_granted`) follows the bookings."""
     for credit in credits:
         state, due = _earn_back_of(credit, outcomes, credited_in_of(credit.period_label))
         explanation = _earn_back_explanation(credit, state, outcomes, terms_version)
-        _transition(session, credit, state, due, explanation, now)
-        booked = published.get(credit.id)
+        _transition(stage, credit, state, due, explanation, now)
+        booked = granted.get(credit.id)
         before = EarnBackBooking(booked.period_label, booked.amount) if booked else None
         for move in earn_back_moves(before, due):
-            booked = await _book(session, credit, booked, move, explanation, emit, now)
-            published[credit.id] = booked
-    await session.flush()
+            booked = await _book(stage, credit, booked, move, explanation, emit, now)
+            granted[credit.id] = booked
 
 
 def _transition(
-    session: AsyncSession,
+    stage: Stage,
     credit: ServiceCredit,
     state: EarnBackState,
     due: EarnBackBooking | None,
@@ -397,7 +477,7 @@ def _transition(
         and credit.earn_back_period == earned_period
     )
     if not same:
-        session.add(
+        stage(
             EarnBackTransition(
                 tenant_id=credit.tenant_id,
                 credit_id=credit.id,
@@ -418,7 +498,7 @@ def _transition(
 
 
 async def _book(
-    session: AsyncSession,
+    stage: Stage,
     credit: ServiceCredit,
     published: EarnBackGranted | None,
     move: EarnBackMove,
@@ -436,7 +516,7 @@ async def _book(
             revision=1,
             updated_at=now,
         )
-        session.add(published)
+        stage(published)
     else:
         published.revision += 1
         published.period_label = move.period_label

@@ -1,9 +1,9 @@
-"""Recomputing a contract's periods when an input changes, and acting on what changed.
+"""Recomputing a contract's periods when an input changes, and reading them.
 
-`refresh` is the one road: an SLA period closed or restated, consumption received or
-corrected, an invoice received, an amended contract, or an operator's request. For the
-period (and, with `cascade`, the later periods already computed, whose repeated defaults,
-earn-backs and rebates can depend on it) it:
+`refresh` is the one road for a single period: an invoice received, an amended contract,
+or an operator's request; the consumers ask `recompute.refresh_many` for many at once.
+For the period (and, with `cascade`, the later periods already computed, whose repeated
+defaults, earn-backs and rebates can depend on it) it:
 
 1. computes the charges from the consumption totals and the terms in force;
 2. settles the period's service credits (new revision + `billing.credit_calculated` with
@@ -21,53 +21,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_reconciler.charges.domain import outside_volume_band
-from billing_reconciler.common import (
-    EXPORT_BATCH,
-    ContractPeriods,
-    in_term,
-    lock_contract,
-    shift_period,
+from billing_reconciler.common import EXPORT_BATCH, ContractPeriods, shift_period
+from billing_reconciler.consumption.service import ensure_contract
+from billing_reconciler.credits.service import load_credits
+from billing_reconciler.models import PeriodCharges
+from billing_reconciler.periods.recompute import (
+    WINDOW_AHEAD,
+    WINDOW_BACK,
+    Recompute,
+    refresh_many,
 )
-from billing_reconciler.consumption.service import ensure_contract, record_ids
-from billing_reconciler.credits.domain import at_risk_amount
-from billing_reconciler.credits.service import (
-    apply_settlement,
-    load_credits,
-    load_outcomes,
-    update_earn_back,
-)
-from billing_reconciler.credits.settlement import Outcomes, PeriodCase, YearToDate, settle
-from billing_reconciler.models import PeriodCharges, ServiceCredit, VolumeBandAlert
 from billing_reconciler.periods.schemas import PeriodChargesRead
-from billing_reconciler.periods.statement import (
-    ContractBook,
-    Statement,
-    build_statement,
-    load_book,
-    year_start,
-)
-from billing_reconciler.reconciliation.service import reconcile_period_invoices
-from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
-from crm_platform import periods
+from billing_reconciler.periods.statement import Statement, build_statement, load_book
 from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
-
-# How far a change reaches: repeated defaults look back 12 periods, earn-back and rebates
-# within a year in practice.
-REACH = 12
-WINDOW_BACK = 24
-WINDOW_AHEAD = 36
 
 
 async def active_periods(
@@ -104,247 +79,35 @@ async def refresh(
 ) -> tuple[Statement, int] | None:
     """Recompute a period (created when `create`, else only if computed before) and the
     later computed periods; returns the period's statement and its stored revision."""
-    await lock_contract(session, contract_id)
-    book = await load_book(session, contract_id)
-    if book is None:
-        return None
-    later = await active_periods(
-        session, contract_id, period_label, shift_period(period_label, REACH)
-    )
-    targets = [p for p in later if p > period_label] if cascade else []
-    if create or period_label in later:
-        targets.insert(0, period_label)
-    if not targets:
-        return None
-    outcomes = await load_outcomes(session, contract_id, period_label)
-    credits = await load_credits(
-        session,
-        contract_id,
-        shift_period(period_label, -WINDOW_BACK),
-        shift_period(period_label, WINDOW_AHEAD),
-    )
-    result: tuple[Statement, int] | None = None
-    for label in targets:
-        statement, revision = await _refresh_one(
-            session=session,
-            book=book,
-            period_label=label,
-            outcomes=outcomes,
-            credits=credits,
-            emit=emit,
-            now=now,
-            trigger=trigger,
-            cause=cause,
-        )
-        if label == period_label:
-            result = (statement, revision)
-    return result
-
-
-async def _refresh_one(
-    *,
-    session: AsyncSession,
-    book: ContractBook,
-    period_label: str,
-    outcomes: Outcomes,
-    credits: list[ServiceCredit],
-    emit: Emit,
-    now: datetime,
-    trigger: str,
-    cause: str,
-) -> tuple[Statement, int]:
-    terms = book.terms_for(period_label)
-    await book.actuals(session, [period_label])
-    charges = book.monthly(period_label)
-    ids = await record_ids(session=session, contract_id=book.contract_id, period_label=period_label)
-    case = PeriodCase(
-        terms=terms,
+    request = Recompute(
+        contract_id=contract_id,
         period_label=period_label,
-        charges=charges,
-        at_risk_amount=at_risk_amount(
-            charges.total, terms.credit_terms.at_risk_pct, terms.currency
-        ),
-        outcomes=outcomes,
-        year=await _year_to_date(session, book, period_label, credits),
-        held_before=frozenset(c.sla_code for c in credits if c.period_label == period_label),
-        record_ids=sorted({i for unit_ids in ids.values() for i in unit_ids}),
-    )
-    await apply_settlement(
-        session=session,
-        case=case,
-        settlement=settle(case),
-        credits=credits,
-        emit=emit,
-        now=now,
+        trigger=trigger,
         cause=cause,
-    )
-    await update_earn_back(
-        session=session,
-        credits=credits,
-        outcomes=outcomes,
-        credited_in_of=lambda label: book.terms_for(label).credit_terms.credited_in,
-        terms_version=terms.version,
         emit=emit,
-        now=now,
+        create=create,
+        cascade=cascade,
     )
-    statement = await build_statement(
-        session=session, book=book, period_label=period_label, credits=credits, ids=ids
-    )
-    revision, changed = await _store(session, statement, trigger, now)
-    statement.revision, statement.computed_at = revision, now
-    if changed:
-        await _publish_charges(statement, emit)
-        await _check_volume_bands(session, statement, emit, now)
-        await reconcile_period_invoices(
-            session=session,
-            statement=statement,
-            charges_revision=revision,
-            trigger=trigger,
-            emit=emit,
-            now=now,
-        )
-    return statement, revision
+    done = await refresh_many(session=session, requests=[request], now=now)
+    return done.get(request.key)
 
 
-async def _year_to_date(
-    session: AsyncSession, book: ContractBook, period_label: str, credits: list[ServiceCredit]
-) -> YearToDate | None:
-    """The contract year so far, when the contract caps a year's credits."""
-    terms = book.terms_for(period_label)
-    if terms.credit_terms.contract_year_cap is None:
-        return None
-    first, _ = periods.contract_year(period_label, year_start(terms))
-    months = [m for m in periods.between(first, period_label) if in_term(terms, m)]
-    await book.actuals(session, months)
-    return YearToDate(
-        first_month=first,
-        credits_before=sum(
-            (c.credit_amount for c in credits if first <= c.period_label < period_label),
-            Decimal(0),
-        ),
-        charges_through=sum((book.monthly(m).total for m in months), Decimal(0)),
-    )
-
-
-async def _store(
-    session: AsyncSession, statement: Statement, trigger: str, now: datetime
-) -> tuple[int, bool]:
-    terms = statement.terms
-    latest = (
-        await session.execute(
-            sa.select(PeriodCharges.revision, PeriodCharges.fingerprint)
-            .where(
-                PeriodCharges.contract_id == terms.contract_id,
-                PeriodCharges.period_label == statement.period_label,
-            )
-            .order_by(PeriodCharges.revision.desc())
-            .limit(1)
-        )
-    ).first()
-    marker = statement.fingerprint()
-    if latest is not None and latest.fingerprint == marker:
-        return latest.revision, False
-    revision = latest.revision + 1 if latest is not None else 1
-    statement.revision, statement.computed_at = revision, now
-    session.add(
-        PeriodCharges(
-            tenant_id=terms.tenant_id,
-            contract_id=terms.contract_id,
-            period_label=statement.period_label,
-            revision=revision,
-            contract_version=terms.version,
-            currency=terms.currency,
-            monthly_charges=statement.monthly_charges,
-            expected_total=statement.expected_total,
-            fingerprint=marker,
-            statement=statement.to_read().model_dump(mode="json"),
-            trigger=trigger,
-            computed_at=now,
-        )
-    )
-    await session.flush()
-    return revision, True
-
-
-async def _publish_charges(statement: Statement, emit: Emit) -> None:
-    """The stored revision as the charges API shows it, less the API's own extras."""
-    terms = statement.terms
-    read = statement.to_read()
-    await emit(
-        "billing.charges_computed",
-        subject=str(terms.contract_id),
-        tenant=terms.tenant_id,
-        data=ChargesComputed.model_validate(read.model_dump(exclude={"consumption_record_ids"})),
-    )
-
-
-async def _check_volume_bands(
-    session: AsyncSession, statement: Statement, emit: Emit, now: datetime
-) -> None:
-    terms = statement.terms
-    for unit in terms.price_book:
-        actual = statement.actuals.get(unit.code)
-        if actual is None or unit.volume_band is None:
-            continue
-        direction = outside_volume_band(unit, actual)
-        if direction is None:
-            continue
-        new = await session.scalar(
-            pg_insert(VolumeBandAlert)
-            .values(
-                contract_id=terms.contract_id,
-                period_label=statement.period_label,
-                resource_unit=unit.code,
-                direction=direction.value,
-                tenant_id=terms.tenant_id,
-                actual=actual,
-                detected_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(VolumeBandAlert.resource_unit)
-        )
-        if new is None:
-            continue
-        await emit(
-            "billing.volume_band_exceeded",
-            subject=str(terms.contract_id),
-            tenant=terms.tenant_id,
-            data=VolumeBandExceeded(
-                contract_id=terms.contract_id,
-                period_label=statement.period_label,
-                resource_unit=unit.code,
-                actual=actual,
-                baseline=unit.baseline_volume,
-                floor_pct=unit.volume_band.floor_pct,
-                ceiling_pct=unit.volume_band.ceiling_pct,
-                direction=direction.value,
-                detected_at=now,
-            ),
-        )
-
-
-async def refresh_changed(
-    *,
-    session: AsyncSession,
-    changed: Sequence[tuple[uuid.UUID, str]],
-    emit: Emit,
-    now: datetime,
-    trigger: str,
-    cause: str,
-) -> None:
-    """After consumption changed: recompute the affected periods that were computed before
-    (and the later ones), never creating new ones."""
-    for contract_id, period_label in sorted(changed):
-        await refresh(
-            session=session,
+def changed_periods(
+    changed: Sequence[tuple[uuid.UUID, str]], *, emit: Emit, trigger: str, cause: str
+) -> list[Recompute]:
+    """After consumption changed: the affected periods that were computed before (and the
+    later ones), never creating new ones."""
+    return [
+        Recompute(
             contract_id=contract_id,
             period_label=period_label,
-            emit=emit,
-            now=now,
             trigger=trigger,
             cause=cause,
+            emit=emit,
             create=False,
         )
+        for contract_id, period_label in sorted(changed)
+    ]
 
 
 async def compute(

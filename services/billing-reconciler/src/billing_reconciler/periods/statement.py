@@ -9,7 +9,8 @@ never writes; `periods.service.refresh` stores it and acts on changes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -73,6 +74,12 @@ class ContractBook:
             for p in missing:
                 self._actuals[p] = found.get(p, {})
 
+    def preload(self, labels: Sequence[str], found: Mapping[str, dict[str, Decimal]]) -> None:
+        """Actual volumes read for several contracts at once (a period not in `found` had
+        no consumption)."""
+        for p in labels:
+            self._actuals.setdefault(p, dict(found.get(p, {})))
+
     def actuals_of(self, label: str) -> dict[str, Decimal]:
         return self._actuals[label]
 
@@ -93,11 +100,21 @@ class ContractBook:
 
 
 async def load_book(session: AsyncSession, contract_id: uuid.UUID) -> ContractBook | None:
+    return (await load_books(session, [contract_id])).get(contract_id)
+
+
+async def load_books(
+    session: AsyncSession, contract_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ContractBook]:
+    """The books of the contracts known here (an unknown one is missing from the result)."""
     t = contract_terms_table
-    rows = (await session.scalars(sa.select(t.c.terms).where(t.c.contract_id == contract_id))).all()
-    if not rows:
-        return None
-    return ContractBook(contract_id, [ContractTerms.model_validate(r) for r in rows])
+    rows = await session.execute(
+        sa.select(t.c.contract_id, t.c.terms).where(t.c.contract_id.in_(set(contract_ids)))
+    )
+    versions: dict[uuid.UUID, list[ContractTerms]] = defaultdict(list)
+    for row in rows:
+        versions[row.contract_id].append(ContractTerms.model_validate(row.terms))
+    return {cid: ContractBook(cid, found) for cid, found in versions.items()}
 
 
 @dataclass(frozen=True)

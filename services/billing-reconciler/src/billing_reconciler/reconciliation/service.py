@@ -9,6 +9,7 @@ it replaces the earlier one in the leakage ledger.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -309,6 +310,22 @@ def reconciliation_fields(run: ReconciliationRun, invoice_number: str) -> dict[s
     }
 
 
+async def period_invoices(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], list[Invoice]]:
+    """The invoices of several (contract, period) pairs, each pair's in order received."""
+    if not keys:
+        return {}
+    out: dict[tuple[uuid.UUID, str], list[Invoice]] = defaultdict(list)
+    for invoice in await session.scalars(
+        sa.select(Invoice)
+        .where(sa.tuple_(Invoice.contract_id, Invoice.period_label).in_(list(keys)))
+        .order_by(Invoice.received_at)
+    ):
+        out[(invoice.contract_id, invoice.period_label)].append(invoice)
+    return out
+
+
 async def reconcile_period_invoices(
     *,
     session: AsyncSession,
@@ -317,18 +334,15 @@ async def reconcile_period_invoices(
     trigger: str,
     emit: Emit,
     now: datetime,
+    invoices: Sequence[Invoice] | None = None,
 ) -> list[ReconciliationRun]:
-    invoices = (
-        await session.scalars(
-            sa.select(Invoice)
-            .where(
-                Invoice.contract_id == statement.terms.contract_id,
-                Invoice.period_label == statement.period_label,
-                Invoice.tenant_id == statement.terms.tenant_id,
-            )
-            .order_by(Invoice.received_at)
+    """Reconcile the period's invoices (`invoices`: already read with `period_invoices`)."""
+    if invoices is None:
+        found = await period_invoices(
+            session, [(statement.terms.contract_id, statement.period_label)]
         )
-    ).all()
+        invoices = found.get((statement.terms.contract_id, statement.period_label), [])
+    invoices = [i for i in invoices if i.tenant_id == statement.terms.tenant_id]
     return [
         await reconcile_invoice(
             session=session,
