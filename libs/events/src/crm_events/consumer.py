@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.errors import PermanentEventError, RetryableEventError
 from crm_events.infrastructure import is_infrastructure_error
-from crm_events.outbox import publish
+from crm_events.outbox import collect_staged, publish, write_staged
 from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
 from crm_events.tables import inbox_table
 from crm_events.topics import dlq_topic, physical
@@ -609,6 +609,7 @@ class ConsumerRunner:
         inbox already holds it. `scoped`: open each record's log context and span (the
         one-record path opened it around its retries)."""
         fresh = await self._record_in_inbox(session, items)
+        collect_staged(session)  # the transaction's outbox rows in one insert, at the end
         deferred: dict[Hashable, Deferred] = {}
         new = [item for item, is_new in zip(items, fresh, strict=True) if is_new]
         for run in _runs(new):
@@ -629,6 +630,7 @@ class ConsumerRunner:
             await session.flush()
             session.expunge_all()
         await _run_deferred(deferred)
+        await write_staged(session)
         return ["handled" if is_new else "duplicate" for is_new in fresh]
 
     async def _record_in_inbox(self, session: AsyncSession, items: list[_Prepared]) -> list[bool]:

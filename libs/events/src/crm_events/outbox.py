@@ -60,10 +60,31 @@ async def publish(session: AsyncSession, envelope: Envelope) -> None:
     await publish_many(session, [envelope])
 
 
+_STAGED = "crm_outbox_staged"
+
+
+def collect_staged(session: AsyncSession) -> None:
+    """From now on, events this session stages are kept in order and written by
+    `write_staged` in one statement (the consumer runner does this per transaction, so a
+    batch of events that each emit some costs one insert, not one per event)."""
+    session.info[_STAGED] = []
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Write the events collected since `collect_staged` and stop collecting."""
+    staged: list[Envelope] = session.info.pop(_STAGED, [])
+    await publish_many(session, staged)
+
+
 async def publish_many(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Stage events in the outbox in one statement, inside the caller's transaction; their
-    rows take ids in the order given, so the relay sends them in that order."""
+    rows take ids in the order given, so the relay sends them in that order. In a session
+    that collects staged events (`collect_staged`), they join that list, in call order."""
     if not envelopes:
+        return
+    collected = session.info.get(_STAGED)
+    if collected is not None:
+        collected.extend(envelopes)
         return
     rows = []
     for envelope in envelopes:

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.envelope import Envelope
 from crm_events.kafka import make_producer
-from crm_events.outbox import OutboxRelay, pending_count, publish
+from crm_events.outbox import (
+    OutboxRelay,
+    collect_staged,
+    pending_count,
+    publish,
+    publish_many,
+    write_staged,
+)
 from crm_events.registry import spec_for
 from crm_events.schemas.alerts import AlertRaised
 from crm_events.tables import outbox_table
@@ -174,3 +181,24 @@ async def test_a_second_relay_does_not_publish_while_the_first_holds_the_lock(
             assert await pending_count(session) == 0
     finally:
         await producer.stop()
+
+
+async def test_staged_events_are_collected_in_call_order_and_written_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    events = [_alert_event(uuid.uuid4()) for _ in range(5)]
+    async with sessions() as session, session.begin():
+        collect_staged(session)
+        await publish(session, events[0])
+        await publish_many(session, events[1:3])
+        await publish(session, events[3])
+        # Nothing written yet: a failure before write_staged leaves no row behind.
+        assert await session.scalar(sa.select(sa.func.count()).select_from(outbox_table)) == 0
+        await publish_many(session, events[4:])
+        await write_staged(session)
+        await publish(session, _alert_event(uuid.uuid4()))  # not collecting any more: at once
+        ids = list(
+            await session.scalars(sa.select(outbox_table.c.event_id).order_by(outbox_table.c.id))
+        )
+    assert ids[:5] == [e.id for e in events]
+    assert len(ids) == 6
