@@ -267,7 +267,7 @@ async def detect(
     availability = ref.sla.metric_kind is MetricKind.AVAILABILITY
     if BREACHED in done or (AT_RISK in done and not availability):
         return  # nothing left to say: skip the computation
-    found = warning(await compute(session, ref, period), now, done)
+    found = warning(await compute(session, ref, period, evidence=False), now, done)
     if found is not None:
         kind, data = found
         await _signal(session, emit, ref, period, kind, now, data)
