@@ -9,11 +9,16 @@ For each record, in partition order:
    fetched together (up to `batch_size`) share that transaction, one after another; if
    any of them fails, the transaction is rolled back and each record is handled again in
    its own transaction, so a poison record neither takes the others down nor applies them
-   twice;
+   twice. The chunk's inbox rows are written in one statement; a type whose handlers are
+   all `@batched` gets each run of consecutive records of its type in one call per handler
+   (a one-element call when records are handled one by one), and work a handler `defer`s
+   runs once per key just before the transaction commits;
 5. handler failures are retried with backoff and dead-lettered after `max_attempts`; a
-   `RetryableEventError` ("not yet": the contract it refers to has not arrived) is retried
-   for at least `not_yet_seconds` as well (0 by default), which can outlast a rebalance
-   that holds back the event it waits for on another topic; infrastructure failures
+   `RetryableEventError` ("not yet": the contract it refers to has not arrived) past its
+   attempts is *parked* until the event is `not_yet_seconds` old (0 by default: never):
+   its partition is paused and read again from that event a little later, while the
+   consumer's other partitions go on — long enough to outlast a rebalance that holds back
+   the event it waits for on another topic; infrastructure failures
    (database or broker unreachable) are retried until they pass, never dead-lettered, so an
    outage cannot empty a topic into its DLQ.
 Offsets are committed manually after the batch's transactions, and before partitions are
@@ -26,17 +31,18 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -62,9 +68,13 @@ DEAD_LETTERED = Counter(
 HANDLE_SECONDS = Histogram("crm_events_handle_seconds", "Time to handle one event", ["consumer"])
 
 
+Deferred = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class EventContext:
-    """What a handler gets besides its payload: the session, the envelope, and `emit`."""
+    """What a handler gets besides its payload: the session, the envelope, `emit` and
+    `defer`."""
 
     session: AsyncSession
     envelope: Envelope
@@ -73,6 +83,8 @@ class EventContext:
     partition: int
     offset: int
     clock: Any = None  # the service's injectable clock (anything with .now())
+    # Shared by every event of one transaction (see defer).
+    deferred: dict[Hashable, Deferred] = field(default_factory=dict)
 
     async def emit(
         self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
@@ -89,9 +101,49 @@ class EventContext:
         await publish(self.session, envelope)
         return envelope
 
+    def defer(self, key: Hashable, fn: Deferred) -> None:
+        """Run `fn` once per `key` in this transaction, after every event of it was handled
+        and before it commits (first deferred, first run; the first `fn` given for a key
+        wins). For work many events of a batch share: recompute a contract's month once."""
+        self.deferred.setdefault(key, fn)
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Delivered(Generic[P]):
+    """One event handed to a batched handler: its context and its validated payload."""
+
+    ctx: EventContext
+    payload: P
+
 
 Handler = Callable[[EventContext, Any], Awaitable[None]]
-Handlers = Mapping[str, Sequence[Handler]]
+
+
+class BatchHandler:
+    """A handler that takes a run of events of one type at once (see `batched`)."""
+
+    def __init__(self, fn: Callable[[Sequence[Delivered[Any]]], Awaitable[None]]) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "batch_handler")
+        self.__doc__ = fn.__doc__
+
+    async def __call__(self, events: Sequence[Delivered[Any]]) -> None:
+        await self.fn(events)
+
+
+def batched(fn: Callable[[Sequence[Delivered[P]]], Awaitable[None]]) -> BatchHandler:
+    """Mark a handler as taking a sequence of events of its type, in offset order, all in
+    one session (`events[0].ctx.session`). A type whose handlers are all batched gets each
+    run of consecutive records of a chunk in one call per handler; when records are handled
+    one by one (a failed chunk, retries) the call holds one event, so the handler must be
+    right for any length."""
+    return BatchHandler(fn)
+
+
+Handlers = Mapping[str, Sequence[Handler | BatchHandler]]
 
 
 @dataclass
@@ -108,7 +160,11 @@ class _Prepared:
     record: ConsumerRecord
     envelope: Envelope
     payload: Any
-    handlers: Sequence[Handler]
+    handlers: Sequence[Handler | BatchHandler]
+
+    @property
+    def batched(self) -> bool:
+        return all(isinstance(h, BatchHandler) for h in self.handlers)
 
 
 @dataclass
@@ -119,6 +175,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     batches: int = 0  # transactions that handled several records
     batch_fallbacks: int = 0  # batches rolled back and handled one record at a time
+    parked: int = 0  # times a partition was paused behind a "not yet" record
     last_error: str | None = None
     assigned: list[str] = field(default_factory=list)
 
@@ -135,6 +192,7 @@ class _Rebalance(ConsumerRebalanceListener):
             for tp in revoked:
                 self._runner._pending.pop(tp, None)
                 self._runner._done.pop(tp, None)
+                self._runner._parked.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self._runner._lock:
@@ -203,6 +261,9 @@ class ConsumerRunner:
         self._pending: dict[TopicPartition, int] = {}
         # Next offset to handle per assigned partition, committed or not (consumer lag).
         self._done: dict[TopicPartition, int] = {}
+        # Partitions paused behind a "not yet" event: the event's offset and when to read
+        # the partition again (monotonic).
+        self._parked: dict[TopicPartition, tuple[int, float]] = {}
         self.stats = ConsumerStats()
 
     # lifecycle -------------------------------------------------------------------------
@@ -296,6 +357,7 @@ class ConsumerRunner:
                 log.warning("consumer.fetch_failed", consumer=self.group_id, error=repr(exc))
                 await asyncio.sleep(1.0)
                 continue
+            self._resume_parked()
             if not batches:
                 continue
             async with self._lock:
@@ -310,33 +372,54 @@ class ConsumerRunner:
             self._done.setdefault(tp, records[0].offset)  # lag counts the record in hand
         for start in range(0, len(records), self._batch_size):
             chunk = records[start : start + self._batch_size]
-            await self._process_chunk(chunk)
-            self._pending[tp] = chunk[-1].offset + 1
-            self._done[tp] = chunk[-1].offset + 1
+            parked_at = await self._process_chunk(chunk)
+            upto = chunk[-1].offset + 1 if parked_at is None else parked_at
+            self._pending[tp] = upto
+            self._done[tp] = upto
+            if parked_at is not None:
+                self._park(tp, parked_at)
+                return
 
-    async def _process_chunk(self, records: list[ConsumerRecord]) -> None:
+    async def _process_chunk(self, records: list[ConsumerRecord]) -> int | None:
         """Records of one partition, in order: those that cannot be handled go to the DLQ
         (or are skipped), the others are handled in one transaction; if that fails, one by
         one, each in its own transaction with its retries, so a poison record is dead-lettered
-        alone and the others are neither lost nor applied twice (the inbox)."""
+        alone and the others are neither lost nor applied twice (the inbox). The offset of a
+        record parked as "not yet" (the records after it are left), else None."""
         prepared = [p for record in records if (p := await self._prepare(record)) is not None]
         if len(prepared) > 1 and await self._handle_batch(prepared):
-            return
+            return None
         for item in prepared:
-            await self._handle_traced(item)
+            if await self._handle_traced(item) == "parked":
+                return int(item.record.offset)
+        return None
+
+    def _park(self, tp: TopicPartition, offset: int) -> None:
+        """Pause the partition at a "not yet" record and read it again from there a little
+        later; the other partitions go on meanwhile."""
+        assert self._consumer is not None
+        self._consumer.pause(tp)
+        self._consumer.seek(tp, offset)  # drops the records fetched after it
+        self._parked[tp] = (offset, time.monotonic() + self._backoff_max)
+        self.stats.parked += 1
+        log.info("consumer.parked", consumer=self.group_id, partition=str(tp), offset=offset)
+
+    def _resume_parked(self) -> None:
+        assert self._consumer is not None
+        now = time.monotonic()
+        assigned = self._consumer.assignment()
+        for tp, (_, resume_at) in list(self._parked.items()):
+            if tp not in assigned:
+                del self._parked[tp]  # moved to another instance, which reads it afresh
+            elif now >= resume_at:
+                self._consumer.resume(tp)
 
     async def _handle_batch(self, prepared: list[_Prepared]) -> bool:
         """Handle the records in one transaction; False (nothing applied) if any failed."""
         started = time.perf_counter()
-        results: list[str] = []
         try:
             async with self._session_factory() as session, session.begin():
-                for item in prepared:
-                    with self._record_scope(item):
-                        results.append(await self._apply(session, item))
-                    # Each record sees the database, not objects an earlier one loaded.
-                    await session.flush()
-                    session.expunge_all()
+                results = await self._apply(session, prepared, scoped=True)
         except Exception as exc:
             self.stats.batch_fallbacks += 1
             log.info(
@@ -373,11 +456,6 @@ class ConsumerRunner:
             if self._pending.get(tp) == off:
                 del self._pending[tp]
 
-    async def _process_record(self, record: ConsumerRecord) -> None:
-        item = await self._prepare(record)
-        if item is not None:
-            await self._handle_traced(item)
-
     async def _prepare(self, record: ConsumerRecord) -> _Prepared | None:
         """Decode and validate a record; None when it was dead-lettered or is skipped."""
         try:
@@ -401,9 +479,9 @@ class ConsumerRunner:
             return None
         return _Prepared(record, envelope, payload, handlers)
 
-    async def _handle_traced(self, item: _Prepared) -> None:
+    async def _handle_traced(self, item: _Prepared) -> str:
         with self._record_scope(item):
-            await self._handle_with_retries(item)
+            return await self._handle_with_retries(item)
 
     @contextlib.contextmanager
     def _record_scope(self, item: _Prepared) -> Iterator[None]:
@@ -440,11 +518,15 @@ class ConsumerRunner:
                 "correlation_id", "event_id", "event_type", "tenant"
             )
 
-    async def _handle_with_retries(self, item: _Prepared) -> None:
+    async def _handle_with_retries(self, item: _Prepared) -> str:
+        """Handle a record with its retries: "handled", "duplicate", "dead_lettered", or
+        "parked" (a "not yet" failure past its attempts, inside the not-yet window)."""
         record = item.record
+        tp = TopicPartition(record.topic, record.partition)
+        # A record read again after it was parked gets one attempt before it parks again.
+        attempts = 1 if self._parked.get(tp, (None, 0.0))[0] == record.offset else None
         attempt = 0
         delay = self._backoff_initial
-        first_try = time.monotonic()
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -452,7 +534,8 @@ class ConsumerRunner:
                 result = await self._handle_once(item)
             except PermanentEventError as exc:
                 await self._dead_letter(record, _Failure("handler_rejected", exc, attempt))
-                return
+                self._parked.pop(tp, None)
+                return "dead_lettered"
             except Exception as exc:
                 self.stats.last_error = repr(exc)
                 if is_infrastructure_error(exc):
@@ -464,9 +547,12 @@ class ConsumerRunner:
                         retry_in=delay,
                     )
                     attempt -= 1
-                elif attempt >= self._max_attempts and not self._may_wait(exc, first_try):
+                elif attempt >= (attempts or self._max_attempts):
+                    if self._may_wait(exc, record):
+                        return "parked"
                     await self._dead_letter(record, _Failure("handler_failed", exc, attempt))
-                    return
+                    self._parked.pop(tp, None)
+                    return "dead_lettered"
                 else:
                     log.warning(
                         "consumer.handler_failed",
@@ -481,18 +567,19 @@ class ConsumerRunner:
                 delay = min(delay * 2, self._backoff_max)
                 continue
             self._count(item.envelope, result, time.perf_counter() - started)
-            return
+            self._parked.pop(tp, None)
+            return result
 
-    def _may_wait(self, exc: Exception, first_try: float) -> bool:
-        """A "not yet" failure keeps being retried for `not_yet_seconds`: the event it waits
-        for (a contract's activation on contracts.v1) can be held back by a rebalance of
-        another topic's partitions for a whole session timeout (10 s), much longer than the
-        attempts' backoff. The consumer handles its fetched partitions in turn, so all of
-        them wait meanwhile: that is why it is off (0) unless an operator sets it."""
-        return (
-            isinstance(exc, RetryableEventError)
-            and time.monotonic() - first_try < self._not_yet_seconds
-        )
+    def _may_wait(self, exc: Exception, record: ConsumerRecord) -> bool:
+        """A "not yet" failure is parked until the event is `not_yet_seconds` old (by its
+        Kafka timestamp): the event it waits for (a contract's activation on contracts.v1)
+        can be held back by a rebalance of another topic's partitions for a whole session
+        timeout (10 s), much longer than the attempts' backoff. Only its partition waits;
+        the records behind it keep their order."""
+        if not isinstance(exc, RetryableEventError) or self._not_yet_seconds <= 0:
+            return False
+        age = time.time() - record.timestamp / 1000 if record.timestamp > 0 else 0.0
+        return age < self._not_yet_seconds
 
     def _count(self, envelope: Envelope, result: str, seconds: float) -> None:
         HANDLE_SECONDS.labels(self.group_id).observe(seconds)
@@ -504,39 +591,114 @@ class ConsumerRunner:
 
     async def _handle_once(self, item: _Prepared) -> str:
         async with self._session_factory() as session, session.begin():
-            return await self._apply(session, item)
+            (result,) = await self._apply(session, [item], scoped=False)
+            return result
 
-    async def _apply(self, session: AsyncSession, item: _Prepared) -> str:
-        """Record the event in the inbox and run its handlers, in the caller's transaction;
-        "duplicate" (and nothing run) when the inbox already holds it."""
-        record, envelope = item.record, item.envelope
-        inserted = await session.scalar(
-            pg_insert(inbox_table)
-            .values(
-                consumer=self.group_id,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
-            .on_conflict_do_nothing()
-            .returning(inbox_table.c.event_id)
-        )
-        if inserted is None:
-            return "duplicate"
-        ctx = EventContext(
+    async def _apply(
+        self, session: AsyncSession, items: list[_Prepared], *, scoped: bool
+    ) -> list[str]:
+        """Record the events in the inbox and run their handlers, then the deferred work, in
+        the caller's transaction: per event "handled", or "duplicate" (nothing run) when the
+        inbox already holds it. `scoped`: open each record's log context and span (the
+        one-record path opened it around its retries)."""
+        fresh = await self._record_in_inbox(session, items)
+        deferred: dict[Hashable, Deferred] = {}
+        new = [item for item, is_new in zip(items, fresh, strict=True) if is_new]
+        for run in _runs(new):
+            contexts = [self._context(session, item, deferred) for item in run]
+            if run[0].batched:
+                with self._batch_scope(run) if scoped else contextlib.nullcontext():
+                    events = [Delivered(c, i.payload) for c, i in zip(contexts, run, strict=True)]
+                    for handler in run[0].handlers:
+                        assert isinstance(handler, BatchHandler)
+                        await handler(events)
+            else:
+                (item,) = run
+                with self._record_scope(item) if scoped else contextlib.nullcontext():
+                    for handler in item.handlers:
+                        assert not isinstance(handler, BatchHandler)
+                        await handler(contexts[0], item.payload)
+            # Each run sees the database, not objects an earlier one loaded.
+            await session.flush()
+            session.expunge_all()
+        await _run_deferred(deferred)
+        return ["handled" if is_new else "duplicate" for is_new in fresh]
+
+    async def _record_in_inbox(self, session: AsyncSession, items: list[_Prepared]) -> list[bool]:
+        """Insert the inbox rows in one statement; per item, whether it is new (not in the
+        inbox before, and not an earlier item of the same list with the same event id)."""
+        rows = [
+            {
+                "consumer": self.group_id,
+                "event_id": item.envelope.id,
+                "event_type": item.envelope.type,
+                "topic": item.record.topic,
+                "partition": item.record.partition,
+                "offset": item.record.offset,
+            }
+            for item in items
+        ]
+        # Parameters apart from the statement ("insertmanyvalues"): compiled once and cached,
+        # not a statement with N rows of literals compiled for every chunk.
+        inserted = set(await session.scalars(_INBOX_INSERT, rows))
+        fresh: list[bool] = []
+        for item in items:
+            fresh.append(item.envelope.id in inserted)
+            inserted.discard(item.envelope.id)
+        return fresh
+
+    def _context(
+        self, session: AsyncSession, item: _Prepared, deferred: dict[Hashable, Deferred]
+    ) -> EventContext:
+        record = item.record
+        return EventContext(
             session=session,
-            envelope=envelope,
+            envelope=item.envelope,
             source=self._source,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             clock=self._clock,
+            deferred=deferred,
         )
-        for handler in item.handlers:
-            await handler(ctx, item.payload)
-        return "handled"
+
+    @contextlib.contextmanager
+    def _batch_scope(self, run: list[_Prepared]) -> Iterator[None]:
+        """A run of records handled by one call: one consumer span linked to the span each
+        record was created in, and the run's type in the log context."""
+        if len(run) == 1:
+            with self._record_scope(run[0]):
+                yield
+            return
+        first = run[0]
+        links = []
+        for item in run:
+            parent = context_from(kafka_carrier(item.record.headers)) or context_from(
+                item.envelope.trace_carrier
+            )
+            if parent is not None:
+                links.append(Link(trace.get_current_span(parent).get_span_context()))
+        structlog.contextvars.bind_contextvars(
+            event_type=first.envelope.type, batch_records=len(run)
+        )
+        try:
+            with tracer.start_as_current_span(
+                f"{first.record.topic} process",
+                kind=SpanKind.CONSUMER,
+                links=links,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": first.record.topic,
+                    "messaging.consumer.group.name": self.group_id,
+                    "messaging.batch.message_count": len(run),
+                    "messaging.destination.partition.id": str(first.record.partition),
+                    "cloudevents.event_type": first.envelope.type,
+                },
+            ):
+                yield
+        finally:
+            structlog.contextvars.unbind_contextvars("event_type", "batch_records")
 
     async def _dead_letter(self, record: ConsumerRecord, failure: _Failure) -> None:
         """Publish the original bytes to `<topic>.dlq` with the error in the headers.
@@ -581,6 +743,39 @@ class ConsumerRunner:
             offset=record.offset,
             error=str(failure.error),
         )
+
+
+_INBOX_INSERT = pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id)
+
+
+def _runs(items: list[_Prepared]) -> list[list[_Prepared]]:
+    """The items in order, as runs: consecutive items of one type whose handlers are all
+    batched form one run; any other item is a run of its own."""
+    runs: list[list[_Prepared]] = []
+    for item in items:
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and item.batched
+            and last[0].batched
+            and last[0].envelope.type == item.envelope.type
+        ):
+            last.append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+async def _run_deferred(deferred: dict[Hashable, Deferred]) -> None:
+    """Deferred work, first deferred first; work deferred by deferred work runs too, each
+    key once."""
+    done: set[Hashable] = set()
+    while deferred:
+        key = next(iter(deferred))
+        fn = deferred.pop(key)
+        if key not in done:
+            done.add(key)
+            await fn()
 
 
 async def processed(session: AsyncSession, consumer: str, event_id: str) -> bool:

@@ -10,6 +10,7 @@ class PermanentEventError(Exception):
 class RetryableEventError(Exception):
     """The event cannot be handled yet (e.g. the contract it refers to has not arrived).
 
-    Retried with backoff up to the runner's attempt limit (and, when an operator sets
-    CONSUMER_NOT_YET_SECONDS, for at least that long), then dead-lettered.
+    Retried with backoff up to the runner's attempt limit, then parked (its partition
+    paused and read again from it) until the event is CONSUMER_NOT_YET_SECONDS old, then
+    dead-lettered.
     """

@@ -49,8 +49,9 @@ def _event(note: str = "n", subject: str | None = None) -> Envelope:
     )
 
 
-# Events of kind "not-yet" fail as "not yet" for their first second (what a handler does
-# while the contract it needs is still held back on another topic).
+# Events of kind "not-yet" fail as "not yet" for their first second, "not-yet:S" for their
+# first S seconds (what a handler does while the contract it needs is still held back on
+# another topic).
 _NOT_YET_UNTIL: dict[str, float] = {}
 # Failures left to throw per event id, as PostgreSQL throws them while it shuts down.
 SHUTTING_DOWN: dict[str, int] = {}
@@ -59,8 +60,9 @@ SHUTTING_DOWN: dict[str, int] = {}
 async def _record_effect(ctx: EventContext, event: ObligationCreated) -> None:
     if event.kind == "explode":
         raise RuntimeError("handler bug")
-    if event.kind == "not-yet":
-        until = _NOT_YET_UNTIL.setdefault(ctx.envelope.id, time.monotonic() + 1.0)
+    if event.kind.startswith("not-yet"):
+        seconds = float(event.kind.partition(":")[2] or 1.0)
+        until = _NOT_YET_UNTIL.setdefault(ctx.envelope.id, time.monotonic() + seconds)
         if time.monotonic() < until:
             raise RetryableEventError("contract not known yet")
     if SHUTTING_DOWN.get(ctx.envelope.id, 0) > 0:
@@ -76,14 +78,17 @@ HANDLERS: Handlers = {"obligation.created": [_record_effect]}
 
 @asynccontextmanager
 async def _runner(
-    sessions: async_sessionmaker[AsyncSession], bootstrap: str, **kw: Any
+    sessions: async_sessionmaker[AsyncSession],
+    bootstrap: str,
+    handlers: Handlers = HANDLERS,
+    **kw: Any,
 ) -> AsyncIterator[ConsumerRunner]:
     producer = make_producer(bootstrap, client_id="runner-test")
     await producer.start()
     runner = ConsumerRunner(
         group_id=f"runner-{uuid.uuid4().hex[:6]}",
         topics=[TOPIC],
-        handlers=HANDLERS,
+        handlers=handlers,
         session_factory=sessions,
         producer=producer,
         bootstrap_servers=bootstrap,
@@ -386,7 +391,7 @@ async def test_a_not_yet_event_is_retried_past_the_attempts_for_the_not_yet_wind
     # Two attempts at most 0.05 s apart are over long before the second the handler waits;
     # the not-yet window (5 s) keeps it retrying, in order, until it succeeds.
     waiting = _event(note="not-yet")
-    after = _event()
+    after = _event(subject=waiting.subject)  # same partition, behind it
     dlq = physical(TOPIC) + ".dlq"
     async with _runner(sessions, kafka_bootstrap, max_attempts=2, not_yet_seconds=5.0):
         await publish_envelope(kafka_bootstrap, waiting)
@@ -416,3 +421,33 @@ async def test_a_not_yet_event_past_the_window_is_dead_lettered(
         letter = cast(DeadLetter, await wait_until(dead_letter, message="dead-lettered"))
     assert letter.headers["dlq.attempts"] == "2"
     assert "not known yet" in letter.headers["dlq.error.message"]
+
+
+async def test_a_parked_event_holds_its_partition_only(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+) -> None:
+    # The event waits 3 s for its contract; meanwhile events on the other partitions are
+    # handled, the one behind it on its own partition is not, and nothing is dead-lettered.
+    waiting = _event(note="not-yet:3")
+    behind = _event(subject=waiting.subject)
+    others = [_event() for _ in range(12)]  # random keys: some on other partitions
+    dlq = physical(TOPIC) + ".dlq"
+
+    async def any_other_handled() -> bool:
+        return any([await _effects(sessions, e.id) for e in others])
+
+    async with _runner(sessions, kafka_bootstrap, max_attempts=2, not_yet_seconds=30.0) as runner:
+        await publish_envelope(kafka_bootstrap, waiting)
+        await publish_envelope(kafka_bootstrap, behind)
+        await wait_until(lambda: runner.stats.parked >= 1, message="partition parked")
+        for event in others:
+            await publish_envelope(kafka_bootstrap, event)
+        await wait_until(any_other_handled, message="another partition handled")
+        held = (await _effects(sessions, waiting.id), await _effects(sessions, behind.id))
+        await wait_until(lambda: _effects(sessions, behind.id), message="behind handled")
+        assert await _effects(sessions, waiting.id) == 1
+    assert held == (0, 0)
+    assert [
+        d for d in await read_dead_letters(kafka_bootstrap, dlq) if d.event_id == waiting.id
+    ] == []

@@ -40,7 +40,9 @@ from crm_platform.observability import RequestContextMiddleware
 from crm_platform.observability import router as ops_router
 from crm_platform.openapi import install_openapi, operation_id, require_content_type
 from crm_platform.ratelimit import RateLimiter
+from crm_platform.retention import prune_retained
 from crm_platform.sampler import Sampler, metrics_worker
+from crm_platform.scheduler import every
 from crm_platform.settings import ServiceSettings
 from crm_platform.tracing import configure_tracing, flush_tracing, trace_database
 
@@ -105,6 +107,14 @@ async def _start_producer(settings: ServiceSettings, attempts: int = 60) -> Any:
     raise RuntimeError("unreachable")
 
 
+def _platform_workers(definition: ServiceDefinition, settings: ServiceSettings) -> list[Worker]:
+    """Workers every service runs: the metrics sampler and, unless turned off, retention."""
+    workers = [metrics_worker(definition.samplers)]
+    if settings.retention_interval_seconds > 0:
+        workers.append(every(settings.retention_interval_seconds, "retention", prune_retained))
+    return workers
+
+
 def _lifespan(
     definition: ServiceDefinition, settings: ServiceSettings
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -137,7 +147,7 @@ def _lifespan(
         workers: list[asyncio.Task[None]] = []
         try:
             await _start_messaging(app, definition, settings)
-            for worker in [*definition.workers, metrics_worker(definition.samplers)]:
+            for worker in [*definition.workers, *_platform_workers(definition, settings)]:
                 workers.append(asyncio.create_task(worker(app), name=worker.__name__))
             log.info("service.started")
             yield

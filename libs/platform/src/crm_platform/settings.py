@@ -121,6 +121,29 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
+    inbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an inbox row (a consumed event's id) is kept: longer than the "
+        "topics keep records (7 days), so a redelivery always finds it.",
+    )
+    idempotency_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Hours a POST's Idempotency-Key and first response are kept for retries.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often expired inbox rows and Idempotency-Keys are deleted (0: never).",
+    )
+    retention_batch_rows: int = Field(default=10_000, ge=1)
+    retention_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Rows deleted per table per run at most; the next run goes on.",
+    )
+
     consumer_group_suffix: str = Field(
         default="",
         description="Appended to the consumer group ids (tests give every app its own).",
@@ -139,13 +162,13 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
     consumer_not_yet_seconds: float = Field(
-        default=0.0,
+        default=15.0,
         ge=0,
-        description="How long an event that refers to something not arrived yet (a "
-        "contract's terms) keeps being retried beyond CONSUMER_MAX_ATTEMPTS before it is "
-        "dead-lettered (0: the attempts alone). With several instances, a value above the "
-        "session timeout (e.g. 15) rides out a rebalance that holds contracts.v1 back; the "
-        "consumer waits meanwhile, for all its partitions.",
+        description="How old (by its Kafka timestamp) an event that refers to something not "
+        "arrived yet (a contract's terms) may get while it is parked and read again, beyond "
+        "CONSUMER_MAX_ATTEMPTS, before it is dead-lettered (0: the attempts alone). Above the "
+        "session timeout (10 s), it rides out a rebalance that holds contracts.v1 back. Only "
+        "the event's partition waits; the consumer's other partitions go on.",
     )
 
     metrics_sample_interval_seconds: float = Field(

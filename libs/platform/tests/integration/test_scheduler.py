@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from crm_platform.clock import FixedClock
-from crm_platform.db import make_session_factory
 from crm_platform.scheduler import JobContext, every, run_once
 from crm_platform.settings import ServiceSettings
+
+from .jobapp import job_app
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -30,15 +29,9 @@ class _Settings(ServiceSettings):
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    app = FastAPI()
-    app.state.session_factory = make_session_factory(engine)
-    app.state.clock = FixedClock(datetime(2026, 4, 4, tzinfo=UTC))
-    app.state.settings = _Settings(database_url=database_url)
-    yield app
-    await engine.dispose()
+    settings = _Settings(database_url=database_url)
+    async with job_app(metadata, settings, datetime(2026, 4, 4, tzinfo=UTC)) as app:
+        yield app
 
 
 async def _count(app: FastAPI) -> int:
