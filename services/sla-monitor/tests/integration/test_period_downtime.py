@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.schemas.telemetry import OutageItem
 from crm_testing import examples
 from sla_monitor.attainment.compute import Computation, SlaRef, compute
-from sla_monitor.attainment.domain import period_bounds
+from sla_monitor.attainment.domain import Interval, period_bounds
+from sla_monitor.attainment.downtime_store import fold_span_changes
 from sla_monitor.models import Outage, PeriodDowntimeRow
 from sla_monitor.telemetry import repository as repo
 
@@ -185,3 +186,25 @@ async def test_rows_written_on_the_driver_connection_roll_back_with_the_session(
             sa.select(sa.func.count()).select_from(Outage).where(Outage.service_key == key)
         )
     assert stored == 0
+
+
+async def test_a_change_the_spans_do_not_show_drops_the_stored_figures_of_the_key(
+    harness: Harness,
+) -> None:
+    """Should a written span be missing when the region is read back, the batch goes on and
+    the key's stored figures are dropped, to be measured again from the spans."""
+    await harness.post(outage(datetime(2026, 3, 5, 10, tzinfo=UTC), 60))
+    assert await stored_row(harness) is not None
+    ghost = Interval(datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 3, 6, 1, tzinfo=UTC))
+    factory = harness.app.state.session_factory
+    async with factory() as session, session.begin():
+        db = await repo.driver(session)
+        await repo.lock_service_keys(db, "acme-bank", [harness.service_key])
+        await fold_span_changes(session, db, "acme-bank", {}, {harness.service_key: [ghost]})
+    assert await stored_row(harness) is None
+    await harness.post(outage(datetime(2026, 3, 7, 10, tzinfo=UTC), 60))
+    row = await stored_row(harness)
+    assert row is not None and row.downtime_seconds == 120
+    assert figures(await in_session(harness, evidence=False)) == figures(
+        await in_session(harness, evidence=True)
+    )

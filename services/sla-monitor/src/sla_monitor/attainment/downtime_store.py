@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,8 @@ from sla_monitor.attainment.period_downtime import (
     measure,
 )
 from sla_monitor.models import PeriodDowntimeRow
+
+log = structlog.get_logger(__name__)
 
 # session.info key: the (tenant, service key) pairs whose span lock this transaction holds.
 _SPAN_LOCKS = "sla_monitor.span_locks"
@@ -160,7 +163,16 @@ async def fold_span_changes(
     (the caller holds the keys' span locks)."""
     regions = {k: [*removed.get(k, ()), *added.get(k, ())] for k in {*removed, *added}}
     after = await closed_regions(db, tenant_id, regions)
-    before = {k: as_before(after[k], added.get(k, ()), removed.get(k, ())) for k in after}
+    before: dict[str, list[Interval]] = {}
+    for key in list(after):
+        try:
+            before[key] = as_before(after[key], added.get(key, ()), removed.get(key, ()))
+        except ValueError:
+            # Not expected; rather than fail the batch, drop the key's stored figures:
+            # they are measured again from the spans on first use.
+            log.warning("period_downtime.inconsistent", service_key=key)
+            await _forget(session, tenant_id, key)
+            del after[key]
     hulls = {
         k: (
             min(iv.start for iv in [*after[k], *before[k]]),
@@ -180,6 +192,15 @@ async def fold_span_changes(
             new.downtime_seconds,
         )
     await session.flush()
+
+
+async def _forget(session: AsyncSession, tenant_id: str, service_key: str) -> None:
+    await session.execute(
+        sa.delete(PeriodDowntimeRow).where(
+            PeriodDowntimeRow.tenant_id == tenant_id,
+            PeriodDowntimeRow.service_key == service_key,
+        )
+    )
 
 
 async def period_figures(
