@@ -162,6 +162,29 @@ class DowntimeSpan(Base):
     __table_args__ = (sa.Index("ix_downtime_spans_lookup", "tenant_id", "service_key", "ended_at"),)
 
 
+class PeriodDowntimeRow(Base):
+    """A period's downtime figures for an availability SLA, kept up to date as its service
+    key's spans change (attainment.period_downtime), with the basis they were measured on:
+    the period and its exclusions. Written only under the service key's span lock."""
+
+    __tablename__ = "period_downtime"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sla_code: Mapped[str] = mapped_column(primary_key=True)
+    period_label: Mapped[str] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str]
+    service_key: Mapped[str]
+    period_start: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    excluded_starts: Mapped[list[datetime]] = mapped_column(sa.ARRAY(sa.DateTime(timezone=True)))
+    excluded_ends: Mapped[list[datetime]] = mapped_column(sa.ARRAY(sa.DateTime(timezone=True)))
+    spans: Mapped[int]
+    reported_seconds: Mapped[int] = mapped_column(sa.BigInteger)
+    downtime_seconds: Mapped[int] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (sa.Index("ix_period_downtime_key", "tenant_id", "service_key", "period_end"),)
+
+
 class MaintenanceWindowRow(Base):
     """An ad-hoc maintenance window approved through the API."""
 

@@ -6,9 +6,13 @@ import uuid
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaProducer
 from sla_harness import Harness
 
+from crm_events.envelope import Envelope
+from crm_events.registry import spec_for
 from crm_events.schemas.telemetry import TelemetryRecorded
+from crm_events.topics import physical
 from crm_testing.kafka import make_event, publish_envelope, wait_until
 
 OUTAGE = {"started_at": "2026-03-14T03:00:00Z", "ended_at": "2026-03-14T08:00:00Z"}
@@ -142,6 +146,59 @@ async def test_telemetry_recorded_on_kafka_takes_the_same_path(
     assert (await harness.client.get(harness.url("AVAIL-CORE"))).json()["figures"][
         "downtime_minutes"
     ] == "240"
+
+
+async def publish_together(bootstrap: str, envelopes: list[Envelope]) -> None:
+    """Send the envelopes with one producer and wait once, so the consumer can fetch them
+    as one chunk (publish_envelope starts a producer per event)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for e in envelopes:
+            topic = physical(spec_for(e.type).topic.value)
+            await producer.send(topic, e.to_bytes(), key=e.key, headers=e.kafka_headers())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_run_of_telemetry_messages_is_ingested_whole_per_tenant(
+    harness: Harness, kafka_bootstrap: str
+) -> None:
+    """Messages fetched together go through one ingest per tenant: every outage of the run
+    counts once for its own tenant, a redelivered one not again, another tenant's items
+    under the same service key not at all."""
+
+    def message(second: int, tenant: str = "acme-bank") -> Any:
+        start = f"2026-03-14T03:00:{second:02d}Z"
+        end = f"2026-03-14T03:00:{second + 1:02d}Z"
+        return make_event(
+            "telemetry.recorded",
+            subject=harness.service_key,
+            data=TelemetryRecorded.model_validate(
+                {
+                    "items": [
+                        {"service_key": harness.service_key, "started_at": start, "ended_at": end}
+                    ]
+                }
+            ),
+            tenant=tenant,
+        )
+
+    run = [message(2 * n) for n in range(12)]
+    run.insert(5, message(40, tenant="globex"))  # not acme's: another tenant's service key
+    run.append(run[3])  # the same event again in the run
+    await publish_together(kafka_bootstrap, run)
+
+    async def reflected() -> bool:
+        body = (await harness.client.get(harness.url("AVAIL-CORE"))).json()
+        return body["figures"]["downtime_minutes"] == "0.2000"  # 12 seconds
+
+    await wait_until(reflected, message="a run of telemetry.v1 messages reflected")
+    await asyncio.sleep(0.5)
+    body = (await harness.client.get(harness.url("AVAIL-CORE"))).json()
+    assert body["figures"]["downtime_minutes"] == "0.2000"
+    assert len(body["counted_downtime"]) == 12
 
 
 async def test_another_tenant_cannot_post_for_or_read_the_contract(harness: Harness) -> None:

@@ -24,6 +24,7 @@ from sla_monitor.attainment import inputs
 from sla_monitor.attainment.domain import (
     ATTAINMENT_PLACES,
     AvailabilityResult,
+    Interval,
     PeriodBounds,
     availability,
     classify,
@@ -32,6 +33,7 @@ from sla_monitor.attainment.domain import (
     subtract,
     total_seconds,
 )
+from sla_monitor.attainment.downtime_store import period_figures
 from sla_monitor.attainment.incidents import IncidentResult, Target, compliance, incident_outcome
 from sla_monitor.attainment.measurements import mean, nearest_rank
 from sla_monitor.attainment.signals import AvailabilityOutlook
@@ -241,17 +243,43 @@ def _levels(sla: SlaDefinition) -> str:
     return f"expected {sla.expected_level} and minimum {sla.minimum_level}"
 
 
-async def _availability(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
+async def _downtime(
+    session: AsyncSession,
+    ref: SlaRef,
+    period: PeriodBounds,
+    excluded: list[Interval],
+    evidence: bool,
+) -> tuple[AvailabilityResult, bool]:
+    """The period's downtime figures and whether any span touches it: with the counted
+    intervals (evidence) from the spans, else the stored figures (period_downtime)."""
+    sla = ref.sla
+    if evidence:
+        spans, _ = await inputs.downtime_spans(session, ref.tenant_id, sla.service_key, period)
+        return availability(period, spans, excluded), bool(spans)
+    stored = await period_figures(
+        session,
+        tenant_id=ref.tenant_id,
+        contract_id=ref.contract_id,
+        sla_code=sla.code,
+        service_key=sla.service_key,
+        period=period,
+        excluded=excluded,
+    )
+    return stored.result(), stored.spans > 0
+
+
+async def _availability(
+    session: AsyncSession, ref: SlaRef, period: PeriodBounds, evidence: bool
+) -> Computation:
     sla = ref.sla
     excl = await inputs.exclusions(session, ref.contract_id, ref.terms, sla, period)
-    spans, _ = await inputs.downtime_spans(session, ref.tenant_id, sla.service_key, period)
+    result, spanned = await _downtime(session, ref, period, excl.all, evidence)
     # Evidence of observation: a downtime span (an outage or a down run) touching the
     # period, or any sample inside it. A clean month reported by outages alone is
     # indistinguishable from a silent monitor, so it needs at least one `up` sample.
-    has_data = bool(spans) or await observed(
+    has_data = spanned or await observed(
         session, ref.tenant_id, sla.service_key, period, MetricKind.AVAILABILITY
     )
-    result = availability(period, spans, excl.all)
     attainment = result.attainment if has_data else None
     outcome = classify(
         attainment, expected=sla.expected_level, minimum=sla.minimum_level, direction=sla.direction
@@ -289,7 +317,10 @@ async def _availability(session: AsyncSession, ref: SlaRef, period: PeriodBounds
     )
 
 
-async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
+async def _incidents(
+    session: AsyncSession, ref: SlaRef, period: PeriodBounds, evidence: bool
+) -> Computation:
+    # `evidence` is availability's (counted intervals); an incident period reads its tickets.
     sla = ref.sla
     priority = sla.priority or ""
     target = Target.of(sla, ref.terms)
@@ -344,7 +375,10 @@ async def _incidents(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -
     )
 
 
-async def _measurement(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
+async def _measurement(
+    session: AsyncSession, ref: SlaRef, period: PeriodBounds, evidence: bool
+) -> Computation:
+    # `evidence` is availability's (counted intervals); a measurement period reads its values.
     sla = ref.sla
     if sla.statistic is Statistic.MEAN:
         count, total = await inputs.measurement_mean(
@@ -394,7 +428,9 @@ async def _measurement(session: AsyncSession, ref: SlaRef, period: PeriodBounds)
 class MetricComputation:
     """How one kind of SLA metric is computed for a period, and its formula in words."""
 
-    compute: Callable[[AsyncSession, SlaRef, PeriodBounds], Awaitable[Computation]]
+    # (session, SLA, period, evidence): evidence asks for the counted intervals, which only
+    # the explanation, the published detail and the API's live figures show.
+    compute: Callable[[AsyncSession, SlaRef, PeriodBounds, bool], Awaitable[Computation]]
     formula: str
 
 
@@ -423,5 +459,9 @@ COMPUTATIONS: dict[MetricKind, MetricComputation] = {
 }
 
 
-async def compute(session: AsyncSession, ref: SlaRef, period: PeriodBounds) -> Computation:
-    return await COMPUTATIONS[ref.sla.metric_kind].compute(session, ref, period)
+async def compute(
+    session: AsyncSession, ref: SlaRef, period: PeriodBounds, *, evidence: bool = True
+) -> Computation:
+    """One SLA's figures in one period. Without `evidence`, availability's come from the
+    stored period figures (no counted intervals): what the early warnings read per batch."""
+    return await COMPUTATIONS[ref.sla.metric_kind].compute(session, ref, period, evidence)

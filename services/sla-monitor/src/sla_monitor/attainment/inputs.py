@@ -126,6 +126,64 @@ class Exclusions:
         return merge([*self.maintenance, *self.outside_hours])
 
 
+# session.info key: ad-hoc windows read ahead for the computations of one transaction.
+_ADHOC = "sla_monitor.adhoc_windows"
+
+
+@dataclass(frozen=True)
+class _ReadAhead:
+    transaction: object
+    tenant_id: str
+    start: datetime
+    end: datetime
+    windows: dict[uuid.UUID, list[tuple[datetime, datetime, list[str]]]]
+
+    def covers(self, session: AsyncSession, tenant_id: str, period: PeriodBounds) -> bool:
+        return (
+            self.transaction is session.sync_session.get_transaction()
+            and self.tenant_id == tenant_id
+            and self.start <= period.start
+            and period.end <= self.end
+        )
+
+
+async def read_adhoc_windows_ahead(
+    session: AsyncSession,
+    tenant_id: str,
+    contract_ids: Iterable[uuid.UUID],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Read the ad-hoc windows of many contracts over [start, end) in one query, for the
+    period computations that follow in this transaction (a batch's signal checks), until
+    `forget_adhoc_windows`."""
+    ids = list(set(contract_ids))
+    rows = (
+        await session.execute(
+            sa.select(
+                MaintenanceWindowRow.contract_id,
+                MaintenanceWindowRow.starts_at,
+                MaintenanceWindowRow.ends_at,
+                MaintenanceWindowRow.sla_codes,
+            ).where(
+                MaintenanceWindowRow.tenant_id == tenant_id,
+                MaintenanceWindowRow.contract_id.in_(ids),
+                MaintenanceWindowRow.starts_at < end,
+                MaintenanceWindowRow.ends_at > start,
+            )
+        )
+    ).all()
+    windows: dict[uuid.UUID, list[tuple[datetime, datetime, list[str]]]] = {c: [] for c in ids}
+    for r in rows:
+        windows[r.contract_id].append((r.starts_at, r.ends_at, list(r.sla_codes)))
+    txn = session.sync_session.get_transaction()
+    session.info[_ADHOC] = _ReadAhead(txn, tenant_id, start, end, windows)
+
+
+def forget_adhoc_windows(session: AsyncSession) -> None:
+    session.info.pop(_ADHOC, None)
+
+
 async def adhoc_windows(
     session: AsyncSession,
     tenant_id: str,
@@ -133,6 +191,16 @@ async def adhoc_windows(
     sla_code: str,
     period: PeriodBounds,
 ) -> list[Interval]:
+    ahead = session.info.get(_ADHOC)
+    if isinstance(ahead, _ReadAhead) and ahead.covers(session, tenant_id, period):
+        found = ahead.windows.get(contract_id)
+        if found is not None:
+            # The query's rule below: windows for every SLA (no codes) or naming this one.
+            return [
+                Interval(s, e)
+                for s, e, codes in found
+                if s < period.end and e > period.start and (not codes or sla_code in codes)
+            ]
     rows = (
         await session.execute(
             sa.select(MaintenanceWindowRow.starts_at, MaintenanceWindowRow.ends_at).where(

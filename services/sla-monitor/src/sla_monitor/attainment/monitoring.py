@@ -17,7 +17,11 @@ from crm_events.schemas.sla import SlaAtRisk, SlaBreached
 from crm_platform.emitter import Emit
 from sla_monitor.attainment.compute import Computation, SlaRef, compute
 from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
-from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.inputs import (
+    ContractVersions,
+    forget_adhoc_windows,
+    read_adhoc_windows_ahead,
+)
 from sla_monitor.attainment.restatement import restate_if_changed
 from sla_monitor.attainment.schedule import measured_periods
 from sla_monitor.attainment.signals import (
@@ -80,6 +84,26 @@ async def on_telemetry(
     pairs = await affected(session, tenant_id, touched, ContractVersions(session))
     if not pairs:
         return
+    await read_adhoc_windows_ahead(
+        session,
+        tenant_id,
+        (r.contract_id for r, _ in pairs),
+        min(p.start for _, p in pairs),
+        max(p.end for _, p in pairs),
+    )
+    try:
+        await _check_pairs(session, emit, now, tenant_id, pairs)
+    finally:
+        forget_adhoc_windows(session)
+
+
+async def _check_pairs(
+    session: AsyncSession,
+    emit: Emit,
+    now: datetime,
+    tenant_id: str,
+    pairs: list[tuple[SlaRef, PeriodBounds]],
+) -> None:
     # One order for every transaction, so two batches never wait on each other's rows.
     pairs.sort(key=lambda rp: (str(rp[0].contract_id), rp[0].sla.code, rp[1].label))
     keys = [(r.contract_id, r.sla.code, p.label) for r, p in pairs]
@@ -267,7 +291,7 @@ async def detect(
     availability = ref.sla.metric_kind is MetricKind.AVAILABILITY
     if BREACHED in done or (AT_RISK in done and not availability):
         return  # nothing left to say: skip the computation
-    found = warning(await compute(session, ref, period), now, done)
+    found = warning(await compute(session, ref, period, evidence=False), now, done)
     if found is not None:
         kind, data = found
         await _signal(session, emit, ref, period, kind, now, data)

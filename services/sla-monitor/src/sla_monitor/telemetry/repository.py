@@ -28,7 +28,13 @@ async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, inside the session's transaction."""
     conn = await session.connection()
     raw = await conn.get_raw_connection()
-    return raw.driver_connection
+    db: Any = raw.driver_connection
+    if not db.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement: until one has
+        # gone through it, statements on the driver would each commit on their own (and a
+        # transaction-scoped advisory lock would end with its statement).
+        await conn.exec_driver_sql("SELECT 1")
+    return db
 
 
 def key_lock(tenant_id: str, service_key: str) -> int:
@@ -172,10 +178,22 @@ class SpanChanges:
     written (attainment outside it cannot have changed)."""
 
     hull: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    # The spans deleted and written, per service key: the stored period figures move by
+    # them (attainment.downtime_store).
+    removed: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+    added: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
 
     def touch(self, key: str, start: datetime, end: datetime) -> None:
         old = self.hull.get(key)
         self.hull[key] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
+
+    def remove(self, key: str, span: Interval) -> None:
+        self.removed[key].append(span)
+        self.touch(key, span.start, span.end)
+
+    def add(self, key: str, span: Interval) -> None:
+        self.added[key].append(span)
+        self.touch(key, span.start, span.end)
 
 
 async def _insert_spans(
@@ -224,9 +242,10 @@ async def merge_outage_spans(
     )
     for r in removed:
         by_key[r[0]].append(Interval(r[1], r[2]))
+        changes.remove(r[0], Interval(r[1], r[2]))
     merged = [(key, iv) for key, intervals in by_key.items() for iv in merge(intervals)]
     for key, iv in merged:
-        changes.touch(key, iv.start, iv.end)
+        changes.add(key, iv)
     await _insert_spans(db, tenant_id, "outages", merged)
 
 
@@ -320,7 +339,7 @@ async def _drop_sample_spans(
         *_window_arrays(windows),
     )
     for r in removed:
-        changes.touch(r[0], r[1], r[2])
+        changes.remove(r[0], Interval(r[1], r[2]))
 
 
 async def rebuild_sample_spans(
@@ -345,6 +364,6 @@ async def rebuild_sample_spans(
         (w.service_key, run) for w in windows for run in down_runs(samples.get(w.service_key, []))
     ]
     for key, run in runs:
-        changes.touch(key, run.start, run.end)
+        changes.add(key, run)
     if runs:
         await _insert_spans(db, tenant_id, "samples", runs)

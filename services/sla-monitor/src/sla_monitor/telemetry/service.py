@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.telemetry import TelemetryItem
 from crm_platform.emitter import Emit
+from sla_monitor.attainment.downtime_store import fold_span_changes, hold_span_locks
 from sla_monitor.attainment.monitoring import on_telemetry
 from sla_monitor.telemetry import repository as repo
 from sla_monitor.telemetry.kinds import TELEMETRY_KINDS, Stored
@@ -70,11 +71,13 @@ async def update_spans(*, session: AsyncSession, tenant_id: str, result: IngestR
     db = await repo.driver(session)
     keys = {key for rows in result.downtime.values() for key, _, _ in rows}
     await repo.lock_service_keys(db, tenant_id, sorted(keys))
+    hold_span_locks(session, tenant_id, keys)
     spans = repo.SpanChanges()
     for kind in TELEMETRY_KINDS.values():
         new = result.downtime.get(kind.name)
         if new and kind.fold_downtime is not None:
             await kind.fold_downtime(db, tenant_id, new, spans)
+    await fold_span_changes(session, db, tenant_id, spans.removed, spans.added)
     for key, (start, end) in spans.hull.items():
         result.touch(key, start, end)
     result.downtime.clear()
