@@ -8,6 +8,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from tracker_events import at_risk
 
 import crm_testing.examples as examples
 from crm_events.schemas.billing import DiscrepancyFound, VolumeBandExceeded
@@ -76,18 +77,12 @@ def _no_data() -> Any:
 
 
 def _at_risk(remaining: D | None) -> SlaAtRisk:
-    return SlaAtRisk(
-        contract_id=CONTRACT,
-        contract_version=1,
-        sla_code="AVAIL-CORE",
-        period=MARCH,
-        attainment_so_far=D("99.7"),
-        projected_attainment=D("99.41"),
-        expected_level=D("99.9"),
-        minimum_level=D("99.5"),
-        remaining_budget_minutes=remaining,
-        explanation="budget nearly spent",
-        detected_at=DETECTED,
+    return at_risk(CONTRACT).model_copy(
+        update={
+            "projected_attainment": D("99.41"),
+            "remaining_budget_minutes": remaining,
+            "detected_at": DETECTED,
+        }
     )
 
 
