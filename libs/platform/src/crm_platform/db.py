@@ -8,8 +8,9 @@ response is sent: a client never sees 2xx for a transaction that then failed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, cast
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,3 +43,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def table_of(model: type[Any]) -> sa.Table:
+    """A mapped class's table, for Core statements that skip the ORM's per-row work (bulk
+    inserts and updates of a run of events)."""
+    return cast(sa.Table, model.__table__)

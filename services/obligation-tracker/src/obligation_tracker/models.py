@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -17,12 +17,6 @@ from crm_platform.contract_terms import attach_contract_terms_table
 
 class Base(DeclarativeBase):
     pass
-
-
-def table_of(model: type[Base]) -> sa.Table:
-    """The model's table, for Core statements that skip the ORM's per-row work (bulk
-    inserts and updates of a run of events)."""
-    return cast(sa.Table, model.__table__)
 
 
 attach_platform_tables(Base.metadata)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -50,6 +50,7 @@ from contract_registry.models import (
     HealthGeneration,
     HealthSlaPeriod,
 )
+from crm_platform.db import table_of
 
 Key = tuple[uuid.UUID, str]  # contract id, period label
 CountKey = tuple[str, str, str, str, Decimal]  # tenant, period label, series, group, value
@@ -58,10 +59,6 @@ ALL_PERIODS = "*"
 CHUNK = 1000  # rows per executemany call of the backfill (bounded memory per call)
 
 T = TypeVar("T")
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return cast(sa.Table, model.__table__)
 
 
 def _chunks(rows: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -152,11 +149,11 @@ def _upsert(model: type[Any], keys: list[str], changes: Callable[[Any], dict[str
     """INSERT … ON CONFLICT (keys) DO UPDATE, its rows given as executemany parameters: one
     statement compiled once and cached, whatever the batch (a VALUES list of N literal
     rows would be compiled anew for every batch)."""
-    stmt = pg_insert(_table(model))
+    stmt = pg_insert(table_of(model))
     return stmt.on_conflict_do_update(index_elements=keys, set_=changes(stmt.excluded))
 
 
-_P, _C, _B = (_table(m) for m in (BenchmarkPeriod, BenchmarkContract, BenchmarkCount))
+_P, _C, _B = (table_of(m) for m in (BenchmarkPeriod, BenchmarkContract, BenchmarkCount))
 _PERIOD_KEY = ["contract_id", "period_label"]
 # A no-op update: it locks the contract period's row (created when new) and returns it.
 _LOCK_PERIODS = _upsert(
@@ -182,7 +179,7 @@ _ADD_COUNTS = _upsert(
 _BUMP_GENERATIONS = _upsert(
     HealthGeneration,
     ["tenant_id"],
-    lambda _: {"generation": _table(HealthGeneration).c.generation + 1},
+    lambda _: {"generation": table_of(HealthGeneration).c.generation + 1},
 )
 
 
@@ -217,7 +214,7 @@ async def _move_groups(
 ) -> None:
     """Periods leaving a group (and maybe others joining it) of one contract: the contract
     leaves the group when no period is left in it."""
-    t = _table(BenchmarkContract)
+    t = table_of(BenchmarkContract)
     key = sa.tuple_(t.c.contract_id, t.c.family, t.c.grp) == (
         row["contract_id"],
         row["family"],
@@ -268,7 +265,7 @@ async def _add_counts(session: AsyncSession, counts: Counter[CountKey]) -> None:
         return
     emptied = [tuple(row[:5]) for row in await session.execute(_ADD_COUNTS, rows) if row[5] == 0]
     if emptied:
-        t = _table(BenchmarkCount)
+        t = table_of(BenchmarkCount)
         key = sa.tuple_(*(t.c[c] for c in columns))
         await session.execute(sa.delete(t).where(key.in_(emptied)))
 
@@ -340,7 +337,7 @@ def rebuild(connection: sa.Connection) -> None:
     so Alembic can run it; `AsyncSession.run_sync` runs it for the tests and the bench)."""
     loaded = recount(_group_inputs(*(connection.execute(q).all() for q in _input_queries(None))))
     for model in (BenchmarkPeriod, BenchmarkCount, BenchmarkContract):
-        connection.execute(sa.delete(_table(model)))
+        connection.execute(sa.delete(table_of(model)))
     inserts: list[tuple[type[Any], list[dict[str, Any]]]] = [
         (BenchmarkPeriod, [
             {"contract_id": c, "period_label": p, "tenant_id": t, "summary": v.to_json()}
@@ -357,4 +354,4 @@ def rebuild(connection: sa.Connection) -> None:
     ]  # fmt: skip
     for model, rows in inserts:
         for chunk in _chunks(rows):
-            connection.execute(sa.insert(_table(model)), list(chunk))
+            connection.execute(sa.insert(table_of(model)), list(chunk))

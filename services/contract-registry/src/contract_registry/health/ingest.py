@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,12 +30,9 @@ from contract_registry.models import (
 from crm_events.schemas.billing import ChargesComputed, CreditCalculated, ReconciliationCompleted
 from crm_events.schemas.obligations import ObligationCreated, ObligationTransitioned
 from crm_events.schemas.sla import SlaPeriodClosed
+from crm_platform.db import table_of
 
 Key = tuple[uuid.UUID, str]  # contract id, period label
-
-
-def _table(model: type[Any]) -> sa.Table:
-    return cast(sa.Table, model.__table__)
 
 
 def latest(rows: Sequence[dict[str, Any]], keys: list[str], revision: str) -> list[dict[str, Any]]:
@@ -61,7 +58,7 @@ async def _upsert_latest(
     a key twice in it: the row `latest` keeps."""
     if not rows:
         return
-    t = _table(model)
+    t = table_of(model)
     stmt = pg_insert(t)
     upsert = stmt.on_conflict_do_update(
         index_elements=keys,
@@ -174,7 +171,7 @@ async def record_obligation_created(
     session: AsyncSession, tenant_id: str, event: ObligationCreated, now: datetime
 ) -> None:
     # An obligation counts in the period it follows up, else in the month it is due.
-    t = _table(HealthObligation)
+    t = table_of(HealthObligation)
     await session.execute(
         pg_insert(t)
         .values(
@@ -228,7 +225,7 @@ async def record_obligation_transition(
         **changes,
     }
     await session.execute(
-        pg_insert(_table(HealthObligation))
+        pg_insert(table_of(HealthObligation))
         .values(**new_row)
         .on_conflict_do_update(index_elements=["contract_id", "obligation_id"], set_=changes)
     )

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.billing import CreditCalculated
 from crm_events.schemas.sla import SlaPeriodClosed
+from crm_platform.db import table_of
 from obligation_tracker.models import (
     LATE_STATUSES,
     OPEN_STATUSES,
     Alert,
     Obligation,
     SlaPeriodResult,
-    table_of,
 )
 
 PeriodKey = tuple[uuid.UUID, str, str]  # (contract_id, sla_code, period_label)

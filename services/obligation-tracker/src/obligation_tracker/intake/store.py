@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
 from crm_platform.contract_terms import contract_terms_table
+from crm_platform.db import table_of
 from obligation_tracker.alerts import rules
 from obligation_tracker.alerts.plan import AlertState, Incoming
 from obligation_tracker.governance.snapshot import record_period_facts
@@ -43,7 +44,6 @@ from obligation_tracker.models import (
     AlertRule,
     Obligation,
     ObligationHistory,
-    table_of,
 )
 from obligation_tracker.obligations.followups import (
     GATHERING_KINDS,

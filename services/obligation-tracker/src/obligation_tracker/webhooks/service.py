@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.envelope import Envelope
 from crm_platform.audit import Audit
 from crm_platform.auth import Principal
+from crm_platform.db import table_of
 from crm_platform.errors import NotFound
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.scheduler import JobContext
@@ -21,7 +22,6 @@ from obligation_tracker.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
-    table_of,
 )
 from obligation_tracker.settings import Settings
 from obligation_tracker.webhooks.schemas import (
