@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
@@ -172,6 +173,13 @@ class _Prepared:
     @property
     def batched(self) -> bool:
         return all(isinstance(h, BatchHandler) for h in self.handlers)
+
+    def parent_context(self) -> Context | None:
+        """The context of the span the event was created in: the Kafka header first, else
+        the envelope's tracing extension (a producer of our own may set only one of them)."""
+        return context_from(kafka_carrier(self.record.headers)) or context_from(
+            self.envelope.trace_carrier
+        )
 
 
 @dataclass
@@ -493,8 +501,7 @@ class ConsumerRunner:
     @contextlib.contextmanager
     def _record_scope(self, item: _Prepared) -> Iterator[None]:
         """The record's log context and its consumer span, a child of the span the event
-        was created in: the Kafka header first, else the envelope's tracing extension (a
-        producer of our own may set only one of them)."""
+        was created in."""
         record, envelope = item.record, item.envelope
         structlog.contextvars.bind_contextvars(
             correlation_id=envelope.correlationid,
@@ -502,22 +509,18 @@ class ConsumerRunner:
             event_type=envelope.type,
             tenant=envelope.tenant,
         )
-        parent = context_from(kafka_carrier(record.headers)) or context_from(envelope.trace_carrier)
         try:
             with tracer.start_as_current_span(
                 f"{record.topic} process",
-                context=parent,
+                context=item.parent_context(),
                 kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": record.topic,
-                    "messaging.consumer.group.name": self.group_id,
-                    "messaging.message.id": envelope.id,
-                    "messaging.kafka.offset": record.offset,
-                    "messaging.destination.partition.id": str(record.partition),
-                    "cloudevents.event_type": envelope.type,
-                },
+                attributes=self._span_attributes(
+                    item,
+                    **{
+                        "messaging.message.id": envelope.id,
+                        "messaging.kafka.offset": record.offset,
+                    },
+                ),
             ):
                 yield
         finally:
@@ -671,6 +674,18 @@ class ConsumerRunner:
             deferred=deferred,
         )
 
+    def _span_attributes(self, item: _Prepared, **extra: str | int) -> dict[str, str | int]:
+        """The messaging attributes of a consumer span over `item` (the first of a run)."""
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": item.record.topic,
+            "messaging.consumer.group.name": self.group_id,
+            "messaging.destination.partition.id": str(item.record.partition),
+            "cloudevents.event_type": item.envelope.type,
+            **extra,
+        }
+
     @contextlib.contextmanager
     def _batch_scope(self, run: list[_Prepared]) -> Iterator[None]:
         """A run of records handled by one call: one consumer span linked to the span each
@@ -680,13 +695,11 @@ class ConsumerRunner:
                 yield
             return
         first = run[0]
-        links = []
-        for item in run:
-            parent = context_from(kafka_carrier(item.record.headers)) or context_from(
-                item.envelope.trace_carrier
-            )
-            if parent is not None:
-                links.append(Link(trace.get_current_span(parent).get_span_context()))
+        links = [
+            Link(trace.get_current_span(parent).get_span_context())
+            for parent in (item.parent_context() for item in run)
+            if parent is not None
+        ]
         structlog.contextvars.bind_contextvars(
             event_type=first.envelope.type, batch_records=len(run)
         )
@@ -695,15 +708,9 @@ class ConsumerRunner:
                 f"{first.record.topic} process",
                 kind=SpanKind.CONSUMER,
                 links=links,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": first.record.topic,
-                    "messaging.consumer.group.name": self.group_id,
-                    "messaging.batch.message_count": len(run),
-                    "messaging.destination.partition.id": str(first.record.partition),
-                    "cloudevents.event_type": first.envelope.type,
-                },
+                attributes=self._span_attributes(
+                    first, **{"messaging.batch.message_count": len(run)}
+                ),
             ):
                 yield
         finally:

@@ -3,6 +3,7 @@ Kafka header, into the consumer's handler and the event it emits, recorded by th
 OpenTelemetry SDK into memory; with database spans only inside the trace."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_events.consumer import ConsumerRunner, EventContext
+from crm_events.consumer import ConsumerRunner, Delivered, EventContext, batched
 from crm_events.kafka import make_producer
 from crm_events.outbox import OutboxRelay, publish
 from crm_events.registry import spec_for
@@ -208,3 +209,73 @@ async def test_an_event_without_the_header_is_traced_by_its_envelope_extension(
     )
     assert (_ids(by_event[traced.id])[0], _ids(by_event[traced.id])[2]) == integrator_ids
     assert _ids(by_event[garbled.id])[2] is None  # a trace of its own
+
+
+async def test_a_batched_call_has_one_span_linked_to_each_event_it_handles(
+    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str
+) -> None:
+    """A run of events handled by one `@batched` call is one consumer span; it cannot be a
+    child of every event's trace, so it links to the span each event was created in."""
+    exporter = span_exporter()
+    calls: list[list[str]] = []
+
+    @batched
+    async def note(events: Sequence[Delivered[ObligationCreated]]) -> None:
+        calls.append([item.ctx.envelope.id for item in events])
+
+    contract_id = uuid.uuid4()
+    origins: dict[str, tuple[int, int]] = {}
+    envelopes = []
+    for _ in range(4):
+        with tracer.start_as_current_span("integrator") as origin:
+            envelope = _obligation(contract_id)  # one key: one partition, in order
+        origins[envelope.id] = (
+            origin.get_span_context().trace_id,
+            origin.get_span_context().span_id,
+        )
+        envelopes.append(envelope)
+    for envelope in envelopes:  # all on the topic before the consumer starts: one fetch
+        await produce_raw(kafka_bootstrap, "obligations.v1", envelope.to_bytes(), key=envelope.key)
+    producer = make_producer(kafka_bootstrap, client_id="trace-test-3")
+    await producer.start()
+    runner = ConsumerRunner(
+        group_id=f"trace-{uuid.uuid4().hex[:6]}",
+        topics=["obligations.v1"],
+        handlers={"obligation.created": [note]},
+        session_factory=sessions,
+        producer=producer,
+        bootstrap_servers=kafka_bootstrap,
+        source="test",
+    )
+    await runner.start()
+    try:
+        await wait_until(
+            lambda: set(origins) <= {i for call in calls for i in call},
+            timeout=60,
+            message="all four handled",
+        )
+    finally:
+        await runner.stop()
+        await producer.stop()
+    ours = [call for call in calls if set(call) & set(origins)]
+    assert any(len(set(call) & set(origins)) > 1 for call in ours), ours  # batched together
+    consumer_spans = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    for call in ours:
+        mine = [i for i in call if i in origins]
+        if len(call) == 1:
+            continue
+        [span] = [
+            s
+            for s in consumer_spans
+            if (s.attributes or {}).get("messaging.batch.message_count") == len(call)
+            and any(
+                (link.context.trace_id, link.context.span_id) == origins[mine[0]]
+                for link in s.links
+            )
+        ]
+        linked = {(link.context.trace_id, link.context.span_id) for link in span.links}
+        assert {origins[i] for i in mine} <= linked
+        assert span.parent is None  # a root of its own, not a child of one event's trace
+        assert str((span.attributes or {}).get("messaging.destination.name")).endswith(
+            "obligations.v1"
+        )
