@@ -136,6 +136,7 @@ class BatchHandler:
     def __init__(self, fn: Callable[[Sequence[Delivered[Any]]], Awaitable[None]]) -> None:
         self.fn = fn
         self.__name__ = getattr(fn, "__name__", "batch_handler")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
         self.__doc__ = fn.__doc__
 
     async def __call__(self, events: Sequence[Delivered[Any]]) -> None:
@@ -627,8 +628,11 @@ class ConsumerRunner:
                 (item,) = run
                 with self._record_scope(item) if scoped else contextlib.nullcontext():
                     for handler in item.handlers:
-                        assert not isinstance(handler, BatchHandler)
-                        await handler(contexts[0], item.payload)
+                        # A batched handler among plain ones: its type goes one by one.
+                        if isinstance(handler, BatchHandler):
+                            await handler([Delivered(contexts[0], item.payload)])
+                        else:
+                            await handler(contexts[0], item.payload)
             # Each run sees the database, not objects an earlier one loaded.
             await session.flush()
             session.expunge_all()

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_events.consumer import Delivered, Handlers, batched
+from crm_events.consumer import BatchHandler, Delivered, EventContext, Handlers, batched
 from crm_events.dlq import read_dead_letters
 from crm_events.schemas.obligations import ObligationCreated
 from crm_events.topics import physical
@@ -113,3 +113,37 @@ async def test_a_failing_run_is_handled_again_one_event_per_call_and_transaction
     # One transaction per event now: the deferred work ran in each, after its own event.
     assert await _deferred_notes(sessions, key) == ["1", "2", "3", "4"]
     assert runner.stats.batch_fallbacks == 1
+
+
+async def test_a_batched_handler_beside_a_plain_one_takes_its_events_one_per_call(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A type with any plain handler goes one event at a time; a shared batched handler in
+    its list (the contract-terms projection beside a service's own) gets one-event calls,
+    in the list's order."""
+    key = str(uuid.uuid4())
+    events = [_event(subject=key) for _ in range(3)]
+    calls: list[list[str]] = []
+    order: list[str] = []
+    [projection] = _recording_handlers(calls)["obligation.created"]
+    assert isinstance(projection, BatchHandler)
+
+    async def plain(ctx: EventContext, event: ObligationCreated) -> None:
+        order.append(f"plain:{ctx.envelope.id}")
+
+    async def first(events: Sequence[Delivered[ObligationCreated]]) -> None:
+        order.append(f"batched:{events[0].ctx.envelope.id}")
+        await projection(events)
+
+    async with _fresh_topics(kafka_bootstrap, monkeypatch):
+        for event in events:
+            await publish_envelope(kafka_bootstrap, event)
+        handlers: Handlers = {"obligation.created": [batched(first), plain]}
+        async with _runner(sessions, kafka_bootstrap, handlers) as runner:
+            await wait_until(lambda: runner.stats.handled >= 3, message="all three handled")
+    assert calls == [[e.id] for e in events]
+    assert order == [f"{kind}:{e.id}" for e in events for kind in ("batched", "plain")]
+    assert [await _effects(sessions, e.id) for e in events] == [1] * 3
+    assert runner.stats.batch_fallbacks == 0

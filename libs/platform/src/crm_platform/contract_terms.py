@@ -9,7 +9,7 @@ harmless: a version is written once and the contract status only moves forward.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -20,13 +20,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_events.consumer import EventContext, Handlers
-from crm_events.schemas.contracts import (
-    ContractActivated,
-    ContractAmended,
-    ContractTerminated,
-    ContractTerms,
-)
+from crm_events.consumer import BatchHandler, Delivered, Handlers, batched
+from crm_events.schemas.contracts import ContractTerms
 from crm_platform.deps import CurrentPrincipal, SessionDep
 from crm_platform.errors import NotFound
 
@@ -62,25 +57,51 @@ contract_terms_table = attach_contract_terms_table(sa.MetaData())
 
 async def record_terms(session: AsyncSession, terms: ContractTerms, status: str) -> bool:
     """Store a version's terms; returns False when that version was already known."""
+    [new] = await record_terms_many(session, [(terms, status)])
+    return new
+
+
+async def record_terms_many(
+    session: AsyncSession, versions: Sequence[tuple[ContractTerms, str]]
+) -> list[bool]:
+    """Store versions' terms in one statement, as storing them one by one in that order
+    would: for each, whether it was new here (False for a version already stored, and for
+    the second of a version given twice). A terminated version marks its contract's every
+    version terminated."""
     t = contract_terms_table
-    inserted = await session.scalar(
+    rows: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
+    for terms, status in versions:
+        rows.setdefault(
+            (terms.contract_id, terms.version),
+            {
+                "contract_id": terms.contract_id,
+                "version": terms.version,
+                "tenant_id": terms.tenant_id,
+                "effective_from": terms.effective_from,
+                "status": status,
+                "terms": terms.model_dump(mode="json"),
+            },
+        )
+    if not rows:
+        return []
+    returned = await session.execute(
         pg_insert(t)
-        .values(
-            contract_id=terms.contract_id,
-            version=terms.version,
-            tenant_id=terms.tenant_id,
-            effective_from=terms.effective_from,
-            status=status,
-            terms=terms.model_dump(mode="json"),
-        )
+        .values(list(rows.values()))
         .on_conflict_do_nothing()
-        .returning(t.c.version)
+        .returning(t.c.contract_id, t.c.version)
     )
-    if status == "terminated":
+    inserted = {(cid, version) for cid, version in returned}
+    terminated = {terms.contract_id for terms, status in versions if status == "terminated"}
+    if terminated:
         await session.execute(
-            sa.update(t).where(t.c.contract_id == terms.contract_id).values(status="terminated")
+            sa.update(t).where(t.c.contract_id.in_(terminated)).values(status="terminated")
         )
-    return inserted is not None
+    new: list[bool] = []
+    for terms, _ in versions:
+        key = (terms.contract_id, terms.version)
+        new.append(key in inserted)
+        inserted.discard(key)
+    return new
 
 
 async def latest_terms(session: AsyncSession, contract_id: uuid.UUID) -> ContractTerms | None:
@@ -172,24 +193,21 @@ def terms_router() -> APIRouter:
     return router
 
 
-TermsApplier = Callable[[AsyncSession, ContractTerms, str], Awaitable[object]]
-
-
-def contract_terms_handlers(apply: TermsApplier = record_terms) -> Handlers:
+def contract_terms_handlers() -> Handlers:
     """The handler table for contracts.v1: every consuming service keeps the terms the same
-    way; `apply` may do more with them (sla-monitor indexes its SLA definitions)."""
+    way, a run of events of one type in one statement (see `record_terms_many`)."""
 
-    async def on_activated(ctx: EventContext, event: ContractActivated) -> None:
-        await apply(ctx.session, event.terms, "active")
+    def keep(status: str) -> BatchHandler:
+        @batched
+        async def on_terms(events: Sequence[Delivered[Any]]) -> None:
+            await record_terms_many(
+                events[0].ctx.session, [(item.payload.terms, status) for item in events]
+            )
 
-    async def on_amended(ctx: EventContext, event: ContractAmended) -> None:
-        await apply(ctx.session, event.terms, "active")
-
-    async def on_terminated(ctx: EventContext, event: ContractTerminated) -> None:
-        await apply(ctx.session, event.terms, "terminated")
+        return on_terms
 
     return {
-        "contract.activated": [on_activated],
-        "contract.amended": [on_amended],
-        "contract.terminated": [on_terminated],
+        "contract.activated": [keep("active")],
+        "contract.amended": [keep("active")],
+        "contract.terminated": [keep("terminated")],
     }

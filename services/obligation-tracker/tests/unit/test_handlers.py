@@ -18,5 +18,5 @@ def test_each_consumed_event_type_has_its_handlers_and_contracts_keep_the_projec
         "billing.volume_band_exceeded": 1,
     }
     assert {h.__qualname__ for h in handlers["contract.activated"][:1]} == {
-        "contract_terms_handlers.<locals>.on_activated"
+        "contract_terms_handlers.<locals>.keep.<locals>.on_terms"
     }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crm_events.consumer import Delivered, EventContext, Handlers, batched
+from crm_events.consumer import BatchHandler, Delivered, EventContext, Handlers, batched
 from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
 from sla_monitor.attainment.amendments import restate_amended
-from sla_monitor.contracts.service import apply_terms
+from sla_monitor.contracts.service import Applied, apply_terms, apply_terms_many
 from sla_monitor.telemetry.service import ingest
 
 
@@ -36,8 +36,19 @@ async def on_telemetry_recorded(events: Sequence[Delivered[TelemetryRecorded]]) 
 
 # The shared contracts.v1 handling (crm_platform.contract_terms), plus the clock, which
 # records when this service started tracking each SLA.
-async def on_contract_activated(ctx: EventContext, event: ContractActivated) -> None:
-    await apply_terms(ctx.session, event.terms, "active", now=ctx.clock.now())
+def _keep_terms(status: str) -> BatchHandler:
+    @batched
+    async def on_terms(events: Sequence[Delivered[ContractActivated | ContractTerminated]]) -> None:
+        await apply_terms_many(
+            events[0].ctx.session,
+            [Applied(item.payload.terms, status, item.ctx.clock.now()) for item in events],
+        )
+
+    return on_terms
+
+
+on_contract_activated = _keep_terms("active")
+on_contract_terminated = _keep_terms("terminated")
 
 
 async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None:
@@ -46,10 +57,6 @@ async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None
     now = ctx.clock.now()
     if await apply_terms(ctx.session, event.terms, "active", now=now):
         await restate_amended(session=ctx.session, emit=ctx.emit, now=now, terms=event.terms)
-
-
-async def on_contract_terminated(ctx: EventContext, event: ContractTerminated) -> None:
-    await apply_terms(ctx.session, event.terms, "terminated", now=ctx.clock.now())
 
 
 HANDLERS: Handlers = {
