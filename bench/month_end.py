@@ -18,8 +18,9 @@ private topic namespace), the four services as real processes (crm_testing.stack
    and the unapplied credits of the reconciliations are computed by month_end_data.py from
    the generated telemetry with its own arithmetic — no service code.
 
-The storm (timed): the operator closes every SLA's March
-(`POST /contracts/{id}/slas/{code}/periods/2026-03/close`, `--concurrency` at once; March
+The storm (timed): the operator closes every SLA's March, `--slice` contracts (50) per
+`POST /periods/2026-03/close`, `--concurrency` (2) requests at once (`--per-sla-closes`:
+one `POST /contracts/{id}/slas/{code}/periods/2026-03/close` per SLA instead; March
 ended before the contracts reached sla-monitor, so the close job leaves these periods to
 an operator — see docs/sla-monitor.md, *Closing and restating*), while the bench polls
 the APIs — `GET /alerts`, `GET /obligations`, `GET /credits/csv`, `GET /leakage` — until
@@ -248,35 +249,75 @@ def counts(seen: dict[str, Any]) -> dict[str, Any]:
 # -- the storm ------------------------------------------------------------------------------
 
 
+def _check_close(
+    plan: ContractPlan, cid: str, code: str, got: tuple[Any, Any], wrong: list[str]
+) -> None:
+    exp = plan.expected[code]
+    if got != (exp.outcome, exp.attainment):
+        wrong.append(f"{cid}/{code}: got {got}, expected {(exp.outcome, exp.attainment)}")
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 async def close_all(
     http: httpx.AsyncClient,
     stack: Stack,
     plans: list[ContractPlan],
     ids: dict[int, str],
-    width: int,
+    args: argparse.Namespace,
     latencies: list[float],
 ) -> list[str]:
-    """Close every SLA's March; returns how each close answer differs from the expected,
-    and adds each close's seconds to `latencies`."""
+    """Close every SLA's March — `--slice` contracts per `POST /periods/2026-03/close`, or
+    with `--per-sla-closes` one `POST …/slas/{code}/periods/2026-03/close` per SLA —
+    `--concurrency` requests at once; returns how each closed period differs from the
+    expected one, and adds each request's seconds to `latencies`."""
     sla = stack.url("sla-monitor")
-    semaphore = asyncio.Semaphore(width)
+    semaphore = asyncio.Semaphore(args.concurrency)
     wrong: list[str] = []
+
+    async def post(url: str, **kw: Any) -> httpx.Response:
+        async with semaphore:
+            t0 = time.perf_counter()
+            r = await http.post(url, **kw)
+            latencies.append(time.perf_counter() - t0)
+        return r
 
     async def close(plan: ContractPlan, code: str) -> None:
         cid = ids[plan.index]
-        async with semaphore:
-            t0 = time.perf_counter()
-            r = await http.post(f"{sla}/contracts/{cid}/slas/{code}/periods/{PERIOD}/close")
-            latencies.append(time.perf_counter() - t0)
+        r = await post(f"{sla}/contracts/{cid}/slas/{code}/periods/{PERIOD}/close")
         if r.status_code != 200:
             wrong.append(f"{cid}/{code}: close answered {r.status_code} {r.text[:200]}")
             return
-        body, exp = r.json(), plan.expected[code]
-        got = (body["outcome"], None if body["attainment"] is None else Decimal(body["attainment"]))
-        if got != (exp.outcome, exp.attainment):
-            wrong.append(f"{cid}/{code}: got {got}, expected {(exp.outcome, exp.attainment)}")
+        body = r.json()
+        _check_close(plan, cid, code, (body["outcome"], _decimal(body["attainment"])), wrong)
 
-    await asyncio.gather(*(close(p, s.code) for p in plans for s in SLAS))
+    async def close_slice(chunk: list[ContractPlan]) -> None:
+        by_id = {ids[p.index]: p for p in chunk}
+        r = await post(f"{sla}/periods/{PERIOD}/close", json={"contract_ids": list(by_id)})
+        if r.status_code != 200:
+            wrong.append(f"slice of {len(chunk)}: close answered {r.status_code} {r.text[:200]}")
+            return
+        body = r.json()
+        if body["already_closed"] or body["not_measured"]:
+            wrong.append(f"slice: not closed now {body['already_closed'] + body['not_measured']}")
+        seen = set()
+        for line in body["closed"]:
+            cid, code = line["contract_id"], line["sla_code"]
+            seen.add((cid, code))
+            got = (line["outcome"], _decimal(line["attainment"]))
+            _check_close(by_id[cid], cid, code, got, wrong)
+        missing = {(c, s.code) for c in by_id for s in SLAS} - seen
+        wrong.extend(f"{c}/{code}: not in the close answer" for c, code in sorted(missing))
+
+    if args.per_sla_closes:
+        await asyncio.gather(*(close(p, s.code) for p in plans for s in SLAS))
+    else:
+        step = args.slice
+        await asyncio.gather(
+            *(close_slice(plans[i : i + step]) for i in range(0, len(plans), step))
+        )
     return wrong
 
 
@@ -295,7 +336,7 @@ async def storm(
     watch.start()
     started = time.perf_counter()
     latencies: list[float] = []
-    closing = asyncio.create_task(close_all(http, stack, plans, ids, args.concurrency, latencies))
+    closing = asyncio.create_task(close_all(http, stack, plans, ids, args, latencies))
     closed_at: list[float] = []
     closing.add_done_callback(lambda _: closed_at.append(time.perf_counter()))
     seen: dict[str, Any] = {}
@@ -430,6 +471,7 @@ async def run(args: argparse.Namespace, server: str, bootstrap: str) -> dict[str
         "events_per_service": per_second(result["events"], result["elapsed"]),
         "memory": result["memory"],
         "close_concurrency": args.concurrency,
+        "close_requests": "per SLA" if args.per_sla_closes else f"{args.slice} contracts each",
         "cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
     }
@@ -440,7 +482,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--contracts", type=int, default=2000)
     parser.add_argument("--failed", type=float, default=0.10, help="share of SLAs that fail")
     parser.add_argument("--below", type=float, default=0.05, help="share below expected")
-    parser.add_argument("--concurrency", type=int, default=8, help="closes in flight at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="close requests in flight at once"
+    )
+    parser.add_argument(
+        "--slice", type=int, default=50, help="contracts per portfolio close request"
+    )
+    parser.add_argument(
+        "--per-sla-closes",
+        action="store_true",
+        help="close each SLA with its own request (the way before the portfolio close; "
+        "use --concurrency 8)",
+    )
     parser.add_argument("--setup-concurrency", type=int, default=8)
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between API polls")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before the final read")

@@ -199,6 +199,12 @@ class Tour:
             path = f"/contracts/{cid}/slas/AVAIL-CORE/periods/{month}/close"
             closed = await self.post("sla-monitor", path)
             assert closed["outcome"] == "failed", closed
+        # June, closed the month-end way (a portfolio of one): the samples say it was up.
+        june = await self.post(
+            "sla-monitor", "/periods/2026-06/close", json={"contract_ids": [cid]}
+        )
+        lines = {line["sla_code"]: line["outcome"] for line in june["closed"]}
+        assert lines.get("AVAIL-CORE") == "met", june
 
         async def credits() -> bool:
             page = await self.get("billing-reconciler", f"/contracts/{cid}/credits")

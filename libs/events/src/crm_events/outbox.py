@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +74,30 @@ async def write_staged(session: AsyncSession) -> None:
     """Write the events collected since `collect_staged` and stop collecting."""
     staged: list[Envelope] = session.info.pop(_STAGED, [])
     await publish_many(session, staged)
+
+
+@contextlib.asynccontextmanager
+async def staged(session: AsyncSession) -> AsyncIterator[None]:
+    """Events published inside the block are written in one insert when it ends (what
+    `collect_staged`/`write_staged` do, for a block of code). Inside a session that already
+    collects them (a consumer's transaction, an outer block) they join that collection; if
+    the block fails, the events it staged are dropped with it."""
+    collected: list[Envelope] | None = session.info.get(_STAGED)
+    if collected is not None:
+        mark = len(collected)
+        try:
+            yield
+        except BaseException:
+            del collected[mark:]
+            raise
+        return
+    collect_staged(session)
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_STAGED, None)
+        raise
+    await write_staged(session)
 
 
 async def publish_many(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:

@@ -13,6 +13,7 @@ from crm_platform.clock import Clock
 from crm_platform.contract_terms import terms_router
 from crm_platform.scheduler import every
 from sla_monitor.attainment.jobs import close_due_periods
+from sla_monitor.attainment.router import periods_router
 from sla_monitor.attainment.router import router as attainment_router
 from sla_monitor.handlers import HANDLERS, TOPICS
 from sla_monitor.models import Base
@@ -35,7 +36,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         "publishes `sla.at_risk`, `sla.breached`, `sla.period_closed` and "
         "`sla.period_restated` on `sla.v1`.",
         version="0.2.0",
-        routers=[telemetry_router, attainment_router, terms_router()],
+        routers=[telemetry_router, attainment_router, periods_router, terms_router()],
         metadata=Base.metadata,
         migrations_dir=MIGRATIONS,
         response_examples=EXAMPLES,

@@ -91,22 +91,29 @@ async def test_a_period_the_job_cannot_close_does_not_hold_back_the_others(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await harness.post(OUTAGE)
-    real_close = jobs.close_one
+    real_close = jobs.close_many
+    calls: list[list[str]] = []
 
     async def broken_for_p1(**kw: Any) -> Any:
-        if kw["ref"].sla.code == "P1-RES":
+        codes = [ref.sla.code for ref, _ in kw["due"]]
+        calls.append(codes)
+        if "P1-RES" in codes:
             raise ValueError("a bug in one SLA's close")
         return await real_close(**kw)
 
-    monkeypatch.setattr(jobs, "close_one", broken_for_p1)
+    monkeypatch.setattr(jobs, "close_many", broken_for_p1)
     harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))
     assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
     closed = await harness.wait_for("sla.period_closed", count=2)
     assert sorted(e.data["sla_code"] for e in closed) == ["AVAIL-CORE", "LAT-P95"]
     p1 = (await harness.client.get(harness.url("P1-RES"))).json()
     assert p1["status"] == "open"
+    # The due periods were tried together first, then one by one once that failed.
+    assert sorted(calls[0]) == ["AVAIL-CORE", "LAT-P95", "P1-RES"]
+    assert sorted(c for call in calls[1:] for c in call) == ["AVAIL-CORE", "LAT-P95", "P1-RES"]
+    assert all(len(call) == 1 for call in calls[1:])
 
-    monkeypatch.setattr(jobs, "close_one", real_close)  # fixed: the next run closes it
+    monkeypatch.setattr(jobs, "close_many", real_close)  # fixed: the next run closes it
     assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
     await harness.wait_for("sla.period_closed", count=3)
     assert sorted(e.data["sla_code"] for e in harness.events("sla.period_closed")) == [

@@ -18,11 +18,15 @@ from sla_monitor.attainment.schemas import (
     MaintenanceWindowCreate,
     MaintenanceWindowPage,
     MaintenanceWindowRead,
+    PeriodsCloseRequest,
+    PeriodsCloseResult,
     RestatementPage,
     ScorecardRead,
 )
 
 router = APIRouter(prefix="/contracts/{contract_id:uuid}", tags=["attainment"])
+# Calls across contracts (a month end's close).
+periods_router = APIRouter(prefix="/periods", tags=["attainment"])
 
 PeriodLabel = Annotated[
     str,
@@ -179,6 +183,44 @@ async def close_period(
         contract_id=contract_id,
         sla_code=sla_code,
         period_label=period,
+    )
+    return await idempotency.run(work)
+
+
+@periods_router.post(
+    "/{period}/close",
+    operation_id="closeSlaPeriods",
+    response_model=PeriodsCloseResult,
+    summary="Close a period for every SLA of some contracts (month end)",
+    description="What `closeSlaPeriod` does, for each SLA of up to 500 contracts measured in "
+    "periods of the label's kind, in one transaction: each period closed now publishes "
+    "`sla.period_closed` and is listed under `closed`; periods closed before (by the close "
+    "job, an operator or an earlier call) are listed under `already_closed` and keep their "
+    "published figures, so calling again after a timeout is safe (send an "
+    "`Idempotency-Key` to get the first answer back). SLAs with no such period (quarterly "
+    "ones for a month, outside the term) are listed under `not_measured`. One audit entry "
+    "per contract (`sla_periods.close`). A contract with no SLA known here is a 404 naming "
+    "it (`body.contract_ids[i]`).",
+    responses={404: {"description": "A contract has no SLA known to this service"}},
+)
+async def close_periods(
+    period: PeriodLabel,
+    body: PeriodsCloseRequest,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    emit: EmitDep,
+    idempotency: IdempotencyDep,
+    audit: AuditDep,
+) -> JSONResponse:
+    work = service.close_periods(
+        session=session,
+        principal=principal,
+        clock=clock,
+        emit=emit,
+        audit=audit,
+        period_label=period,
+        body=body,
     )
     return await idempotency.run(work)
 

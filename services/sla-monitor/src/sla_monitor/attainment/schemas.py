@@ -154,3 +154,73 @@ class RestatementPage(Page[RestatementRead]):
 
 class MaintenanceWindowPage(Page[MaintenanceWindowRead]):
     """A page of a contract's ad-hoc maintenance windows."""
+
+
+class PeriodsCloseRequest(BaseModel):
+    """The contracts whose SLA periods to close (a month end goes through the portfolio a
+    slice at a time)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "contract_ids": [
+                        "ffe49102-5e08-43b1-a47b-74785694970e",
+                        "0b5c2a61-8d3e-4f7a-9c1d-2e6f8a4b7c90",
+                    ],
+                    "sla_codes": [],
+                }
+            ]
+        }
+    }
+
+    contract_ids: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=500,
+        description="Up to 500 contracts; each must have an SLA known to this service.",
+    )
+    sla_codes: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Only these SLAs of each contract; empty means every SLA measured in "
+        "periods of the label's kind.",
+    )
+
+
+class ClosedPeriodLine(BaseModel):
+    contract_id: uuid.UUID
+    sla_code: str
+    metric_kind: MetricKind
+    contract_version: int
+    attainment: Percent | None = Field(
+        description="As `sla.period_closed` publishes it (4 decimals, half-even; null: no data)."
+    )
+    outcome: Outcome
+
+
+class SkippedPeriodLine(BaseModel):
+    contract_id: uuid.UUID
+    sla_code: str
+    reason: str = Field(description="Why this SLA's period was not closed by this call.")
+
+
+class PeriodsCloseResult(BaseModel):
+    """What a portfolio close did, SLA by SLA, in the order of the request's contracts."""
+
+    period: str = Field(examples=["2026-03"])
+    closed_at: datetime
+    closed: list[ClosedPeriodLine] = Field(
+        description="Closed now; each published `sla.period_closed`."
+    )
+    already_closed: list[SkippedPeriodLine] = Field(
+        description="Closed before (by the close job, an operator or an earlier call): "
+        "their published figures stand. A retried call lands here."
+    )
+    not_measured: list[SkippedPeriodLine] = Field(
+        description="SLAs that have no such period: measured per quarter or year, not in "
+        "the terms in force at the period's start, or the period is outside the contract's "
+        "term."
+    )
+    summary: dict[str, int] = Field(
+        description="How many of the periods closed now came out with each outcome."
+    )

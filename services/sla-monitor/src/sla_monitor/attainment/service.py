@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_events.outbox import staged
 from crm_events.schemas.contracts import SlaDefinition
 from crm_events.schemas.sla import AvailabilityFigures, Outcome, SlaPeriodClosed
 from crm_platform import periods
 from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
+from crm_platform.db import table_of
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
@@ -33,12 +36,16 @@ from sla_monitor.attainment.schedule import (
 )
 from sla_monitor.attainment.schemas import (
     AttainmentRead,
+    ClosedPeriodLine,
     DowntimeInterval,
     ExplanationRead,
+    PeriodsCloseRequest,
+    PeriodsCloseResult,
     RestatementPage,
     RestatementRead,
     ScorecardLine,
     ScorecardRead,
+    SkippedPeriodLine,
 )
 from sla_monitor.models import SlaDefinitionRow, SlaPeriod, SlaRestatement
 
@@ -352,54 +359,88 @@ async def restatements(
     return RestatementPage(items=items, next_cursor=next_cursor)
 
 
+def _period_row(c: Computation, now: datetime) -> dict[str, Any]:
+    """A closed period's `sla_periods` row (its event id is set once the event exists)."""
+    ref = c.ref
+    return {
+        "contract_id": ref.contract_id,
+        "sla_code": ref.sla.code,
+        "period_label": c.period.label,
+        "tenant_id": ref.tenant_id,
+        "contract_version": ref.terms.version,
+        "status": "closed",
+        "attainment": c.attainment_rounded,
+        "outcome": c.outcome.value,
+        "figures": c.availability_figures.model_dump(mode="json") if c.availability_figures else {},
+        "explanation": c.explanation,
+        "closed_at": now,
+        "event_id": str(uuid.uuid4()),
+        "metric_kind": ref.sla.metric_kind.value,
+        "published": c.closed_payload(now).model_dump(mode="json"),
+        "detail": c.detail(),
+        "restatements": 0,
+    }
+
+
+async def close_many(
+    *,
+    session: AsyncSession,
+    emit: Emit,
+    now: datetime,
+    due: Sequence[tuple[SlaRef, PeriodBounds]],
+) -> list[Computation | None]:
+    """Close periods: freeze each one's figures and publish its `sla.period_closed`, in the
+    order given. An entry is None when that period was closed already (by an operator, the
+    job or another instance). The same as closing them one by one, in a fixed number of
+    statements: the periods' inputs are read one period at a time, then one insert of the
+    rows, one outbox insert, one update of their event ids."""
+    computations = [await compute(session, ref, period) for ref, period in due]
+    if not computations:
+        return []
+    table = table_of(SlaPeriod)
+    key = (table.c.contract_id, table.c.sla_code, table.c.period_label)
+    rows = [_period_row(c, now) for c in computations]
+    inserted = set(
+        (
+            await session.execute(pg_insert(table).on_conflict_do_nothing().returning(*key), rows)
+        ).all()
+    )
+    out: list[Computation | None] = []
+    event_ids: list[dict[str, Any]] = []
+    async with staged(session):
+        for c in computations:
+            k = (c.ref.contract_id, c.sla.code, c.period.label)
+            if k not in inserted:
+                out.append(None)
+                continue
+            inserted.discard(k)  # the same period twice in `due`: closed once
+            envelope = await emit(
+                "sla.period_closed",
+                subject=str(c.ref.contract_id),
+                data=c.closed_payload(now),
+                tenant=c.ref.tenant_id,
+            )
+            event_ids.append({"k_c": k[0], "k_s": k[1], "k_p": k[2], "eid": envelope.id})
+            out.append(c)
+    if event_ids:
+        await session.execute(
+            sa.update(table)
+            .where(
+                table.c.contract_id == sa.bindparam("k_c"),
+                table.c.sla_code == sa.bindparam("k_s"),
+                table.c.period_label == sa.bindparam("k_p"),
+            )
+            .values(event_id=sa.bindparam("eid")),
+            event_ids,
+        )
+    return out
+
+
 async def close_one(
     *, session: AsyncSession, emit: Emit, now: datetime, ref: SlaRef, period: PeriodBounds
 ) -> Computation | None:
-    """Close a period: freeze its figures and publish `sla.period_closed`. None when it was
-    closed already (by an operator, the job or another instance)."""
-    c = await compute(session, ref, period)
-    payload = c.closed_payload(now)
-    event_id = str(uuid.uuid4())
-    inserted = await session.scalar(
-        pg_insert(SlaPeriod)
-        .values(
-            contract_id=ref.contract_id,
-            sla_code=ref.sla.code,
-            period_label=period.label,
-            tenant_id=ref.tenant_id,
-            contract_version=ref.terms.version,
-            status="closed",
-            attainment=c.attainment_rounded,
-            outcome=c.outcome.value,
-            figures=c.availability_figures.model_dump(mode="json")
-            if c.availability_figures
-            else {},
-            explanation=c.explanation,
-            closed_at=now,
-            event_id=event_id,
-            metric_kind=ref.sla.metric_kind.value,
-            published=payload.model_dump(mode="json"),
-            detail=c.detail(),
-            restatements=0,
-        )
-        .on_conflict_do_nothing()
-        .returning(SlaPeriod.period_label)
-    )
-    if inserted is None:
-        return None
-    envelope = await emit(
-        "sla.period_closed", subject=str(ref.contract_id), data=payload, tenant=ref.tenant_id
-    )
-    await session.execute(
-        sa.update(SlaPeriod)
-        .where(
-            SlaPeriod.contract_id == ref.contract_id,
-            SlaPeriod.sla_code == ref.sla.code,
-            SlaPeriod.period_label == period.label,
-        )
-        .values(event_id=envelope.id)
-    )
-    return c
+    """Close one period (see `close_many`); None when it was closed already."""
+    return (await close_many(session=session, emit=emit, now=now, due=[(ref, period)]))[0]
 
 
 async def close(
@@ -431,6 +472,119 @@ async def close(
         ),
     )
     return closed
+
+
+def _measured_ref(
+    versions: ContractVersions, row: SlaDefinitionRow, period: PeriodBounds
+) -> tuple[SlaRef | None, str]:
+    """The SLA's reference for the period, or why the SLA has no such period."""
+    terms = versions.for_period(row.contract_id, period.start, row.timezone)
+    sla = None if terms is None else sla_in(terms, row.sla_code)
+    if terms is None or sla is None:
+        return None, f"not in the terms in force at the start of {period.label}"
+    if sla.measurement_period is not period.kind:
+        return None, (f"measured per {sla.measurement_period.value}, not per {period.kind.value}")
+    if not within_term(terms, period):
+        return None, f"{period.label} is outside the contract's term"
+    return SlaRef(row.contract_id, row.tenant_id, terms, sla), ""
+
+
+async def close_periods(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
+    period_label: str,
+    body: PeriodsCloseRequest,
+) -> PeriodsCloseResult:
+    """Close one period label for every SLA of some contracts at once (month end): the
+    same figures and events as closing each with `close`, one audit entry per contract."""
+    wanted = list(dict.fromkeys(body.contract_ids))
+    rows = (
+        await session.scalars(
+            sa.select(SlaDefinitionRow).where(
+                SlaDefinitionRow.contract_id.in_(wanted),
+                principal.tenant_filter(SlaDefinitionRow.tenant_id),
+            )
+        )
+    ).all()
+    known = {r.contract_id for r in rows}
+    unknown = [
+        {"loc": f"body.contract_ids[{i}]", "message": f"contract {c} has no SLA known here"}
+        for i, c in enumerate(body.contract_ids)
+        if c not in known
+    ]
+    if unknown:
+        raise NotFound(
+            f"{len(unknown)} of the contracts have no SLA known to this service", details=unknown
+        )
+    if body.sla_codes:
+        rows = [r for r in rows if r.sla_code in set(body.sla_codes)]
+    order = {c: i for i, c in enumerate(wanted)}
+    rows = sorted(rows, key=lambda r: (order[r.contract_id], r.sla_code))
+    versions = ContractVersions(session)
+    await versions.load(known)
+    bounds: dict[str, PeriodBounds] = {}
+    due: list[tuple[SlaRef, PeriodBounds]] = []
+    not_measured: list[SkippedPeriodLine] = []
+    for row in rows:
+        if row.timezone not in bounds:
+            bounds[row.timezone] = parse_period(period_label, row.timezone)
+        ref, reason = _measured_ref(versions, row, bounds[row.timezone])
+        if ref is None:
+            not_measured.append(
+                SkippedPeriodLine(contract_id=row.contract_id, sla_code=row.sla_code, reason=reason)
+            )
+        else:
+            due.append((ref, bounds[row.timezone]))
+    now = clock.now()
+    closed: list[ClosedPeriodLine] = []
+    already: list[SkippedPeriodLine] = []
+    per_contract: dict[uuid.UUID, dict[str, Any]] = {}
+    async with staged(session):
+        results = await close_many(session=session, emit=emit, now=now, due=due)
+        for (ref, _), c in zip(due, results, strict=True):
+            if c is None:
+                already.append(
+                    SkippedPeriodLine(
+                        contract_id=ref.contract_id, sla_code=ref.sla.code, reason="already closed"
+                    )
+                )
+                continue
+            line = ClosedPeriodLine(
+                contract_id=ref.contract_id,
+                sla_code=ref.sla.code,
+                metric_kind=ref.sla.metric_kind,
+                contract_version=ref.terms.version,
+                attainment=c.attainment_rounded,
+                outcome=c.outcome,
+            )
+            closed.append(line)
+            per_contract.setdefault(ref.contract_id, {})[ref.sla.code] = line.model_dump(
+                mode="json", include={"attainment", "outcome"}
+            )
+        tenants = {ref.contract_id: ref.tenant_id for ref, _ in due}
+        for contract_id, slas in per_contract.items():
+            await audit.record(
+                action="sla_periods.close",
+                subject_type="contract_period",
+                subject_id=f"{contract_id}/{period_label}",
+                tenant_id=tenants[contract_id],
+                contract_id=contract_id,
+                before={"status": "open"},
+                after={"status": "closed", "closed_at": now, "slas": slas},
+            )
+    counts = Counter(line.outcome.value for line in closed)
+    return PeriodsCloseResult(
+        period=period_label,
+        closed_at=now,
+        closed=closed,
+        already_closed=already,
+        not_measured=not_measured,
+        summary={o.value: counts.get(o.value, 0) for o in Outcome},
+    )
 
 
 async def contract_slas(
