@@ -165,8 +165,10 @@ async def billing_inputs(
     semaphore = asyncio.Semaphore(8)
 
     async def invoice(cid: str) -> None:
+        # The supplier's number, unique in the tenant (a random one may repeat in thousands).
+        doc = examples.invoice_document(cid, invoice_number=f"GLX-2026-03-{cid}")
         async with semaphore:
-            r = await http.post(f"{billing}/invoices", json=examples.invoice_document(cid))
+            r = await http.post(f"{billing}/invoices", json=doc)
             if r.status_code not in (200, 201):
                 raise RuntimeError(f"POST /invoices answered {r.status_code}: {r.text[:300]}")
 
