@@ -36,7 +36,7 @@ from obligation_tracker.calendars.schemas import CalendarFeedCreate, CalendarFee
 from obligation_tracker.main import create_app as obligations_app
 from obligation_tracker.obligations.schemas import FulfilRequest, ObligationUpdate, WaiveRequest
 from obligation_tracker.webhooks.schemas import SecretRotation, WebhookCreate
-from sla_monitor.attainment.schemas import MaintenanceWindowCreate
+from sla_monitor.attainment.schemas import MaintenanceWindowCreate, PeriodsCloseRequest
 from sla_monitor.main import create_app as sla_app
 from sla_monitor.telemetry.router import router as telemetry_router
 from sla_monitor.telemetry.schemas import TelemetryBatch
@@ -63,6 +63,7 @@ MODELS: dict[str, type[BaseModel]] = {
         InvoiceIn,
         MaintenanceWindowCreate,
         ObligationUpdate,
+        PeriodsCloseRequest,
         SecretRotation,
         TelemetryBatch,
         TerminationRequest,
