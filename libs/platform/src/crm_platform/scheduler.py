@@ -7,7 +7,10 @@
 
 Each run is one transaction that first takes a transaction-scoped advisory lock named after
 the job: a second instance finds the lock taken and skips that run. The transaction commits
-when the job returns and rolls back when it raises (the next run tries again).
+when the job returns and rolls back when it raises (the next run tries again). A job with
+more to do than one transaction should hold (a month end's closes) does a bounded part and
+sets `job.again`: the worker runs it again at once instead of after its interval, so each
+part commits and its events flow while the rest is done.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class JobContext:
     emit: RequestEmitter
     settings: ServiceSettings
     run_id: str
+    # Set by a job that stopped at its bound with work left: run again without waiting.
+    again: bool = False
 
 
 Job = Callable[[JobContext], Awaitable[None]]
@@ -63,26 +68,30 @@ def lock_key(name: str) -> int:
 
 async def run_once(app: FastAPI, name: str, job: Job) -> bool:
     """Run the job now if no other instance is running it; True when it ran."""
+    return await _run(app, name, job) is not None
+
+
+async def _run(app: FastAPI, name: str, job: Job) -> JobContext | None:
+    """One run in one transaction; its context (None when another instance holds it)."""
     state = app.state
     async with state.session_factory() as session, session.begin():
         got = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name))))
         if not got:
             JOB_RUNS.labels(name, "skipped").inc()
-            return False
+            return None
         run_id = f"job-{name}-{uuid.uuid4()}"
         emitter = RequestEmitter(session, state.settings.service_name, run_id)
-        await job(
-            JobContext(
-                session=session,
-                clock=state.clock,
-                emit=emitter,
-                settings=state.settings,
-                run_id=run_id,
-            )
+        context = JobContext(
+            session=session,
+            clock=state.clock,
+            emit=emitter,
+            settings=state.settings,
+            run_id=run_id,
         )
+        await job(context)
     JOB_RUNS.labels(name, "ok").inc()
     JOB_LAST_SUCCESS.labels(name).set_to_current_time()
-    return True
+    return context
 
 
 def every(seconds: float, name: str, job: Job) -> Callable[[FastAPI], Coroutine[Any, Any, None]]:
@@ -92,14 +101,16 @@ def every(seconds: float, name: str, job: Job) -> Callable[[FastAPI], Coroutine[
         JOB_INTERVAL.labels(name).set(seconds)
         JOB_LAST_SUCCESS.labels(name)  # the series exists (0) before the first success
         while True:
+            again = False
             try:
-                await run_once(app, name, job)
+                ran = await _run(app, name, job)
+                again = ran is not None and ran.again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # logged and retried at the next tick
                 JOB_RUNS.labels(name, "error").inc()
                 log.exception("job.failed", job=name, error=repr(exc))
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(0 if again else seconds)
 
     worker.__name__ = f"job:{name}"
     return worker

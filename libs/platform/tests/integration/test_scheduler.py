@@ -91,3 +91,26 @@ async def test_a_successful_run_sets_the_jobs_last_success_and_a_failed_one_does
     before = time.time()
     assert await run_once(app, "metrics.ok", ok) is True
     assert before <= (last_success("metrics.ok") or 0) <= time.time()
+
+
+async def test_a_job_with_work_left_runs_again_at_once_each_part_committed(app: FastAPI) -> None:
+    parts: list[int] = []
+    third = asyncio.Event()
+
+    async def in_parts(job: JobContext) -> None:
+        # Each part sees the rows the parts before it committed.
+        done = int(await job.session.scalar(sa.select(sa.func.count()).select_from(runs)) or 0)
+        parts.append(done)
+        await job.session.execute(sa.insert(runs).values(at=job.clock.now()))
+        job.again = done < 2
+        if len(parts) == 3:
+            third.set()
+
+    worker = asyncio.create_task(every(60, "in-parts", in_parts)(app))
+    try:
+        await asyncio.wait_for(third.wait(), timeout=10)
+        await asyncio.sleep(0.3)  # the third part left nothing: the worker waits its minute
+    finally:
+        worker.cancel()
+    assert parts == [0, 1, 2]
+    assert await _count(app) == 3

@@ -17,3 +17,10 @@ class Settings(ServiceSettings):
     close_job_interval_seconds: float = Field(
         default=60, gt=0, description="How often due periods are looked for and closed."
     )
+    close_job_max_periods: int = Field(
+        default=2_000,
+        ge=1,
+        description="Periods one run of the close job closes (oldest first, in one "
+        "transaction); with more due, the next run follows at once, so a month end's "
+        "thousands are committed, and their events sent, a part at a time.",
+    )

@@ -1,6 +1,7 @@
 """During the period: live figures, at-risk and breached once. After it: the close job,
 the operator close, restatements from late telemetry and ad-hoc maintenance windows."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,6 +122,24 @@ async def test_a_period_the_job_cannot_close_does_not_hold_back_the_others(
         "LAT-P95",
         "P1-RES",
     ]
+
+
+async def test_the_job_closes_at_most_its_bound_per_run_and_the_rest_in_the_next(
+    harness: Harness,
+) -> None:
+    await harness.post(OUTAGE)
+    harness.app.state.settings.close_job_max_periods = 2
+    harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    # The first run committed two periods: their events left before the third was closed.
+    first = await harness.wait_for("sla.period_closed", count=2)
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    closed = await harness.wait_for("sla.period_closed", count=3)
+    assert sorted(e.data["sla_code"] for e in closed) == ["AVAIL-CORE", "LAT-P95", "P1-RES"]
+    assert {e.id for e in first} < {e.id for e in closed}
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)  # nothing left
+    await asyncio.sleep(0.5)
+    assert len(harness.events("sla.period_closed")) == 3
 
 
 async def test_late_telemetry_restates_a_closed_period_once_and_keeps_the_audit_trail(

@@ -17,6 +17,7 @@ from sla_monitor.attainment.inputs import ContractVersions
 from sla_monitor.attainment.schedule import measured_periods
 from sla_monitor.attainment.service import close_many
 from sla_monitor.models import SlaDefinitionRow, SlaPeriod
+from sla_monitor.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +77,12 @@ async def close_due_periods(job: JobContext) -> None:
         ).all()
     )
     due = [(r, p) for r, p in due if (r.contract_id, r.sla.code, p.label) not in closed]
+    # Oldest periods first; what is over this run's bound is left to the next, at once.
+    due.sort(key=lambda rp: (rp[1].end, str(rp[0].contract_id), rp[0].sla.code))
+    settings = job.settings
+    assert isinstance(settings, Settings)
+    if len(due) > settings.close_job_max_periods:
+        due, job.again = due[: settings.close_job_max_periods], True
     for at in range(0, len(due), CHUNK):
         chunk = due[at : at + CHUNK]
         try:
