@@ -34,6 +34,28 @@ async def test_a_portfolio_close_publishes_what_closing_each_sla_would(
     alone = await harness.client.post(harness.url("AVAIL-CORE", suffix="/close"), headers=headers)
     assert alone.status_code == 200, alone.text
     mine, theirs = str(harness.contract_id), str(other)
+    # An ad-hoc window on the other contract's AVAIL-CORE only: the bulk close reads the
+    # windows of all its periods at once, and must apply them as a lone computation does.
+    window = {
+        "start": "2026-03-14T03:00:00Z",
+        "end": "2026-03-14T06:00:00Z",
+        "reason": "Emergency storage patch CHG0042",
+        "approved_by": "J. Smith (Acme change board)",
+        "sla_codes": ["AVAIL-CORE"],
+    }
+    approved = await harness.client.post(
+        f"/contracts/{other}/maintenance-windows", json=window, headers=headers
+    )
+    assert approved.status_code == 201, approved.text
+    terms = (await harness.client.get(f"/contracts/{other}/terms")).json()
+    key = terms["terms"]["sla_definitions"][0]["service_key"]
+    batch = {"tenant_id": "acme-bank", "items": [{"service_key": key, **OUTAGE}]}
+    assert (await harness.client.post("/telemetry", json=batch)).status_code == 202
+    live = {}
+    for code in ("AVAIL-CORE", "LAT-P95", "P1-RES"):
+        got = (await harness.client.get(f"/contracts/{other}/slas/{code}/periods/2026-03")).json()
+        live[code] = (got["attainment"], got["outcome"])
+    assert live["AVAIL-CORE"] != (alone.json()["attainment"], alone.json()["outcome"])
 
     body = {"contract_ids": [mine, theirs, str(quarterly), mine]}
     r = await harness.client.post("/periods/2026-03/close", json=body, headers=headers)
@@ -54,7 +76,14 @@ async def test_a_portfolio_close_publishes_what_closing_each_sla_would(
         (str(quarterly), "AVAIL-CORE")
     ]
     assert "measured per quarter" in result["not_measured"][0]["reason"]
-    assert result["summary"]["met"] + result["summary"]["no_data"] == 5
+    # The other contract's outage, 180 of its 300 minutes in the window: below expected.
+    assert result["summary"]["below_expected"] == 1
+    # Closed in bulk, each period has the figures it had live, computed alone.
+    assert {
+        line["sla_code"]: (line["attainment"], line["outcome"])
+        for line in result["closed"]
+        if line["contract_id"] == theirs
+    } == live
 
     # Each line is what the period now shows as published, and what its event says.
     await harness.wait_for("sla.period_closed", count=3)  # AVAIL-CORE alone + 2
@@ -90,9 +119,10 @@ async def test_a_portfolio_close_publishes_what_closing_each_sla_would(
     # One audit entry per contract whose periods the call closed, with the caller's key.
     entries = await log.entries(reader, contract_id=theirs)
     assert [(e["action"], e["subject_id"], e["actor_key_id"]) for e in entries] == [
-        ("sla_periods.close", f"{theirs}/2026-03", operator)
+        ("maintenance_window.approve", approved.json()["id"], operator),
+        ("sla_periods.close", f"{theirs}/2026-03", operator),
     ]
-    assert entries[0]["after"]["slas"] == {
+    assert entries[1]["after"]["slas"] == {
         line["sla_code"]: {"attainment": line["attainment"], "outcome": line["outcome"]}
         for line in result["closed"]
         if line["contract_id"] == theirs

@@ -3,8 +3,9 @@ incidents and measurements. Queries only; the arithmetic is in the pure modules.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -182,6 +183,28 @@ async def read_adhoc_windows_ahead(
 
 def forget_adhoc_windows(session: AsyncSession) -> None:
     session.info.pop(_ADHOC, None)
+
+
+@contextlib.asynccontextmanager
+async def adhoc_windows_read_ahead(
+    session: AsyncSession,
+    tenant_id: str,
+    contract_ids: Iterable[uuid.UUID],
+    start: datetime,
+    end: datetime,
+) -> AsyncIterator[None]:
+    """The ad-hoc windows of many contracts over [start, end), read in one query for the
+    period computations inside the block (`read_adhoc_windows_ahead`); whatever was read
+    ahead before the block is read ahead again after it."""
+    before = session.info.get(_ADHOC)
+    await read_adhoc_windows_ahead(session, tenant_id, contract_ids, start, end)
+    try:
+        yield
+    finally:
+        if before is None:
+            forget_adhoc_windows(session)
+        else:
+            session.info[_ADHOC] = before
 
 
 async def adhoc_windows(

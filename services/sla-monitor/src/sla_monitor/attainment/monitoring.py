@@ -17,11 +17,7 @@ from crm_events.schemas.sla import SlaAtRisk, SlaBreached
 from crm_platform.emitter import Emit
 from sla_monitor.attainment.compute import Computation, SlaRef, compute
 from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
-from sla_monitor.attainment.inputs import (
-    ContractVersions,
-    forget_adhoc_windows,
-    read_adhoc_windows_ahead,
-)
+from sla_monitor.attainment.inputs import ContractVersions, adhoc_windows_read_ahead
 from sla_monitor.attainment.restatement import restate_if_changed
 from sla_monitor.attainment.schedule import measured_periods
 from sla_monitor.attainment.signals import (
@@ -84,17 +80,14 @@ async def on_telemetry(
     pairs = await affected(session, tenant_id, touched, ContractVersions(session))
     if not pairs:
         return
-    await read_adhoc_windows_ahead(
+    async with adhoc_windows_read_ahead(
         session,
         tenant_id,
         (r.contract_id for r, _ in pairs),
         min(p.start for _, p in pairs),
         max(p.end for _, p in pairs),
-    )
-    try:
+    ):
         await _check_pairs(session, emit, now, tenant_id, pairs)
-    finally:
-        forget_adhoc_windows(session)
 
 
 async def _check_pairs(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.periods import PeriodKind
 from sla_monitor.attainment.compute import COMPUTATIONS, Computation, SlaRef, compute
 from sla_monitor.attainment.domain import PeriodBounds, minutes, period_bounds
-from sla_monitor.attainment.inputs import ContractVersions
+from sla_monitor.attainment.inputs import ContractVersions, adhoc_windows_read_ahead
 from sla_monitor.attainment.schedule import (
     WrongPeriodKind,
     check_kind,
@@ -392,11 +392,27 @@ async def close_many(
     """Close periods: freeze each one's figures and publish its `sla.period_closed`, in the
     order given. An entry is None when that period was closed already (by an operator, the
     job or another instance). The same as closing them one by one, in a fixed number of
-    statements: the periods' inputs are read one period at a time, then one insert of the
-    rows, one outbox insert, one update of their event ids."""
-    computations = [await compute(session, ref, period) for ref, period in due]
-    if not computations:
+    statements: the ad-hoc maintenance windows of each tenant's periods in one query, the
+    other inputs one period at a time, then one insert of the rows, one outbox insert, one
+    update of their event ids."""
+    if not due:
         return []
+    found: dict[int, Computation] = {}
+    by_tenant: dict[str, list[int]] = defaultdict(list)
+    for i, (ref, _) in enumerate(due):
+        by_tenant[ref.tenant_id].append(i)
+    for tenant_id, positions in by_tenant.items():
+        # A tenant's ad-hoc maintenance windows in one query, not one per period.
+        async with adhoc_windows_read_ahead(
+            session,
+            tenant_id,
+            (due[i][0].contract_id for i in positions),
+            min(due[i][1].start for i in positions),
+            max(due[i][1].end for i in positions),
+        ):
+            for i in positions:
+                found[i] = await compute(session, *due[i])
+    computations = [found[i] for i in range(len(due))]
     table = table_of(SlaPeriod)
     key = (table.c.contract_id, table.c.sla_code, table.c.period_label)
     rows = [_period_row(c, now) for c in computations]
