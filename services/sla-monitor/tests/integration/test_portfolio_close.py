@@ -163,3 +163,10 @@ async def test_sla_codes_narrow_the_close(harness: Harness) -> None:
     assert _keys(r.json()["closed"]) == [(str(harness.contract_id), "LAT-P95")]
     shown = (await harness.client.get(harness.url("AVAIL-CORE"))).json()
     assert shown["status"] == "open"
+    # A code none of the contracts has is named, and nothing closes.
+    typo = {"contract_ids": [str(harness.contract_id)], "sla_codes": ["AVAIL-CORE", "LAT-P59"]}
+    refused = await harness.client.post("/periods/2026-03/close", json=typo)
+    assert refused.status_code == 422
+    assert [d["loc"] for d in refused.json()["error"]["details"]] == ["body.sla_codes[1]"]
+    shown = (await harness.client.get(harness.url("AVAIL-CORE"))).json()
+    assert shown["status"] == "open"

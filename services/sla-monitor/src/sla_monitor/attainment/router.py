@@ -200,7 +200,8 @@ async def close_period(
     "`Idempotency-Key` to get the first answer back). SLAs with no such period (quarterly "
     "ones for a month, outside the term) are listed under `not_measured`. One audit entry "
     "per contract (`sla_periods.close`). A contract with no SLA known here is a 404 naming "
-    "it (`body.contract_ids[i]`).",
+    "it (`body.contract_ids[i]`), an SLA code in none of the contracts a 422 "
+    "(`body.sla_codes[i]`); then nothing closes.",
     responses={404: {"description": "A contract has no SLA known to this service"}},
 )
 async def close_periods(

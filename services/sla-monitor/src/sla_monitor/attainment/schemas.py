@@ -182,8 +182,8 @@ class PeriodsCloseRequest(BaseModel):
     sla_codes: list[str] = Field(
         default_factory=list,
         max_length=100,
-        description="Only these SLAs of each contract; empty means every SLA measured in "
-        "periods of the label's kind.",
+        description="Only these SLAs of each contract (a code in none of them is a 422 "
+        "naming it); empty means every SLA measured in periods of the label's kind.",
     )
 
 

@@ -537,6 +537,17 @@ async def close_periods(
             f"{len(unknown)} of the contracts have no SLA known to this service", details=unknown
         )
     if body.sla_codes:
+        codes = {r.sla_code for r in rows}
+        strangers = [
+            {"loc": f"body.sla_codes[{i}]", "message": f"no SLA {code!r} in these contracts"}
+            for i, code in enumerate(body.sla_codes)
+            if code not in codes
+        ]
+        if strangers:
+            raise Unprocessable(
+                f"{len(strangers)} of the SLA codes are in none of the contracts",
+                details=strangers,
+            )
         rows = [r for r in rows if r.sla_code in set(body.sla_codes)]
     order = {c: i for i, c in enumerate(wanted)}
     rows = sorted(rows, key=lambda r: (order[r.contract_id], r.sla_code))
