@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sla_monitor.attainment.domain import (
     outside_service_hours,
 )
 from sla_monitor.attainment.incidents import Incident
+from sla_monitor.attainment.measurements import nearest_rank
 from sla_monitor.models import DowntimeSpan, MaintenanceWindowRow, Measurement
 from sla_monitor.models import Incident as IncidentRow
 
@@ -258,10 +260,211 @@ async def exclusions(
     )
 
 
+# -- reading ahead for many periods ---------------------------------------------------------
+#
+# A batch's signal checks and a bulk close compute hundreds of (SLA, period) pairs in one
+# transaction. `periods_read_ahead` reads their spans, incidents and measurement figures
+# with one query per kind (the pairs as a VALUES list joined to the table), keyed by the
+# exact arguments the per-period functions below take; each of them answers from it when
+# it holds their arguments, and queries as before when it does not.
+
+_AHEAD = "sla_monitor.period_inputs_ahead"
+
+SpanKey = tuple[str, str, datetime, datetime]  # tenant, service key, period start, end
+IncidentKey = tuple[str, str, str, datetime, datetime]  # … with the priority
+MeasureKey = tuple[str, str, str, datetime, datetime]  # … with the unit ('' for any)
+RankKey = tuple[str, str, str, datetime, datetime, int]  # … and a 1-based rank
+
+
+@dataclass
+class AheadRequests:
+    """What to read ahead: spans, incidents, means and percentiles (with the percentile,
+    from which the rank follows once the count is known)."""
+
+    spans: set[SpanKey] = field(default_factory=set)
+    incidents: set[IncidentKey] = field(default_factory=set)
+    means: set[MeasureKey] = field(default_factory=set)
+    percentiles: set[tuple[MeasureKey, Decimal]] = field(default_factory=set)
+
+
+@dataclass
+class _Ahead:
+    transaction: object
+    spans: dict[SpanKey, tuple[list[Interval], bool]]
+    incidents: dict[IncidentKey, list[Incident]]
+    means: dict[MeasureKey, tuple[int, Decimal | None]]
+    counts: dict[MeasureKey, int]
+    ranks: dict[RankKey, Decimal | None]
+
+
+def _read_ahead(session: AsyncSession) -> _Ahead | None:
+    ahead = session.info.get(_AHEAD)
+    if isinstance(ahead, _Ahead) and ahead.transaction is session.sync_session.get_transaction():
+        return ahead
+    return None
+
+
+def _keyed(name: str, keys: Sequence[tuple[object, ...]], *types: Any) -> Any:
+    """The keys as a VALUES list `name(i, c1, c2, …)`, `i` their position."""
+    columns = [sa.column("i", sa.Integer), *(sa.column(f"c{n}", t) for n, t in enumerate(types))]
+    return sa.values(*columns, name=name).data([(i, *k) for i, k in enumerate(keys)])
+
+
+async def _spans_ahead(session: AsyncSession, keys: list[SpanKey]) -> dict[SpanKey, Any]:
+    out: dict[SpanKey, tuple[list[Interval], bool]] = {k: ([], False) for k in keys}
+    if not keys:
+        return out
+    v = _keyed("v", keys, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True))
+    rows = await session.execute(
+        sa.select(v.c.i, DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source)
+        .join(
+            DowntimeSpan,
+            sa.and_(
+                DowntimeSpan.tenant_id == v.c.c0,
+                DowntimeSpan.service_key == v.c.c1,
+                DowntimeSpan.ended_at > v.c.c2,
+                DowntimeSpan.started_at < v.c.c3,
+            ),
+        )
+        .order_by(v.c.i, DowntimeSpan.started_at, DowntimeSpan.id)
+    )
+    for r in rows:
+        spans, outage = out[keys[r.i]]
+        spans.append(Interval(r.started_at, r.ended_at))
+        out[keys[r.i]] = (spans, outage or r.source == "outages")
+    return out
+
+
+async def _incidents_ahead(
+    session: AsyncSession, keys: list[IncidentKey]
+) -> dict[IncidentKey, list[Incident]]:
+    out: dict[IncidentKey, list[Incident]] = {k: [] for k in keys}
+    if not keys:
+        return out
+    v = _keyed(
+        "v", keys, sa.Text, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True)
+    )
+    rows = await session.execute(
+        sa.select(
+            v.c.i,
+            IncidentRow.ticket_id,
+            IncidentRow.opened_at,
+            IncidentRow.responded_at,
+            IncidentRow.resolved_at,
+        )
+        .join(
+            IncidentRow,
+            sa.and_(
+                IncidentRow.tenant_id == v.c.c0,
+                IncidentRow.service_key == v.c.c1,
+                sa.func.lower(IncidentRow.priority) == sa.func.lower(v.c.c2),
+                IncidentRow.resolved_at >= v.c.c3,
+                IncidentRow.resolved_at < v.c.c4,
+            ),
+        )
+        .order_by(v.c.i, IncidentRow.tenant_id, IncidentRow.ticket_id)
+    )
+    for r in rows:
+        out[keys[r.i]].append(Incident(r.ticket_id, r.opened_at, r.responded_at, r.resolved_at))
+    return out
+
+
+def _measured(v: Any) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Measurement.tenant_id == v.c.c0,
+        Measurement.service_key == v.c.c1,
+        sa.or_(v.c.c2 == "", Measurement.unit == v.c.c2),
+        Measurement.measured_at >= v.c.c3,
+        Measurement.measured_at < v.c.c4,
+    )
+
+
+async def _measures_ahead(
+    session: AsyncSession, keys: list[MeasureKey]
+) -> dict[MeasureKey, tuple[int, Decimal | None]]:
+    """(count, exact sum) of each key's values."""
+    if not keys:
+        return {}
+    v = _keyed(
+        "v", keys, sa.Text, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True)
+    )
+    rows = await session.execute(
+        sa.select(v.c.i, sa.func.count(Measurement.value), sa.func.sum(Measurement.value))
+        .select_from(v)
+        .outerjoin(Measurement, _measured(v))
+        .group_by(v.c.i)
+    )
+    return {keys[r[0]]: (int(r[1]), r[2]) for r in rows}
+
+
+async def _ranks_ahead(session: AsyncSession, keys: list[RankKey]) -> dict[RankKey, Decimal | None]:
+    """The value at each key's rank (ascending), one index probe per key in one query."""
+    out: dict[RankKey, Decimal | None] = {k: None for k in keys}
+    if not keys:
+        return out
+    v = _keyed(
+        "v",
+        keys,
+        sa.Text,
+        sa.Text,
+        sa.Text,
+        sa.DateTime(timezone=True),
+        sa.DateTime(timezone=True),
+        sa.Integer,
+    )
+    at_rank = (
+        sa.select(Measurement.value)
+        .where(_measured(v))
+        .order_by(Measurement.value)
+        .offset(v.c.c5 - 1)
+        .limit(1)
+        .lateral("at_rank")
+    )
+    rows = await session.execute(sa.select(v.c.i, at_rank.c.value).join(at_rank, sa.true()))
+    for r in rows:
+        out[keys[r.i]] = r.value
+    return out
+
+
+@contextlib.asynccontextmanager
+async def periods_read_ahead(session: AsyncSession, requests: AheadRequests) -> AsyncIterator[None]:
+    """Read the requested inputs with one query per kind, for the computations inside the
+    block (in this transaction); whatever was read ahead before the block is read ahead
+    again after it."""
+    counted = list({key for key, _ in requests.percentiles})
+    measures = await _measures_ahead(session, sorted(requests.means | set(counted)))
+    counts = {k: measures[k][0] for k in counted}
+    ranks = sorted(
+        {(*key, nearest_rank(pct, counts[key])) for key, pct in requests.percentiles if counts[key]}
+    )
+    ahead = _Ahead(
+        transaction=session.sync_session.get_transaction(),
+        spans=await _spans_ahead(session, sorted(requests.spans)),
+        incidents=await _incidents_ahead(session, sorted(requests.incidents)),
+        means={k: measures[k] for k in requests.means},
+        counts=counts,
+        ranks=await _ranks_ahead(session, ranks),
+    )
+    before = session.info.get(_AHEAD)
+    session.info[_AHEAD] = ahead
+    try:
+        yield
+    finally:
+        if before is None:
+            session.info.pop(_AHEAD, None)
+        else:
+            session.info[_AHEAD] = before
+
+
 async def downtime_spans(
     session: AsyncSession, tenant_id: str, service_key: str, period: PeriodBounds
 ) -> tuple[list[Interval], bool]:
     """Downtime spans touching the period, and whether any came from an outage."""
+    ahead = _read_ahead(session)
+    key: SpanKey = (tenant_id, service_key, period.start, period.end)
+    if ahead is not None and key in ahead.spans:
+        spans, outage = ahead.spans[key]
+        return list(spans), outage
     rows = (
         await session.execute(
             sa.select(DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source).where(
@@ -281,6 +484,10 @@ async def resolved_incidents(
     session: AsyncSession, tenant_id: str, service_key: str, priority: str, period: PeriodBounds
 ) -> list[Incident]:
     """Incidents of the priority (in any letter case) resolved in the period."""
+    ahead = _read_ahead(session)
+    key: IncidentKey = (tenant_id, service_key, priority, period.start, period.end)
+    if ahead is not None and key in ahead.incidents:
+        return list(ahead.incidents[key])
     rows = (
         await session.execute(
             sa.select(
@@ -319,6 +526,10 @@ async def measurement_mean(
     session: AsyncSession, tenant_id: str, service_key: str, unit: str | None, period: PeriodBounds
 ) -> tuple[int, Decimal | None]:
     """(count, sum) of the period's values, summed exactly by PostgreSQL's numeric."""
+    ahead = _read_ahead(session)
+    key: MeasureKey = (tenant_id, service_key, unit or "", period.start, period.end)
+    if ahead is not None and key in ahead.means:
+        return ahead.means[key]
     row = (
         await session.execute(
             sa.select(sa.func.count(), sa.func.sum(Measurement.value)).where(
@@ -338,6 +549,10 @@ async def measurement_at_rank(
     rank: int,
 ) -> Decimal | None:
     """The value at 1-based `rank` among the period's values sorted ascending."""
+    ahead = _read_ahead(session)
+    key: RankKey = (tenant_id, service_key, unit or "", period.start, period.end, rank)
+    if ahead is not None and key in ahead.ranks:
+        return ahead.ranks[key]
     return await session.scalar(
         sa.select(Measurement.value)
         .where(*_measurement_filter(tenant_id, service_key, unit, period))
@@ -350,6 +565,10 @@ async def measurement_at_rank(
 async def measurement_count(
     session: AsyncSession, tenant_id: str, service_key: str, unit: str | None, period: PeriodBounds
 ) -> int:
+    ahead = _read_ahead(session)
+    key: MeasureKey = (tenant_id, service_key, unit or "", period.start, period.end)
+    if ahead is not None and key in ahead.counts:
+        return ahead.counts[key]
     return int(
         await session.scalar(
             sa.select(sa.func.count()).where(

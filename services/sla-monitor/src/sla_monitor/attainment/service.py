@@ -24,7 +24,13 @@ from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 from crm_platform.periods import PeriodKind
-from sla_monitor.attainment.compute import COMPUTATIONS, Computation, SlaRef, compute
+from sla_monitor.attainment.compute import (
+    COMPUTATIONS,
+    Computation,
+    SlaRef,
+    compute,
+    inputs_read_ahead,
+)
 from sla_monitor.attainment.domain import PeriodBounds, minutes, period_bounds
 from sla_monitor.attainment.inputs import ContractVersions, adhoc_windows_read_ahead
 from sla_monitor.attainment.schedule import (
@@ -392,9 +398,10 @@ async def close_many(
     """Close periods: freeze each one's figures and publish its `sla.period_closed`, in the
     order given. An entry is None when that period was closed already (by an operator, the
     job or another instance). The same as closing them one by one, in a fixed number of
-    statements: the ad-hoc maintenance windows of each tenant's periods in one query, the
-    other inputs one period at a time, then one insert of the rows, one outbox insert, one
-    update of their event ids."""
+    statements: each tenant's inputs with one query per kind (ad-hoc maintenance windows,
+    downtime spans, incidents, measurement figures; only the check that a period without
+    any shows observed telemetry is per period), then one insert of the rows, one outbox
+    insert, one update of their event ids."""
     if not due:
         return []
     found: dict[int, Computation] = {}
@@ -402,13 +409,17 @@ async def close_many(
     for i, (ref, _) in enumerate(due):
         by_tenant[ref.tenant_id].append(i)
     for tenant_id, positions in by_tenant.items():
-        # A tenant's ad-hoc maintenance windows in one query, not one per period.
-        async with adhoc_windows_read_ahead(
-            session,
-            tenant_id,
-            (due[i][0].contract_id for i in positions),
-            min(due[i][1].start for i in positions),
-            max(due[i][1].end for i in positions),
+        # A tenant's ad-hoc maintenance windows, spans, incidents and measurement figures
+        # with one query per kind, not per period.
+        async with (
+            adhoc_windows_read_ahead(
+                session,
+                tenant_id,
+                (due[i][0].contract_id for i in positions),
+                min(due[i][1].start for i in positions),
+                max(due[i][1].end for i in positions),
+            ),
+            inputs_read_ahead(session, (due[i] for i in positions), evidence=True),
         ):
             for i in positions:
                 found[i] = await compute(session, *due[i])
