@@ -310,23 +310,29 @@ def _keyed(name: str, keys: Sequence[tuple[object, ...]], *types: Any) -> Any:
     return sa.values(*columns, name=name).data([(i, *k) for i, k in enumerate(keys)])
 
 
+_TS = sa.DateTime(timezone=True)
+
+
 async def _spans_ahead(session: AsyncSession, keys: list[SpanKey]) -> dict[SpanKey, Any]:
     out: dict[SpanKey, tuple[list[Interval], bool]] = {k: ([], False) for k in keys}
     if not keys:
         return out
-    v = _keyed("v", keys, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True))
-    rows = await session.execute(
-        sa.select(v.c.i, DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source)
-        .join(
-            DowntimeSpan,
-            sa.and_(
-                DowntimeSpan.tenant_id == v.c.c0,
-                DowntimeSpan.service_key == v.c.c1,
-                DowntimeSpan.ended_at > v.c.c2,
-                DowntimeSpan.started_at < v.c.c3,
-            ),
+    v = _keyed("v", keys, sa.Text, sa.Text, _TS, _TS)
+    # A LATERAL probe per key: the index scan each key's own query would make.
+    found = (
+        sa.select(DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source)
+        .where(
+            DowntimeSpan.tenant_id == v.c.c0,
+            DowntimeSpan.service_key == v.c.c1,
+            DowntimeSpan.ended_at > v.c.c2,
+            DowntimeSpan.started_at < v.c.c3,
         )
-        .order_by(v.c.i, DowntimeSpan.started_at, DowntimeSpan.id)
+        .lateral("found")
+    )
+    rows = await session.execute(
+        sa.select(v.c.i, found.c.started_at, found.c.ended_at, found.c.source).join(
+            found, sa.true()
+        )
     )
     for r in rows:
         spans, outage = out[keys[r.i]]
@@ -341,88 +347,91 @@ async def _incidents_ahead(
     out: dict[IncidentKey, list[Incident]] = {k: [] for k in keys}
     if not keys:
         return out
-    v = _keyed(
-        "v", keys, sa.Text, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True)
-    )
-    rows = await session.execute(
+    v = _keyed("v", keys, sa.Text, sa.Text, sa.Text, _TS, _TS)
+    found = (
         sa.select(
-            v.c.i,
             IncidentRow.ticket_id,
             IncidentRow.opened_at,
             IncidentRow.responded_at,
             IncidentRow.resolved_at,
         )
-        .join(
-            IncidentRow,
-            sa.and_(
-                IncidentRow.tenant_id == v.c.c0,
-                IncidentRow.service_key == v.c.c1,
-                sa.func.lower(IncidentRow.priority) == sa.func.lower(v.c.c2),
-                IncidentRow.resolved_at >= v.c.c3,
-                IncidentRow.resolved_at < v.c.c4,
-            ),
+        .where(
+            IncidentRow.tenant_id == v.c.c0,
+            IncidentRow.service_key == v.c.c1,
+            sa.func.lower(IncidentRow.priority) == sa.func.lower(v.c.c2),
+            IncidentRow.resolved_at >= v.c.c3,
+            IncidentRow.resolved_at < v.c.c4,
         )
-        .order_by(v.c.i, IncidentRow.tenant_id, IncidentRow.ticket_id)
+        .lateral("found")
+    )
+    rows = await session.execute(
+        sa.select(
+            v.c.i, found.c.ticket_id, found.c.opened_at, found.c.responded_at, found.c.resolved_at
+        ).join(found, sa.true())
     )
     for r in rows:
         out[keys[r.i]].append(Incident(r.ticket_id, r.opened_at, r.responded_at, r.resolved_at))
     return out
 
 
-def _measured(v: Any) -> sa.ColumnElement[bool]:
-    return sa.and_(
+def _measured(v: Any, *, any_unit: bool) -> list[sa.ColumnElement[bool]]:
+    """A key's values: the unit is part of the index, so keys with a unit and keys for any
+    unit are asked in separate statements, each with the condition its index scan needs."""
+    where = [
         Measurement.tenant_id == v.c.c0,
         Measurement.service_key == v.c.c1,
-        sa.or_(v.c.c2 == "", Measurement.unit == v.c.c2),
         Measurement.measured_at >= v.c.c3,
         Measurement.measured_at < v.c.c4,
-    )
+    ]
+    if not any_unit:
+        where.append(Measurement.unit == v.c.c2)
+    return where
 
 
 async def _measures_ahead(
     session: AsyncSession, keys: list[MeasureKey]
 ) -> dict[MeasureKey, tuple[int, Decimal | None]]:
     """(count, exact sum) of each key's values."""
-    if not keys:
-        return {}
-    v = _keyed(
-        "v", keys, sa.Text, sa.Text, sa.Text, sa.DateTime(timezone=True), sa.DateTime(timezone=True)
-    )
-    rows = await session.execute(
-        sa.select(v.c.i, sa.func.count(Measurement.value), sa.func.sum(Measurement.value))
-        .select_from(v)
-        .outerjoin(Measurement, _measured(v))
-        .group_by(v.c.i)
-    )
-    return {keys[r[0]]: (int(r[1]), r[2]) for r in rows}
+    out: dict[MeasureKey, tuple[int, Decimal | None]] = {}
+    for any_unit in (False, True):
+        group = [k for k in keys if (k[2] == "") is any_unit]
+        if not group:
+            continue
+        v = _keyed("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS)
+        figures = (
+            sa.select(
+                sa.func.count(Measurement.value).label("n"),
+                sa.func.sum(Measurement.value).label("total"),
+            )
+            .where(*_measured(v, any_unit=any_unit))
+            .lateral("figures")
+        )
+        rows = await session.execute(
+            sa.select(v.c.i, figures.c.n, figures.c.total).join(figures, sa.true())
+        )
+        out.update({group[r.i]: (int(r.n), r.total) for r in rows})
+    return out
 
 
 async def _ranks_ahead(session: AsyncSession, keys: list[RankKey]) -> dict[RankKey, Decimal | None]:
-    """The value at each key's rank (ascending), one index probe per key in one query."""
+    """The value at each key's rank (ascending), one index probe per key."""
     out: dict[RankKey, Decimal | None] = {k: None for k in keys}
-    if not keys:
-        return out
-    v = _keyed(
-        "v",
-        keys,
-        sa.Text,
-        sa.Text,
-        sa.Text,
-        sa.DateTime(timezone=True),
-        sa.DateTime(timezone=True),
-        sa.Integer,
-    )
-    at_rank = (
-        sa.select(Measurement.value)
-        .where(_measured(v))
-        .order_by(Measurement.value)
-        .offset(v.c.c5 - 1)
-        .limit(1)
-        .lateral("at_rank")
-    )
-    rows = await session.execute(sa.select(v.c.i, at_rank.c.value).join(at_rank, sa.true()))
-    for r in rows:
-        out[keys[r.i]] = r.value
+    for any_unit in (False, True):
+        group = [k for k in keys if (k[2] == "") is any_unit]
+        if not group:
+            continue
+        v = _keyed("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS, sa.Integer)
+        at_rank = (
+            sa.select(Measurement.value)
+            .where(*_measured(v, any_unit=any_unit))
+            .order_by(Measurement.value)
+            .offset(v.c.c5 - 1)
+            .limit(1)
+            .lateral("at_rank")
+        )
+        rows = await session.execute(sa.select(v.c.i, at_rank.c.value).join(at_rank, sa.true()))
+        for r in rows:
+            out[group[r.i]] = r.value
     return out
 
 
