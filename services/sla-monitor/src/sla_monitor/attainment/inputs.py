@@ -262,11 +262,12 @@ async def exclusions(
 
 # -- reading ahead for many periods ---------------------------------------------------------
 #
-# A batch's signal checks and a bulk close compute hundreds of (SLA, period) pairs in one
-# transaction. `periods_read_ahead` reads their spans, incidents and measurement figures
-# with one query per kind (the pairs as a VALUES list joined to the table), keyed by the
-# exact arguments the per-period functions below take; each of them answers from it when
-# it holds their arguments, and queries as before when it does not.
+# A bulk close computes hundreds of (SLA, period) pairs in one transaction.
+# `periods_read_ahead` reads their spans, incidents and measurement figures with one
+# statement per kind (the pairs as a VALUES list, each probing its index through a LATERAL
+# subquery, as its own query would), keyed by the exact arguments the per-period functions
+# below take; each of them answers from it when it holds their arguments, and queries as
+# before when it does not.
 
 _AHEAD = "sla_monitor.period_inputs_ahead"
 
