@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -516,18 +516,22 @@ def _measured_ref(
     return SlaRef(row.contract_id, row.tenant_id, terms, sla), ""
 
 
-async def close_periods(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    clock: Clock,
-    emit: Emit,
-    audit: Audit,
-    period_label: str,
-    body: PeriodsCloseRequest,
-) -> PeriodsCloseResult:
-    """Close one period label for every SLA of some contracts at once (month end): the
-    same figures and events as closing each with `close`, one audit entry per contract."""
+def _not_in(
+    values: Sequence[Any], present: set[Any], loc: str, message: Callable[[Any], str]
+) -> list[dict[str, str]]:
+    """An error detail for each of a request's values that is not among `present`."""
+    return [
+        {"loc": f"{loc}[{i}]", "message": message(v)}
+        for i, v in enumerate(values)
+        if v not in present
+    ]
+
+
+async def _requested_slas(
+    session: AsyncSession, principal: Principal, body: PeriodsCloseRequest
+) -> list[SlaDefinitionRow]:
+    """The SLAs a portfolio close names, in the request's contract order then by code; a
+    404 naming the contracts with no SLA here, a 422 naming codes none of them has."""
     wanted = list(dict.fromkeys(body.contract_ids))
     rows = (
         await session.scalars(
@@ -537,33 +541,37 @@ async def close_periods(
             )
         )
     ).all()
-    known = {r.contract_id for r in rows}
-    unknown = [
-        {"loc": f"body.contract_ids[{i}]", "message": f"contract {c} has no SLA known here"}
-        for i, c in enumerate(body.contract_ids)
-        if c not in known
-    ]
+    unknown = _not_in(
+        body.contract_ids,
+        {r.contract_id for r in rows},
+        "body.contract_ids",
+        lambda c: f"contract {c} has no SLA known here",
+    )
     if unknown:
         raise NotFound(
             f"{len(unknown)} of the contracts have no SLA known to this service", details=unknown
         )
+    strangers = _not_in(
+        body.sla_codes,
+        {r.sla_code for r in rows},
+        "body.sla_codes",
+        lambda code: f"no SLA {code!r} in these contracts",
+    )
+    if strangers:
+        raise Unprocessable(
+            f"{len(strangers)} of the SLA codes are in none of the contracts", details=strangers
+        )
     if body.sla_codes:
-        codes = {r.sla_code for r in rows}
-        strangers = [
-            {"loc": f"body.sla_codes[{i}]", "message": f"no SLA {code!r} in these contracts"}
-            for i, code in enumerate(body.sla_codes)
-            if code not in codes
-        ]
-        if strangers:
-            raise Unprocessable(
-                f"{len(strangers)} of the SLA codes are in none of the contracts",
-                details=strangers,
-            )
         rows = [r for r in rows if r.sla_code in set(body.sla_codes)]
     order = {c: i for i, c in enumerate(wanted)}
-    rows = sorted(rows, key=lambda r: (order[r.contract_id], r.sla_code))
-    versions = ContractVersions(session)
-    await versions.load(known)
+    return sorted(rows, key=lambda r: (order[r.contract_id], r.sla_code))
+
+
+def _periods_of(
+    versions: ContractVersions, rows: Sequence[SlaDefinitionRow], period_label: str
+) -> tuple[list[tuple[SlaRef, PeriodBounds]], list[SkippedPeriodLine]]:
+    """Which of the SLAs have a period of that label (with their terms), and why the others
+    have none (pure, given the loaded versions)."""
     bounds: dict[str, PeriodBounds] = {}
     due: list[tuple[SlaRef, PeriodBounds]] = []
     not_measured: list[SkippedPeriodLine] = []
@@ -577,6 +585,25 @@ async def close_periods(
             )
         else:
             due.append((ref, bounds[row.timezone]))
+    return due, not_measured
+
+
+async def close_periods(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    emit: Emit,
+    audit: Audit,
+    period_label: str,
+    body: PeriodsCloseRequest,
+) -> PeriodsCloseResult:
+    """Close one period label for every SLA of some contracts at once (month end): the
+    same figures and events as closing each with `close`, one audit entry per contract."""
+    rows = await _requested_slas(session, principal, body)
+    versions = ContractVersions(session)
+    await versions.load(r.contract_id for r in rows)
+    due, not_measured = _periods_of(versions, rows, period_label)
     now = clock.now()
     closed: list[ClosedPeriodLine] = []
     already: list[SkippedPeriodLine] = []
