@@ -14,12 +14,12 @@ neither is read as a structured event (what this system published before the hea
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crm_events.types import Instant
@@ -71,8 +71,8 @@ class Envelope(BaseModel):
         if raw is None:
             raise EnvelopeError("empty message (no value)")
         try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise EnvelopeError(f"not JSON: {exc}") from exc
         if not isinstance(doc, dict):
             raise EnvelopeError("a CloudEvents envelope must be a JSON object")
@@ -133,10 +133,10 @@ class Envelope(BaseModel):
             raise EnvelopeError(f"binary-mode data must be JSON, not {content_type!r}")
         attributes["datacontenttype"] = content_type.split(";")[0].strip() or CONTENT_TYPE
         try:
-            attributes["data"] = json.loads(value) if value is not None else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            attributes["data"] = orjson.loads(value) if value is not None else None
+        except orjson.JSONDecodeError as exc:
             raise EnvelopeError(f"binary-mode data is not JSON: {exc}") from exc
-        return cls.from_bytes(json.dumps(attributes).encode())
+        return cls.from_bytes(orjson.dumps(attributes))
 
 
 def _first_errors(exc: ValidationError, limit: int = 5) -> str:

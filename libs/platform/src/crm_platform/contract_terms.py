@@ -9,8 +9,8 @@ harmless: a version is written once and the contract status only moves forward.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,6 +102,38 @@ async def record_terms_many(
         new.append(key in inserted)
         inserted.discard(key)
     return new
+
+
+# A stored version never changes (it is written once, above), so a process parses each
+# version's terms once. The key holds the instant this database received the version: two
+# databases served by one process (the tests) never share an entry. Bounded: a full cache
+# starts again empty, it does not grow with the portfolio.
+TermsKey = tuple[uuid.UUID, int, datetime]
+PARSED_TERMS_LIMIT = 5000
+_PARSED: dict[TermsKey, ContractTerms] = {}
+
+
+async def parsed_terms(
+    session: AsyncSession, keys: Iterable[TermsKey]
+) -> dict[TermsKey, ContractTerms]:
+    """The terms of stored versions (contract, version, received_at), parsed: those parsed
+    before from the process's cache, the others read in one statement."""
+    wanted = set(keys)
+    missing = [k for k in wanted if k not in _PARSED]
+    if missing:
+        if len(_PARSED) + len(missing) > PARSED_TERMS_LIMIT:
+            _PARSED.clear()
+        t = contract_terms_table
+        rows = await session.execute(
+            sa.select(t.c.contract_id, t.c.version, t.c.received_at, t.c.terms).where(
+                sa.tuple_(t.c.contract_id, t.c.version).in_([(c, v) for c, v, _ in missing])
+            )
+        )
+        for r in rows:
+            _PARSED[(r.contract_id, r.version, r.received_at)] = ContractTerms.model_validate(
+                r.terms
+            )
+    return {k: _PARSED[k] for k in wanted if k in _PARSED}
 
 
 async def latest_terms(session: AsyncSession, contract_id: uuid.UUID) -> ContractTerms | None:

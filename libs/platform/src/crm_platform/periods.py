@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from crm_events.schemas.contracts import MeasurementPeriod as PeriodKind
@@ -52,11 +53,7 @@ class Period:
 
     @property
     def label(self) -> str:
-        if self.kind is PeriodKind.MONTH:
-            return f"{self.year:04d}-{self.index:02d}"
-        if self.kind is PeriodKind.QUARTER:
-            return f"{self.year:04d}-Q{self.index}"
-        return f"{self.year:04d}"
+        return _label(self.kind, self.year, self.index)
 
     @property
     def months(self) -> int:
@@ -68,10 +65,32 @@ class Period:
         return (self.index - 1) * self.months + 1
 
 
+# Labels are few (a contract's months and quarters) and their arithmetic runs for every line
+# of every statement: parsed and formatted once each, then remembered.
+_CACHED = 8192
+
+
+@lru_cache(maxsize=_CACHED)
+def _label(kind: PeriodKind, year: int, index: int) -> str:
+    if kind is PeriodKind.MONTH:
+        return f"{year:04d}-{index:02d}"
+    if kind is PeriodKind.QUARTER:
+        return f"{year:04d}-Q{index}"
+    return f"{year:04d}"
+
+
 def parse(label: str, kind: PeriodKind | None = None) -> Period:
     """The period a label names; InvalidPeriod when it is not a label (of `kind`, if given)."""
     if not isinstance(label, str):
         raise InvalidPeriod(f"period label {label!r} is not a string")
+    found = _parse(label)
+    if kind is not None and found.kind is not kind:
+        raise InvalidPeriod(f"period label {label!r} is not a {kind.value} ({example(kind)})")
+    return found
+
+
+@lru_cache(maxsize=_CACHED)
+def _parse(label: str) -> Period:
     if _MONTH.match(label):
         found = Period(PeriodKind.MONTH, int(label[:4]), int(label[5:7]))
     elif _QUARTER.match(label):
@@ -84,8 +103,6 @@ def parse(label: str, kind: PeriodKind | None = None) -> Period:
         )
     if found.year < 1:
         raise InvalidPeriod(f"period label {label!r} has no year 0000")
-    if kind is not None and found.kind is not kind:
-        raise InvalidPeriod(f"period label {label!r} is not a {kind.value} ({example(kind)})")
     return found
 
 
@@ -109,6 +126,7 @@ def _month_index(p: Period) -> int:
     return p.year * 12 + p.first_month - 1
 
 
+@lru_cache(maxsize=_CACHED)
 def shift(label: str, n: int) -> str:
     """The label `n` periods of the same kind later (earlier when negative):
     shift('2026-03', -3) = '2025-12', shift('2026-Q1', 1) = '2026-Q2'."""
@@ -162,12 +180,10 @@ def between(first: str, last: str) -> list[str]:
     a, b = parse(first), parse(last)
     if a.kind is not b.kind:
         raise InvalidPeriod(f"{first!r} and {last!r} are periods of different kinds")
-    out: list[str] = []
-    label = first
-    while parse(label) <= b:
-        out.append(label)
-        label = shift(label, 1)
-    return out
+    return [
+        _from_month_index(a.kind, i).label
+        for i in range(_month_index(a), _month_index(b) + 1, a.months)
+    ]
 
 
 def bounds(label: str, timezone: str) -> tuple[datetime, datetime]:

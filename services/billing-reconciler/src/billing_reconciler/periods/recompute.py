@@ -56,6 +56,7 @@ from billing_reconciler.models import (
     ServiceCredit,
     VolumeBandAlert,
 )
+from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.periods.statement import (
     ContractBook,
     Statement,
@@ -308,10 +309,10 @@ async def _refresh_one(
     statement = await build_statement(
         session=session, book=book, period_label=period_label, credits=contract.credits, ids=ids
     )
-    revision, changed = _store(session, contract.latest, statement, request.trigger, now)
+    revision, stored = _store(session, contract.latest, statement, request.trigger, now)
     statement.revision, statement.computed_at = revision, now
-    if changed:
-        await _publish_charges(statement, request.emit)
+    if stored is not None:
+        await _publish_charges(stored, statement.terms.tenant_id, request.emit)
         await _check_volume_bands(session, statement, request.emit, now)
         invoices = batch.invoices.get((book.contract_id, period_label))
         if invoices:
@@ -353,15 +354,17 @@ def _store(
     statement: Statement,
     trigger: str,
     now: datetime,
-) -> tuple[int, bool]:
-    """A new revision of the period's statement when it changed (`latest` follows)."""
+) -> tuple[int, PeriodChargesRead | None]:
+    """A new revision of the period's statement when it changed (`latest` follows): its
+    number, and the revision as the charges API reads it (None when nothing changed)."""
     terms = statement.terms
     stored = latest.get(statement.period_label)
     marker = statement.fingerprint()
     if stored is not None and stored[1] == marker:
-        return stored[0], False
+        return stored[0], None
     revision = stored[0] + 1 if stored is not None else 1
     statement.revision, statement.computed_at = revision, now
+    read = statement.to_read()
     session.add(
         PeriodCharges(
             tenant_id=terms.tenant_id,
@@ -373,24 +376,26 @@ def _store(
             monthly_charges=statement.monthly_charges,
             expected_total=statement.expected_total,
             fingerprint=marker,
-            statement=statement.to_read().model_dump(mode="json"),
+            statement=read.model_dump(mode="json"),
             trigger=trigger,
             computed_at=now,
         )
     )
     latest[statement.period_label] = (revision, marker)
-    return revision, True
+    return revision, read
 
 
-async def _publish_charges(statement: Statement, emit: Emit) -> None:
-    """The stored revision as the charges API shows it, less the API's own extras."""
-    terms = statement.terms
-    read = statement.to_read()
+async def _publish_charges(read: PeriodChargesRead, tenant: str, emit: Emit) -> None:
+    """The stored revision as the charges API shows it, less the API's own extras: its
+    fields and values as they are (validated when the statement was read), not a copy
+    dumped and parsed again."""
     await emit(
         "billing.charges_computed",
-        subject=str(terms.contract_id),
-        tenant=terms.tenant_id,
-        data=ChargesComputed.model_validate(read.model_dump(exclude={"consumption_record_ids"})),
+        subject=str(read.contract_id),
+        tenant=tenant,
+        data=ChargesComputed.model_validate(
+            {name: getattr(read, name) for name in ChargesComputed.model_fields}
+        ),
     )
 
 

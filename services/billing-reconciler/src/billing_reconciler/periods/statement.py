@@ -41,7 +41,7 @@ from billing_reconciler.reconciliation.domain import ExpectedLine
 from crm_events.schemas.billing import Explanation
 from crm_events.schemas.contracts import ContractTerms, ResourceUnit
 from crm_events.types import round_money
-from crm_platform.contract_terms import contract_terms_table
+from crm_platform.contract_terms import contract_terms_table, parsed_terms
 
 REBATE_ITEM = "REBATE"
 
@@ -108,12 +108,17 @@ async def load_books(
 ) -> dict[uuid.UUID, ContractBook]:
     """The books of the contracts known here (an unknown one is missing from the result)."""
     t = contract_terms_table
-    rows = await session.execute(
-        sa.select(t.c.contract_id, t.c.terms).where(t.c.contract_id.in_(set(contract_ids)))
-    )
+    keys = (
+        await session.execute(
+            sa.select(t.c.contract_id, t.c.version, t.c.received_at).where(
+                t.c.contract_id.in_(set(contract_ids))
+            )
+        )
+    ).all()
+    parsed = await parsed_terms(session, [tuple(k) for k in keys])
     versions: dict[uuid.UUID, list[ContractTerms]] = defaultdict(list)
-    for row in rows:
-        versions[row.contract_id].append(ContractTerms.model_validate(row.terms))
+    for key, terms in parsed.items():
+        versions[key[0]].append(terms)
     return {cid: ContractBook(cid, found) for cid, found in versions.items()}
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms, SlaDefinition
-from crm_platform.contract_terms import contract_terms_table
+from crm_platform.contract_terms import contract_terms_table, parsed_terms
 from sla_monitor.attainment.domain import (
     Interval,
     PeriodBounds,
@@ -29,10 +29,6 @@ from sla_monitor.attainment.incidents import Incident
 from sla_monitor.attainment.measurements import nearest_rank
 from sla_monitor.models import DowntimeSpan, MaintenanceWindowRow, Measurement
 from sla_monitor.models import Incident as IncidentRow
-
-# A version's terms never change, so parsed terms are cached by (contract, version).
-_TERMS_CACHE: dict[tuple[uuid.UUID, int], ContractTerms] = {}
-_CACHE_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -63,6 +59,7 @@ class ContractVersions:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._versions: dict[uuid.UUID, list[TermsVersion]] = {}
+        self._terms: dict[tuple[uuid.UUID, int], ContractTerms] = {}
 
     async def load(self, contract_ids: Iterable[uuid.UUID]) -> None:
         wanted = [c for c in set(contract_ids) if c not in self._versions]
@@ -71,7 +68,7 @@ class ContractVersions:
         t = contract_terms_table
         rows = (
             await self._session.execute(
-                sa.select(t.c.contract_id, t.c.version, t.c.effective_from)
+                sa.select(t.c.contract_id, t.c.version, t.c.effective_from, t.c.received_at)
                 .where(t.c.contract_id.in_(wanted))
                 .order_by(t.c.contract_id, t.c.version)
             )
@@ -80,38 +77,26 @@ class ContractVersions:
             self._versions[cid] = []
         for r in rows:
             self._versions[r.contract_id].append(TermsVersion(r.version, r.effective_from))
-        missing = [
-            (r.contract_id, r.version)
-            for r in rows
-            if (r.contract_id, r.version) not in _TERMS_CACHE
-        ]
-        if missing:
-            if len(_TERMS_CACHE) > _CACHE_LIMIT:
-                _TERMS_CACHE.clear()
-            found = (
-                await self._session.execute(
-                    sa.select(t.c.contract_id, t.c.version, t.c.terms).where(
-                        sa.tuple_(t.c.contract_id, t.c.version).in_(missing)
-                    )
-                )
-            ).all()
-            for r in found:
-                _TERMS_CACHE[(r.contract_id, r.version)] = ContractTerms.model_validate(r.terms)
+        parsed = await parsed_terms(
+            self._session, [(r.contract_id, r.version, r.received_at) for r in rows]
+        )
+        for (cid, version, _), terms in parsed.items():
+            self._terms[(cid, version)] = terms
 
     def every(self, contract_id: uuid.UUID) -> list[ContractTerms]:
         """Every version of the contract's terms, oldest first."""
         found = (
-            _TERMS_CACHE.get((contract_id, v.version)) for v in self._versions.get(contract_id, [])
+            self._terms.get((contract_id, v.version)) for v in self._versions.get(contract_id, [])
         )
         return [t for t in found if t is not None]
 
     def latest(self, contract_id: uuid.UUID) -> ContractTerms | None:
         versions = self._versions.get(contract_id) or []
-        return _TERMS_CACHE.get((contract_id, versions[-1].version)) if versions else None
+        return self._terms.get((contract_id, versions[-1].version)) if versions else None
 
     def in_force(self, contract_id: uuid.UUID, on: date) -> ContractTerms | None:
         chosen = version_in_force(self._versions.get(contract_id) or [], on)
-        return None if chosen is None else _TERMS_CACHE.get((contract_id, chosen.version))
+        return None if chosen is None else self._terms.get((contract_id, chosen.version))
 
     def for_period(
         self, contract_id: uuid.UUID, period_start: datetime, tz: str
