@@ -187,6 +187,17 @@ async def wait_inbox(db_url: str, group: str, count: int, timeout: float) -> flo
         await engine.dispose()
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's (steal, total) CPU ticks so far (/proc/stat): on a virtual machine the
+    hypervisor may take a share of the cores ("steal") that the wall-clock figures feel."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) -> dict[str, Any]:
     server = to_async_url(os.environ["DATABASE_URL"])
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -219,9 +230,12 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
             profile.active = True
             load_before = os.getloadavg()
             events = [MEASURED[case.measured](c) for c in contracts]
+            ticks_before, cpu_before = cpu_ticks(), time.process_time()
             started = time.perf_counter()
             produce_s = await produce(bootstrap, events, subjects)
             done = await wait_inbox(db_url, group, setup + len(events), args.timeout)
+            cpu_s = time.process_time() - cpu_before
+            ticks_after = cpu_ticks()
             profile.active = False
             load_after = os.getloadavg()
     finally:
@@ -237,6 +251,14 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
         "produce_s": round(produce_s, 2),
         "events_per_s": round(n / elapsed, 1),
         "ms_per_event": round(elapsed / n * 1000, 2),
+        # CPU time of this process (the service's consumer, its relay, and the benchmark's
+        # producer and polling) per event: less sensitive than the wall clock to the rest
+        # of the machine.
+        "process_cpu_ms_per_event": round(cpu_s / n * 1000, 2),
+        "cpu_steal_pct": round(
+            100 * (ticks_after[0] - ticks_before[0]) / max(ticks_after[1] - ticks_before[1], 1),
+            1,
+        ),
         "sql_statements": profile.statements,
         "sql_statements_per_event": round(profile.statements / n, 3),
         "commits_per_event": round(profile.commits / n, 2),

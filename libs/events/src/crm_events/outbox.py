@@ -10,6 +10,7 @@ on the event id (the inbox), so at-least-once here is effectively once downstrea
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -236,8 +237,8 @@ class OutboxRelay:
                 .where(outbox_table.c.id.in_([r.id for r in rows]))
                 .values(published_at=sa.func.now())
             )
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(row.topic).inc()
+        for topic, count in collections.Counter(row.topic for row in rows).items():
+            OUTBOX_PUBLISHED.labels(topic).inc(count)
         OUTBOX_LAST_BATCH.set(len(rows))
         return len(rows)
 

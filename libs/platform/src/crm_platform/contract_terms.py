@@ -84,13 +84,19 @@ async def record_terms_many(
         )
     if not rows:
         return []
-    returned = await session.execute(
-        pg_insert(t)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing()
-        .returning(t.c.contract_id, t.c.version)
-    )
-    inserted = {(cid, version) for cid, version in returned}
+    returned = (
+        await session.execute(
+            pg_insert(t)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing()
+            .returning(t.c.contract_id, t.c.version, t.c.received_at)
+        )
+    ).all()
+    inserted = {(cid, version) for cid, version, _ in returned}
+    given = {(terms.contract_id, terms.version): terms for terms, _ in versions}
+    for cid, version, received_at in returned:
+        # Parsed already (the event's payload): the first computation needs no parse.
+        _remember((cid, version, received_at), given[(cid, version)])
     terminated = {terms.contract_id for terms, status in versions if status == "terminated"}
     if terminated:
         await session.execute(
@@ -119,10 +125,9 @@ async def parsed_terms(
     """The terms of stored versions (contract, version, received_at), parsed: those parsed
     before from the process's cache, the others read in one statement."""
     wanted = set(keys)
-    missing = [k for k in wanted if k not in _PARSED]
+    out = {k: _PARSED[k] for k in wanted if k in _PARSED}
+    missing = [k for k in wanted if k not in out]
     if missing:
-        if len(_PARSED) + len(missing) > PARSED_TERMS_LIMIT:
-            _PARSED.clear()
         t = contract_terms_table
         rows = await session.execute(
             sa.select(t.c.contract_id, t.c.version, t.c.received_at, t.c.terms).where(
@@ -130,10 +135,16 @@ async def parsed_terms(
             )
         )
         for r in rows:
-            _PARSED[(r.contract_id, r.version, r.received_at)] = ContractTerms.model_validate(
-                r.terms
-            )
-    return {k: _PARSED[k] for k in wanted if k in _PARSED}
+            key = (r.contract_id, r.version, r.received_at)
+            out[key] = ContractTerms.model_validate(r.terms)
+            _remember(key, out[key])
+    return {k: out[k] for k in wanted if k in out}
+
+
+def _remember(key: TermsKey, terms: ContractTerms) -> None:
+    if len(_PARSED) >= PARSED_TERMS_LIMIT:
+        _PARSED.clear()
+    _PARSED[key] = terms
 
 
 async def latest_terms(session: AsyncSession, contract_id: uuid.UUID) -> ContractTerms | None:

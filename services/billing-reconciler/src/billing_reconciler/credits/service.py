@@ -68,6 +68,7 @@ from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.types import round_money
 from crm_platform import periods
 from crm_platform.auth import Principal
+from crm_platform.db import table_of
 from crm_platform.emitter import Emit
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
@@ -306,10 +307,31 @@ def _new_credit(case: PeriodCase, line: CreditLine, now: datetime, cause: str) -
     return row
 
 
-# Rows that refer to a credit (revisions, earn-back transitions and grants): the caller
-# adds them once the credits they refer to were written (the models have no relationship
-# that would order the inserts).
-Stage = Callable[[Any], None]
+class Staged:
+    """Rows that refer to a credit (revisions, earn-back transitions and grants), written
+    once the credits they refer to are (the models have no relationship that would order
+    the inserts): objects a later step of the pass may still change (an earn-back grant),
+    and history rows that are only ever inserted, kept as plain values and written one
+    statement per table (no ORM object, identity or flush bookkeeping for each)."""
+
+    def __init__(self) -> None:
+        self.objects: list[Any] = []
+        self.rows: dict[sa.Table, list[dict[str, Any]]] = {}
+
+    def add(self, obj: Any) -> None:
+        self.objects.append(obj)
+
+    def insert(self, model: type[Any], **values: Any) -> None:
+        self.rows.setdefault(table_of(model), []).append(values)
+
+    async def write(self, session: AsyncSession) -> None:
+        session.add_all(self.objects)
+        await session.flush()
+        for table, rows in self.rows.items():
+            await session.execute(sa.insert(table), rows)
+        self.objects, self.rows = [], {}
+
+
 # sla_code → the emit and event id of the event that brought that SLA's outcome
 Causes = Mapping[str, tuple[Emit, str]]
 
@@ -323,7 +345,7 @@ async def apply_settlement(
     emit: Emit,
     now: datetime,
     cause: str,
-    stage: Stage,
+    stage: Staged,
     causes: Causes | None = None,
 ) -> bool:
     """Bring the stored credits of the period in line with the settlement: a revision and
@@ -355,7 +377,7 @@ async def apply_settlement(
 
 
 async def _revise(
-    stage: Stage,
+    stage: Staged,
     row: ServiceCredit,
     case: PeriodCase,
     line: CreditLine,
@@ -363,24 +385,23 @@ async def _revise(
     emit: Emit,
 ) -> None:
     delta = line.amount - previous
-    stage(
-        ServiceCreditRevision(
-            tenant_id=row.tenant_id,
-            credit_id=row.id,
-            revision=row.revision,
-            credit_amount=line.amount,
-            previous_amount=previous,
-            delta_amount=delta,
-            uncapped_amount=line.uncapped_amount,
-            cap_reduction=line.cap_reduction,
-            monthly_charges=case.charges.total,
-            at_risk_amount=case.at_risk_amount,
-            outcome=line.outcome,
-            reason=line.reason,
-            explanation=line.explanation.model_dump(mode="json"),
-            source_event_id=row.source_event_id,
-            calculated_at=row.calculated_at,
-        )
+    stage.insert(
+        ServiceCreditRevision,
+        tenant_id=row.tenant_id,
+        credit_id=row.id,
+        revision=row.revision,
+        credit_amount=line.amount,
+        previous_amount=previous,
+        delta_amount=delta,
+        uncapped_amount=line.uncapped_amount,
+        cap_reduction=line.cap_reduction,
+        monthly_charges=case.charges.total,
+        at_risk_amount=case.at_risk_amount,
+        outcome=line.outcome,
+        reason=line.reason,
+        explanation=row.explanation,  # the line's, as _set_figures stored it
+        source_event_id=row.source_event_id,
+        calculated_at=row.calculated_at,
     )
     await emit(
         "billing.credit_calculated",
@@ -444,7 +465,7 @@ async def update_earn_back(
     credited_in_of: CreditedInOf,
     terms_version: int,
     granted: dict[uuid.UUID, EarnBackGranted],
-    stage: Stage,
+    stage: Staged,
     emit: Emit,
     now: datetime,
 ) -> None:
@@ -463,7 +484,7 @@ async def update_earn_back(
 
 
 def _transition(
-    stage: Stage,
+    stage: Staged,
     credit: ServiceCredit,
     state: EarnBackState,
     due: EarnBackBooking | None,
@@ -477,19 +498,18 @@ def _transition(
         and credit.earn_back_period == earned_period
     )
     if not same:
-        stage(
-            EarnBackTransition(
-                tenant_id=credit.tenant_id,
-                credit_id=credit.id,
-                from_status=None
-                if credit.earn_back_status == EarnBackStatus.NEW
-                else credit.earn_back_status,
-                to_status=state.status,
-                progress=state.progress,
-                period_label=state.decided_in,
-                explanation=state.explanation,
-                at=now,
-            )
+        stage.insert(
+            EarnBackTransition,
+            tenant_id=credit.tenant_id,
+            credit_id=credit.id,
+            from_status=None
+            if credit.earn_back_status == EarnBackStatus.NEW
+            else credit.earn_back_status,
+            to_status=state.status,
+            progress=state.progress,
+            period_label=state.decided_in,
+            explanation=state.explanation,
+            at=now,
         )
     credit.earn_back_status = state.status
     credit.earn_back_progress = state.progress
@@ -498,7 +518,7 @@ def _transition(
 
 
 async def _book(
-    stage: Stage,
+    stage: Staged,
     credit: ServiceCredit,
     published: EarnBackGranted | None,
     move: EarnBackMove,
@@ -516,7 +536,7 @@ async def _book(
             revision=1,
             updated_at=now,
         )
-        stage(published)
+        stage.add(published)
     else:
         published.revision += 1
         published.period_label = move.period_label

@@ -28,7 +28,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -41,6 +40,7 @@ from billing_reconciler.consumption.service import actuals_between, record_ids_o
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
     Causes,
+    Staged,
     apply_settlement,
     load_credits_of,
     load_granted,
@@ -162,7 +162,7 @@ async def refresh_many(
     """Recompute the requested periods (and their cascades); returns each recomputed
     period's statement and stored revision. Contracts not known here are left out."""
     batch = await _load(session, merge(requests))
-    children: list[Any] = []
+    staged = Staged()
     done: dict[PeriodKey, tuple[Statement, int]] = {}
     # Everything the pass reads was loaded above: the rows it changes are written together
     # below, not a contract at a time by each statement's autoflush (an emit's insert).
@@ -171,12 +171,11 @@ async def refresh_many(
             contract = batch.contracts[cid]
             for label, request in contract.targets.items():
                 done[(cid, label)] = await _refresh_one(
-                    session, batch, contract, label, request, children.append, now
+                    session, batch, contract, label, request, staged, now
                 )
     # The credits first: revisions, transitions and grants refer to them.
     await session.flush()
-    session.add_all(children)
-    await session.flush()
+    await staged.write(session)
     return done
 
 
@@ -263,7 +262,7 @@ async def _refresh_one(
     contract: _Contract,
     period_label: str,
     request: Recompute,
-    stage: Any,
+    stage: Staged,
     now: datetime,
 ) -> tuple[Statement, int]:
     book = contract.book
@@ -309,7 +308,7 @@ async def _refresh_one(
     statement = await build_statement(
         session=session, book=book, period_label=period_label, credits=contract.credits, ids=ids
     )
-    revision, stored = _store(session, contract.latest, statement, request.trigger, now)
+    revision, stored = _store(stage, contract.latest, statement, request.trigger, now)
     statement.revision, statement.computed_at = revision, now
     if stored is not None:
         await _publish_charges(stored, statement.terms.tenant_id, request.emit)
@@ -349,7 +348,7 @@ async def _year_to_date(
 
 
 def _store(
-    session: AsyncSession,
+    stage: Staged,
     latest: dict[str, tuple[int, str]],
     statement: Statement,
     trigger: str,
@@ -365,21 +364,20 @@ def _store(
     revision = stored[0] + 1 if stored is not None else 1
     statement.revision, statement.computed_at = revision, now
     read = statement.to_read()
-    session.add(
-        PeriodCharges(
-            tenant_id=terms.tenant_id,
-            contract_id=terms.contract_id,
-            period_label=statement.period_label,
-            revision=revision,
-            contract_version=terms.version,
-            currency=terms.currency,
-            monthly_charges=statement.monthly_charges,
-            expected_total=statement.expected_total,
-            fingerprint=marker,
-            statement=read.model_dump(mode="json"),
-            trigger=trigger,
-            computed_at=now,
-        )
+    stage.insert(
+        PeriodCharges,
+        tenant_id=terms.tenant_id,
+        contract_id=terms.contract_id,
+        period_label=statement.period_label,
+        revision=revision,
+        contract_version=terms.version,
+        currency=terms.currency,
+        monthly_charges=statement.monthly_charges,
+        expected_total=statement.expected_total,
+        fingerprint=marker,
+        statement=read.model_dump(mode="json"),
+        trigger=trigger,
+        computed_at=now,
     )
     latest[statement.period_label] = (revision, marker)
     return revision, read
