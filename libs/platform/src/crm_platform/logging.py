@@ -7,6 +7,7 @@ see `uvicorn_log_config`), and a line written inside a recording span names its 
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import Any
@@ -17,9 +18,15 @@ from opentelemetry import trace
 _SECRET_MARKERS = ("secret", "password", "api_key", "apikey", "authorization", "token")
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key in list(event_dict):
-        if any(marker in key.lower() for marker in _SECRET_MARKERS):
+        if isinstance(key, str) and _is_secret(key):
             event_dict[key] = "***"
     return event_dict
 
@@ -61,6 +68,8 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     )
     structlog.configure(
         processors=[
+            # A line below the level is dropped before any work is done for it.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
