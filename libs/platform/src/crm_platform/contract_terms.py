@@ -62,12 +62,17 @@ async def record_terms(session: AsyncSession, terms: ContractTerms, status: str)
 
 
 async def record_terms_many(
-    session: AsyncSession, versions: Sequence[tuple[ContractTerms, str]]
+    session: AsyncSession,
+    versions: Sequence[tuple[ContractTerms, str]],
+    *,
+    keep_parsed: bool = False,
 ) -> list[bool]:
     """Store versions' terms in one statement, as storing them one by one in that order
     would: for each, whether it was new here (False for a version already stored, and for
     the second of a version given twice). A terminated version marks its contract's every
-    version terminated."""
+    version terminated. `keep_parsed`: a service that reads terms through `parsed_terms`
+    keeps the versions it stores parsed (no parse at their first use); the others do not
+    hold them in memory."""
     t = contract_terms_table
     rows: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
     for terms, status in versions:
@@ -94,9 +99,10 @@ async def record_terms_many(
     ).all()
     inserted = {(cid, version) for cid, version, _ in returned}
     given = {(terms.contract_id, terms.version): terms for terms, _ in versions}
-    for cid, version, received_at in returned:
+    if keep_parsed:
         # Parsed already (the event's payload): the first computation needs no parse.
-        _remember((cid, version, received_at), given[(cid, version)])
+        for cid, version, received_at in returned:
+            _remember((cid, version, received_at), given[(cid, version)])
     terminated = {terms.contract_id for terms, status in versions if status == "terminated"}
     if terminated:
         await session.execute(
@@ -236,15 +242,18 @@ def terms_router() -> APIRouter:
     return router
 
 
-def contract_terms_handlers() -> Handlers:
+def contract_terms_handlers(*, keep_parsed: bool = False) -> Handlers:
     """The handler table for contracts.v1: every consuming service keeps the terms the same
-    way, a run of events of one type in one statement (see `record_terms_many`)."""
+    way, a run of events of one type in one statement (see `record_terms_many`, and its
+    `keep_parsed`)."""
 
     def keep(status: str) -> BatchHandler:
         @batched
         async def on_terms(events: Sequence[Delivered[Any]]) -> None:
             await record_terms_many(
-                events[0].ctx.session, [(item.payload.terms, status) for item in events]
+                events[0].ctx.session,
+                [(item.payload.terms, status) for item in events],
+                keep_parsed=keep_parsed,
             )
 
         return on_terms

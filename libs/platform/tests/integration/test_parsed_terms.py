@@ -15,6 +15,7 @@ from crm_platform.contract_terms import (
     contract_terms_table,
     parsed_terms,
     record_terms,
+    record_terms_many,
 )
 from crm_platform.db import make_engine, make_session_factory
 from crm_platform.settings import ServiceSettings
@@ -54,11 +55,11 @@ async def test_a_version_is_parsed_once_and_a_new_receipt_is_read_again(
     factory = make_session_factory(engine)
     terms = examples.contract_terms()
     async with factory() as session, session.begin():
-        await record_terms(session, terms, "active")
+        await record_terms_many(session, [(terms, "active")], keep_parsed=True)
     async with factory() as session, session.begin():
         [key] = await _keys(session)
         statements.clear()
-        # Stored from an event here: the event's parsed payload, no statement.
+        # Stored from an event here, kept parsed: the event's payload, no statement.
         assert await parsed_terms(session, [key]) == {key: terms}
         assert statements == []
 
@@ -101,3 +102,22 @@ async def test_versions_not_stored_are_left_out(engine: AsyncEngine) -> None:
         missing = (key[0], 2, key[2])
         found = await parsed_terms(session, [key, missing])
     assert set(found) == {key}
+
+
+async def test_a_service_that_does_not_keep_them_parsed_reads_them_when_asked(
+    engine: AsyncEngine,
+) -> None:
+    statements: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    factory = make_session_factory(engine)
+    terms = examples.contract_terms()
+    async with factory() as session, session.begin():
+        await record_terms(session, terms, "active")  # keep_parsed off
+        [key] = await _keys(session)
+        statements.clear()
+        assert await parsed_terms(session, [key]) == {key: terms}
+        assert len(statements) == 1

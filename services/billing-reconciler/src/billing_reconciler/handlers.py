@@ -108,7 +108,7 @@ async def on_contract_amended(ctx: EventContext, event: ContractAmended) -> None
     )
 
 
-_TERMS = contract_terms_handlers()
+_TERMS = contract_terms_handlers(keep_parsed=True)  # its computations read parsed_terms
 
 HANDLERS: Handlers = {
     **_TERMS,

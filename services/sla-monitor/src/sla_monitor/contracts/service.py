@@ -75,7 +75,7 @@ async def apply_terms(
 async def apply_terms_many(session: AsyncSession, applied: Sequence[Applied]) -> list[bool]:
     """`apply_terms` for a run of events at once: one statement per kind (the terms, the
     indexed definitions read, deleted and written), the same result as one by one."""
-    new = await record_terms_many(session, [(a.terms, a.status) for a in applied])
+    new = await record_terms_many(session, [(a.terms, a.status) for a in applied], keep_parsed=True)
     contract_ids = {a.terms.contract_id for a in applied}
     rows = (
         await session.execute(
