@@ -213,6 +213,7 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
         consumer_offset_reset="earliest",
         log_level="WARNING",
         consumer_batch_size=args.batch_size,
+        gc_tuned=not args.default_gc,
         **case.extra_settings,
     )
     contracts = [uuid.uuid4() for _ in range(args.events)]
@@ -315,6 +316,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=100,
         help="the consumer's CONSUMER_BATCH_SIZE (1: one record per transaction)",
+    )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="CPython's garbage collector as it comes (GC_TUNED=false), not the services' tuning",
     )
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--top", type=int, default=12, help="most frequent statements shown")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -115,6 +116,21 @@ def _platform_workers(definition: ServiceDefinition, settings: ServiceSettings) 
     return workers
 
 
+# The youngest generation's threshold (CPython's default is 700): a request or a consumer
+# transaction allocates tens of thousands of short-lived objects, and with the default every
+# 700 of them start a collection that also visits the ones still in use.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Collect once, then leave what start-up built (modules, schemas, mappers) out of every
+    later collection, and collect the young less often (see `ServiceSettings.gc_tuned`)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def _lifespan(
     definition: ServiceDefinition, settings: ServiceSettings
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -136,6 +152,8 @@ def _lifespan(
                 raise
         if settings.run_migrations_on_startup:
             await asyncio.to_thread(upgrade, definition.migrations_dir, settings.database_url)
+        if settings.gc_tuned:
+            tune_gc()
         engine = make_engine(settings)
         if exporting:
             trace_database(engine)

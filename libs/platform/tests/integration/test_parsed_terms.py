@@ -37,6 +37,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+def _statements_of(engine: AsyncEngine) -> list[str]:
+    """The SQL statements the engine sends from now on."""
+    statements: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    return statements
+
+
 async def _keys(session: Any) -> list[Any]:
     t = contract_terms_table
     rows = await session.execute(sa.select(t.c.contract_id, t.c.version, t.c.received_at))
@@ -46,12 +57,7 @@ async def _keys(session: Any) -> list[Any]:
 async def test_a_version_is_parsed_once_and_a_new_receipt_is_read_again(
     engine: AsyncEngine,
 ) -> None:
-    statements: list[str] = []
-    event.listen(
-        engine.sync_engine,
-        "before_cursor_execute",
-        lambda _c, _cur, statement, *_: statements.append(statement),
-    )
+    statements = _statements_of(engine)
     factory = make_session_factory(engine)
     terms = examples.contract_terms()
     async with factory() as session, session.begin():
@@ -107,12 +113,7 @@ async def test_versions_not_stored_are_left_out(engine: AsyncEngine) -> None:
 async def test_a_service_that_does_not_keep_them_parsed_reads_them_when_asked(
     engine: AsyncEngine,
 ) -> None:
-    statements: list[str] = []
-    event.listen(
-        engine.sync_engine,
-        "before_cursor_execute",
-        lambda _c, _cur, statement, *_: statements.append(statement),
-    )
+    statements = _statements_of(engine)
     factory = make_session_factory(engine)
     terms = examples.contract_terms()
     async with factory() as session, session.begin():

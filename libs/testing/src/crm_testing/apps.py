@@ -52,6 +52,9 @@ def settings_for(
     # events its test publishes, never the backlog earlier tests (of any service) left.
     overrides.setdefault("consumer_group_suffix", f".{uuid.uuid4().hex[:8]}")
     overrides.setdefault("consumer_offset_reset", "latest")
+    # Hundreds of apps start in one test process: freezing each one's start-up would keep
+    # every earlier test's objects for good.
+    overrides.setdefault("gc_tuned", False)
     return settings_cls(
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,
