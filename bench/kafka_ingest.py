@@ -191,6 +191,7 @@ async def measure_service(
         consumer_offset_reset="earliest",
         log_level="WARNING",
         consumer_batch_size=args.consumer_batch_size,
+        gc_tuned=True,  # as a deployed service runs (the tests' settings turn it off)
     )
     profile = TimedSqlProfile()
     profile.install()
