@@ -153,9 +153,13 @@ async def test_tenant_keys_scopes_and_revocation(stack: Stack) -> None:
     # No key, secret or hash was ever written to a log.
     for svc in stack.services.values():
         log = svc.log_path.read_text(errors="replace")
-        for secret in (key_a["api_key"], reader_a["api_key"]):
+        for raw in (key_a["api_key"], reader_a["api_key"]):
+            assert raw not in log, svc.name
+            # The secret alone: `crm_<key id>_<secret>`, and the secret may hold "_" itself
+            # (split after the key id, not at the last "_", which once left a lone "Y").
+            prefix, key_id, secret = raw.split("_", 2)
+            assert prefix == "crm" and len(key_id) == 12 and len(secret) >= 40, raw
             assert secret not in log, svc.name
-            assert secret.rsplit("_", 1)[1] not in log, svc.name
 
 
 async def test_openapi_carries_the_security_scheme(stack: Stack) -> None:
