@@ -98,9 +98,9 @@ async def record_terms_many(
         )
     ).all()
     inserted = {(cid, version) for cid, version, _ in returned}
-    given = {(terms.contract_id, terms.version): terms for terms, _ in versions}
     if keep_parsed:
         # Parsed already (the event's payload): the first computation needs no parse.
+        given = {(terms.contract_id, terms.version): terms for terms, _ in versions}
         for cid, version, received_at in returned:
             _remember((cid, version, received_at), given[(cid, version)])
     terminated = {terms.contract_id for terms, status in versions if status == "terminated"}
