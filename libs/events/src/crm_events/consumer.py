@@ -45,7 +45,6 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 from prometheus_client import Counter, Histogram
-from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,7 +52,14 @@ from crm_events.envelope import Envelope, EnvelopeError
 from crm_events.errors import PermanentEventError, RetryableEventError
 from crm_events.infrastructure import is_infrastructure_error
 from crm_events.outbox import collect_staged, publish, write_staged
-from crm_events.registry import REGISTRY, InvalidPayload, UnknownEventType, parse_payload, spec_for
+from crm_events.registry import (
+    REGISTRY,
+    InvalidPayload,
+    Payload,
+    UnknownEventType,
+    parse_payload,
+    spec_for,
+)
 from crm_events.tables import inbox_table
 from crm_events.topics import dlq_topic, physical
 from crm_events.tracing import context_from, kafka_carrier, tracer
@@ -88,7 +94,7 @@ class EventContext:
     deferred: dict[Hashable, Deferred] = field(default_factory=dict)
 
     async def emit(
-        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+        self, event_type: str, *, subject: str, data: Payload, tenant: str | None = None
     ) -> Envelope:
         """Stage an event caused by this one (same correlation id) in the outbox."""
         envelope = self.envelope_for(event_type, subject=subject, data=data, tenant=tenant)
@@ -96,7 +102,7 @@ class EventContext:
         return envelope
 
     def envelope_for(
-        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+        self, event_type: str, *, subject: str, data: Payload, tenant: str | None = None
     ) -> Envelope:
         """The envelope `emit` stages, without staging it (for handlers that publish a run
         of events at once with `crm_events.outbox.publish_many`)."""

@@ -1,6 +1,10 @@
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from crm_events.envelope import Envelope, EnvelopeError
@@ -25,6 +29,41 @@ def test_envelope_round_trips_through_bytes() -> None:
     back = Envelope.from_bytes(env.to_bytes())
     assert back == env
     assert back.key == b"c1"
+
+
+_TEXT = st.text(max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.dictionaries(_TEXT, _JSON, max_size=5),
+    time=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5, minutes=-30))])),
+    causation=st.none() | _TEXT,
+    extension=st.none() | _TEXT,
+)
+def test_the_bytes_are_what_pydantic_writes(
+    data: dict[str, Any], time: datetime, causation: str | None, extension: str | None
+) -> None:
+    """orjson writes the value; pydantic's own dump is the reference, big integers included
+    (which orjson refuses and pydantic then writes)."""
+    env = Envelope(
+        source="t",
+        type="x.y",
+        subject="c1",
+        tenant="acme",
+        dataschema="x.y@1",
+        correlationid="corr",
+        causationid=causation,
+        time=time,
+        data=data,
+        myextension=extension,
+    )
+    assert env.to_bytes() == env.model_dump_json(exclude_none=True).encode()
 
 
 @pytest.mark.parametrize(

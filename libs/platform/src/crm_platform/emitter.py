@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.envelope import Envelope
 from crm_events.outbox import publish
-from crm_events.registry import spec_for
+from crm_events.registry import Payload, spec_for
 from crm_platform.db import SessionDep
 
 
 class Emit(Protocol):
     async def __call__(
-        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+        self, event_type: str, *, subject: str, data: Payload, tenant: str | None = None
     ) -> Envelope: ...
 
 
@@ -28,7 +27,7 @@ class RequestEmitter:
         self._correlation_id = correlation_id
 
     async def __call__(
-        self, event_type: str, *, subject: str, data: BaseModel, tenant: str | None = None
+        self, event_type: str, *, subject: str, data: Payload, tenant: str | None = None
     ) -> Envelope:
         if tenant is None:
             raise ValueError("an event emitted from a request needs its tenant")

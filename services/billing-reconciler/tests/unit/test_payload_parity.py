@@ -20,9 +20,11 @@ from pydantic import BaseModel
 from billing_reconciler.credits.schemas import CreditRead
 from billing_reconciler.exports.examples import STATEMENT
 from billing_reconciler.main import create_app
+from billing_reconciler.periods.recompute import charges_computed
 from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.reconciliation.schemas import DiscrepancyRead, ReconciliationRead
-from crm_events.registry import spec_for
+from crm_events.registry import Dumped, spec_for
+from crm_events.schemas.billing import ChargesComputed
 from crm_events.types import DECIMAL_PATTERN
 
 Schema = dict[str, Any]
@@ -211,3 +213,37 @@ def test_a_statement_stored_before_lines_had_a_formula_reads_it_from_the_explana
     assert [ln.formula for ln in statement.lines] == [
         ln["explanation"]["formula"] for ln in STATEMENT["lines"]
     ]
+
+
+def test_the_charges_event_taken_from_the_stored_document_is_what_the_model_dumps() -> None:
+    """`billing.charges_computed` is cut from the stored statement's JSON, not validated and
+    dumped again: the model validates that cut and dumps it unchanged, and the API's own
+    extras are left out."""
+    document = PeriodChargesRead.model_validate(
+        {**STATEMENT, "revision": 2, "computed_at": "2026-04-01T00:05:00.25Z"}
+    ).model_dump(mode="json")
+    cut = charges_computed(document)
+    assert cut.model is ChargesComputed
+    assert ChargesComputed.model_validate(cut.json).model_dump(mode="json") == cut.json
+    assert list(cut.json) == list(ChargesComputed.model_fields)
+    assert "consumption_record_ids" in document and "consumption_record_ids" not in cut.json
+    assert cut.json["lines"] == document["lines"] and cut.json["revision"] == 2
+    envelope = spec_for("billing.charges_computed").envelope(
+        source="test",
+        subject=str(STATEMENT["contract_id"]),
+        tenant="t",
+        data=cut,
+        correlation_id="c",
+    )
+    assert envelope.data == cut.json
+
+
+def test_an_event_refuses_a_payload_of_another_kind() -> None:
+    with pytest.raises(TypeError, match="carries ChargesComputed, not CreditRead"):
+        spec_for("billing.charges_computed").envelope(
+            source="test",
+            subject="s",
+            tenant="t",
+            data=Dumped(CreditRead, {}),
+            correlation_id="c",
+        )

@@ -28,6 +28,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -56,7 +57,6 @@ from billing_reconciler.models import (
     ServiceCredit,
     VolumeBandAlert,
 )
-from billing_reconciler.periods.schemas import PeriodChargesRead
 from billing_reconciler.periods.statement import (
     ContractBook,
     Statement,
@@ -65,6 +65,7 @@ from billing_reconciler.periods.statement import (
     year_start,
 )
 from billing_reconciler.reconciliation.service import period_invoices, reconcile_period_invoices
+from crm_events.registry import Dumped
 from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
 from crm_platform import periods
 from crm_platform.emitter import Emit
@@ -311,7 +312,12 @@ async def _refresh_one(
     revision, stored = _store(stage, contract.latest, statement, request.trigger, now)
     statement.revision, statement.computed_at = revision, now
     if stored is not None:
-        await _publish_charges(stored, statement.terms.tenant_id, request.emit)
+        await request.emit(
+            "billing.charges_computed",
+            subject=str(statement.terms.contract_id),
+            tenant=statement.terms.tenant_id,
+            data=charges_computed(stored),
+        )
         await _check_volume_bands(session, statement, request.emit, now)
         invoices = batch.invoices.get((book.contract_id, period_label))
         if invoices:
@@ -353,9 +359,10 @@ def _store(
     statement: Statement,
     trigger: str,
     now: datetime,
-) -> tuple[int, PeriodChargesRead | None]:
+) -> tuple[int, dict[str, Any] | None]:
     """A new revision of the period's statement when it changed (`latest` follows): its
-    number, and the revision as the charges API reads it (None when nothing changed)."""
+    number, and the stored document (the revision as the charges API dumps it; None when
+    nothing changed)."""
     terms = statement.terms
     stored = latest.get(statement.period_label)
     marker = statement.fingerprint()
@@ -363,7 +370,7 @@ def _store(
         return stored[0], None
     revision = stored[0] + 1 if stored is not None else 1
     statement.revision, statement.computed_at = revision, now
-    read = statement.to_read()
+    document = statement.to_read().model_dump(mode="json")
     stage.insert(
         PeriodCharges,
         tenant_id=terms.tenant_id,
@@ -375,26 +382,20 @@ def _store(
         monthly_charges=statement.monthly_charges,
         expected_total=statement.expected_total,
         fingerprint=marker,
-        statement=read.model_dump(mode="json"),
+        statement=document,
         trigger=trigger,
         computed_at=now,
     )
     latest[statement.period_label] = (revision, marker)
-    return revision, read
+    return revision, document
 
 
-async def _publish_charges(read: PeriodChargesRead, tenant: str, emit: Emit) -> None:
-    """The stored revision as the charges API shows it, less the API's own extras: its
-    fields and values as they are (validated when the statement was read), not a copy
-    dumped and parsed again."""
-    await emit(
-        "billing.charges_computed",
-        subject=str(read.contract_id),
-        tenant=tenant,
-        data=ChargesComputed.model_validate(
-            {name: getattr(read, name) for name in ChargesComputed.model_fields}
-        ),
-    )
+def charges_computed(document: Mapping[str, Any]) -> Dumped:
+    """`billing.charges_computed` of a stored revision (`document`: its statement as the
+    charges API dumps it): the event's fields as they are in it, not the statement validated
+    and dumped again (the API's fields are the event's, with the same names and types, plus
+    its own extras)."""
+    return Dumped(ChargesComputed, {name: document[name] for name in ChargesComputed.model_fields})
 
 
 async def _check_volume_bands(
