@@ -165,6 +165,36 @@ async def test_the_trace_runs_from_the_outbox_row_through_kafka_into_the_handler
     assert all("acme" not in str((s.attributes or {}).get("db.query.text")) for s in db_spans)
 
 
+async def test_a_relay_without_publish_spans_carries_the_trace_on_unchanged(
+    sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str
+) -> None:
+    """Where no span leaves the process the relay makes none: the message still carries the
+    creator's `traceparent`, so the consumer parents to the span the event was created in."""
+    exporter = span_exporter()
+    with tracer.start_as_current_span("POST /obligations", kind=SpanKind.SERVER) as request:
+        envelope = _obligation(uuid.uuid4())
+        async with sessions() as session, session.begin():
+            await publish(session, envelope)
+    producer = make_producer(kafka_bootstrap, client_id="trace-test-quiet")
+    await producer.start()
+    relay = OutboxRelay(sessions, producer, idle_interval=0.05, publish_spans=False)
+    try:
+        async with EventCollector(kafka_bootstrap, ["obligations.v1"]) as kafka:
+            relay.start()
+            await kafka.wait_for(lambda e: e.id == envelope.id, timeout=60)
+            [headers] = [h for _, value, h in kafka.raw if envelope.id.encode() in (value or b"")]
+    finally:
+        await relay.stop()
+        await producer.stop()
+    assert headers["traceparent"].decode() == envelope.traceparent
+    trace_id = request.get_span_context().trace_id
+    assert [
+        s.name
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.PRODUCER and s.context is not None and s.context.trace_id == trace_id
+    ] == []
+
+
 async def test_an_event_without_the_header_is_traced_by_its_envelope_extension(
     sessions: async_sessionmaker[AsyncSession], kafka_bootstrap: str
 ) -> None:

@@ -158,6 +158,7 @@ def _lifespan(
         if exporting:
             trace_database(engine)
         app.state.engine = engine
+        app.state.tracing_exported = exporting
         app.state.session_factory = make_session_factory(engine)
         app.state.producer = None
         app.state.relay = None
@@ -247,7 +248,10 @@ async def _start_messaging(
     app.state.producer = producer
     if settings.relay_enabled:
         relay = OutboxRelay(
-            app.state.session_factory, producer, idle_interval=settings.relay_idle_interval_seconds
+            app.state.session_factory,
+            producer,
+            idle_interval=settings.relay_idle_interval_seconds,
+            publish_spans=app.state.tracing_exported,
         )
         relay.start()
         app.state.relay = relay
