@@ -2,19 +2,28 @@
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy import Uuid
 
-from crm_platform.scheduler import JobContext, every, run_once
+from crm_platform.scheduler import JobContext, Shard, every, run_once
 from crm_platform.settings import ServiceSettings
 
 from .jobapp import job_app
 
 metadata = sa.MetaData()
+done = sa.Table(  # what a sharded job did: each shard's work once, by the instance that did it
+    "done",
+    metadata,
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("instance", sa.Text, nullable=False),
+)
 runs = sa.Table(
     "runs",
     metadata,
@@ -114,3 +123,54 @@ async def test_a_job_with_work_left_runs_again_at_once_each_part_committed(app: 
         worker.cancel()
     assert parts == [0, 1, 2]
     assert await _count(app) == 3
+
+
+async def test_two_instances_share_a_sharded_job_each_shard_done_once(app: FastAPI) -> None:
+    """Two instances' workers (one app standing for both: the locks are the database's)
+    run a job of 4 shards at once, each shard's work taking 0.2 s: a shard done before is
+    found done (as the close job finds its periods closed), so the work is shared."""
+    worked: dict[str, list[int]] = {"a": [], "b": []}
+
+    def job_of(instance: str) -> Any:
+        async def close(job: JobContext) -> None:
+            shard = job.shard.index
+            if await job.session.scalar(sa.select(done.c.instance).where(done.c.shard == shard)):
+                return
+            worked[instance].append(shard)
+            await job.session.execute(sa.insert(done).values(shard=shard, instance=instance))
+            await asyncio.sleep(0.2)  # the work; the other instance finds the shard held
+
+        return close
+
+    workers = [
+        asyncio.create_task(every(60, "sharded", job_of(name), shards=4)(app)) for name in "ab"
+    ]
+    try:
+        await asyncio.sleep(1.5)  # one tick each, then they wait their minute
+    finally:
+        for worker in workers:
+            worker.cancel()
+    async with app.state.session_factory() as session:
+        rows = dict((await session.execute(sa.select(done.c.shard, done.c.instance))).all())
+    assert sorted(rows) == [0, 1, 2, 3]  # every shard's work, once (its primary key)
+    assert sorted(worked["a"] + worked["b"]) == [0, 1, 2, 3], worked
+    assert worked["a"] and worked["b"], worked  # shared: each instance did a part
+
+
+async def test_a_shard_selects_each_contract_once(app: FastAPI) -> None:
+    ids = [uuid.uuid4() for _ in range(400)]
+    values = sa.values(sa.column("id", Uuid), name="ids").data([(i,) for i in ids])
+    found: dict[int, set[uuid.UUID]] = {}
+    async with app.state.session_factory() as session:
+        for index in range(8):
+            shard = Shard(index, 8)
+            found[index] = set(
+                await session.scalars(sa.select(values.c.id).where(shard.of(values.c.id)))
+            )
+        everything = set(
+            await session.scalars(sa.select(values.c.id).where(Shard().of(values.c.id)))
+        )
+    assert sum(len(f) for f in found.values()) == len(ids)  # each in exactly one shard
+    assert set().union(*found.values()) == set(ids) == everything
+    assert all(20 <= len(f) <= 80 for f in found.values()), [len(f) for f in found.values()]
+    assert Shard(3, 8).lock_name("close") == "close:3/8" and Shard().lock_name("close") == "close"

@@ -41,7 +41,14 @@ def definition(settings: Settings) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         response_examples=EXAMPLES,
         consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
-        workers=[every(settings.close_job_interval_seconds, CLOSE_JOB, close_due_periods)],
+        workers=[
+            every(
+                settings.close_job_interval_seconds,
+                CLOSE_JOB,
+                close_due_periods,
+                shards=settings.close_job_shards,
+            )
+        ],
         openapi_tags=[
             {"name": "telemetry", "description": "Telemetry ingestion from monitoring systems."},
             {

@@ -24,3 +24,13 @@ class Settings(ServiceSettings):
         "transaction); with more due, the next run follows at once, so a month end's "
         "thousands are committed, and their events sent, a part at a time.",
     )
+    close_job_shards: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Parts the close job's contracts are split into (by a hash of the "
+        "contract id), each with its own lock: instances close different parts at once, so "
+        "a month end's closes spread over every instance. Give all instances the same value "
+        "(during a change, two instances may try the same period: one closes it, the other "
+        "logs period.close_failed and finds it closed on its next run).",
+    )

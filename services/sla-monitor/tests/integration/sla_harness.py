@@ -109,6 +109,7 @@ class Harness:
                 "contract.activated",
                 subject=str(contract_id),
                 data=ContractActivated(terms=terms, activated_at=self.clock.now()),
+                tenant=terms.tenant_id,
             ),
         )
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sla_harness import Harness
+from sla_harness import Harness, sla_with
 
 from crm_platform.scheduler import run_once
 from crm_testing.kafka import wait_until
@@ -43,15 +43,18 @@ async def test_at_risk_then_breached_are_each_sent_once(harness: Harness) -> Non
     assert len(harness.events("sla.breached")) == 1
 
 
-async def test_close_job_closes_each_due_period_once_with_its_figures(harness: Harness) -> None:
+@pytest.mark.parametrize("shards", [1, 8], ids=["one lock", "8 shards"])
+async def test_close_job_closes_each_due_period_once_with_its_figures(
+    harness: Harness, shards: int
+) -> None:
     await harness.post(OUTAGE)
     harness.clock.set(datetime(2026, 4, 4, 3, tzinfo=UTC))  # March ended; grace not over
-    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods, shards)
     assert (await harness.client.get(harness.url("AVAIL-CORE"))).json()["status"] == "open"
 
     harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))  # 1 April 04:00 UTC + 72 h passed
-    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
-    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods, shards)
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods, shards)
     closed = await harness.wait_for("sla.period_closed", count=3)
     by_code = {e.data["sla_code"]: e.data for e in closed}
     assert (by_code["AVAIL-CORE"]["attainment"], by_code["AVAIL-CORE"]["outcome"]) == (
@@ -254,3 +257,52 @@ async def test_a_period_without_telemetry_is_no_data_never_met(harness: Harness)
         ("2026-02", "met"),
         ("2026-03", "no_data"),
     ]
+
+
+async def test_the_close_job_reads_the_inputs_of_every_tenant_at_once_as_each_alone(
+    harness: Harness, kafka_bootstrap: str
+) -> None:
+    """One chunk of the job holds periods of two tenants with the same service key: each is
+    closed with its own tenant's telemetry and ad-hoc windows, as its live figures read
+    alone (the inputs of the whole chunk are read with one query per kind)."""
+    other = await harness.activate(
+        kafka_bootstrap,
+        tenant_id="globex-insurance",
+        sla_definitions=[
+            sla_with(sla, service_key="globex-core") for sla in harness.terms.sla_definitions
+        ],
+    )
+    await harness.post(OUTAGE)  # acme-bank's outage only
+    item = {"service_key": "globex-core", **outage("2026-03-20T00:00:00Z", "2026-03-20T02:00:00Z")}
+    globex = {"tenant_id": "globex-insurance", "items": [item]}
+    assert (await harness.client.post("/telemetry", json=globex)).status_code == 202
+    window = {
+        "start": "2026-03-20T00:00:00Z",
+        "end": "2026-03-20T01:00:00Z",
+        "reason": "Emergency patch CHG0077",
+        "approved_by": "J. Smith",
+        "sla_codes": ["AVAIL-CORE"],
+    }
+    approved = await harness.client.post(f"/contracts/{other}/maintenance-windows", json=window)
+    assert approved.status_code == 201, approved.text
+    harness.clock.set(datetime(2026, 4, 4, 12, tzinfo=UTC))
+
+    async def figures(contract_id: Any) -> dict[str, tuple[Any, Any, Any]]:
+        out = {}
+        for code in ("AVAIL-CORE", "LAT-P95", "P1-RES"):
+            got = await harness.client.get(f"/contracts/{contract_id}/slas/{code}/periods/2026-03")
+            assert got.status_code == 200, got.text
+            body = got.json()
+            out[code] = (body["status"], body["attainment"], body["outcome"])
+        return out
+
+    live = {c: await figures(c) for c in (harness.contract_id, other)}
+    mine, theirs = live[harness.contract_id]["AVAIL-CORE"], live[other]["AVAIL-CORE"]
+    assert mine[1] != theirs[1]  # 300 minutes down, against 120 less the 60 of the window
+    assert await run_once(harness.app, CLOSE_JOB, close_due_periods)
+    for contract_id, before in live.items():
+        after = await figures(contract_id)
+        assert {code: f[0] for code, f in after.items()} == dict.fromkeys(after, "closed")
+        assert {code: f[1:] for code, f in after.items()} == {
+            code: f[1:] for code, f in before.items()
+        }

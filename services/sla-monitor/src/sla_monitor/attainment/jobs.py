@@ -1,5 +1,6 @@
 """The period-close job: every period whose end plus the contract's grace time has passed
-is closed once, by whichever instance holds the job's advisory lock."""
+is closed once, by whichever instance holds the advisory lock of its contract's shard
+(`CLOSE_JOB_SHARDS`: instances close different shards at the same time)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ async def close_due_periods(job: JobContext) -> None:
     rows = (
         await session.scalars(
             sa.select(SlaDefinitionRow).where(
-                SlaDefinitionRow.active.is_(True), SlaDefinitionRow.tracked_since.is_not(None)
+                SlaDefinitionRow.active.is_(True),
+                SlaDefinitionRow.tracked_since.is_not(None),
+                job.shard.of(SlaDefinitionRow.contract_id),
             )
         )
     ).all()

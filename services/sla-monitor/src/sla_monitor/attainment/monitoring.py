@@ -84,7 +84,7 @@ async def on_telemetry(
     # already sent) or few, and reading them all ahead measured slower on telemetry.v1.
     async with adhoc_windows_read_ahead(
         session,
-        tenant_id,
+        [tenant_id],
         (r.contract_id for r, _ in pairs),
         min(p.start for _, p in pairs),
         max(p.end for _, p in pairs),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -398,32 +398,25 @@ async def close_many(
     """Close periods: freeze each one's figures and publish its `sla.period_closed`, in the
     order given. An entry is None when that period was closed already (by an operator, the
     job or another instance). The same as closing them one by one, in a fixed number of
-    statements: each tenant's inputs with one query per kind (ad-hoc maintenance windows,
-    downtime spans, incidents, measurement figures; only the check that a period without
-    any shows observed telemetry is per period), then one insert of the rows, one outbox
-    insert, one update of their event ids."""
+    statements: the inputs of all of them, whatever their tenants, with one query per kind
+    (ad-hoc maintenance windows, downtime spans, incidents, measurement figures; only the
+    check that a period without any shows observed telemetry is per period), then one insert
+    of the rows, one outbox insert, one update of their event ids."""
     if not due:
         return []
-    found: dict[int, Computation] = {}
-    by_tenant: dict[str, list[int]] = defaultdict(list)
-    for i, (ref, _) in enumerate(due):
-        by_tenant[ref.tenant_id].append(i)
-    for tenant_id, positions in by_tenant.items():
-        # A tenant's ad-hoc maintenance windows, spans, incidents and measurement figures
-        # with one query per kind, not per period.
-        async with (
-            adhoc_windows_read_ahead(
-                session,
-                tenant_id,
-                (due[i][0].contract_id for i in positions),
-                min(due[i][1].start for i in positions),
-                max(due[i][1].end for i in positions),
-            ),
-            inputs_read_ahead(session, (due[i] for i in positions), evidence=True),
-        ):
-            for i in positions:
-                found[i] = await compute(session, *due[i])
-    computations = [found[i] for i in range(len(due))]
+    # Every tenant's ad-hoc maintenance windows, spans, incidents and measurement figures
+    # with one query per kind, not per period (nor per tenant).
+    async with (
+        adhoc_windows_read_ahead(
+            session,
+            {ref.tenant_id for ref, _ in due},
+            (ref.contract_id for ref, _ in due),
+            min(period.start for _, period in due),
+            max(period.end for _, period in due),
+        ),
+        inputs_read_ahead(session, due, evidence=True),
+    ):
+        computations = [await compute(session, ref, period) for ref, period in due]
     table = table_of(SlaPeriod)
     key = (table.c.contract_id, table.c.sla_code, table.c.period_label)
     rows = [_period_row(c, now) for c in computations]
