@@ -119,5 +119,7 @@ async def apply_terms_many(session: AsyncSession, applied: Sequence[Applied]) ->
         for sla in indexed.terms.sla_definitions
     ]
     if values:
-        await session.execute(pg_insert(SlaDefinitionRow).values(values))
+        # The rows as parameters: compiled once, sent as multi-row inserts (a VALUES list
+        # of the rows themselves would be a new statement, compiled anew, for every batch).
+        await session.execute(pg_insert(SlaDefinitionRow), values)
     return new
