@@ -41,10 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.consumer_throughput import wait_inbox  # noqa: E402
-from bench.kafka_ingest import encode, send_all  # noqa: E402
-from bench.sla_ingest import PERIOD, contract_terms, generate, read_batches  # noqa: E402
+from bench.kafka_ingest import activations_of, send_all  # noqa: E402
+from bench.sla_ingest import PERIOD, generate, read_batches  # noqa: E402
 from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
-from crm_events.schemas.contracts import ContractActivated  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
 from crm_platform.clock import FixedClock  # noqa: E402
 from crm_testing.apps import running_app, settings_for  # noqa: E402
@@ -81,19 +80,7 @@ async def set_up(args: argparse.Namespace, db_url: str) -> dict[str, str]:
     path = index[0][2]
     clock = FixedClock(ACTIVATED_AT)
     settings = _settings(db_url, consumer_offset_reset="earliest")
-    activations = [
-        encode(
-            "contract.activated",
-            str(c["contract_id"]),
-            c["tenant"],
-            ContractActivated(
-                terms=contract_terms(c["contract_id"], c["tenant"], c["service_key"]),
-                activated_at=ACTIVATED_AT,
-            ),
-            "contracts.v1",
-        )
-        for c in roster
-    ]
+    activations = activations_of(roster, ACTIVATED_AT)
     try:
         async with running_app(create_app(settings, clock=clock)) as (app, client):
             group = app.state.consumers[0].group_id

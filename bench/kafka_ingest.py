@@ -123,6 +123,23 @@ def telemetry_messages(path: Path, per_message: int) -> tuple[list[Encoded], int
     return messages, items
 
 
+def activations_of(roster: list[dict[str, Any]], at: datetime) -> list[Encoded]:
+    """`contract.activated` of every contract of the generator's roster."""
+    return [
+        encode(
+            "contract.activated",
+            str(c["contract_id"]),
+            c["tenant"],
+            ContractActivated(
+                terms=contract_terms(c["contract_id"], c["tenant"], c["service_key"]),
+                activated_at=at,
+            ),
+            "contracts.v1",
+        )
+        for c in roster
+    ]
+
+
 async def send_all(bootstrap: str, messages: list[Encoded]) -> float:
     """Produce the pre-encoded messages; returns the seconds it took."""
     producer = make_producer(bootstrap, client_id="bench-kafka-ingest")
@@ -195,19 +212,7 @@ async def measure_service(
     )
     profile = TimedSqlProfile()
     profile.install()
-    activations = [
-        encode(
-            "contract.activated",
-            str(c["contract_id"]),
-            c["tenant"],
-            ContractActivated(
-                terms=contract_terms(c["contract_id"], c["tenant"], c["service_key"]),
-                activated_at=datetime.now(UTC),
-            ),
-            "contracts.v1",
-        )
-        for c in roster
-    ]
+    activations = activations_of(roster, datetime.now(UTC))
     async with running_app(create_app(settings)) as (app, client):
         group = app.state.consumers[0].group_id
         profile.task_name = f"consumer-{group}"
