@@ -16,16 +16,20 @@ class _Money(BaseModel):
     amount: Amount
 
 
-def test_envelope_round_trips_through_bytes() -> None:
-    env = Envelope(
+def _envelope(**fields: Any) -> Envelope:
+    return Envelope(
         source="t",
         type="x.y",
         subject="c1",
         tenant="acme",
         dataschema="x.y@1",
         correlationid="corr",
-        data={"a": "1"},
+        **fields,
     )
+
+
+def test_envelope_round_trips_through_bytes() -> None:
+    env = _envelope(data={"a": "1"})
     back = Envelope.from_bytes(env.to_bytes())
     assert back == env
     assert back.key == b"c1"
@@ -51,18 +55,7 @@ def test_the_bytes_are_what_pydantic_writes(
 ) -> None:
     """orjson writes the value; pydantic's own dump is the reference, big integers included
     (which orjson refuses and pydantic then writes)."""
-    env = Envelope(
-        source="t",
-        type="x.y",
-        subject="c1",
-        tenant="acme",
-        dataschema="x.y@1",
-        correlationid="corr",
-        causationid=causation,
-        time=time,
-        data=data,
-        myextension=extension,
-    )
+    env = _envelope(causationid=causation, time=time, data=data, myextension=extension)
     assert env.to_bytes() == env.model_dump_json(exclude_none=True).encode()
 
 

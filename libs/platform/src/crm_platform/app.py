@@ -158,14 +158,13 @@ def _lifespan(
         if exporting:
             trace_database(engine)
         app.state.engine = engine
-        app.state.tracing_exported = exporting
         app.state.session_factory = make_session_factory(engine)
         app.state.producer = None
         app.state.relay = None
         app.state.consumers = []
         workers: list[asyncio.Task[None]] = []
         try:
-            await _start_messaging(app, definition, settings)
+            await _start_messaging(app, definition, settings, publish_spans=exporting)
             for worker in [*definition.workers, *_platform_workers(definition, settings)]:
                 workers.append(asyncio.create_task(worker(app), name=worker.__name__))
             log.info("service.started")
@@ -236,10 +235,11 @@ def create_service_app(
 
 
 async def _start_messaging(
-    app: FastAPI, definition: ServiceDefinition, settings: ServiceSettings
+    app: FastAPI, definition: ServiceDefinition, settings: ServiceSettings, *, publish_spans: bool
 ) -> None:
     """Topics, the producer, the outbox relay and the consumers (each kept on app.state,
-    so a failure part-way is stopped by `_stop`)."""
+    so a failure part-way is stopped by `_stop`); the relay makes publish spans only where
+    spans are exported (`publish_spans`)."""
     if settings.kafka_create_topics:
         await ensure_topics(
             settings.kafka_bootstrap_servers, partitions=settings.kafka_topic_partitions
@@ -251,7 +251,7 @@ async def _start_messaging(
             app.state.session_factory,
             producer,
             idle_interval=settings.relay_idle_interval_seconds,
-            publish_spans=app.state.tracing_exported,
+            publish_spans=publish_spans,
         )
         relay.start()
         app.state.relay = relay
