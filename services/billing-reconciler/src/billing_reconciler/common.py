@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms
 from crm_platform import periods
+from crm_platform.db import keyed_rows
 from crm_platform.errors import Unprocessable
 
 PERIOD_PATTERN = periods.MONTH_PATTERN
@@ -75,12 +76,9 @@ async def lock_contracts(session: AsyncSession, contract_ids: Iterable[uuid.UUID
     if len(keys) == 1:  # the statement a lone lock_contract prepared already
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(keys[0])))
     elif keys:
-        # The rows of VALUES are read in order, each row's lock taken as it is read. (Not
-        # an array parameter: asyncpg would first look up the array type on each
-        # connection, a round trip more.)
-        k = sa.column("k", sa.BigInteger)
-        rows = sa.values(k, name="locks").data([(key,) for key in keys])
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(rows.c.k)))
+        # The rows of the array are read in order, each row's lock taken as it is read.
+        rows = keyed_rows("locks", [(key,) for key in keys], sa.BigInteger)
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(rows.c.c0)))
 
 
 def fingerprint(value: Any) -> str:

@@ -49,6 +49,7 @@ from billing_reconciler.periods.schemas import (
 from crm_events.schemas.consumption import ConsumptionItem
 from crm_platform.auth import Principal
 from crm_platform.contract_terms import contract_terms_table
+from crm_platform.db import any_of, tuple_in
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
@@ -79,7 +80,7 @@ async def contract_tenants(
     t = contract_terms_table
     rows = await session.execute(
         sa.select(t.c.contract_id, t.c.tenant_id)
-        .where(t.c.contract_id.in_(contract_ids))
+        .where(any_of(t.c.contract_id, contract_ids))
         .distinct()
     )
     return {r.contract_id: r.tenant_id for r in rows}
@@ -130,7 +131,7 @@ async def _price_books(
             t.c.version,
             t.c.effective_from,
             t.c.terms["price_book"].label("price_book"),
-        ).where(t.c.contract_id.in_(contract_ids))
+        ).where(any_of(t.c.contract_id, contract_ids))
     )
     tenants: dict[uuid.UUID, str] = {}
     books: dict[uuid.UUID, list[PriceBookVersion]] = defaultdict(list)
@@ -169,8 +170,8 @@ async def _load(
             r.quantity,
             r.revision,
         ).where(
-            r.record_id.in_({i.record_id for i in items}),
-            r.tenant_id.in_(set(tenants.values())),
+            any_of(r.record_id, {i.record_id for i in items}),
+            any_of(r.tenant_id, set(tenants.values())),
         )
     )
     stored = {
@@ -264,7 +265,7 @@ async def actuals(
     found = await actuals_between(
         session=session,
         contract_ids=[contract_id],
-        where=ConsumptionTotal.period_label.in_(list(period_labels)),
+        where=any_of(ConsumptionTotal.period_label, period_labels),
     )
     return found.get(contract_id, {})
 
@@ -281,7 +282,7 @@ async def actuals_between(
             ConsumptionTotal.resource_unit,
             ConsumptionTotal.quantity,
         ).where(
-            ConsumptionTotal.contract_id.in_(list(contract_ids)),
+            any_of(ConsumptionTotal.contract_id, contract_ids),
             where,
             ConsumptionTotal.record_count > 0,
         )
@@ -331,7 +332,7 @@ async def record_ids_of(
             )
             .label("n"),
         )
-        .where(sa.tuple_(r.contract_id, r.period_label).in_(list(periods)))
+        .where(tuple_in((r.contract_id, r.period_label), periods))
         .subquery()
     )
     c = numbered.c
@@ -377,8 +378,8 @@ async def list_records(
     revisions = await session.scalars(
         sa.select(ConsumptionRecordRevision)
         .where(
-            sa.tuple_(ConsumptionRecordRevision.tenant_id, ConsumptionRecordRevision.record_id).in_(
-                keys
+            tuple_in(
+                (ConsumptionRecordRevision.tenant_id, ConsumptionRecordRevision.record_id), keys
             )
         )
         .order_by(ConsumptionRecordRevision.revision)

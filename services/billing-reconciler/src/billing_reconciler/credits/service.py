@@ -68,7 +68,7 @@ from crm_events.schemas.sla import SlaPeriodClosed
 from crm_events.types import round_money
 from crm_platform import periods
 from crm_platform.auth import Principal
-from crm_platform.db import table_of
+from crm_platform.db import any_of, table_of, tuple_in
 from crm_platform.emitter import Emit
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
 
@@ -134,8 +134,8 @@ async def store_outcomes(
         for row in await session.scalars(
             sa.select(SlaOutcome)
             .where(
-                sa.tuple_(SlaOutcome.contract_id, SlaOutcome.sla_code, SlaOutcome.period_label).in_(
-                    keys
+                tuple_in(
+                    (SlaOutcome.contract_id, SlaOutcome.sla_code, SlaOutcome.period_label), keys
                 )
             )
             .with_for_update()
@@ -186,7 +186,7 @@ async def load_outcomes(
     rows = (
         await session.scalars(
             sa.select(SlaOutcome).where(
-                SlaOutcome.contract_id.in_(list(windows)),
+                any_of(SlaOutcome.contract_id, windows),
                 SlaOutcome.period_label >= min(w[0] for w in windows.values()),
                 SlaOutcome.period_label < max(w[1] for w in windows.values()),
             )
@@ -219,7 +219,7 @@ async def load_credits_of(
         await session.scalars(
             sa.select(ServiceCredit)
             .where(
-                ServiceCredit.contract_id.in_(list(windows)),
+                any_of(ServiceCredit.contract_id, windows),
                 ServiceCredit.period_label >= min(w[0] for w in windows.values()),
                 ServiceCredit.period_label <= max(w[1] for w in windows.values()),
             )
@@ -452,7 +452,7 @@ async def load_granted(
         p.credit_id: p
         for p in await session.scalars(
             sa.select(EarnBackGranted)
-            .where(EarnBackGranted.credit_id.in_([c.id for c in credits]))
+            .where(any_of(EarnBackGranted.credit_id, [c.id for c in credits]))
             .with_for_update()
         )
     }
@@ -645,14 +645,14 @@ async def _read_all(session: AsyncSession, rows: Sequence[ServiceCredit]) -> lis
     revisions = (
         await session.scalars(
             sa.select(ServiceCreditRevision)
-            .where(ServiceCreditRevision.credit_id.in_(ids))
+            .where(any_of(ServiceCreditRevision.credit_id, ids))
             .order_by(ServiceCreditRevision.credit_id, ServiceCreditRevision.revision)
         )
     ).all()
     transitions = (
         await session.scalars(
             sa.select(EarnBackTransition)
-            .where(EarnBackTransition.credit_id.in_(ids))
+            .where(any_of(EarnBackTransition.credit_id, ids))
             .order_by(EarnBackTransition.id)
         )
     ).all()

@@ -68,6 +68,7 @@ from billing_reconciler.reconciliation.service import period_invoices, reconcile
 from crm_events.registry import Dumped
 from crm_events.schemas.billing import ChargesComputed, VolumeBandExceeded
 from crm_platform import periods
+from crm_platform.db import any_of
 from crm_platform.emitter import Emit
 
 # How far a change reaches: repeated defaults look back 12 periods, earn-back and rebates
@@ -228,7 +229,7 @@ async def _latest_revisions(
     rows = await session.execute(
         sa.select(pc.contract_id, pc.period_label, pc.revision, pc.fingerprint)
         .where(
-            pc.contract_id.in_(contract_ids),
+            any_of(pc.contract_id, contract_ids),
             pc.period_label >= first,
             pc.period_label <= last,
         )

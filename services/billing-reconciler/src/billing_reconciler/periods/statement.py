@@ -42,6 +42,7 @@ from crm_events.schemas.billing import Explanation
 from crm_events.schemas.contracts import ContractTerms, ResourceUnit
 from crm_events.types import round_money
 from crm_platform.contract_terms import contract_terms_table, parsed_terms
+from crm_platform.db import any_of
 
 REBATE_ITEM = "REBATE"
 
@@ -111,7 +112,7 @@ async def load_books(
     keys = (
         await session.execute(
             sa.select(t.c.contract_id, t.c.version, t.c.received_at).where(
-                t.c.contract_id.in_(set(contract_ids))
+                any_of(t.c.contract_id, set(contract_ids))
             )
         )
     ).all()

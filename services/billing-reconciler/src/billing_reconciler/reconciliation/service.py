@@ -37,6 +37,7 @@ from billing_reconciler.reconciliation.schemas import (
 from crm_events.schemas.billing import DiscrepancyFound, Explanation, ReconciliationCompleted
 from crm_events.schemas.contracts import ContractTerms
 from crm_platform.auth import Principal
+from crm_platform.db import tuple_in
 from crm_platform.emitter import Emit
 from crm_platform.errors import NotFound
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
@@ -319,7 +320,7 @@ async def period_invoices(
     out: dict[tuple[uuid.UUID, str], list[Invoice]] = defaultdict(list)
     for invoice in await session.scalars(
         sa.select(Invoice)
-        .where(sa.tuple_(Invoice.contract_id, Invoice.period_label).in_(list(keys)))
+        .where(tuple_in((Invoice.contract_id, Invoice.period_label), keys))
         .order_by(Invoice.received_at)
     ):
         out[(invoice.contract_id, invoice.period_label)].append(invoice)

@@ -13,11 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms, SlaDefinition
 from crm_platform.contract_terms import contract_terms_table, parsed_terms
+from crm_platform.db import keyed_rows
 from sla_monitor.attainment.domain import (
     Interval,
     PeriodBounds,
@@ -292,26 +292,6 @@ def _read_ahead(session: AsyncSession) -> _Ahead | None:
     return None
 
 
-def _keyed(name: str, keys: Sequence[tuple[object, ...]], *types: Any) -> Any:
-    """The keys as rows `name(i, c0, c1, …)`, `i` their position: one array parameter per
-    column, unnested, so the statement is the same whatever the keys and SQLAlchemy compiles
-    it once. (A VALUES list of the keys was compiled anew on every call: half of the close
-    job's time went to compiling its read-ahead statements.)"""
-    columns = [list(column) for column in zip(*keys, strict=True)] or [[] for _ in types]
-    arrays = [sa.bindparam(f"{name}_i", list(range(len(keys))), type_=ARRAY(sa.Integer))]
-    arrays += [
-        sa.bindparam(f"{name}_c{n}", column, type_=ARRAY(t))
-        for n, (column, t) in enumerate(zip(columns, types, strict=True))
-    ]
-    return (
-        sa.func.unnest(*arrays)
-        .table_valued(
-            sa.column("i", sa.Integer), *(sa.column(f"c{n}", t) for n, t in enumerate(types))
-        )
-        .render_derived(name=name)
-    )
-
-
 _TS = sa.DateTime(timezone=True)
 
 
@@ -319,7 +299,7 @@ async def _spans_ahead(session: AsyncSession, keys: list[SpanKey]) -> dict[SpanK
     out: dict[SpanKey, tuple[list[Interval], bool]] = {k: ([], False) for k in keys}
     if not keys:
         return out
-    v = _keyed("v", keys, sa.Text, sa.Text, _TS, _TS)
+    v = keyed_rows("v", keys, sa.Text, sa.Text, _TS, _TS)
     # A LATERAL probe per key: the index scan each key's own query would make.
     found = (
         sa.select(DowntimeSpan.started_at, DowntimeSpan.ended_at, DowntimeSpan.source)
@@ -349,7 +329,7 @@ async def _incidents_ahead(
     out: dict[IncidentKey, list[Incident]] = {k: [] for k in keys}
     if not keys:
         return out
-    v = _keyed("v", keys, sa.Text, sa.Text, sa.Text, _TS, _TS)
+    v = keyed_rows("v", keys, sa.Text, sa.Text, sa.Text, _TS, _TS)
     found = (
         sa.select(
             IncidentRow.ticket_id,
@@ -399,7 +379,7 @@ async def _measures_ahead(
         group = [k for k in keys if (k[2] == "") is any_unit]
         if not group:
             continue
-        v = _keyed("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS)
+        v = keyed_rows("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS)
         figures = (
             sa.select(
                 sa.func.count(Measurement.value).label("n"),
@@ -422,7 +402,7 @@ async def _ranks_ahead(session: AsyncSession, keys: list[RankKey]) -> dict[RankK
         group = [k for k in keys if (k[2] == "") is any_unit]
         if not group:
             continue
-        v = _keyed("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS, sa.Integer)
+        v = keyed_rows("v", group, sa.Text, sa.Text, sa.Text, _TS, _TS, sa.Integer)
         at_rank = (
             sa.select(Measurement.value)
             .where(*_measured(v, any_unit=any_unit))
