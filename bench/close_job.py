@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.consumer_throughput import wait_inbox  # noqa: E402
-from bench.kafka_ingest import activations_of, send_all  # noqa: E402
+from bench.kafka_ingest import activations_of  # noqa: E402
 from bench.sla_ingest import PERIOD, generate, read_batches  # noqa: E402
 from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
@@ -49,6 +49,7 @@ from crm_platform.clock import FixedClock  # noqa: E402
 from crm_testing.apps import running_app, settings_for  # noqa: E402
 from crm_testing.auth import ADMIN_HEADERS  # noqa: E402
 from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
+from crm_testing.producer_process import produce_elsewhere  # noqa: E402
 from sla_monitor.main import CLOSE_JOB, create_app  # noqa: E402
 from sla_monitor.models import SlaPeriod  # noqa: E402
 from sla_monitor.settings import Settings  # noqa: E402
@@ -84,7 +85,7 @@ async def set_up(args: argparse.Namespace, db_url: str) -> dict[str, str]:
     try:
         async with running_app(create_app(settings, clock=clock)) as (app, client):
             group = app.state.consumers[0].group_id
-            await send_all(os.environ["KAFKA_BOOTSTRAP_SERVERS"], activations)
+            await produce_elsewhere(os.environ["KAFKA_BOOTSTRAP_SERVERS"], activations)
             await wait_inbox(db_url, group, len(roster), args.timeout)
             clock.set(INGESTED_AT)
             for body in read_batches(path):

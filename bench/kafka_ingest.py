@@ -13,7 +13,8 @@ In one run, on the shared PostgreSQL and Kafka (a fresh database, a private topi
 2. starts sla-monitor in-process (its own app: migrations, relay, consumer from the earliest
    offsets) and activates every contract first (`contract.activated`, waits for its inbox),
    so the telemetry maps to SLAs;
-3. (c) the service: times from the first send of the telemetry until the consumer's inbox
+3. (c) the service: times from the first send of the telemetry (by a separate process,
+   `crm_testing.producer_process`, as monitoring systems produce it) until the consumer's inbox
    holds every message (each message's items, attainment spans and signals are committed
    in the same transaction as its inbox row), then checks every contract's stored
    attainment against the figures computed from the data (as sla_ingest.py does);
@@ -58,13 +59,14 @@ from bench.sla_ingest import (  # noqa: E402
     verify_with,
 )
 from crm_events.envelope import Envelope  # noqa: E402
-from crm_events.kafka import delete_topics, ensure_topics, make_producer  # noqa: E402
+from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
 from crm_events.registry import spec_for  # noqa: E402
 from crm_events.schemas.contracts import ContractActivated  # noqa: E402
 from crm_events.schemas.telemetry import TelemetryRecorded  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics, physical  # noqa: E402
 from crm_testing.apps import running_app, settings_for  # noqa: E402
 from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
+from crm_testing.producer_process import Message, ProducerProcess, produce_elsewhere  # noqa: E402
 from sla_monitor.main import create_app  # noqa: E402
 from sla_monitor.settings import Settings  # noqa: E402
 
@@ -95,17 +97,14 @@ class TimedSqlProfile(SqlProfile):
         event.listen(Engine, "after_cursor_execute", self.on_after)
 
 
-Encoded = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
-
-
-def encode(event_type: str, subject: str, tenant: str, data: Any, topic: str) -> Encoded:
+def encode(event_type: str, subject: str, tenant: str, data: Any, topic: str) -> Message:
     envelope: Envelope = spec_for(event_type).envelope(
         source="bench", subject=subject, tenant=tenant, data=data, correlation_id="bench"
     )
     return physical(topic), envelope.key, envelope.to_bytes(), envelope.kafka_headers()
 
 
-def telemetry_messages(path: Path, per_message: int) -> tuple[list[Encoded], int]:
+def telemetry_messages(path: Path, per_message: int) -> tuple[list[Message], int]:
     """The generated batches as telemetry.recorded messages of `per_message` items, keyed
     by the service key (up to 1,000 items: one contract's slice) or else by the tenant
     (its contracts' slices together); (messages, items)."""
@@ -123,7 +122,7 @@ def telemetry_messages(path: Path, per_message: int) -> tuple[list[Encoded], int
     return messages, items
 
 
-def activations_of(roster: list[dict[str, Any]], at: datetime) -> list[Encoded]:
+def activations_of(roster: list[dict[str, Any]], at: datetime) -> list[Message]:
     """`contract.activated` of every contract of the generator's roster."""
     return [
         encode(
@@ -138,23 +137,6 @@ def activations_of(roster: list[dict[str, Any]], at: datetime) -> list[Encoded]:
         )
         for c in roster
     ]
-
-
-async def send_all(bootstrap: str, messages: list[Encoded]) -> float:
-    """Produce the pre-encoded messages; returns the seconds it took."""
-    producer = make_producer(bootstrap, client_id="bench-kafka-ingest")
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        futures = [
-            await producer.send(topic, value, key=key, headers=headers)
-            for topic, key, value, headers in messages
-        ]
-        await producer.flush()
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
 
 
 async def raw_consume(bootstrap: str, messages: int, timeout: float) -> dict[str, Any]:
@@ -198,7 +180,7 @@ async def raw_consume(bootstrap: str, messages: int, timeout: float) -> dict[str
 
 
 async def measure_service(
-    args: argparse.Namespace, db_url: str, roster: list[dict[str, Any]], messages: list[Encoded]
+    args: argparse.Namespace, db_url: str, roster: list[dict[str, Any]], messages: list[Message]
 ) -> dict[str, Any]:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     settings = settings_for(
@@ -216,11 +198,12 @@ async def measure_service(
     async with running_app(create_app(settings)) as (app, client):
         group = app.state.consumers[0].group_id
         profile.task_name = f"consumer-{group}"
-        await send_all(bootstrap, activations)
+        await produce_elsewhere(bootstrap, activations)
         await wait_inbox(db_url, group, len(roster), args.timeout)
-        profile.active = True
-        started = time.perf_counter()
-        produce_s = await send_all(bootstrap, messages)
+        async with ProducerProcess(bootstrap, messages) as producer:
+            profile.active = True
+            started = time.perf_counter()
+            produce_s = await producer.go()
         done = await wait_inbox(db_url, group, len(roster) + len(messages), args.timeout)
         profile.active = False
         wrong = await verify_with(client, roster, args.expected)

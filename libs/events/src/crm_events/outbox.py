@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_events.envelope import Envelope
@@ -49,6 +50,12 @@ OUTBOX_OLDEST_AGE = Gauge(
 )
 
 _relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+def _ids(ids: list[int]) -> sa.BindParameter[Any]:
+    """The rows' ids as one array parameter: the statement is the same whatever the batch's
+    size (an IN list is rendered and prepared anew for every new size)."""
+    return sa.bindparam("ids", ids, type_=ARRAY(sa.BigInteger))
 
 
 def _wake_relays(_session: Any) -> None:
@@ -239,7 +246,7 @@ class OutboxRelay:
             await asyncio.gather(*futures)
             await session.execute(
                 sa.update(outbox_table)
-                .where(outbox_table.c.id.in_([r.id for r in rows]))
+                .where(outbox_table.c.id == sa.any_(_ids([r.id for r in rows])))
                 .values(published_at=sa.func.now())
             )
         for topic, count in collections.Counter(row.topic for row in rows).items():

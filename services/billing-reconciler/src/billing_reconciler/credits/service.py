@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_reconciler.common import EXPORT_BATCH, ContractPeriods
@@ -107,7 +108,8 @@ class ReceivedOutcome:
         )
 
 
-def _fact_of(row: SlaOutcome) -> OutcomeFact:
+def _fact_of(row: Any) -> OutcomeFact:
+    """A stored outcome (a row of `_FACT_COLUMNS`) as the decisions read it."""
     return OutcomeFact(
         outcome=row.outcome,
         attainment=row.attainment,
@@ -116,6 +118,25 @@ def _fact_of(row: SlaOutcome) -> OutcomeFact:
         restatement=row.restatement,
         source_event_id=row.source_event_id,
     )
+
+
+_OUTCOMES = table_of(SlaOutcome)
+_KEY_COLUMNS = (_OUTCOMES.c.contract_id, _OUTCOMES.c.sla_code, _OUTCOMES.c.period_label)
+_FACT_NAMES = (
+    "outcome",
+    "attainment",
+    "expected_level",
+    "minimum_level",
+    "restatement",
+    "source_event_id",
+)
+_FACT_COLUMNS = tuple(_OUTCOMES.c[name] for name in _FACT_NAMES)
+_INSERT_OUTCOMES = pg_insert(_OUTCOMES)
+# A period's tenant and first close time stay as its first close wrote them.
+_UPSERT_OUTCOMES = _INSERT_OUTCOMES.on_conflict_do_update(
+    index_elements=[c.name for c in _KEY_COLUMNS],
+    set_={name: _INSERT_OUTCOMES.excluded[name] for name in (*_FACT_NAMES, "updated_at")},
+)
 
 
 async def store_outcomes(
@@ -127,44 +148,34 @@ async def store_outcomes(
 ) -> list[int]:
     """Keep the latest outcome of each SLA period (under the contracts' locks); returns
     the indexes of `received` that changed what we knew (redelivery and out-of-order
-    arrival are harmless). One read and one write whatever the number of outcomes."""
-    keys = {r.key for r in received}
-    rows = {
-        (row.contract_id, row.sla_code, row.period_label): row
-        for row in await session.scalars(
-            sa.select(SlaOutcome)
-            .where(
-                tuple_in(
-                    (SlaOutcome.contract_id, SlaOutcome.sla_code, SlaOutcome.period_label), keys
-                )
-            )
-            .with_for_update()
-        )
-    }
-    writes = outcome_writes(
-        {key: _fact_of(row) for key, row in rows.items()},
-        [(r.key, r.fact()) for r in received],
+    arrival are harmless). One read and one write whatever the number of outcomes (rows,
+    not ORM objects: nothing reads them back as objects)."""
+    rows = await session.execute(
+        sa.select(*_KEY_COLUMNS, *_FACT_COLUMNS)
+        .where(tuple_in(_KEY_COLUMNS, {r.key for r in received}))
+        .with_for_update()
     )
-    for key, fact in writes.written.items():
-        row = rows.get(key)
-        if row is None:
-            first = received[writes.created_by[key]].event
-            row = SlaOutcome(
-                contract_id=key[0],
-                sla_code=key[1],
-                period_label=key[2],
-                tenant_id=tenants[key[0]],
-                closed_at=first.closed_at,
-            )
-            session.add(row)
-        row.outcome = fact.outcome
-        row.attainment = fact.attainment
-        row.expected_level = fact.expected_level
-        row.minimum_level = fact.minimum_level
-        row.restatement = fact.restatement
-        row.source_event_id = fact.source_event_id
-        row.updated_at = now
-    await session.flush()
+    stored = {(row.contract_id, row.sla_code, row.period_label): _fact_of(row) for row in rows}
+    writes = outcome_writes(stored, [(r.key, r.fact()) for r in received])
+    if not writes.written:
+        return writes.changed
+    first: dict[OutcomeKey, SlaPeriodClosed] = {}
+    for r in received:
+        first.setdefault(r.key, r.event)
+    values = [
+        {
+            "contract_id": key[0],
+            "sla_code": key[1],
+            "period_label": key[2],
+            "tenant_id": tenants[key[0]],
+            # A new period's row is created by its first event (a stored row keeps its own).
+            "closed_at": first[key].closed_at,
+            **{name: getattr(fact, name) for name in _FACT_NAMES},
+            "updated_at": now,
+        }
+        for key, fact in writes.written.items()
+    ]
+    await session.execute(_UPSERT_OUTCOMES, values)
     return writes.changed
 
 
@@ -183,15 +194,14 @@ async def load_outcomes(
     if not around:
         return {}
     windows = {cid: _outcome_years(label) for cid, label in around.items()}
-    rows = (
-        await session.scalars(
-            sa.select(SlaOutcome).where(
-                any_of(SlaOutcome.contract_id, windows),
-                SlaOutcome.period_label >= min(w[0] for w in windows.values()),
-                SlaOutcome.period_label < max(w[1] for w in windows.values()),
-            )
+    o = _OUTCOMES.c
+    rows = await session.execute(
+        sa.select(o.contract_id, o.sla_code, o.period_label, *_FACT_COLUMNS).where(
+            any_of(o.contract_id, windows),
+            o.period_label >= min(w[0] for w in windows.values()),
+            o.period_label < max(w[1] for w in windows.values()),
         )
-    ).all()
+    )
     out: dict[uuid.UUID, dict[str, dict[str, OutcomeFact]]] = {
         cid: defaultdict(dict) for cid in windows
     }

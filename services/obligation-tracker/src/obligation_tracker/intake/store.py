@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_events.envelope import Envelope
 from crm_events.errors import RetryableEventError
 from crm_platform.contract_terms import contract_terms_table
-from crm_platform.db import table_of
+from crm_platform.db import any_of, table_of
 from obligation_tracker.alerts import rules
 from obligation_tracker.alerts.plan import AlertState, Incoming
 from obligation_tracker.governance.snapshot import record_period_facts
@@ -117,7 +117,7 @@ async def load_terms(
             t.c.terms[("credit_terms", "root_cause_due_business_days")].astext,
         )
         .ext(distinct_on(t.c.contract_id))
-        .where(t.c.contract_id.in_(sorted(contract_ids)))
+        .where(any_of(t.c.contract_id, contract_ids))
         .order_by(t.c.contract_id, t.c.version.desc())
     )
     return {
@@ -140,7 +140,7 @@ async def load_alerts(session: AsyncSession, keys: Collection[str]) -> dict[str,
     a = ALERTS.c
     rows = await session.execute(
         sa.select(a.id, a.dedup_key, a.details, a.occurrences, a.event_types, a.updated_at)
-        .where(a.dedup_key.in_(sorted(keys)))
+        .where(any_of(a.dedup_key, keys))
         .order_by(a.dedup_key)
         .with_for_update()
     )
@@ -161,14 +161,14 @@ async def load_rules(session: AsyncSession, incoming: Sequence[Incoming]) -> lis
         (
             await session.scalars(
                 sa.select(AlertRule).where(
-                    AlertRule.event_type.in_(sorted({e.event_type for e, _ in found})),
+                    any_of(AlertRule.event_type, {e.event_type for e, _ in found}),
                     sa.or_(
                         AlertRule.tenant_id.is_(None),
-                        AlertRule.tenant_id.in_(sorted({e.tenant_id for e, _ in found})),
+                        any_of(AlertRule.tenant_id, {e.tenant_id for e, _ in found}),
                     ),
                     sa.or_(
                         AlertRule.contract_id.is_(None),
-                        AlertRule.contract_id.in_(sorted({c.contract_id for _, c in found})),
+                        any_of(AlertRule.contract_id, {c.contract_id for _, c in found}),
                     ),
                 )
             )
@@ -186,7 +186,7 @@ async def load_open_follow_ups(
     rows = await session.execute(
         sa.select(o.id, o.contract_id, o.kind, o.details, o.updated_at)
         .where(
-            o.contract_id.in_(sorted(contract_ids)),
+            any_of(o.contract_id, contract_ids),
             o.kind.in_(GATHERING_KINDS),
             o.status.in_(OPEN_STATUSES),
         )
@@ -200,7 +200,7 @@ async def load_taken_keys(session: AsyncSession, keys: Collection[str]) -> froze
     if not keys:
         return frozenset()
     o = OBLIGATIONS.c
-    taken = await session.scalars(sa.select(o.dedup_key).where(o.dedup_key.in_(sorted(keys))))
+    taken = await session.scalars(sa.select(o.dedup_key).where(any_of(o.dedup_key, keys)))
     return frozenset(taken)
 
 
@@ -227,7 +227,7 @@ async def _claim(session: AsyncSession, plan: IntakePlan) -> set[uuid.UUID] | No
     # Undone in this transaction (cheaper than a savepoint around every claim).
     for table, ids in ((OBLIGATIONS, opened), (ALERTS, raised)):
         if ids:
-            await session.execute(sa.delete(table).where(table.c.id.in_(ids)))
+            await session.execute(sa.delete(table).where(any_of(table.c.id, ids)))
     return None
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import MetricKind
 from crm_events.schemas.sla import SlaAtRisk, SlaBreached
+from crm_platform.db import any_of, tuple_in
 from crm_platform.emitter import Emit
 from sla_monitor.attainment.compute import Computation, SlaRef, compute
 from sla_monitor.attainment.domain import ATTAINMENT_PLACES, PeriodBounds
@@ -45,7 +46,7 @@ async def affected(
     contract_id: uuid.UUID | None = None,
 ) -> list[tuple[SlaRef, PeriodBounds]]:
     """The (SLA, period) pairs whose figures telemetry in `touched` may have moved."""
-    where = [SlaDefinitionRow.tenant_id == tenant_id, SlaDefinitionRow.service_key.in_(touched)]
+    where = [SlaDefinitionRow.tenant_id == tenant_id, any_of(SlaDefinitionRow.service_key, touched)]
     if contract_id is not None:
         where.append(SlaDefinitionRow.contract_id == contract_id)
     rows = (await session.scalars(sa.select(SlaDefinitionRow).where(*where))).all()
@@ -102,14 +103,12 @@ async def _check_pairs(
     # One order for every transaction, so two batches never wait on each other's rows.
     pairs.sort(key=lambda rp: (str(rp[0].contract_id), rp[0].sla.code, rp[1].label))
     keys = [(r.contract_id, r.sla.code, p.label) for r, p in pairs]
+    period_key = (SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label)
     closed = set(
         (
             await session.execute(
-                sa.select(SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label).where(
-                    SlaPeriod.tenant_id == tenant_id,
-                    sa.tuple_(
-                        SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label
-                    ).in_(keys),
+                sa.select(*period_key).where(
+                    SlaPeriod.tenant_id == tenant_id, tuple_in(period_key, keys)
                 )
             )
         ).all()
@@ -121,9 +120,7 @@ async def _check_pairs(
                 SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label, SlaSignal.kind
             ).where(
                 SlaSignal.tenant_id == tenant_id,
-                sa.tuple_(SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label).in_(
-                    keys
-                ),
+                tuple_in((SlaSignal.contract_id, SlaSignal.sla_code, SlaSignal.period_label), keys),
             )
         )
     ).all():
