@@ -84,9 +84,12 @@ def keyed_rows(name: str, keys: Sequence[tuple[object, ...]], *types: Any) -> An
     """The keys as rows `name(i, c0, c1, …)`, `i` their position: one array parameter per
     column, unnested (a table-valued FROM, to join or probe with)."""
     columns = [list(column) for column in zip(*keys, strict=True)] or [[] for _ in types]
-    arrays = [sa.bindparam(f"{name}_i", list(range(len(keys))), type_=ARRAY(sa.Integer))]
+    # unique: two sets of keys of the same name in one statement keep their own values
+    arrays = [
+        sa.bindparam(f"{name}_i", list(range(len(keys))), type_=ARRAY(sa.Integer), unique=True)
+    ]
     arrays += [
-        sa.bindparam(f"{name}_c{n}", column, type_=ARRAY(t))
+        sa.bindparam(f"{name}_c{n}", column, type_=ARRAY(t), unique=True)
         for n, (column, t) in enumerate(zip(columns, types, strict=True))
     ]
     return (

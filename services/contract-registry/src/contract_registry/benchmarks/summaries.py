@@ -50,7 +50,7 @@ from contract_registry.models import (
     HealthGeneration,
     HealthSlaPeriod,
 )
-from crm_platform.db import table_of
+from crm_platform.db import table_of, tuple_in
 
 Key = tuple[uuid.UUID, str]  # contract id, period label
 CountKey = tuple[str, str, str, str, Decimal]  # tenant, period label, series, group, value
@@ -86,7 +86,7 @@ def _input_queries(keys: Sequence[Key] | None) -> tuple[sa.Select[*tuple[Any, ..
     def of(model: Any, query: sa.Select[*tuple[Any, ...]]) -> sa.Select[*tuple[Any, ...]]:
         if keys is None:
             return query
-        return query.where(sa.tuple_(model.contract_id, model.period_label).in_(keys))
+        return query.where(tuple_in((model.contract_id, model.period_label), keys))
 
     return (
         of(s, sa.select(s.contract_id, s.period_label, s.tenant_id, s.sla_code, s.metric_kind,

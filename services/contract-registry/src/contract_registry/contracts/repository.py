@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract_registry.models import Contract, ContractVersion
 from crm_platform.auth import Principal
+from crm_platform.db import any_of
 from crm_platform.errors import NotFound
 
 DRAFT, ACTIVATED, DISCARDED = "draft", "activated", "discarded"
@@ -79,7 +80,7 @@ async def open_drafts(session: AsyncSession, contract_ids: list[uuid.UUID]) -> d
         return {}
     rows = await session.execute(
         sa.select(ContractVersion.contract_id, ContractVersion.version).where(
-            ContractVersion.contract_id.in_(contract_ids),
+            any_of(ContractVersion.contract_id, contract_ids),
             ContractVersion.state == DRAFT,
             ContractVersion.version > 1,
         )

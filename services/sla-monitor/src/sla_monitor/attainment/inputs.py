@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms, SlaDefinition
 from crm_platform.contract_terms import contract_terms_table, parsed_terms
-from crm_platform.db import keyed_rows
+from crm_platform.db import any_of, keyed_rows
 from sla_monitor.attainment.domain import (
     Interval,
     PeriodBounds,
@@ -70,7 +70,7 @@ class ContractVersions:
         rows = (
             await self._session.execute(
                 sa.select(t.c.contract_id, t.c.version, t.c.effective_from, t.c.received_at)
-                .where(t.c.contract_id.in_(wanted))
+                .where(any_of(t.c.contract_id, wanted))
                 .order_by(t.c.contract_id, t.c.version)
             )
         ).all()
@@ -156,8 +156,8 @@ async def read_adhoc_windows_ahead(
                 MaintenanceWindowRow.ends_at,
                 MaintenanceWindowRow.sla_codes,
             ).where(
-                MaintenanceWindowRow.tenant_id.in_(sorted(tenants)),
-                MaintenanceWindowRow.contract_id.in_(ids),
+                any_of(MaintenanceWindowRow.tenant_id, tenants),
+                any_of(MaintenanceWindowRow.contract_id, ids),
                 MaintenanceWindowRow.starts_at < end,
                 MaintenanceWindowRow.ends_at > start,
             )

@@ -11,6 +11,7 @@ import structlog
 from prometheus_client import Counter
 
 from crm_events.infrastructure import is_infrastructure_error
+from crm_platform.db import tuple_in
 from crm_platform.scheduler import JobContext
 from sla_monitor.attainment.compute import Computation, SlaRef
 from sla_monitor.attainment.domain import PeriodBounds
@@ -72,9 +73,10 @@ async def close_due_periods(job: JobContext) -> None:
         (
             await session.execute(
                 sa.select(SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label).where(
-                    sa.tuple_(
-                        SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label
-                    ).in_([(r.contract_id, r.sla.code, p.label) for r, p in due])
+                    tuple_in(
+                        (SlaPeriod.contract_id, SlaPeriod.sla_code, SlaPeriod.period_label),
+                        [(r.contract_id, r.sla.code, p.label) for r, p in due],
+                    )
                 )
             )
         ).all()

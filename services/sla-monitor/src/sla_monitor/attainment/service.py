@@ -19,7 +19,7 @@ from crm_platform import periods
 from crm_platform.audit import Audit
 from crm_platform.auth import Principal
 from crm_platform.clock import Clock
-from crm_platform.db import table_of
+from crm_platform.db import any_of, table_of
 from crm_platform.emitter import Emit
 from crm_platform.errors import Conflict, NotFound, Unprocessable
 from crm_platform.pagination import Keyset, PageRequest, SortKey, fetch_page
@@ -529,7 +529,7 @@ async def _requested_slas(
     rows = (
         await session.scalars(
             sa.select(SlaDefinitionRow).where(
-                SlaDefinitionRow.contract_id.in_(wanted),
+                any_of(SlaDefinitionRow.contract_id, wanted),
                 principal.tenant_filter(SlaDefinitionRow.tenant_id),
             )
         )

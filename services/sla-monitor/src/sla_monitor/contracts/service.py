@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.schemas.contracts import ContractTerms
 from crm_platform.contract_terms import record_terms_many
+from crm_platform.db import any_of
 from sla_monitor.models import SlaDefinitionRow
 
 
@@ -84,7 +85,7 @@ async def apply_terms_many(session: AsyncSession, applied: Sequence[Applied]) ->
                 SlaDefinitionRow.sla_code,
                 SlaDefinitionRow.contract_version,
                 SlaDefinitionRow.tracked_since,
-            ).where(SlaDefinitionRow.contract_id.in_(contract_ids))
+            ).where(any_of(SlaDefinitionRow.contract_id, contract_ids))
         )
     ).all()
     since: dict[uuid.UUID, dict[str, datetime | None]] = {}
@@ -100,7 +101,7 @@ async def apply_terms_many(session: AsyncSession, applied: Sequence[Applied]) ->
     if not changed:
         return new
     await session.execute(
-        sa.delete(SlaDefinitionRow).where(SlaDefinitionRow.contract_id.in_(changed))
+        sa.delete(SlaDefinitionRow).where(any_of(SlaDefinitionRow.contract_id, changed))
     )
     values = [
         {
