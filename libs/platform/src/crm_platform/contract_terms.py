@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_events.consumer import BatchHandler, Delivered, Handlers, batched
 from crm_events.schemas.contracts import ContractTerms
+from crm_platform.db import any_of, tuple_in
 from crm_platform.deps import CurrentPrincipal, SessionDep
 from crm_platform.errors import NotFound
 
@@ -106,7 +107,7 @@ async def record_terms_many(
     terminated = {terms.contract_id for terms, status in versions if status == "terminated"}
     if terminated:
         await session.execute(
-            sa.update(t).where(t.c.contract_id.in_(terminated)).values(status="terminated")
+            sa.update(t).where(any_of(t.c.contract_id, terminated)).values(status="terminated")
         )
     new: list[bool] = []
     for terms, _ in versions:
@@ -137,7 +138,7 @@ async def parsed_terms(
         t = contract_terms_table
         rows = await session.execute(
             sa.select(t.c.contract_id, t.c.version, t.c.received_at, t.c.terms).where(
-                sa.tuple_(t.c.contract_id, t.c.version).in_([(c, v) for c, v, _ in missing])
+                tuple_in((t.c.contract_id, t.c.version), [(c, v) for c, v, _ in missing])
             )
         )
         for r in rows:
