@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from billing_harness import Billing, sla_closed, terms_with
+from billing_harness import Billing, sla_closed, sla_restated, terms_with
 
 from billing_reconciler.handlers import HANDLERS
-from billing_reconciler.models import PeriodCharges, ServiceCredit
+from billing_reconciler.models import PeriodCharges, ServiceCredit, SlaOutcome
 from crm_events.consumer import Deferred, Delivered, EventContext
 from crm_events.envelope import Envelope
 from crm_events.errors import PermanentEventError, RetryableEventError
@@ -144,6 +144,52 @@ async def test_a_close_delivered_again_in_a_later_call_changes_nothing(billing: 
     await handle_together(billing, [*again, *again])
     assert await credits(billing, cid) == before
     assert await statement_revisions(billing, cid) == ["sla_period_closed"]
+
+
+async def stored_outcome(billing: Billing, contract_id: uuid.UUID, code: str) -> dict[str, Any]:
+    async with billing.app.state.session_factory() as session:
+        row = (
+            await session.execute(
+                sa.select(SlaOutcome.__table__).where(
+                    SlaOutcome.contract_id == contract_id, SlaOutcome.sla_code == code
+                )
+            )
+        ).one()
+        return dict(row._mapping)
+
+
+async def test_a_restatement_updates_the_stored_outcome_and_a_late_close_does_not(
+    billing: Billing,
+) -> None:
+    """The outcome row keeps its tenant and first close time; a restatement replaces its
+    figures (and names the restating event); the close delivered again after it, in the
+    same call, does not put the old figures back."""
+    cid = uuid.uuid4()
+    await activate_three_slas(billing, cid)
+    first = close(cid, "AVAIL-CORE")
+    await handle_together(billing, [first])
+    created = await stored_outcome(billing, cid, "AVAIL-CORE")
+    assert (created["outcome"], created["restatement"]) == ("failed", 0)
+    assert created["source_event_id"] == first.id
+
+    restated = make_event(
+        "sla.period_restated",
+        subject=str(cid),
+        data=sla_restated(
+            cid, "2026-03", "met", restatement=1, previous="failed", attainment="99.92"
+        ).model_copy(update={"sla_code": "AVAIL-CORE"}),
+    )
+    await handle_together(billing, [restated])
+    await handle_together(billing, [close(cid, "AVAIL-CORE")])
+    now = await stored_outcome(billing, cid, "AVAIL-CORE")
+    assert (now["outcome"], now["restatement"], now["attainment"]) == (
+        "met",
+        1,
+        Decimal("99.92"),
+    )
+    assert now["source_event_id"] == restated.id
+    assert (now["tenant_id"], now["closed_at"]) == (created["tenant_id"], created["closed_at"])
+    assert now["updated_at"] >= created["updated_at"]
 
 
 async def test_a_failing_call_handled_again_one_by_one_gives_the_same_credits(

@@ -159,17 +159,16 @@ async def store_outcomes(
     writes = outcome_writes(stored, [(r.key, r.fact()) for r in received])
     if not writes.written:
         return writes.changed
-    first: dict[OutcomeKey, SlaPeriodClosed] = {}
-    for r in received:
-        first.setdefault(r.key, r.event)
+    created_by = writes.created_by
     values = [
         {
             "contract_id": key[0],
             "sla_code": key[1],
             "period_label": key[2],
             "tenant_id": tenants[key[0]],
-            # A new period's row is created by its first event (a stored row keeps its own).
-            "closed_at": first[key].closed_at,
+            # A new period's row: the close that created it. A stored row keeps its own
+            # (the upsert does not set it), so `now` only fills the insert's column.
+            "closed_at": received[created_by[key]].event.closed_at if key in created_by else now,
             **{name: getattr(fact, name) for name in _FACT_NAMES},
             "updated_at": now,
         }
