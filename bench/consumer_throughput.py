@@ -23,7 +23,10 @@ The measured events: obligation-tracker `sla.period_closed` (failed: period resu
 root-cause obligation, the alert), billing-reconciler `sla.period_closed` (the credit),
 contract-registry `sla.period_closed` (the health read model), sla-monitor
 `contract.activated` (its terms and periods). Results go to stdout and
-bench/results/consumer_throughput.json.
+bench/results/consumer_throughput.json. `--rounds N` measures every service N times, the
+services taken in turn, and adds each one's median and range (runs of the same code on a
+shared 2-core machine spread by about ± 15 %: compare medians, or old and new code run
+alternately).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import asyncio
 import importlib
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -284,23 +288,44 @@ async def main(args: argparse.Namespace) -> int:
     profile.install()
     chosen = [c for c in CASES if not args.service or c.service in args.service]
     results = []
-    for case in chosen:
-        result = await run_case(case, args, profile)
-        print(json.dumps(result, indent=2), flush=True)
-        results.append(result)
+    # Rounds go round the services, so a quieter or busier minute of the machine does not
+    # fall on one service's runs only.
+    for round_no in range(1, args.rounds + 1):
+        for case in chosen:
+            result = {**await run_case(case, args, profile), "round": round_no}
+            print(json.dumps(result, indent=2), flush=True)
+            results.append(result)
     report = {
         "events_per_service": args.events,
+        "rounds": args.rounds,
         "partitions": args.partitions,
         "batch_size": args.batch_size,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "summary": summarise(results),
         "results": results,
     }
     out = Path(args.json) if args.json else RESULTS
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(out.write_text, json.dumps(report, indent=2) + "\n")
-    summary = {r["service"]: f"{r['events_per_s']} events/s" for r in results}
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(report["summary"], indent=2))
     return 0
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per service, over its rounds: the median and the range of events/s and of CPU ms per
+    event (this machine's runs of the same code spread by about ± 15 %)."""
+    out: dict[str, dict[str, Any]] = {}
+    for service in dict.fromkeys(r["service"] for r in results):
+        mine = [r for r in results if r["service"] == service]
+        rates = [r["events_per_s"] for r in mine]
+        cpu = [r["process_cpu_ms_per_event"] for r in mine]
+        out[service] = {
+            "events_per_s_median": round(statistics.median(rates), 1),
+            "events_per_s_range": [min(rates), max(rates)],
+            "process_cpu_ms_per_event_median": round(statistics.median(cpu), 2),
+            "process_cpu_ms_per_event_range": [min(cpu), max(cpu)],
+        }
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -308,6 +333,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=2000, help="measured events per service")
     parser.add_argument(
         "--service", action="append", help="only this service (repeatable; default: all four)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each service this many times (a fresh database each): median and range",
     )
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument(
