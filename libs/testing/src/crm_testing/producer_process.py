@@ -52,6 +52,7 @@ class ProducerProcess:
         assert self._proc.stdout is not None
         line = await self._proc.stdout.readline()
         if line != _READY:
+            await self.__aexit__(None, None, None)
             raise RuntimeError(f"the producer process did not start: {line!r}")
         return self
 
