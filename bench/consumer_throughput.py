@@ -60,13 +60,14 @@ from crm_events.kafka import delete_topics, ensure_topics  # noqa: E402
 from crm_events.registry import spec_for  # noqa: E402
 from crm_events.schemas.contracts import ContractActivated  # noqa: E402
 from crm_events.tables import inbox_table  # noqa: E402
-from crm_events.topics import NAMESPACE_ENV, all_topics, physical  # noqa: E402
+from crm_events.topics import NAMESPACE_ENV, all_topics  # noqa: E402
 from crm_testing import examples  # noqa: E402
 from crm_testing.apps import running_app, settings_for  # noqa: E402
 from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
 from crm_testing.producer_process import (  # noqa: E402
     Message,
     ProducerProcess,
+    message_of,
     produce_elsewhere,
 )
 
@@ -162,7 +163,7 @@ def encode(events: list[tuple[str, str, BaseModel]], subjects: list[str]) -> lis
             data=data,
             correlation_id=str(uuid.uuid4()),
         )
-        out.append((physical(topic), envelope.key, envelope.to_bytes(), envelope.kafka_headers()))
+        out.append(message_of(envelope, topic))
     return out
 
 

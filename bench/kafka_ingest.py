@@ -66,7 +66,12 @@ from crm_events.schemas.telemetry import TelemetryRecorded  # noqa: E402
 from crm_events.topics import NAMESPACE_ENV, all_topics, physical  # noqa: E402
 from crm_testing.apps import running_app, settings_for  # noqa: E402
 from crm_testing.infra import create_database, drop_database, to_async_url  # noqa: E402
-from crm_testing.producer_process import Message, ProducerProcess, produce_elsewhere  # noqa: E402
+from crm_testing.producer_process import (  # noqa: E402
+    Message,
+    ProducerProcess,
+    message_of,
+    produce_elsewhere,
+)
 from sla_monitor.main import create_app  # noqa: E402
 from sla_monitor.settings import Settings  # noqa: E402
 
@@ -101,7 +106,7 @@ def encode(event_type: str, subject: str, tenant: str, data: Any, topic: str) ->
     envelope: Envelope = spec_for(event_type).envelope(
         source="bench", subject=subject, tenant=tenant, data=data, correlation_id="bench"
     )
-    return physical(topic), envelope.key, envelope.to_bytes(), envelope.kafka_headers()
+    return message_of(envelope, topic)
 
 
 def telemetry_messages(path: Path, per_message: int) -> tuple[list[Message], int]:

@@ -18,12 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from crm_events.envelope import Envelope
 from crm_events.kafka import make_producer
+from crm_events.topics import physical
 
 # topic (physical), key, value, headers
 Message = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
 
 _READY = b"ready\n"
+
+
+def message_of(envelope: Envelope, topic: str) -> Message:
+    """An envelope as the message the services' relays send: on the topic's physical name,
+    keyed by its subject, structured-mode value, the extension headers."""
+    return physical(topic), envelope.key, envelope.to_bytes(), envelope.kafka_headers()
 
 
 class ProducerProcess:

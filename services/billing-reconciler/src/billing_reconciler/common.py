@@ -73,9 +73,7 @@ async def lock_contracts(session: AsyncSession, contract_ids: Iterable[uuid.UUID
     """`lock_contract` for several contracts in one statement, in contract id order (the
     order every multi-contract caller takes them in, so two batches cannot deadlock)."""
     keys = [_lock_key(c) for c in sorted(set(contract_ids))]
-    if len(keys) == 1:  # the statement a lone lock_contract prepared already
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(keys[0])))
-    elif keys:
+    if keys:
         # The rows of the array are read in order, each row's lock taken as it is read.
         rows = keyed_rows("locks", [(key,) for key in keys], sa.BigInteger)
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(rows.c.c0)))
