@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -211,43 +211,112 @@ async def load_outcomes(
     return dict(out)
 
 
+# Credits as the settlement pass reads and changes them ------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class Credit:
+    """A row of `service_credits` as the settlement pass reads and changes it: a plain
+    object, not an ORM instance, so a month end's thousands of credits cost no attribute
+    instrumentation, identity map or unit of work. `write_credits` writes the new ones and
+    those whose values changed, in one statement. (The API reads the table through
+    `ServiceCredit`; nothing reads a `Credit` back as an ORM object.)"""
+
+    id: uuid.UUID
+    tenant_id: str
+    contract_id: uuid.UUID
+    contract_version: int
+    sla_code: str
+    period_label: str
+    currency: str
+    monthly_charges: Decimal
+    at_risk_pct: Decimal
+    at_risk_amount: Decimal
+    allocation_pct: Decimal
+    credit_amount: Decimal
+    measurement_period: str | None
+    uncapped_amount: Decimal | None
+    cap_reduction: Decimal
+    outcome: str | None
+    explanation: dict[str, Any]
+    source_event_id: str
+    calculated_at: datetime
+    revision: int
+    reason: str
+    first_calculated_at: datetime | None
+    earn_back_status: str
+    earn_back_progress: int
+    earn_back_periods: int
+    earn_back_period: str | None
+    earn_back_explanation: dict[str, Any] | None = None
+    # The values as read or last written, in `CREDIT_COLUMNS` order (None: not stored yet).
+    stored: tuple[Any, ...] | None = field(default=None, repr=False)
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in CREDIT_COLUMNS)
+
+
+_CREDITS = table_of(ServiceCredit)
+CREDIT_COLUMNS = tuple(c.name for c in _CREDITS.columns)
+_INSERT_CREDITS = pg_insert(_CREDITS)
+_UPSERT_CREDITS = _INSERT_CREDITS.on_conflict_do_update(
+    index_elements=[_CREDITS.c.id],
+    set_={name: _INSERT_CREDITS.excluded[name] for name in CREDIT_COLUMNS if name != "id"},
+)
+
+
 async def load_credits(
     session: AsyncSession, contract_id: uuid.UUID, first: str, last: str
-) -> list[ServiceCredit]:
+) -> list[Credit]:
     return (await load_credits_of(session, {contract_id: (first, last)})).get(contract_id, [])
 
 
 async def load_credits_of(
     session: AsyncSession, windows: Mapping[uuid.UUID, tuple[str, str]]
-) -> dict[uuid.UUID, list[ServiceCredit]]:
+) -> dict[uuid.UUID, list[Credit]]:
     """The credits of each contract's billing months first..last (by month and SLA), one
     query for all the contracts."""
     if not windows:
         return {}
-    rows = (
-        await session.scalars(
-            sa.select(ServiceCredit)
-            .where(
-                any_of(ServiceCredit.contract_id, windows),
-                ServiceCredit.period_label >= min(w[0] for w in windows.values()),
-                ServiceCredit.period_label <= max(w[1] for w in windows.values()),
-            )
-            .order_by(ServiceCredit.contract_id, ServiceCredit.period_label, ServiceCredit.sla_code)
+    c = _CREDITS.c
+    rows = await session.execute(
+        sa.select(*(c[name] for name in CREDIT_COLUMNS))
+        .where(
+            any_of(c.contract_id, windows),
+            c.period_label >= min(w[0] for w in windows.values()),
+            c.period_label <= max(w[1] for w in windows.values()),
         )
-    ).all()
-    out: dict[uuid.UUID, list[ServiceCredit]] = {cid: [] for cid in windows}
+        .order_by(c.contract_id, c.period_label, c.sla_code)
+    )
+    out: dict[uuid.UUID, list[Credit]] = {cid: [] for cid in windows}
     for row in rows:
         first, last = windows[row.contract_id]
         if first <= row.period_label <= last:
-            out[row.contract_id].append(row)
+            credit = Credit(*row)  # the columns in `CREDIT_COLUMNS` order
+            credit.stored = tuple(row)
+            out[row.contract_id].append(credit)
     return out
+
+
+async def write_credits(session: AsyncSession, credits: Iterable[Credit]) -> int:
+    """Write the credits not stored yet and those whose values changed since they were read
+    (one `INSERT … ON CONFLICT (id) DO UPDATE` for all of them); returns how many."""
+    rows = []
+    for credit in credits:
+        values = credit.values()
+        if values != credit.stored:
+            rows.append(dict(zip(CREDIT_COLUMNS, values, strict=True)))
+            credit.stored = values
+    if rows:
+        await session.execute(_UPSERT_CREDITS, rows)
+    return len(rows)
 
 
 # Applying a settlement ---------------------------------------------------------------------
 
 
 def credit_payload(
-    row: ServiceCredit, previous: Decimal, delta: Decimal, explanation: Explanation
+    row: Credit | ServiceCredit, previous: Decimal, delta: Decimal, explanation: Explanation
 ) -> CreditCalculated:
     """The credit as an ERP books it (the event and the API carry the same fields)."""
     return CreditCalculated(
@@ -275,7 +344,7 @@ def credit_payload(
     )
 
 
-def _set_figures(row: ServiceCredit, case: PeriodCase, line: CreditLine) -> None:
+def _set_figures(row: Credit, case: PeriodCase, line: CreditLine) -> None:
     """The row's figures follow the decision (amount included)."""
     terms = case.terms
     row.contract_version = terms.version
@@ -293,35 +362,45 @@ def _set_figures(row: ServiceCredit, case: PeriodCase, line: CreditLine) -> None
     row.explanation = line.explanation.model_dump(mode="json")
 
 
-def _new_credit(case: PeriodCase, line: CreditLine, now: datetime, cause: str) -> ServiceCredit:
+def _new_credit(case: PeriodCase, line: CreditLine, now: datetime, cause: str) -> Credit:
     sla = next(s for s in case.terms.sla_definitions if s.code == line.sla_code)
-    row = ServiceCredit(
+    terms = case.terms
+    return Credit(
         id=uuid.uuid4(),
-        tenant_id=case.terms.tenant_id,
-        contract_id=case.terms.contract_id,
+        tenant_id=terms.tenant_id,
+        contract_id=terms.contract_id,
+        contract_version=terms.version,
         sla_code=line.sla_code,
         period_label=case.period_label,
-        currency=case.terms.currency,
+        currency=terms.currency,
+        monthly_charges=case.charges.total,
+        at_risk_pct=terms.credit_terms.at_risk_pct,
+        at_risk_amount=case.at_risk_amount,
         allocation_pct=line.allocation_pct,
+        credit_amount=line.amount,
+        measurement_period=line.measurement_period,
+        uncapped_amount=line.uncapped_amount,
+        cap_reduction=line.cap_reduction,
+        outcome=line.outcome,
+        explanation=line.explanation.model_dump(mode="json"),
         source_event_id=cause,
         calculated_at=now,
         revision=1,
+        reason=line.reason,
         first_calculated_at=now,
         earn_back_status=EarnBackStatus.NEW,
         earn_back_progress=0,
         earn_back_periods=sla.earn_back_periods,
         earn_back_period=None,
     )
-    _set_figures(row, case, line)
-    return row
 
 
 class Staged:
     """Rows that refer to a credit (revisions, earn-back transitions and grants), written
-    once the credits they refer to are (the models have no relationship that would order
-    the inserts): objects a later step of the pass may still change (an earn-back grant),
-    and history rows that are only ever inserted, kept as plain values and written one
-    statement per table (no ORM object, identity or flush bookkeeping for each)."""
+    once the credits they refer to are (`write_credits` first): objects a later step of
+    the pass may still change (an earn-back grant), and history rows that are only ever
+    inserted, kept as plain values and written one statement per table (no ORM object,
+    identity or flush bookkeeping for each)."""
 
     def __init__(self) -> None:
         self.objects: list[Any] = []
@@ -347,10 +426,9 @@ Causes = Mapping[str, tuple[Emit, str]]
 
 async def apply_settlement(
     *,
-    session: AsyncSession,
     case: PeriodCase,
     settlement: PeriodSettlement,
-    credits: list[ServiceCredit],
+    credits: list[Credit],
     emit: Emit,
     now: datetime,
     cause: str,
@@ -372,8 +450,7 @@ async def apply_settlement(
         previous = round_money(Decimal(0), case.terms.currency)
         if row is None:
             row = _new_credit(case, line, now, line_cause)
-            session.add(row)
-            credits.append(row)
+            credits.append(row)  # written with the others (`write_credits`)
         else:
             previous = row.credit_amount
             row.revision += 1
@@ -387,7 +464,7 @@ async def apply_settlement(
 
 async def _revise(
     stage: Staged,
-    row: ServiceCredit,
+    row: Credit,
     case: PeriodCase,
     line: CreditLine,
     previous: Decimal,
@@ -435,7 +512,7 @@ CreditedInOf = Callable[[str], CreditedIn]
 
 
 def _earn_back_of(
-    credit: ServiceCredit, outcomes: Outcomes, credited_in: CreditedIn
+    credit: Credit, outcomes: Outcomes, credited_in: CreditedIn
 ) -> tuple[EarnBackState, EarnBackBooking | None]:
     """The earn-back state of a credit and the booking it makes (pure)."""
     history = {p: o.outcome for p, o in outcomes.get(credit.sla_code, {}).items()}
@@ -452,7 +529,7 @@ def _earn_back_of(
 
 
 async def load_granted(
-    session: AsyncSession, credits: Sequence[ServiceCredit]
+    session: AsyncSession, credits: Sequence[Credit]
 ) -> dict[uuid.UUID, EarnBackGranted]:
     """The earn-backs published for the credits, locked until the transaction ends."""
     if not credits:
@@ -469,7 +546,7 @@ async def load_granted(
 
 async def update_earn_back(
     *,
-    credits: Sequence[ServiceCredit],
+    credits: Sequence[Credit],
     outcomes: Outcomes,
     credited_in_of: CreditedInOf,
     terms_version: int,
@@ -494,7 +571,7 @@ async def update_earn_back(
 
 def _transition(
     stage: Staged,
-    credit: ServiceCredit,
+    credit: Credit,
     state: EarnBackState,
     due: EarnBackBooking | None,
     explanation: Explanation,
@@ -528,7 +605,7 @@ def _transition(
 
 async def _book(
     stage: Staged,
-    credit: ServiceCredit,
+    credit: Credit,
     published: EarnBackGranted | None,
     move: EarnBackMove,
     explanation: Explanation,
@@ -577,7 +654,7 @@ async def _book(
 
 
 def _earn_back_explanation(
-    credit: ServiceCredit, state: EarnBackState, outcomes: Outcomes, terms_version: int
+    credit: Credit, state: EarnBackState, outcomes: Outcomes, terms_version: int
 ) -> Explanation:
     credited = credit.measurement_period or credit.period_label
     window = [periods.shift(credited, i) for i in range(1, credit.earn_back_periods + 1)]

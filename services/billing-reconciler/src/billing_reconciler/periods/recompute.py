@@ -41,12 +41,14 @@ from billing_reconciler.consumption.service import actuals_between, record_ids_o
 from billing_reconciler.credits.domain import at_risk_amount
 from billing_reconciler.credits.service import (
     Causes,
+    Credit,
     Staged,
     apply_settlement,
     load_credits_of,
     load_granted,
     load_outcomes,
     update_earn_back,
+    write_credits,
 )
 from billing_reconciler.credits.settlement import Outcomes, PeriodCase, YearToDate, settle
 from billing_reconciler.models import (
@@ -54,7 +56,6 @@ from billing_reconciler.models import (
     EarnBackGranted,
     Invoice,
     PeriodCharges,
-    ServiceCredit,
     VolumeBandAlert,
 )
 from billing_reconciler.periods.statement import (
@@ -147,7 +148,7 @@ class _Contract:
     targets: dict[str, Recompute]
     latest: dict[str, tuple[int, str]]  # period → latest stored (revision, fingerprint)
     outcomes: Outcomes = field(default_factory=dict)
-    credits: list[ServiceCredit] = field(default_factory=list)
+    credits: list[Credit] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +177,7 @@ async def refresh_many(
                     session, batch, contract, label, request, staged, now
                 )
     # The credits first: revisions, transitions and grants refer to them.
+    await write_credits(session, (cr for c in batch.contracts.values() for cr in c.credits))
     await session.flush()
     await staged.write(session)
     return done
@@ -287,7 +289,6 @@ async def _refresh_one(
         record_ids=sorted({i for unit_ids in ids.values() for i in unit_ids}),
     )
     await apply_settlement(
-        session=session,
         case=case,
         settlement=settle(case),
         credits=contract.credits,
@@ -335,7 +336,7 @@ async def _refresh_one(
 
 
 async def _year_to_date(
-    session: AsyncSession, book: ContractBook, period_label: str, credits: list[ServiceCredit]
+    session: AsyncSession, book: ContractBook, period_label: str, credits: list[Credit]
 ) -> YearToDate | None:
     """The contract year so far, when the contract caps a year's credits."""
     terms = book.terms_for(period_label)

@@ -34,7 +34,7 @@ from billing_reconciler.common import (
 )
 from billing_reconciler.consumption.service import actuals, record_ids
 from billing_reconciler.credits.domain import EarnBackStatus, at_risk_amount
-from billing_reconciler.models import ServiceCredit
+from billing_reconciler.credits.service import Credit
 from billing_reconciler.periods.schemas import ChargeLineRead, PeriodChargesRead
 from billing_reconciler.rebates.domain import contract_year, period_rebate
 from billing_reconciler.reconciliation.domain import ExpectedLine
@@ -268,7 +268,7 @@ async def build_statement(
     session: AsyncSession,
     book: ContractBook,
     period_label: str,
-    credits: Sequence[ServiceCredit],
+    credits: Sequence[Credit],
     ids: dict[str, list[str]] | None = None,
 ) -> Statement:
     terms = book.terms_for(period_label)
