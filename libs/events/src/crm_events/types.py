@@ -107,7 +107,20 @@ def _decimal_schema(description: str, example: str) -> WithJsonSchema:
     )
 
 
-_AS_STRING = PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
+def json_decimal(value: Decimal) -> str:
+    """A decimal (`Amount`, `Percent`, `Quantity`) as our JSON carries it: exact, positional
+    (`1E+2` is "100")."""
+    return format(value, "f")
+
+
+def json_instant(value: datetime) -> str:
+    """An `Instant` as our JSON carries it (pydantic's form): ISO 8601, a zero offset as `Z`.
+    For documents a producer writes out from values it validated before (`Dumped`)."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_AS_STRING = PlainSerializer(json_decimal, return_type=str, when_used="json")
 
 Amount = Annotated[
     Decimal,

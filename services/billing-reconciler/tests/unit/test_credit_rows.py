@@ -1,19 +1,29 @@
 """`Credit`, the settlement pass's plain row of `service_credits`: read positionally from a
 select of `CREDIT_COLUMNS`, so its fields must be the table's columns in the table's order;
-`write_credits` writes only what is new or changed."""
+`write_credits` writes only what is new or changed; `credit_document` writes out what
+`billing.credit_calculated` carries, as the payload model would dump it."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from billing_reconciler.credits.service import CREDIT_COLUMNS, Credit, write_credits
+from billing_reconciler.credits.service import (
+    CREDIT_COLUMNS,
+    Credit,
+    credit_document,
+    credit_payload,
+    write_credits,
+)
 from billing_reconciler.models import ServiceCredit
+from crm_events.schemas.billing import CreditCalculated, Explanation
 
 
 def test_a_credits_fields_are_the_tables_columns_in_order() -> None:
@@ -83,3 +93,72 @@ async def test_only_new_and_changed_credits_are_written_and_then_count_as_stored
     # Written once: the same credits again write nothing (no statement at all).
     assert await write_credits(session, [new, same, moved, explained]) == 0  # type: ignore[arg-type]
     assert len(session.rows) == 1
+
+
+_DECIMALS = st.decimals(
+    min_value=Decimal("-1e9"), max_value=Decimal("1e9"), allow_nan=False, allow_infinity=False
+) | st.sampled_from([Decimal("1E+2"), Decimal("0E-8"), Decimal("-0.00")])
+_INSTANTS = st.builds(
+    lambda dt, minutes: dt.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from([0, 0, 60, -300]),
+)
+_EXPLANATIONS = st.builds(
+    Explanation,
+    clause=st.text(max_size=8),
+    contract_version=st.integers(1, 9),
+    formula=st.text(max_size=12),
+    inputs=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    source_ids=st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    figures=st.fixed_dictionaries(
+        {
+            name: _DECIMALS
+            for name in (
+                "monthly_charges",
+                "at_risk_pct",
+                "at_risk_amount",
+                "allocation_pct",
+                "credit_amount",
+                "cap_reduction",
+            )
+        }
+    ),
+    uncapped=st.none() | _DECIMALS,
+    outcome=st.none() | st.sampled_from(["failed", "met", "no_data"]),
+    measurement_period=st.none() | st.sampled_from(["2026-03", "2026-Q1"]),
+    revision=st.integers(1, 9),
+    previous=_DECIMALS,
+    delta=_DECIMALS,
+    calculated_at=_INSTANTS,
+    explanation=_EXPLANATIONS,
+)
+def test_the_credit_event_written_out_is_the_payloads_dump(
+    figures: dict[str, Decimal],
+    uncapped: Decimal | None,
+    outcome: str | None,
+    measurement_period: str | None,
+    revision: int,
+    previous: Decimal,
+    delta: Decimal,
+    calculated_at: datetime,
+    explanation: Explanation,
+) -> None:
+    row = _credit(
+        **figures,
+        uncapped_amount=uncapped,
+        outcome=outcome,
+        measurement_period=measurement_period,
+        revision=revision,
+        calculated_at=calculated_at,
+        explanation=explanation.model_dump(mode="json"),
+    )
+    document = credit_document(row, previous, delta)
+    payload = credit_payload(row, previous, delta, explanation).model_dump(mode="json")
+    assert document == payload
+    assert list(document) == list(payload)
+    assert CreditCalculated.model_validate(document).model_dump(mode="json") == document

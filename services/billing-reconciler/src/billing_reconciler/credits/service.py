@@ -58,6 +58,7 @@ from billing_reconciler.models import (
     ServiceCreditRevision,
     SlaOutcome,
 )
+from crm_events.registry import Dumped
 from crm_events.schemas.billing import (
     CreditCalculated,
     CreditEarnBackReversed,
@@ -66,7 +67,7 @@ from crm_events.schemas.billing import (
 )
 from crm_events.schemas.contracts import CreditedIn
 from crm_events.schemas.sla import SlaPeriodClosed
-from crm_events.types import round_money
+from crm_events.types import json_decimal, json_instant, round_money
 from crm_platform import periods
 from crm_platform.auth import Principal
 from crm_platform.db import any_of, table_of, tuple_in
@@ -344,6 +345,38 @@ def credit_payload(
     )
 
 
+def credit_document(row: Credit, previous: Decimal, delta: Decimal) -> dict[str, Any]:
+    """`credit_payload(...).model_dump(mode="json")`, written out from the row (whose
+    explanation is already the line's JSON): what `billing.credit_calculated` carries,
+    without validating a model and dumping it again for every credit of a month end
+    (`tests/unit/test_credit_rows.py` checks it against that dump)."""
+    return {
+        "credit_id": str(row.id),
+        "contract_id": str(row.contract_id),
+        "contract_version": row.contract_version,
+        "sla_code": row.sla_code,
+        "period_label": row.period_label,
+        "measurement_period": row.measurement_period,
+        "currency": row.currency,
+        "monthly_charges": json_decimal(row.monthly_charges),
+        "at_risk_pct": json_decimal(row.at_risk_pct),
+        "at_risk_amount": json_decimal(row.at_risk_amount),
+        "allocation_pct": json_decimal(row.allocation_pct),
+        "uncapped_amount": None
+        if row.uncapped_amount is None
+        else json_decimal(row.uncapped_amount),
+        "cap_reduction": json_decimal(row.cap_reduction),
+        "credit_amount": json_decimal(row.credit_amount),
+        "revision": row.revision,
+        "previous_amount": json_decimal(previous),
+        "delta_amount": json_decimal(delta),
+        "outcome": row.outcome or "withdrawn",
+        "reason": row.reason,
+        "explanation": row.explanation,
+        "calculated_at": json_instant(row.calculated_at),
+    }
+
+
 def _set_figures(row: Credit, case: PeriodCase, line: CreditLine) -> None:
     """The row's figures follow the decision (amount included)."""
     terms = case.terms
@@ -493,7 +526,7 @@ async def _revise(
         "billing.credit_calculated",
         subject=str(row.contract_id),
         tenant=row.tenant_id,
-        data=credit_payload(row, previous, delta, line.explanation),
+        data=Dumped(CreditCalculated, credit_document(row, previous, delta)),
     )
     log.info(
         "credit.calculated",

@@ -372,7 +372,7 @@ def _store(
         return stored[0], None
     revision = stored[0] + 1 if stored is not None else 1
     statement.revision, statement.computed_at = revision, now
-    document = statement.to_read().model_dump(mode="json")
+    document = statement.document()
     stage.insert(
         PeriodCharges,
         tenant_id=terms.tenant_id,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +41,7 @@ from billing_reconciler.rebates.domain import contract_year, period_rebate
 from billing_reconciler.reconciliation.domain import ExpectedLine
 from crm_events.schemas.billing import Explanation
 from crm_events.schemas.contracts import ContractTerms, ResourceUnit
-from crm_events.types import round_money
+from crm_events.types import json_decimal, json_instant, round_money
 from crm_platform.contract_terms import contract_terms_table, parsed_terms
 from crm_platform.db import any_of
 
@@ -199,6 +200,42 @@ class Statement:
             )
             for ln in self.lines
         ]
+
+    def document(self) -> dict[str, Any]:
+        """The statement as the charges API dumps it (`to_read().model_dump(mode="json")`),
+        written out from the values it was computed from. Every new revision stores it and
+        `billing.charges_computed` is cut from it, so a month end writes thousands: through
+        pydantic (a model per line validated, then dumped) it was an eighth of billing's
+        consumer. `tests/unit/test_statement_document.py` checks it against that dump."""
+        terms = self.terms
+        return {
+            "contract_id": str(terms.contract_id),
+            "contract_version": terms.version,
+            "period_label": self.period_label,
+            "currency": terms.currency,
+            "lines": [
+                {
+                    "kind": ln.kind.value,
+                    "item_code": ln.item_code,
+                    "quantity": json_decimal(ln.quantity),
+                    "rate": json_decimal(ln.rate),
+                    "amount": json_decimal(ln.amount),
+                    "formula": ln.explanation.formula,
+                    "explanation": ln.explanation.model_dump(mode="json"),
+                }
+                for ln in self.lines
+            ],
+            "monthly_charges": json_decimal(self.monthly_charges),
+            "at_risk_pct": json_decimal(terms.credit_terms.at_risk_pct),
+            "at_risk_amount": json_decimal(self.at_risk_amount),
+            "credits_total": json_decimal(self.credits_total),
+            "rebates_total": json_decimal(self.rebates_total),
+            "expected_total": json_decimal(self.expected_total),
+            "units_without_consumption": list(self.charges.units_without_consumption),
+            "consumption_record_ids": list(self.consumption_record_ids),
+            "revision": self.revision,
+            "computed_at": None if self.computed_at is None else json_instant(self.computed_at),
+        }
 
     def to_read(self) -> PeriodChargesRead:
         return PeriodChargesRead(
