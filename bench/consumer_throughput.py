@@ -99,7 +99,8 @@ CASES = [
 
 
 class SqlProfile:
-    """Statements and commits issued from the measured consumer's task (`consumer-<group>`)."""
+    """Statements and commits issued from the measured consumer's task (`consumer-<group>`)
+    and the tasks it handles partitions in (`consumer-<group>/<topic>:<partition>`)."""
 
     def __init__(self) -> None:
         self.statements = 0
@@ -113,7 +114,10 @@ class SqlProfile:
             task = asyncio.current_task()
         except RuntimeError:
             return False
-        return task is not None and task.get_name() == self.task_name
+        if task is None:
+            return False
+        name = task.get_name()
+        return name == self.task_name or name.startswith(self.task_name + "/")
 
     def on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.active and self._in_consumer():
@@ -213,6 +217,7 @@ async def run_case(case: Case, args: argparse.Namespace, profile: SqlProfile) ->
         consumer_offset_reset="earliest",
         log_level="WARNING",
         consumer_batch_size=args.batch_size,
+        consumer_concurrency=args.concurrency,
         gc_tuned=not args.default_gc,
         **case.extra_settings,
     )
@@ -301,6 +306,7 @@ async def main(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "partitions": args.partitions,
         "batch_size": args.batch_size,
+        "concurrency": args.concurrency,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "summary": summarise(results),
         "results": results,
@@ -347,6 +353,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=100,
         help="the consumer's CONSUMER_BATCH_SIZE (1: one record per transaction)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="the consumer's CONSUMER_CONCURRENCY: partitions handled at once (1: one after "
+        "another)",
     )
     parser.add_argument(
         "--default-gc",

@@ -254,6 +254,7 @@ class ConsumerRunner:
         client_id: str | None = None,
         clock: Any = None,
         offset_reset: str = "earliest",
+        concurrency: int = 1,
     ) -> None:
         unknown = [t for t in handlers if t not in REGISTRY]
         if unknown:
@@ -271,6 +272,7 @@ class ConsumerRunner:
         self._not_yet_seconds = not_yet_seconds
         self._max_records = max_records
         self._batch_size = max(1, batch_size)
+        self._concurrency = max(1, concurrency)  # partitions handled at once
         self._client_id = client_id or group_id
         self._clock = clock
         # Where a new group starts: "earliest" in production (nothing is missed); tests
@@ -383,11 +385,45 @@ class ConsumerRunner:
             if not batches:
                 continue
             async with self._lock:
-                for tp, records in batches.items():
-                    if tp not in self._consumer.assignment():
-                        continue  # revoked while we waited for the lock
-                    await self._process_partition(tp, records)
+                assigned = self._consumer.assignment()
+                # A partition revoked while we waited for the lock is left to its new owner.
+                await self._process_partitions(
+                    [(tp, records) for tp, records in batches.items() if tp in assigned]
+                )
                 await self._commit()
+
+    async def _process_partitions(
+        self, fetched: list[tuple[TopicPartition, list[ConsumerRecord]]]
+    ) -> None:
+        """The records of a fetch, up to `concurrency` partitions at a time, each in order
+        in transactions of its own (one database connection each). Partitions are what
+        separate instances of the service handle at the same time anyway, so the handlers
+        already hold their locks for it; inside one instance it lets one partition's Python
+        work run while another waits for the database. Every partition runs to the end
+        before the first failure, if any, is raised."""
+        if self._concurrency == 1 or len(fetched) < 2:
+            for tp, records in fetched:
+                await self._process_partition(tp, records)
+            return
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def one(tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+            async with slots:
+                await self._process_partition(tp, records)
+
+        # Named after the runner's task (`consumer-<group>/<topic>:<partition>`).
+        outcomes = await asyncio.gather(
+            *(
+                asyncio.create_task(
+                    one(tp, records), name=f"consumer-{self.group_id}/{tp.topic}:{tp.partition}"
+                )
+                for tp, records in fetched
+            ),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         if records:

@@ -451,3 +451,68 @@ async def test_a_parked_event_holds_its_partition_only(
     assert [
         d for d in await read_dead_letters(kafka_bootstrap, dlq) if d.event_id == waiting.id
     ] == []
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_partitions_are_handled_concurrency_at_a_time_each_in_order_once(
+    sessions: async_sessionmaker[AsyncSession],
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    # Four partitions' records in one fetch; the handler holds each event a moment. With
+    # `concurrency` 2 two partitions are in their handlers at once, never three; each
+    # partition's events keep their order; every event has one effect, a poison one in one
+    # partition is dead-lettered without holding the others.
+    monkeypatch.setenv(NAMESPACE_ENV, f"conc-{uuid.uuid4().hex[:8]}")
+    await ensure_topics(kafka_bootstrap, partitions=4)
+    subjects = [str(uuid.uuid4()) for _ in range(8)]
+    events = [_event(note=f"n{i}", subject=subjects[i % 8]) for i in range(48)]
+    poison = _event(note="explode", subject=subjects[0])
+    handled: list[tuple[str, str]] = []  # (subject, note) in the order handled
+    busy = {"now": 0, "most": 0}
+
+    async def slow_effect(ctx: EventContext, event: ObligationCreated) -> None:
+        busy["now"] += 1
+        busy["most"] = max(busy["most"], busy["now"])
+        try:
+            await asyncio.sleep(0.01)
+            await _record_effect(ctx, event)
+        finally:
+            busy["now"] -= 1
+        handled.append((ctx.envelope.subject, event.kind))
+
+    try:
+        for event in [*events[:20], poison, *events[20:]]:
+            await publish_envelope(kafka_bootstrap, event)
+        async with _runner(
+            sessions,
+            kafka_bootstrap,
+            handlers={"obligation.created": [slow_effect]},
+            max_attempts=1,
+            concurrency=concurrency,
+        ) as runner:
+            await wait_until(
+                lambda: runner.stats.handled >= 48 and runner.stats.dead_lettered >= 1,
+                timeout=60,
+                message="48 handled, one dead-lettered",
+            )
+    finally:
+        await delete_topics(kafka_bootstrap, all_topics())
+    assert [await _effects(sessions, e.id) for e in events] == [1] * 48
+    assert await _effects(sessions, poison.id) == 0
+    assert busy["most"] == concurrency
+    for subject in subjects:
+        # Per key (one partition), the order published, whatever was retried alone.
+        notes = [note for s, note in handled if s == subject and note != "explode"]
+        published = [e.data["kind"] for e in events if e.subject == subject]
+        assert _without_repeats(notes) == published
+
+
+def _without_repeats(notes: list[str]) -> list[str]:
+    """The order of first handling: a batch rolled back (the poison in it) is handled again
+    one record at a time, so its records appear twice."""
+    seen: dict[str, None] = {}
+    for note in notes:
+        seen.setdefault(note, None)
+    return list(seen)

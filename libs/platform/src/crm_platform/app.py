@@ -277,6 +277,7 @@ async def _start_messaging(
             source=settings.service_name,
             max_attempts=settings.consumer_max_attempts,
             batch_size=settings.consumer_batch_size,
+            concurrency=settings.consumer_concurrency,
             backoff_initial=settings.consumer_backoff_initial_seconds,
             backoff_max=settings.consumer_backoff_max_seconds,
             not_yet_seconds=settings.consumer_not_yet_seconds,

@@ -168,6 +168,13 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Records of one partition handled in one transaction (1: one each).",
     )
+    consumer_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Partitions a consumer handles at once, each in its own transaction and "
+        "database connection (1: one after another). Each partition keeps its order; two "
+        "let one partition's Python work run while another's waits for PostgreSQL.",
+    )
     consumer_backoff_initial_seconds: float = Field(default=0.2, gt=0)
     consumer_backoff_max_seconds: float = Field(default=5.0, gt=0)
     consumer_not_yet_seconds: float = Field(
