@@ -109,8 +109,10 @@ def _decimal_schema(description: str, example: str) -> WithJsonSchema:
 
 def json_decimal(value: Decimal) -> str:
     """A decimal (`Amount`, `Percent`, `Quantity`) as our JSON carries it: exact, positional
-    (`1E+2` is "100")."""
-    return format(value, "f")
+    (`1E+2` is "100"). `str` is positional but for large or tiny exponents, and twice as
+    fast as `format`."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 def json_instant(value: datetime) -> str:

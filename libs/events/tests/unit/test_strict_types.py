@@ -7,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from crm_events.schemas.access import ApiKeyIssued
 from crm_events.schemas.consumption import ConsumptionItem
 from crm_events.schemas.contracts import SlaDefinition
-from crm_events.types import Amount, Date, Instant, Percent, Quantity
+from crm_events.types import Amount, Date, Instant, Percent, Quantity, json_decimal, json_instant
 
 
 class Doc(BaseModel):
@@ -176,3 +178,21 @@ def test_event_fields_refuse_the_issues_lax_examples() -> None:
         with pytest.raises(ValidationError, match="earn_back_periods"):
             SlaDefinition.model_validate({**sla, "earn_back_periods": lax_int})
     assert SlaDefinition.model_validate({**sla, "earn_back_periods": 3}).earn_back_periods == 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    amount=st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(Decimal, st.sampled_from(["1E+2", "0E-8", "-0.00", "1e-7", "100E-2"])),
+    at=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    minutes=st.sampled_from([0, 0, 1, -60, 330, -720]),
+)
+def test_values_written_out_are_what_the_models_dump(
+    amount: Decimal, at: datetime, minutes: int
+) -> None:
+    # `json_decimal` and `json_instant` write documents out without a model (`Dumped`):
+    # they must give what pydantic's dump of the same value gives.
+    at = at.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    dumped = Doc(amount=amount, at=at).model_dump(mode="json")
+    assert json_decimal(amount) == dumped["amount"]
+    assert json_instant(at) == dumped["at"]

@@ -177,13 +177,18 @@ def containing(month: str, kind: PeriodKind) -> str:
 
 def between(first: str, last: str) -> list[str]:
     """Labels from first to last of one kind, both included (empty when first > last)."""
+    return list(_between(first, last))
+
+
+@lru_cache(maxsize=_CACHED)
+def _between(first: str, last: str) -> tuple[str, ...]:
     a, b = parse(first), parse(last)
     if a.kind is not b.kind:
         raise InvalidPeriod(f"{first!r} and {last!r} are periods of different kinds")
-    return [
+    return tuple(
         _from_month_index(a.kind, i).label
         for i in range(_month_index(a), _month_index(b) + 1, a.months)
-    ]
+    )
 
 
 def bounds(label: str, timezone: str) -> tuple[datetime, datetime]:
