@@ -63,7 +63,12 @@ from crm_testing.auth import ADMIN_HEADERS, ADMIN_KEY
 from crm_testing.benchstack import RESULTS
 from crm_testing.infra import create_database, drop_database, to_async_url
 from crm_testing.kafka import make_event
-from crm_testing.procwatch import MemoryWatch, print_memory
+from crm_testing.procwatch import (
+    MemoryWatch,
+    connections_by_process,
+    listening_sockets,
+    print_memory,
+)
 from sla_monitor.attainment.domain import (
     Interval,
     availability,
@@ -263,19 +268,30 @@ def read_batches(path: Path) -> Iterator[bytes]:
 # -- the run --------------------------------------------------------------------------------
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+async def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], port: int, workers: int, timeout: float = 120
+) -> None:
+    """Until the server answers /readyz and every worker listens (each worker listens on a
+    socket of its own once its start-up is done: one that answers is not all of them)."""
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=3) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError("sla-monitor exited during start-up")
             try:
-                if (await client.get(url + "/readyz")).status_code == 200:
-                    return
+                ready = (await client.get(url + "/readyz")).status_code == 200
             except httpx.HTTPError:
-                pass
+                ready = False
+            if ready and listening_sockets(port) >= workers:
+                return
             await asyncio.sleep(0.3)
     raise RuntimeError("sla-monitor not ready")
+
+
+async def connection_spread(server: int, port: int, after: float = 1.0) -> list[int]:
+    """The clients' connections held by each worker, a moment into the run (most first)."""
+    await asyncio.sleep(after)
+    return sorted(connections_by_process(server, port).values(), reverse=True)
 
 
 async def activate(bootstrap: str, roster: list[dict[str, Any]], url: str) -> None:
@@ -544,7 +560,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         stderr=subprocess.STDOUT,
     )
     try:
-        await wait_ready(url, proc)
+        await wait_ready(url, proc, port, args.workers)
         print(f"sla-monitor up ({args.workers} workers); activating contracts …", flush=True)
         await activate(bootstrap, roster, url)
 
@@ -552,7 +568,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         watch.start()
         print(f"posting with {args.concurrency} concurrent clients …", flush=True)
         started = time.perf_counter()
+        spread = asyncio.create_task(connection_spread(proc.pid, port))
         latencies = await post_all(url, path, total, args.concurrency, watch)
+        connections = await spread
         posted = time.perf_counter() - started
         wrong = await verify(url, roster, expected)
         end_to_end = time.perf_counter() - started
@@ -586,6 +604,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "batch_items": args.batch,
         "mix_per_1000": MIX,
         "workers": args.workers,
+        "connections_per_worker": connections,
         "concurrency": args.concurrency,
         "end_to_end_seconds": round(posted, 2),
         "end_to_end_items_per_second": round(rate),

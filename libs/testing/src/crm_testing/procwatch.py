@@ -40,6 +40,50 @@ def family(pid: int) -> list[int]:
     return out
 
 
+def _tcp_inodes(port: int, state: str) -> set[int]:
+    """Inodes of the TCP sockets with local port `port` in `state` (/proc/net/tcp's hex
+    code: "0A" listening, "01" established)."""
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(int(fields[9]))
+    return inodes
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets listening on `port` (a server whose workers listen each on its own: one per
+    worker that has finished its start-up)."""
+    return len(_tcp_inodes(port, "0A"))
+
+
+def connections_by_process(root: int, port: int) -> dict[int, int]:
+    """Established connections to `port` held by each process of `root`'s tree (a server's
+    workers: how the kernel spread the clients' connections)."""
+    established = _tcp_inodes(port, "01")
+    out: dict[int, int] = {}
+    for pid in family(root):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        held = 0
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            held += target.startswith("socket:[") and int(target[8:-1]) in established
+        if held:
+            out[pid] = held
+    return out
+
+
 def process_name(pid: int) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
