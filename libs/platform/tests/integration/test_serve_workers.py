@@ -4,6 +4,7 @@ worker to wake accepted them all), and a port in use is refused at start."""
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +79,34 @@ async def test_connections_opened_together_are_spread_over_the_workers() -> None
     finally:
         log = stop(proc)
     assert "2 workers, a socket each (SO_REUSEPORT)" in log
+
+
+async def test_a_killed_worker_is_replaced_by_one_with_a_socket_of_its_own() -> None:
+    port = free_port()
+    proc = serve(port)
+    try:
+        await wait_listening(proc, port)
+        first = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
+        workers = {pid for pid, _ in first}
+        for _, writer in first:
+            writer.close()
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)  # its socket closes with it
+        deadline = time.monotonic() + 60
+        while True:
+            await asyncio.sleep(0.2)
+            if listening_sockets(port) == WORKERS:
+                answers = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
+                pids = {pid for pid, _ in answers}
+                for _, writer in answers:
+                    writer.close()
+                if len(pids) == WORKERS:
+                    break
+            assert time.monotonic() < deadline, "no replacement worker serving"
+        assert victim not in pids and workers - {victim} < pids  # the survivor and a new one
+    finally:
+        log = stop(proc)
+    assert f"Child process [{victim}] died" in log
 
 
 async def test_a_port_in_use_is_refused_at_start() -> None:
