@@ -3,12 +3,15 @@ connections opened together are spread over the workers (on one shared socket th
 worker to wake accepted them all), and a port in use is refused at start."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -63,64 +66,72 @@ async def answered_by(port: int) -> tuple[int, asyncio.StreamWriter]:
     return int(orjson.loads(await reader.readexactly(length))["pid"]), writer
 
 
-async def test_connections_opened_together_are_spread_over_the_workers() -> None:
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: str = ""  # its output, once stopped
+
+
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[Server]:
+    """A server with every worker listening, stopped at the end of the block."""
     port = free_port()
-    proc = serve(port)
+    server = Server(serve(port), port)
     try:
-        await wait_listening(proc, port)
-        answers = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
-        by_worker = Counter(pid for pid, _ in answers)
-        assert len(by_worker) == WORKERS, by_worker
-        assert proc.pid not in by_worker  # the supervisor serves nothing itself
-        # Each worker holds the connections it answered on (what the benchmark reads).
-        assert connections_by_process(proc.pid, port) == dict(by_worker)
+        await wait_listening(server.proc, port)
+        yield server
+    finally:
+        server.log = stop(server.proc)
+
+
+@contextlib.asynccontextmanager
+async def connections(port: int) -> AsyncIterator[Counter[int]]:
+    """CONNECTIONS connections opened together, each asked once: how many each process
+    answered (the connections stay open inside the block)."""
+    answers = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
+    try:
+        yield Counter(pid for pid, _ in answers)
+    finally:
         for _, writer in answers:
             writer.close()
-    finally:
-        log = stop(proc)
-    assert "2 workers, a socket each (SO_REUSEPORT)" in log
+
+
+async def test_connections_opened_together_are_spread_over_the_workers() -> None:
+    async with serving() as server, connections(server.port) as by_worker:
+        assert len(by_worker) == WORKERS, by_worker
+        assert server.proc.pid not in by_worker  # the supervisor serves nothing itself
+        # Each worker holds the connections it answered on (what the benchmark reads).
+        assert connections_by_process(server.proc.pid, server.port) == dict(by_worker)
+    assert "2 workers, a socket each (SO_REUSEPORT)" in server.log
 
 
 async def test_a_killed_worker_is_replaced_by_one_with_a_socket_of_its_own() -> None:
-    port = free_port()
-    proc = serve(port)
-    try:
-        await wait_listening(proc, port)
-        first = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
-        workers = {pid for pid, _ in first}
-        for _, writer in first:
-            writer.close()
+    async with serving() as server:
+        async with connections(server.port) as first:
+            workers = set(first)
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)  # its socket closes with it
         deadline = time.monotonic() + 60
         while True:
             await asyncio.sleep(0.2)
-            if listening_sockets(port) == WORKERS:
-                answers = await asyncio.gather(*(answered_by(port) for _ in range(CONNECTIONS)))
-                pids = {pid for pid, _ in answers}
-                for _, writer in answers:
-                    writer.close()
+            if listening_sockets(server.port) == WORKERS:
+                async with connections(server.port) as later:
+                    pids = set(later)
                 if len(pids) == WORKERS:
                     break
             assert time.monotonic() < deadline, "no replacement worker serving"
         assert victim not in pids and workers - {victim} < pids  # the survivor and a new one
-    finally:
-        log = stop(proc)
-    assert f"Child process [{victim}] died" in log
+    assert f"Child process [{victim}] died" in server.log
 
 
 async def test_a_port_in_use_is_refused_at_start() -> None:
-    port = free_port()
-    first = serve(port)
-    try:
-        await wait_listening(first, port)
-        second = serve(port)
+    async with serving() as first:
+        second = serve(first.port)
         try:
             code = second.wait(timeout=60)
         finally:
             log = stop(second)
         assert code == 3, log
-        assert f"cannot listen on 127.0.0.1:{port}" in log
-        assert listening_sockets(port) == WORKERS  # the first server's, untouched
-    finally:
-        stop(first)
+        assert f"cannot listen on 127.0.0.1:{first.port}" in log
+        assert listening_sockets(first.port) == WORKERS  # the first server's, untouched
