@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crm_events.consumer import BatchHandler, Delivered, EventContext, Handlers, batched
+from crm_events.errors import PermanentEventError
 from crm_events.schemas.contracts import ContractActivated, ContractAmended, ContractTerminated
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
 from sla_monitor.attainment.amendments import restate_amended
 from sla_monitor.contracts.service import Applied, apply_terms, apply_terms_many
+from sla_monitor.telemetry.retention import before_horizon, horizon_details, read_horizon
 from sla_monitor.telemetry.service import ingest
 
 
@@ -20,6 +22,17 @@ async def on_telemetry_recorded(events: Sequence[Delivered[TelemetryRecorded]]) 
     and one signal check of the touched periods for the run instead of one per message.
     Figures do not depend on how items are split into messages; the signals name the
     run's last message as their cause."""
+    horizon = await read_horizon(events[0].ctx.session)
+    for delivered in events:
+        if found := before_horizon(delivered.payload.items, horizon):
+            # The runner then handles the batch's events one by one: this one is
+            # dead-lettered with the reason, the others are stored.
+            assert horizon is not None
+            details = horizon_details(found, horizon, lambda i: f"data.items[{i}]")
+            raise PermanentEventError(
+                f"{len(found)} item(s) before the retention horizon: "
+                + "; ".join(f"{d['loc']}: {d['message']}" for d in details[:3])
+            )
     runs: dict[str, list[Delivered[TelemetryRecorded]]] = {}
     for delivered in events:
         runs.setdefault(delivered.ctx.envelope.tenant, []).append(delivered)

@@ -18,6 +18,7 @@ from sla_monitor.attainment.router import router as attainment_router
 from sla_monitor.handlers import HANDLERS, TOPICS
 from sla_monitor.models import Base
 from sla_monitor.settings import Settings
+from sla_monitor.telemetry.retention import telemetry_partitions
 from sla_monitor.telemetry.router import router as telemetry_router
 from sla_monitor.telemetry.schemas import TelemetryBatch
 
@@ -25,9 +26,24 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent / "openapi_examples.json"
 
 CLOSE_JOB = "sla-monitor.close_periods"
+PARTITION_JOB = "sla-monitor.telemetry_partitions"
 
 
 def definition(settings: Settings) -> ServiceDefinition:
+    workers = [
+        every(
+            settings.close_job_interval_seconds,
+            CLOSE_JOB,
+            close_due_periods,
+            shards=settings.close_job_shards,
+        )
+    ]
+    if settings.telemetry_partition_interval_seconds > 0:
+        workers.append(
+            every(
+                settings.telemetry_partition_interval_seconds, PARTITION_JOB, telemetry_partitions
+            )
+        )
     return ServiceDefinition(
         scope_domain="sla",
         title="sla-monitor",
@@ -41,14 +57,7 @@ def definition(settings: Settings) -> ServiceDefinition:
         migrations_dir=MIGRATIONS,
         response_examples=EXAMPLES,
         consumers=[ConsumerSpec(topics=TOPICS, handlers=HANDLERS)],
-        workers=[
-            every(
-                settings.close_job_interval_seconds,
-                CLOSE_JOB,
-                close_due_periods,
-                shards=settings.close_job_shards,
-            )
-        ],
+        workers=workers,
         openapi_tags=[
             {"name": "telemetry", "description": "Telemetry ingestion from monitoring systems."},
             {

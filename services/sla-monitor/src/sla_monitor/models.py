@@ -91,9 +91,11 @@ class SlaPeriod(Base):
 
 
 class Sample(Base):
-    """An up/down observation; the same (service key, instant, status) is stored once."""
+    """An up/down observation; the same (service key, instant, status) is stored once.
+    Partitioned by month of `observed_at` (`sla_monitor.telemetry.retention`)."""
 
     __tablename__ = "samples"
+    __table_args__ = {"postgresql_partition_by": "RANGE (observed_at)"}
 
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     service_key: Mapped[str] = mapped_column(primary_key=True)
@@ -133,9 +135,11 @@ class Incident(Base):
 
 
 class Measurement(Base):
-    """A measured value; one per (service key, unit, source, instant)."""
+    """A measured value; one per (service key, unit, source, instant). Partitioned by
+    month of `measured_at` (`sla_monitor.telemetry.retention`)."""
 
     __tablename__ = "measurements"
+    __table_args__ = {"postgresql_partition_by": "RANGE (measured_at)"}
 
     tenant_id: Mapped[str] = mapped_column(primary_key=True)
     service_key: Mapped[str] = mapped_column(primary_key=True)
@@ -233,3 +237,15 @@ class SlaRestatement(Base):
     reason: Mapped[str]
     restated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     event_id: Mapped[str]
+
+
+class TelemetryHorizon(Base):
+    """The instant before which raw telemetry has been given up (one row, or none)."""
+
+    __tablename__ = "telemetry_horizon"
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    before: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    moved_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_telemetry_horizon_single_row"),)

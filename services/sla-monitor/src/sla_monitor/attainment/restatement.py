@@ -28,6 +28,7 @@ from sla_monitor.attainment.compute import (
 from sla_monitor.attainment.domain import PeriodBounds
 from sla_monitor.attainment.service import published
 from sla_monitor.models import SlaPeriod, SlaRestatement
+from sla_monitor.telemetry.retention import read_horizon
 
 
 class Restatement(StrEnum):
@@ -35,6 +36,7 @@ class Restatement(StrEnum):
 
     NOT_CLOSED = "not_closed"  # the period is open: its figures are read live
     WINDOW_PASSED = "window_passed"  # the published figures stand
+    SEALED = "sealed"  # it starts before the retention horizon: its raw telemetry may be gone
     UNCHANGED = "unchanged"  # recomputed, nothing published changed
     RESTATED = "restated"
 
@@ -142,12 +144,16 @@ async def restate_if_changed(
 ) -> Restatement:
     """Recompute a closed period with `ref`'s terms; when what was published changed
     within the contract's restatement window, publish `sla.period_restated` and keep the
-    audit row."""
+    audit row. A period that starts before the retention horizon is sealed: its raw
+    telemetry may be gone, so it is never recomputed."""
     row = await _closed_for_update(session, ref, period)
     if row is None:
         return Restatement.NOT_CLOSED
     if not within_window(row.closed_at, now, ref.terms.restatement_window_days):
         return Restatement.WINDOW_PASSED
+    horizon = await read_horizon(session)
+    if horizon is not None and period.start < horizon:
+        return Restatement.SEALED
     before = published(row, ref, period)
     c = await compute(session, ref, period)
     after = c.closed_payload(row.closed_at)

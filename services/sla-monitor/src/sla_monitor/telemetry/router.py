@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -27,6 +28,7 @@ from crm_platform.idempotency import (
     request_target,
 )
 from sla_monitor.telemetry import service
+from sla_monitor.telemetry.retention import before_horizon, horizon_details, read_horizon
 from sla_monitor.telemetry.schemas import TelemetryAccepted
 from sla_monitor.telemetry.validation import (
     ITEMS,
@@ -89,6 +91,10 @@ async def post_telemetry(
     max_items = getattr(settings, "telemetry_max_batch_items", 10_000)
     requested, items = parse_batch(body, max_items=max_items)
     tenant_id = principal.resolve_tenant(requested)
+    horizon = await read_horizon(session)
+    if found := before_horizon(items, horizon):
+        assert horizon is not None
+        raise reject(horizon_details(found, horizon, lambda i: f"body.items[{i}]"), "batch")
 
     async def work() -> TelemetryAccepted:
         result = await service.ingest(
@@ -99,8 +105,11 @@ async def post_telemetry(
     return await idempotency.run(work, status_code=202)
 
 
-def _line_errors(lines: list[tuple[int, bytes]]) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Decode and validate a chunk of NDJSON lines; (items, errors by line number)."""
+def _line_errors(
+    lines: list[tuple[int, bytes]], horizon: datetime | None
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Decode and validate a chunk of NDJSON lines (items before the retention horizon
+    refused too); (items, errors by line number)."""
     raw: list[Any] = []
     numbers: list[int] = []
     errors: list[dict[str, Any]] = []
@@ -120,6 +129,9 @@ def _line_errors(lines: list[tuple[int, bytes]]) -> tuple[list[Any], list[dict[s
             detail["loc"] = f"line[{numbers[index]}]{rest}"
             errors.append(detail)
         items = []
+    if found := before_horizon(items, horizon):
+        assert horizon is not None
+        errors += horizon_details(found, horizon, lambda i: f"line[{numbers[i]}]")
     return items, errors
 
 
@@ -180,8 +192,10 @@ async def post_ndjson(
     number = 0
     rest = b""
 
+    horizon = await read_horizon(session)
+
     async def flush() -> None:
-        items, problems = _line_errors(pending)
+        items, problems = _line_errors(pending, horizon)
         pending.clear()
         errors.extend(problems)
         if not errors:

@@ -21,6 +21,7 @@ from sla_monitor.attainment.downtime_store import fold_span_changes, hold_span_l
 from sla_monitor.attainment.monitoring import on_telemetry
 from sla_monitor.telemetry import repository as repo
 from sla_monitor.telemetry.kinds import TELEMETRY_KINDS, Stored
+from sla_monitor.telemetry.partitions import KIND_TABLE, PARTITIONED, ensure_months, months_of
 from sla_monitor.telemetry.repository import Touch
 
 
@@ -48,10 +49,17 @@ class IngestResult:
 async def store_raw(
     *, session: AsyncSession, tenant_id: str, items: Sequence[TelemetryItem], result: IngestResult
 ) -> None:
-    """Write one chunk of items as raw rows (duplicates skipped); spans come after."""
+    """Write one chunk of items as raw rows (duplicates skipped; the month partitions they
+    need made first); spans come after."""
     by_kind: dict[str, list[TelemetryItem]] = defaultdict(list)
     for item in items:
         by_kind[item.kind].append(item)
+    for name, table in KIND_TABLE.items():
+        if by_kind[name]:
+            column = PARTITIONED[table]
+            await ensure_months(
+                session, table, months_of(getattr(i, column) for i in by_kind[name])
+            )
     db = await repo.driver(session)
     for kind in TELEMETRY_KINDS.values():
         if by_kind[kind.name]:
