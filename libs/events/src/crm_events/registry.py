@@ -154,7 +154,11 @@ _SPECS = [
         "telemetry.recorded",
         Topic.TELEMETRY,
         telemetry.TelemetryRecorded,
-        "A batch of service telemetry (outages, samples, incidents, measurements).",
+        "A batch of service telemetry (outages, samples, incidents, measurements). A "
+        "message holding an item wholly before sla-monitor's retention horizon (a sample or "
+        "measurement before it, an outage ended or an incident resolved before it) is "
+        "dead-lettered whole, the items named in `dlq.error.message`; the other messages "
+        "are stored.",
     ),
     _spec(
         "consumption.recorded",

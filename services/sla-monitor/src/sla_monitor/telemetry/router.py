@@ -67,7 +67,10 @@ def accepted(result: service.IngestResult) -> TelemetryAccepted:
     "validated whole: one invalid item rejects the batch and the 422 lists every invalid "
     "item by index and field (`body.items[3].ended_at`). Duplicates (the same interval, "
     "sample or measurement, a ticket revision not newer than the stored one) change "
-    "nothing. Send an `Idempotency-Key` to make retries safe.",
+    "nothing. With a retention set, an item wholly before the retention horizon (a sample "
+    "or measurement before it, an outage ended or an incident resolved before it) is "
+    "refused the same way, type `before_retention_horizon`. Send an `Idempotency-Key` to "
+    "make retries safe.",
     openapi_extra={
         "requestBody": {
             "required": True,
