@@ -19,7 +19,7 @@ from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_platform.scheduler import run_once
 from crm_testing.kafka import EventCollector, make_event, publish_envelope
 from sla_monitor.main import PARTITION_JOB
-from sla_monitor.telemetry.partitions import add_months, month_name, month_start
+from sla_monitor.telemetry.partitions import add_months, ensure_months, month_name, month_start
 from sla_monitor.telemetry.retention import horizon_for, move_horizon, telemetry_partitions
 
 
@@ -63,6 +63,15 @@ async def test_each_month_gets_its_partition_when_telemetry_needs_it(harness: Ha
     )
     assert [a.status_code for a in answers] == [202] * 10, [a.text for a in answers]
     assert await sql(harness, "SELECT count(*) FROM samples_y2029m05") == [(10,)]
+
+    # Twenty makers of one month at once, each in its own transaction: one makes it.
+    async def make(month: datetime) -> list[str]:
+        async with harness.app.state.session_factory() as session, session.begin():
+            return await ensure_months(session, "measurements", [month])
+
+    for month in (datetime(2030, m, 1, tzinfo=UTC) for m in (2, 3, 4)):
+        made = await asyncio.gather(*(make(month) for _ in range(20)))
+        assert sorted(n for names in made for n in names) == [month_name("measurements", month)]
     # The job (run at start-up) made this month and the next three ahead.
     now = (await sql(harness, "SELECT now()"))[0][0]
     ahead = {month_name("samples", add_months(month_start(now), n)) for n in range(4)}

@@ -28,6 +28,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from crm_platform.scheduler import lock_key
+
 log = structlog.get_logger(__name__)
 
 # The partitioned tables and the instant they are partitioned by. The names are constants,
@@ -99,29 +101,23 @@ async def partitions(conn: AsyncSession | AsyncConnection, table: str) -> list[P
 
 async def _add_month(conn: AsyncConnection, table: str, month: datetime) -> bool:
     """Make the month's partition (a plain table, then attached) in a transaction of its
-    own; False when another process made it first."""
+    own; False when another process made it first. Makers of one month queue on an advisory
+    lock of its own, so the second finds the first's partition made and attached."""
     name, end = month_name(table, month), add_months(month, 1)
-    try:
-        async with conn.begin():
-            await conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-            await conn.execute(
-                sa.text(
-                    f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-                )
-            )
-            await conn.execute(
-                sa.text(
-                    f"ALTER TABLE {table} ATTACH PARTITION {name} "
-                    f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
-                )
-            )
-    except DBAPIError as exc:
-        # Made by another process meanwhile: the table exists (42P07), or its row type
-        # collided in the catalog while both were being made (23505); either way the
-        # other's transaction has committed it, attached.
-        if getattr(exc.orig, "sqlstate", None) in ("42P07", "23505"):
+    async with conn.begin():
+        await conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key(f"partition:{name}"))))
+        if await conn.scalar(sa.select(sa.func.to_regclass(name))) is not None:
             return False
-        raise
+        await conn.execute(
+            sa.text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        )
+        await conn.execute(
+            sa.text(
+                f"ALTER TABLE {table} ATTACH PARTITION {name} "
+                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
+            )
+        )
     log.info("telemetry.partition_added", partition=name)
     return True
 
