@@ -130,8 +130,10 @@ _KNOWN: weakref.WeakKeyDictionary[Engine, dict[str, list[Partition]]] = weakref.
 _DDL: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
-def _ddl_engine(engine: Engine) -> AsyncEngine:
-    """An engine without a pool on the same database, for the partitions made mid-ingest."""
+async def ddl_engine(session: AsyncSession) -> AsyncEngine:
+    """An engine without a pool on the session's database, for partition DDL in
+    transactions of its own: a caller holding a pooled connection never waits for another."""
+    engine = (await session.connection()).engine.sync_engine
     if engine not in _DDL:
         _DDL[engine] = create_async_engine(engine.url, poolclass=NullPool)
     return _DDL[engine]
@@ -154,8 +156,7 @@ async def ensure_months(session: AsyncSession, table: str, months: Iterable[date
     made = []
     missing = _missing(cache[table], months)
     if missing:
-        # Not from the pool: a caller holding a pooled connection never waits for another.
-        async with _ddl_engine(engine.sync_engine).connect() as conn:
+        async with (await ddl_engine(session)).connect() as conn:
             for month in missing:
                 if await _add_month(conn, table, month):
                     made.append(month_name(table, month))

@@ -41,6 +41,7 @@ from sla_monitor.models import TelemetryHorizon
 from sla_monitor.telemetry.partitions import (
     PARTITIONED,
     add_months,
+    ddl_engine,
     drop_before,
     ensure_months,
     month_start,
@@ -134,8 +135,7 @@ async def telemetry_partitions(job: JobContext) -> None:
     assert now is not None
     horizon = horizon_for(now, getattr(settings, "telemetry_retention_days", 0))
     if horizon is not None:
-        engine = (await session.connection()).engine
-        async with engine.connect() as conn:
+        async with (await ddl_engine(session)).connect() as conn:
             async with conn.begin():  # committed before anything is dropped
                 horizon = await move_horizon(conn, horizon, now)
             for table in PARTITIONED:
