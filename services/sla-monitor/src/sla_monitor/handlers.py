@@ -11,7 +11,7 @@ from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_events.topics import Topic
 from sla_monitor.attainment.amendments import restate_amended
 from sla_monitor.contracts.service import Applied, apply_terms, apply_terms_many
-from sla_monitor.telemetry.retention import before_horizon, horizon_details, read_horizon
+from sla_monitor.telemetry.retention import before_horizon, hold_horizon, horizon_details
 from sla_monitor.telemetry.service import ingest
 
 
@@ -22,7 +22,7 @@ async def on_telemetry_recorded(events: Sequence[Delivered[TelemetryRecorded]]) 
     and one signal check of the touched periods for the run instead of one per message.
     Figures do not depend on how items are split into messages; the signals name the
     run's last message as their cause."""
-    horizon = await read_horizon(events[0].ctx.session)
+    horizon = await hold_horizon(events[0].ctx.session, writing=True)
     for delivered in events:
         if found := before_horizon(delivered.payload.items, horizon):
             # The runner then handles the batch's events one by one: this one is

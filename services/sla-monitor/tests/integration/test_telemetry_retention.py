@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sla_harness import Harness
 
@@ -20,7 +21,13 @@ from crm_platform.scheduler import run_once
 from crm_testing.kafka import EventCollector, make_event, publish_envelope
 from sla_monitor.main import PARTITION_JOB
 from sla_monitor.telemetry.partitions import add_months, ensure_months, month_name, month_start
-from sla_monitor.telemetry.retention import horizon_for, move_horizon, telemetry_partitions
+from sla_monitor.telemetry.retention import (
+    hold_horizon,
+    horizon_for,
+    move_horizon,
+    telemetry_partitions,
+)
+from sla_monitor.telemetry.service import IngestResult, store_raw
 
 
 async def sql(harness: Harness, statement: str, **params: Any) -> list[Any]:
@@ -171,6 +178,55 @@ async def test_retention_drops_old_months_refuses_old_items_and_keeps_the_rest(
             break
         await asyncio.sleep(0.1)
     assert await stored()
+
+
+@pytest.mark.parametrize("writing", [True, False], ids=["ingestion", "restatement"])
+async def test_a_month_is_not_dropped_under_a_reader_of_the_older_horizon(
+    harness: Harness, writing: bool
+) -> None:
+    """An ingestion that checked its items against the horizon in force stores them before
+    the job drops a month a newer horizon gives up (they then go with it), instead of
+    finding the month gone (no partition for the row: a 500); a restatement that found its
+    period unsealed reads the period's raw rows before they go, instead of none."""
+    now = (await sql(harness, "SELECT now()"))[0][0]
+    horizon = horizon_for(now, 400)
+    assert horizon is not None
+    old = horizon - timedelta(days=40)
+    assert (await harness.post(sample(old))).status_code == 202
+    old_month = month_name("samples", month_start(old))
+    harness.app.state.settings = harness.app.state.settings.model_copy(
+        update={"telemetry_retention_days": 400}
+    )
+    items = TelemetryRecorded.model_validate(
+        {"items": [{"service_key": harness.service_key, **sample(old + timedelta(minutes=1))}]}
+    ).items
+
+    async def drop_waiting() -> bool:
+        rows = await sql(
+            harness,
+            "SELECT count(*) FROM pg_locks WHERE NOT granted "
+            "AND relation = CAST('samples' AS regclass)",
+        )
+        return rows == [(1,)]
+
+    async with harness.app.state.session_factory() as session, session.begin():
+        assert await hold_horizon(session, writing=writing) is None  # nothing given up yet
+        job = asyncio.create_task(run_once(harness.app, PARTITION_JOB, telemetry_partitions))
+        for _ in range(200):
+            if await drop_waiting() or job.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not job.done() and await drop_waiting()  # the drop waits for this transaction
+        if writing:
+            result = IngestResult()
+            await store_raw(session=session, tenant_id="acme-bank", items=items, result=result)
+            assert result.accepted["sample"] == 1
+        else:
+            assert await session.scalar(sa.text("SELECT count(*) FROM samples")) == 1
+    assert await job
+    assert await sql(harness, "SELECT before FROM telemetry_horizon") == [(horizon,)]
+    assert old_month not in await partition_names(harness, "samples")
+    assert await sql(harness, "SELECT count(*) FROM samples") == [(0,)]
 
 
 async def test_a_closed_period_before_the_horizon_is_sealed(harness: Harness) -> None:

@@ -28,7 +28,7 @@ from sla_monitor.attainment.compute import (
 from sla_monitor.attainment.domain import PeriodBounds
 from sla_monitor.attainment.service import published
 from sla_monitor.models import SlaPeriod, SlaRestatement
-from sla_monitor.telemetry.retention import read_horizon
+from sla_monitor.telemetry.retention import hold_horizon
 
 
 class Restatement(StrEnum):
@@ -151,7 +151,7 @@ async def restate_if_changed(
         return Restatement.NOT_CLOSED
     if not within_window(row.closed_at, now, ref.terms.restatement_window_days):
         return Restatement.WINDOW_PASSED
-    horizon = await read_horizon(session)
+    horizon = await hold_horizon(session, writing=False)
     if horizon is not None and period.start < horizon:
         return Restatement.SEALED
     before = published(row, ref, period)

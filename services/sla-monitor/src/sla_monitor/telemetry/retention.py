@@ -10,7 +10,9 @@ raw telemetry older than the first of the UTC month that many days back — the 
    (`Restatement.SEALED`), because its raw rows may be gone;
 2. the month partitions of `samples` and `measurements` that end at or before the horizon
    are dropped whole (`partitions.drop_before`: no row-by-row delete, no bloat); the legacy
-   partition goes when its bound passes;
+   partition goes when its bound passes. Ingestion and restatement read the horizon with
+   `hold_horizon`, so a drop waits for those that read the previous one: none of them
+   stores into, or reads from, a month dropped under it;
 3. rows before the horizon in the small tables (outages, resolved incidents, downtime spans
    and the per-period downtime figures) are deleted in batches, as the platform's retention
    job deletes inbox rows.
@@ -108,6 +110,22 @@ def horizon_details(
 async def read_horizon(session: AsyncSession | AsyncConnection) -> datetime | None:
     """The instant before which raw telemetry has been given up (None: nothing has)."""
     return await session.scalar(sa.select(TelemetryHorizon.before))
+
+
+async def hold_horizon(session: AsyncSession, *, writing: bool) -> datetime | None:
+    """The horizon, read once `samples` and `measurements` are held against a month's drop:
+    ROW EXCLUSIVE (the lock an insert takes anyway) for a caller about to store raw rows,
+    ACCESS SHARE for one about to read them. Dropping a month needs ACCESS EXCLUSIVE on its
+    table, so the retention job's drop waits for this transaction: items checked against
+    this horizon are stored, or a period's raw rows read, before any month that a newer
+    horizon gives up is dropped — never into or from a month dropped in between. Only the
+    two parents are locked (`ONLY`, not every month), in modes that the attaching of a new
+    month does not conflict with. A drop waits at most `partitions.LOCK_TIMEOUT` and is
+    otherwise tried again at the next run (as when this caller makes a month meanwhile:
+    the attach queues behind the waiting drop, which then gives way)."""
+    mode = "ROW EXCLUSIVE" if writing else "ACCESS SHARE"
+    await session.execute(sa.text(f"LOCK TABLE ONLY {', '.join(PARTITIONED)} IN {mode} MODE"))
+    return await read_horizon(session)
 
 
 async def move_horizon(

@@ -28,7 +28,7 @@ from crm_platform.idempotency import (
     request_target,
 )
 from sla_monitor.telemetry import service
-from sla_monitor.telemetry.retention import before_horizon, horizon_details, read_horizon
+from sla_monitor.telemetry.retention import before_horizon, hold_horizon, horizon_details
 from sla_monitor.telemetry.schemas import TelemetryAccepted
 from sla_monitor.telemetry.validation import (
     ITEMS,
@@ -94,7 +94,7 @@ async def post_telemetry(
     max_items = getattr(settings, "telemetry_max_batch_items", 10_000)
     requested, items = parse_batch(body, max_items=max_items)
     tenant_id = principal.resolve_tenant(requested)
-    horizon = await read_horizon(session)
+    horizon = await hold_horizon(session, writing=True)
     if found := before_horizon(items, horizon):
         assert horizon is not None
         raise reject(horizon_details(found, horizon, lambda i: f"body.items[{i}]"), "batch")
@@ -195,7 +195,7 @@ async def post_ndjson(
     number = 0
     rest = b""
 
-    horizon = await read_horizon(session)
+    horizon = await hold_horizon(session, writing=True)
 
     async def flush() -> None:
         items, problems = _line_errors(pending, horizon)
