@@ -18,7 +18,7 @@ from sla_harness import Harness
 
 from crm_events.schemas.telemetry import TelemetryRecorded
 from crm_platform.scheduler import run_once
-from crm_testing.kafka import EventCollector, make_event, publish_envelope
+from crm_testing.kafka import EventCollector, make_event, publish_envelope, wait_until
 from sla_monitor.main import PARTITION_JOB
 from sla_monitor.telemetry.partitions import add_months, ensure_months, month_name, month_start
 from sla_monitor.telemetry.retention import (
@@ -173,10 +173,7 @@ async def test_retention_drops_old_months_refuses_old_items_and_keeps_the_rest(
     async def stored() -> bool:
         return await sql(harness, "SELECT count(*) FROM samples") == [(2,)]
 
-    for _ in range(100):
-        if await stored():
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(stored, timeout=10, message="the next message stored")
     assert await stored()
 
 
@@ -212,10 +209,11 @@ async def test_a_month_is_not_dropped_under_a_reader_of_the_older_horizon(
     async with harness.app.state.session_factory() as session, session.begin():
         assert await hold_horizon(session, writing=writing) is None  # nothing given up yet
         job = asyncio.create_task(run_once(harness.app, PARTITION_JOB, telemetry_partitions))
-        for _ in range(200):
-            if await drop_waiting() or job.done():
-                break
-            await asyncio.sleep(0.01)
+
+        async def settled() -> bool:
+            return job.done() or await drop_waiting()
+
+        await wait_until(settled, timeout=2, interval=0.01, message="the job waiting or done")
         assert not job.done() and await drop_waiting()  # the drop waits for this transaction
         if writing:
             result = IngestResult()
